@@ -1,0 +1,2 @@
+// loopguard/express adapter.
+export {};

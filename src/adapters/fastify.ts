@@ -1,0 +1,2 @@
+// loopguard/fastify adapter.
+export {};

@@ -1,0 +1,2 @@
+// loopguard/hono adapter.
+export {};

@@ -1,0 +1,2 @@
+// loopguard/http adapter.
+export {};

@@ -1,0 +1,2 @@
+// loopguard/koa adapter.
+export {};

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// npx loopguard [options] -- node app.js
+export {};

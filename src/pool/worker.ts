@@ -1,0 +1,2 @@
+// A pool thread's entry.
+export {};

@@ -1,0 +1,124 @@
+/** Public types shared by the monitor, the testing helpers, the adapters and the reports. */
+
+export interface StackFrame {
+  function: string;
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** The request or task a block happened in. */
+export interface BlockContext {
+  method?: string;
+  /** The framework's route pattern, e.g. `/users/:id`, when an adapter knows it. */
+  route?: string;
+  /** The URL path without the query string (queries can carry secrets). */
+  path?: string;
+  /** A name given with `guard()` / `withContext()`. */
+  name?: string;
+  [key: string]: unknown;
+}
+
+export interface BlockEvent {
+  kind: 'block' | 'hang' | 'sync-call';
+  /** ms the loop was blocked (measured on the main thread); for 'hang', so far. */
+  duration: number;
+  threshold: number;
+  /** Epoch ms. */
+  startedAt: number;
+  /** Innermost first, source-mapped; `[]` when not captured. */
+  stack: StackFrame[];
+  context?: BlockContext;
+  /** The blocking Node API when known, e.g. `'crypto.pbkdf2Sync'` (always set for 'sync-call'). */
+  call?: string;
+  cause: 'js' | 'native' | 'gc' | 'unknown';
+}
+
+export interface DelayStats {
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+  p50: number;
+  p90: number;
+  p99: number;
+}
+
+export interface LoopStats {
+  /** ms, timer resolution subtracted; `max` is never hidden by averaging. */
+  delay: DelayStats;
+  /** Event-loop utilisation, 0..1. */
+  utilization: number;
+  blocks: { count: number; totalMs: number; longestMs: number };
+  routes: Record<string, { blocks: number; totalMs: number; maxMs: number }>;
+  /** Epoch ms the window started. */
+  since: number;
+}
+
+export interface BlockerSummary {
+  /** `'fn (file:line)'` */
+  site: string;
+  route?: string;
+  count: number;
+  totalMs: number;
+  maxMs: number;
+  stack: StackFrame[];
+}
+
+/** One sample of the loop-delay timeline kept for reports (one per second, bounded). */
+export interface TimelinePoint {
+  /** Epoch ms at the end of the sample. */
+  t: number;
+  p50: number;
+  p99: number;
+  max: number;
+  utilization: number;
+}
+
+export interface IgnoreRules {
+  functions?: ReadonlyArray<string | RegExp>;
+  files?: ReadonlyArray<string | RegExp>;
+  routes?: ReadonlyArray<string | RegExp>;
+}
+
+export interface Logger {
+  warn(obj: unknown, msg?: string): void;
+}
+
+export interface MonitorOptions {
+  /** ms a single synchronous stretch may run before it counts as a block. @default 100 */
+  threshold?: number;
+  /** Capture the stack of the blocking code while it blocks, from a watchdog thread. @default true */
+  stacks?: boolean;
+  /** ms after which a block still in progress is written to stderr by the watchdog; `0` turns it off. @default 5000 */
+  hangTimeout?: number;
+  /** Report original file:line where a source map exists. @default true */
+  sourceMaps?: boolean;
+  /** `'pretty'` on a TTY or outside production, else `'json'`. */
+  log?: 'pretty' | 'json' | false | Logger;
+  /** ms window in which repeated blocks at the same site and route are logged once and counted. @default 60000 */
+  dedupe?: number;
+  /** Attribute blocks to the node:http request being served, with no per-request cost. @default true */
+  http?: boolean;
+  /** Report (or throw on) blocking Node APIs called inside a request/task context. @default false */
+  syncCalls?: 'warn' | 'throw' | false;
+  /** Blocks to leave out. */
+  ignore?: ((event: BlockEvent) => boolean) | IgnoreRules;
+  /** Called for every block, same as `monitor.on('block')`. */
+  onBlock?: (event: BlockEvent) => void;
+}
+
+export interface Monitor {
+  on(event: 'block', listener: (event: BlockEvent) => void): this;
+  off(event: 'block', listener: (event: BlockEvent) => void): this;
+  once(event: 'block', listener: (event: BlockEvent) => void): this;
+  stats(): LoopStats;
+  topBlockers(limit?: number): BlockerSummary[];
+  /** The per-second delay timeline kept for reports (bounded). */
+  timeline(): TimelinePoint[];
+  /** The effective threshold in ms. */
+  readonly threshold: number;
+  /** Whether stacks can be captured here (false without an inspector). */
+  readonly stacksAvailable: boolean;
+  stop(): Promise<void>;
+}

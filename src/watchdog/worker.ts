@@ -1,0 +1,2 @@
+// The watchdog thread's entry (see DESIGN.md).
+export {};

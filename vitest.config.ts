@@ -1,0 +1,27 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const dist = (file: string) => fileURLToPath(new URL(`./dist/${file}`, import.meta.url));
+
+// Tests exercise the package as users get it: `loopguard` and its subpaths resolve to the
+// built dist/ (npm test builds first), loaded natively by Node rather than transformed,
+// so the worker entries, import.meta.url and stack frames are the real ones.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^loopguard$/, replacement: dist('index.js') },
+      { find: /^loopguard\/(testing|register|http|express|fastify|koa|hono)$/, replacement: dist('$1.js') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Each test file in its own child process: the monitor's inspector session attaches to
+    // the main thread of that process, which a worker-thread pool would not give us.
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    server: { deps: { external: [/\/dist\//] } },
+    // A noisy 2-core machine: timing tests must not fight each other for the CPU.
+    fileParallelism: false,
+  },
+});
