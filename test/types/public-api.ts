@@ -1,0 +1,20 @@
+// Type tests, checked by `tsc --noEmit` (npm test runs it): the public signatures keep the
+// parameter and return types of marked functions and expose no `any`.
+import { runInThreadpool, threaded, type BlockEvent, type Monitor } from '../../src/index.js';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Expect<T extends true> = T;
+
+declare function hash(password: string, rounds: number): string;
+declare function fetchUser(id: number): Promise<{ id: number }>;
+
+const threadedHash = threaded(hash);
+const threadedFetch = threaded(fetchUser);
+
+export type Checks = [
+  Expect<Equal<typeof threadedHash, (password: string, rounds: number) => Promise<string>>>,
+  Expect<Equal<typeof threadedFetch, (id: number) => Promise<{ id: number }>>>,
+  Expect<Equal<ReturnType<typeof runInThreadpool<[number, number], number>>, Promise<number>>>,
+  Expect<Equal<BlockEvent['cause'], 'js' | 'native' | 'gc' | 'unknown'>>,
+  Expect<Equal<ReturnType<Monitor['stop']>, Promise<void>>>,
+];
