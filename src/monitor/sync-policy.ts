@@ -57,11 +57,11 @@ export function createPolicy(settings: PolicySettings): Policy {
     // Outside any request or task (start-up, timers of no request): allowed, at no cost.
     if (storeContext === undefined && request === undefined) return undefined;
     if (UNPOLICED.has(call)) return undefined;
-    const raw = captureCallerStack(wrapper);
-    // Node calling its own public API (the CommonJS loader reading a lazily required file):
-    // the user did not write this call; a lazy require is not what the policy is about.
-    if (raw[0] !== undefined && raw[0].file.startsWith('node:internal/')) return undefined;
-    const stack = raw.filter(isUserFrame);
+    const caller = captureCallerStack(wrapper);
+    // Node calling its own public API — the loader reading a lazily required file, maybe
+    // through a hook such as tsx's — is start-up work done late, not a call the user wrote.
+    if (caller.loadedByNode || caller.frames[0]?.file.startsWith('node:internal/') === true) return undefined;
+    const stack = caller.frames.filter(isUserFrame);
     const site = siteOf(call, stack);
     if (settings.policy === 'warn' && reportedSites.has(site)) return undefined;
     const event: BlockEvent = {

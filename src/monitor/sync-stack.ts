@@ -31,7 +31,9 @@ export function parseStack(stack: string): StackFrame[] {
   return frames;
 }
 
-function parseFrame(text: string): StackFrame | undefined {
+function parseFrame(frameText: string): StackFrame | undefined {
+  // `async fn (…)`, `async file:1:2` (an awaiting frame), `new Foo (…)`: the keyword is not part of the name.
+  const text = frameText.replace(/^(?:async|new)\s+/, '');
   let name = '';
   let location = text;
   if (text.endsWith(')')) {
@@ -41,7 +43,6 @@ function parseFrame(text: string): StackFrame | undefined {
       location = text.slice(open + 1, -1);
     }
   }
-  name = name.replace(/^async\s+/, '');
   // `eval at outer (file:1:2), <anonymous>:3:4`: the eval's own position is meaningless to a
   // reader, the place that called eval is not.
   if (location.startsWith('eval at ')) {
@@ -99,14 +100,26 @@ export function isUserFrame(frame: StackFrame): boolean {
   return !frame.file.startsWith('node:internal/') && !ownFiles.has(frame.file);
 }
 
+export interface CallerStack {
+  /** Innermost first, unfiltered: the first frame is the direct caller. */
+  frames: StackFrame[];
+  /**
+   * The call was made by Node's module loader — directly, or through a loader hook in
+   * `node_modules` such as tsx's — for a lazy `require()`: the frames before the first
+   * application frame include a synchronous (not `at async …`) frame of
+   * `node:internal/modules/`. A module's own top-level code is application code, so its
+   * calls do not count as the loader's.
+   */
+  loadedByNode: boolean;
+}
+
 /**
- * The raw stack of whoever called `below` (a wrapper function), innermost first: V8 drops
- * `below` and everything it called from the trace, so the first frame is the direct caller
- * (Node's own module loader, when it is Node that called). Filter with {@link isUserFrame}
- * for reporting. The limit is raised for the capture only, because frames of loopguard and
- * Node's internals are filtered out afterwards.
+ * The stack of whoever called `below` (a wrapper function): V8 drops `below` and everything
+ * it called from the trace, so the first frame is the direct caller. Filter with
+ * {@link isUserFrame} for reporting. The limit is raised for the capture only, because
+ * frames of loopguard and Node's internals are filtered out afterwards.
  */
-export function captureCallerStack(below: Function, limit = 30): StackFrame[] {
+export function captureCallerStack(below: Function, limit = 30): CallerStack {
   const holder: { stack?: string } = {};
   const saved = Error.stackTraceLimit;
   Error.stackTraceLimit = limit;
@@ -115,5 +128,18 @@ export function captureCallerStack(below: Function, limit = 30): StackFrame[] {
   } finally {
     Error.stackTraceLimit = saved;
   }
-  return parseStack(holder.stack ?? '');
+  const frames: StackFrame[] = [];
+  let loadedByNode = false;
+  let inApplication = false;
+  for (const line of (holder.stack ?? '').split('\n')) {
+    if (!FRAME_PREFIX.test(line)) continue;
+    const text = line.replace(FRAME_PREFIX, '').trim();
+    const frame = parseFrame(text);
+    if (frame === undefined) continue;
+    frames.push(frame);
+    if (inApplication) continue;
+    if (frame.file.startsWith('node:internal/modules/') && !text.startsWith('async ')) loadedByNode = true;
+    inApplication = !frame.file.startsWith('node:') && !/[\\/]node_modules[\\/]/.test(frame.file);
+  }
+  return { frames, loadedByNode };
 }
