@@ -143,3 +143,25 @@ export function captureCallerStack(below: Function, limit = 30): CallerStack {
   }
   return { frames, loadedByNode };
 }
+
+/**
+ * A cheap identity of the place that called `below`: the unmapped `file:line:column` of the
+ * direct caller, read from V8's structured call sites without formatting (or source-mapping)
+ * a stack. Used to skip call sites already reported before paying for a full stack.
+ */
+export function callerPosition(below: Function): string | undefined {
+  const holder: { stack?: unknown } = {};
+  const savedPrepare = Error.prepareStackTrace;
+  const savedLimit = Error.stackTraceLimit;
+  Error.prepareStackTrace = (_error, sites) => sites;
+  Error.stackTraceLimit = 1;
+  try {
+    Error.captureStackTrace(holder, below);
+    const site = (holder.stack as NodeJS.CallSite[] | undefined)?.[0];
+    if (site === undefined) return undefined;
+    return `${site.getFileName() ?? site.getEvalOrigin() ?? '?'}:${site.getLineNumber()}:${site.getColumnNumber()}`;
+  } finally {
+    Error.prepareStackTrace = savedPrepare;
+    Error.stackTraceLimit = savedLimit;
+  }
+}
