@@ -103,3 +103,11 @@ describe("ignore with syncCalls: 'warn'", () => {
     expect(result['predicate']).toEqual(all.filter((entry) => !entry.startsWith('fs.statSync')));
   });
 });
+
+describe("call sites with syncCalls: 'warn'", () => {
+  it('reports each call site once, however often it runs', async () => {
+    const events = await runFixture<Array<{ line: number; name: string }>>('dedupe.mjs');
+    expect(events.map((event) => event.name)).toEqual(['batch', 'batch', 'another-task']);
+    expect(new Set(events.map((event) => event.line)).size).toBe(3);
+  });
+});
