@@ -76,7 +76,7 @@ describe("syncCalls: 'warn' in a real node:http server", () => {
     expect(result.events.map((event) => event.call).sort()).toEqual(['fs.existsSync', 'fs.readFileSync']);
   });
 
-  it('removes the http.Server emit patch on uninstall and restores readFileSync', () => {
+  it('removes the http.Server and https.Server emit patches on uninstall and restores readFileSync', () => {
     expect(result.emitPatched).toBe(true);
     expect(result.emitAfter).toBe(false);
     expect(result.restored).toBe(true);
