@@ -198,13 +198,21 @@ function checkSyncCallsOptions(options: SyncCallsOptions): SyncCallsSettings {
   const hooks = raw['hooks'];
   if (hooks !== undefined) {
     const shape = hooks as Partial<SyncCallHooks> | null;
-    if (shape === null || typeof shape !== 'object' || typeof shape.onEnter !== 'function' || typeof shape.onExit !== 'function') {
+    const valid =
+      shape !== null &&
+      typeof shape === 'object' &&
+      typeof shape.onEnter === 'function' &&
+      typeof shape.onExit === 'function';
+    if (!valid) {
       throw new InvalidOptionTypeError(
         `hooks must be an object with onEnter and onExit functions, got ${describeValue(hooks)}`,
       );
     }
   }
-  const report = raw['report'] === undefined ? undefined : checkFunction<(event: BlockEvent) => void>('report', raw['report']);
+  const report =
+    raw['report'] === undefined
+      ? undefined
+      : checkFunction<(event: BlockEvent) => void>('report', raw['report']);
   if (policy === 'warn' && report === undefined) {
     throw new InvalidOptionTypeError(`report must be a function when syncCalls is 'warn', got \`undefined\``);
   }

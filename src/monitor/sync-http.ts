@@ -21,7 +21,12 @@ const requestStorage: AsyncLocalStorage<object> = processSingleton(
 );
 
 // The events whose first argument is the IncomingMessage that the listeners will serve.
-const REQUEST_EVENTS: ReadonlySet<string | symbol> = new Set(['request', 'checkContinue', 'checkExpectation', 'upgrade']);
+const REQUEST_EVENTS: ReadonlySet<string | symbol> = new Set([
+  'request',
+  'checkContinue',
+  'checkExpectation',
+  'upgrade',
+]);
 
 /** The node:http IncomingMessage being served here, if any. */
 export function currentHttpRequest(): object | undefined {
@@ -55,14 +60,18 @@ function patchEmit(proto: object): () => void {
   const next = (): Emit => own ?? (Object.getPrototypeOf(proto) as { emit: Emit }).emit;
   const emit = function emit(this: unknown, event: string | symbol, request?: unknown): boolean {
     // `arguments` rather than a rest parameter: no array is built for the many other events.
-    // eslint-disable-next-line prefer-rest-params
     const args = arguments as unknown as unknown[];
     if (active && REQUEST_EVENTS.has(event) && typeof request === 'object' && request !== null) {
       return requestStorage.run(request, () => Reflect.apply(next(), this, args) as boolean);
     }
     return Reflect.apply(next(), this, args) as boolean;
   };
-  Object.defineProperty(proto, 'emit', { value: emit, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(proto, 'emit', {
+    value: emit,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
   return () => {
     active = false;
     const current = (proto as { emit: Emit }).emit;

@@ -32,7 +32,8 @@ export function parseStack(stack: string): StackFrame[] {
 }
 
 function parseFrame(frameText: string): StackFrame | undefined {
-  // `async fn (…)`, `async file:1:2` (an awaiting frame), `new Foo (…)`: the keyword is not part of the name.
+  // `async fn (…)`, `async file:1:2` (an awaiting frame), `new Foo (…)`: the keyword is not
+  // part of the name.
   const text = frameText.replace(/^(?:async|new)\s+/, '');
   let name = '';
   let location = text;
@@ -159,7 +160,8 @@ export function callerPosition(below: Function): string | undefined {
     Error.captureStackTrace(holder, below);
     const site = (holder.stack as NodeJS.CallSite[] | undefined)?.[0];
     if (site === undefined) return undefined;
-    return `${site.getFileName() ?? site.getEvalOrigin() ?? '?'}:${site.getLineNumber()}:${site.getColumnNumber()}`;
+    const file = site.getFileName() ?? site.getEvalOrigin() ?? '?';
+    return `${file}:${site.getLineNumber()}:${site.getColumnNumber()}`;
   } finally {
     Error.prepareStackTrace = savedPrepare;
     Error.stackTraceLimit = savedLimit;
