@@ -15,6 +15,11 @@
  * imported the name before the wrapper was installed. A name destructured out of the CJS
  * object earlier (`const { readFileSync } = require('fs')`) keeps the original: install
  * early (the `loopguard/register` preload does). `uninstall()` restores every original.
+ *
+ * Only the outermost wrapped call counts (Node's `readFileSync` calls the public
+ * `fs.openSync`). Hooks see every outermost call; the policy leaves out calls made by Node
+ * itself (the module loader reading a lazily required file, also through a loader hook such
+ * as tsx's) and `crypto.randomFillSync`, which id generators call for a few bytes.
  */
 import { syncBuiltinESMExports } from 'node:module';
 import { InvalidOptionTypeError } from '../errors.js';

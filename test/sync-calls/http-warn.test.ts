@@ -15,6 +15,7 @@ interface Result {
 describe("syncCalls: 'warn' in a real node:http server", () => {
   let result: Result;
   let serverFile: string;
+  let exitCode: number | null;
   beforeAll(async () => {
     const child = forkFixture('http-server.mjs');
     try {
@@ -29,10 +30,12 @@ describe("syncCalls: 'warn' in a real node:http server", () => {
       await get('/later?x=1');
       await get('/lazy');
       const finished = nextMessage<Result>(child, 'result');
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.send('finish');
       result = await finished;
+      exitCode = await exited;
     } finally {
-      child.kill();
+      if (child.exitCode === null) child.kill();
     }
   });
 
@@ -80,5 +83,9 @@ describe("syncCalls: 'warn' in a real node:http server", () => {
     expect(result.emitPatched).toBe(true);
     expect(result.emitAfter).toBe(false);
     expect(result.restored).toBe(true);
+  });
+
+  it('leaves nothing that keeps the process alive after uninstall', () => {
+    expect(exitCode).toBe(0);
   });
 });
