@@ -41,7 +41,7 @@ export function inspectorUnavailableReason(): string | undefined {
   if (process.features.inspector !== true) return 'this Node.js was built without the inspector';
   try {
     const inspector = createRequire(import.meta.url)('node:inspector') as { url(): string | undefined };
-    if (inspector.url() !== undefined) return 'a debugger is attached (inspector.url() is set)';
+    if (inspector.url() !== undefined) return 'the inspector is open for a debugger (inspector.url() is set)';
   } catch (error) {
     return `node:inspector cannot be loaded (${error instanceof Error ? error.message : String(error)})`;
   }
