@@ -65,7 +65,10 @@ export class StackCapturer {
   async capture(isStillBlocked: () => boolean, readRequest: boolean): Promise<Capture> {
     this.#connect();
     try {
-      await this.#post('Debugger.enable');
+      // Sent together, not one after the other: inside a native call the main thread handles
+      // inspector messages only once it returns to JavaScript, and a pause sent after that
+      // would land after the block.
+      const enabled = this.#post('Debugger.enable');
       const paused = new Promise<CallFrame[] | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), PAUSE_TIMEOUT);
         this.#waiting = (frames) => {
@@ -73,7 +76,9 @@ export class StackCapturer {
           resolve(frames);
         };
       });
-      await this.#post('Debugger.pause');
+      const pauseSent = this.#post('Debugger.pause');
+      await enabled;
+      await pauseSent;
       const callFrames = await paused;
       if (callFrames === undefined) {
         // A native call that never returns to JavaScript: nothing to read.
