@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { isMainThread, Worker } from 'node:worker_threads';
 import { workerUrl } from '../worker-url.js';
 import { SLOT_COUNT, Slot, State, type WatchdogData, type WatchdogMessage } from '../watchdog/protocol.js';
 
@@ -39,6 +39,8 @@ const EXIT_HANDSHAKE_TIMEOUT = 200;
 /** Why stacks cannot be captured in this process, or undefined when they can. */
 export function inspectorUnavailableReason(): string | undefined {
   if (process.features.inspector !== true) return 'this Node.js was built without the inspector';
+  // connectToMainThread() reaches the process's main thread, not this worker's own loop.
+  if (!isMainThread) return 'the monitor runs in a worker thread; stacks are captured on the main thread only';
   try {
     const inspector = createRequire(import.meta.url)('node:inspector') as { url(): string | undefined };
     if (inspector.url() !== undefined) return 'the inspector is open for a debugger (inspector.url() is set)';
@@ -66,6 +68,11 @@ export class Heartbeat {
     this.#timer = setInterval(() => this.#beat(), this.interval);
     this.#timer.unref();
     if (options.stacks) this.#startWorker();
+  }
+
+  /** Count from now: the monitor's own start-up (spawning the watchdog) is not a block. */
+  restart(): void {
+    this.#lastBeatAt = performance.now();
   }
 
   /** Tell the watchdog which blocking Node API runs now (index + 1 in NATIVE_CALLS, 0 = none). */

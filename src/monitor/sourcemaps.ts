@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
 import { isAbsolute } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 import type { StackFrame } from '../types.js';
 import type { RawFrame, ScriptInfo } from '../watchdog/protocol.js';
@@ -80,11 +80,40 @@ function loadMap({ url, sourceMapURL }: ScriptInfo): TraceMap | null {
     const text = header.endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body);
     return new TraceMap(text, url);
   }
-  const base = url.startsWith('file://') ? url : isAbsolute(url) ? `file://${url}` : undefined;
+  const base = url.startsWith('file://') ? url : isAbsolute(url) ? pathToFileURL(url).href : undefined;
   if (base === undefined) return null;
   const mapUrl = new URL(sourceMapURL, base);
   if (mapUrl.protocol !== 'file:') return null;
   return new TraceMap(readFileSync(mapUrl, 'utf8'), mapUrl.href);
+}
+
+/**
+ * Map frames parsed from an Error stack (the sync-call events), where only the file is known:
+ * its map comes from the file's own `sourceMappingURL` comment. Frames Node already mapped
+ * (`--enable-source-maps`, tsx) point at files without one and stay as they are.
+ */
+export function mapFileFrames(stack: readonly StackFrame[]): StackFrame[] {
+  return stack.map((frame) => {
+    if (!isAbsolute(frame.file)) return frame;
+    const map = mapFor({ url: frame.file, sourceMapURL: sourceMapUrlOf(frame.file) });
+    if (map === null) return frame;
+    const original = originalPositionFor(map, { line: frame.line, column: Math.max(0, frame.column - 1) });
+    if (original.source === null || original.line === null) return frame;
+    return { function: frame.function, file: fileOf(original.source), line: original.line, column: (original.column ?? 0) + 1 };
+  });
+}
+
+/** The `//# sourceMappingURL=` of a file on disk ('' when it has none or cannot be read). */
+function sourceMapUrlOf(file: string): string {
+  const cached = maps.get(file);
+  if (cached !== undefined) return '';
+  try {
+    const text = readFileSync(file, 'utf8');
+    const match = /\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(-100_000));
+    return match?.[1] ?? '';
+  } catch {
+    return '';
+  }
 }
 
 /** Forget cached maps (files may have been rebuilt). */
