@@ -56,3 +56,19 @@ describe('a node:http service with a blocking route', () => {
     expect(server.stderr()).not.toContain('secret');
   });
 });
+
+describe('request attribution without an adapter', () => {
+  it('finds the Express, Fastify, Koa and Hono request in the paused frames', async () => {
+    const fixture = runFixture('frameworks.mjs');
+    const { contexts } = await fixture.waitFor<{ contexts: Record<string, unknown> }>(
+      (line) => line['type'] === 'contexts',
+    );
+    expect(contexts).toEqual({
+      express: { method: 'GET', path: '/users/1' },
+      fastify: { method: 'GET', path: '/users/2' },
+      koa: { method: 'GET', path: '/users/3' },
+      hono: { method: 'GET', path: '/users/4' },
+    });
+    expect(await fixture.exited).toEqual({ code: 0, signal: null });
+  });
+});
