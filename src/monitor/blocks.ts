@@ -7,7 +7,7 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import type { BlockEvent } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
-import { toStackFrames } from './sourcemaps.js';
+import { toStackFrame } from '../sourcemaps.js';
 
 type CaptureMessage = Extract<WatchdogMessage, { type: 'capture' }>;
 
@@ -119,7 +119,10 @@ export class BlockAssembler {
     this.#pending.delete(seq);
     pending.cancel();
     const { stall } = pending;
-    const stack = capture === undefined ? [] : toStackFrames(capture.frames, capture.scripts, this.#options.sourceMaps);
+    const stack =
+      capture === undefined
+        ? []
+        : capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], this.#options.sourceMaps));
     const native = largest(this.#native, stall);
     const gc = largest(this.#gc, stall);
     const cover = (interval: Interval | undefined): boolean =>

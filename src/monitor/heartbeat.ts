@@ -26,6 +26,7 @@ export interface HeartbeatOptions {
   hangTimeout: number;
   hangFormat: WatchdogData['hangFormat'];
   http: boolean;
+  sourceMaps: boolean;
   stacks: boolean;
   onStall(stall: Stall): void;
   onLateness(ms: number): void;
@@ -118,6 +119,7 @@ export class Heartbeat {
       http: this.#options.http,
       pollInterval: Math.max(1, Math.min(10, Math.floor(this.#options.threshold / 5))),
       cwd: process.cwd(),
+      sourceMaps: this.#options.sourceMaps,
     };
     // execArgv: [] so that flags such as --input-type or a test runner's loaders stay out of it.
     const worker = new Worker(workerUrl('watchdog-worker'), {

@@ -13,7 +13,7 @@ import { DelaySampler } from './delay.js';
 import { Heartbeat, inspectorUnavailableReason } from './heartbeat.js';
 import { resolveMonitorOptions, type ResolvedMonitorOptions } from './options.js';
 import { Reporter } from './reporter.js';
-import { mapFileFrames } from './sourcemaps.js';
+import { mapFileFrames } from '../sourcemaps.js';
 import { installSyncCalls, type SyncCallsHandle } from './sync-calls.js';
 import { checkFunction, checkOneOf } from '../options.js';
 
@@ -75,6 +75,7 @@ class LoopMonitor implements InternalMonitor {
       hangTimeout: options.hangTimeout,
       hangFormat: options.log === false ? 'none' : options.log === 'pretty' ? 'pretty' : 'json',
       http: options.http,
+      sourceMaps: options.sourceMaps,
       stacks: this.#stacksAvailable,
       onStall: (stall) => {
         this.#delay.recordBlock(stall.duration);

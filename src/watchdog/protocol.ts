@@ -78,6 +78,8 @@ export interface WatchdogData {
   pollInterval: number;
   /** The working directory, to shorten paths in the hang report. */
   cwd: string;
+  /** Map the hang report's frames through source maps. */
+  sourceMaps: boolean;
 }
 
 /** One paused call frame, as the inspector gives it (0-based line and column). */

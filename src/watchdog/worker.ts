@@ -5,8 +5,8 @@
  */
 import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { toStackFrame } from '../sourcemaps.js';
 import { StackCapturer, type Capture } from './capture.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from './protocol.js';
 
@@ -78,15 +78,7 @@ function nativeCall(): string | undefined {
   return index === 0 ? undefined : NATIVE_CALLS[index - 1];
 }
 
-function displayFile(url: string): string {
-  let file = url;
-  if (url.startsWith('file://')) {
-    try {
-      file = fileURLToPath(url);
-    } catch {
-      return url;
-    }
-  }
+function displayFile(file: string): string {
   if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return file;
   const shorter = relative(data.cwd, file);
   return shorter.startsWith('..') ? file : shorter;
@@ -95,12 +87,10 @@ function displayFile(url: string): string {
 function writeHang(elapsed: number, found: Capture | undefined): void {
   if (data.hangFormat === 'none') return;
   const call = nativeCall();
-  const frames = (found?.frames ?? []).map((frame) => ({
-    function: frame.functionName || '<anonymous>',
-    file: displayFile(found?.scripts[frame.scriptId]?.url ?? ''),
-    line: frame.line + 1,
-    column: frame.column + 1,
-  }));
+  const frames = (found?.frames ?? []).map((frame) => {
+    const mapped = toStackFrame(frame, found?.scripts[frame.scriptId], data.sourceMaps);
+    return { ...mapped, file: displayFile(mapped.file) };
+  });
   const context = found?.context;
   let text: string;
   if (data.hangFormat === 'json') {

@@ -27,6 +27,21 @@ describe('the monitor in a process of its own', () => {
     expect(fixture.stderr()).toMatch(/at spinForever \(test\/fixtures\/monitor\/busy\.mjs:\d+:\d+\)/);
   });
 
+  it('maps the hang report of TypeScript run through tsx to the .ts busy line', async () => {
+    const source = readFileSync(fixturePath('hang-typescript.ts'), 'utf8').split('\n');
+    const busyLine = source.findIndex((text) => text.includes('// busy line')) + 1;
+    fixture = runFixture('hang-typescript.ts', { execArgv: ['--import', 'tsx'] });
+    const current = fixture;
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (/at countForever \(/.test(current.stderr())) resolve();
+      };
+      current.child.stderr?.on('data', check);
+      check();
+    });
+    expect(fixture.stderr()).toContain(`at countForever (test/fixtures/monitor/hang-typescript.ts:${busyLine}:`);
+  });
+
   it('writes the hang report as a JSON line when log is json', async () => {
     fixture = runFixture('hang.mjs', { args: ['300', 'json'] });
     const current = fixture;

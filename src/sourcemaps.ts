@@ -1,6 +1,7 @@
 /**
- * Mapping captured frames to original positions. Only reported frames are mapped, lazily,
- * each script's map parsed once. The inspector always gives generated positions (even when
+ * Mapping captured frames to original positions, shared by the main thread (block events)
+ * and the watchdog thread (hang reports): it imports nothing from either side. Only reported
+ * frames are mapped, lazily, each script's map parsed once. The inspector always gives generated positions (even when
  * `--enable-source-maps` maps Error stacks), and `Debugger.scriptParsed` tells us each
  * script's `sourceMappingURL`: a file next to it (tsup's `.map`) or an inline data URL (tsx).
  */
@@ -9,8 +10,20 @@ import { findSourceMap } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
-import type { StackFrame } from '../types.js';
-import type { RawFrame, ScriptInfo } from '../watchdog/protocol.js';
+import type { StackFrame } from './types.js';
+
+/** A script as the inspector announced it: its URL and its `sourceMappingURL`, if any. */
+export interface ScriptSource {
+  url: string;
+  sourceMapURL: string;
+}
+
+/** A paused frame's position: 0-based, as the inspector gives it. */
+export interface GeneratedPosition {
+  functionName: string;
+  line: number;
+  column: number;
+}
 
 const MAX_CACHED = 200;
 const maps = new Map<string, TraceMap | null>();
@@ -25,35 +38,29 @@ export function fileOf(url: string): string {
   }
 }
 
-export function toStackFrames(
-  frames: readonly RawFrame[],
-  scripts: Readonly<Record<string, ScriptInfo>>,
-  sourceMaps: boolean,
-): StackFrame[] {
-  return frames.map((frame) => {
-    const script = scripts[frame.scriptId];
-    const url = script?.url ?? '';
-    const generated: StackFrame = {
-      function: frame.functionName || '<anonymous>',
-      file: fileOf(url),
-      line: frame.line + 1,
-      column: frame.column + 1,
-    };
-    if (!sourceMaps || script === undefined || url.startsWith('node:')) return generated;
-    const map = mapFor(script);
-    if (map === null) return generated;
-    const original = originalPositionFor(map, { line: frame.line + 1, column: frame.column });
-    if (original.source === null || original.line === null) return generated;
-    return {
-      function: generated.function,
-      file: fileOf(original.source),
-      line: original.line,
-      column: (original.column ?? 0) + 1,
-    };
-  });
+/** A paused frame as a StackFrame (1-based), at its original position when `sourceMaps`. */
+export function toStackFrame(frame: GeneratedPosition, script: ScriptSource | undefined, sourceMaps: boolean): StackFrame {
+  const url = script?.url ?? '';
+  const generated: StackFrame = {
+    function: frame.functionName || '<anonymous>',
+    file: fileOf(url),
+    line: frame.line + 1,
+    column: frame.column + 1,
+  };
+  if (!sourceMaps || script === undefined || url.startsWith('node:')) return generated;
+  const map = mapFor(script);
+  if (map === null) return generated;
+  const original = originalPositionFor(map, { line: frame.line + 1, column: frame.column });
+  if (original.source === null || original.line === null) return generated;
+  return {
+    function: generated.function,
+    file: fileOf(original.source),
+    line: original.line,
+    column: (original.column ?? 0) + 1,
+  };
 }
 
-function mapFor(script: ScriptInfo): TraceMap | null {
+function mapFor(script: ScriptSource): TraceMap | null {
   const cached = maps.get(script.url);
   if (cached !== undefined) return cached;
   let map: TraceMap | null = null;
@@ -67,7 +74,7 @@ function mapFor(script: ScriptInfo): TraceMap | null {
   return map;
 }
 
-function loadMap({ url, sourceMapURL }: ScriptInfo): TraceMap | null {
+function loadMap({ url, sourceMapURL }: ScriptSource): TraceMap | null {
   if (sourceMapURL === '') {
     // Without a sourceMappingURL comment Node may still hold a map (--enable-source-maps).
     const known = url.startsWith('file://') || isAbsolute(url) ? findSourceMap(fileOf(url)) : undefined;
