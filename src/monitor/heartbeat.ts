@@ -117,7 +117,8 @@ export class Heartbeat {
       hangTimeout: this.#options.hangTimeout,
       hangFormat: this.#options.hangFormat,
       http: this.#options.http,
-      pollInterval: Math.max(1, Math.min(10, Math.floor(this.#options.threshold / 5))),
+      // A stall is seen within threshold + pollInterval; 40 looks a second at the default.
+      pollInterval: Math.max(1, Math.min(25, Math.floor(this.#options.threshold / 4))),
       cwd: process.cwd(),
       sourceMaps: this.#options.sourceMaps,
     };

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSync } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BlockEvent } from 'loopguard';
 import { fixturePath, runFixture, type Fixture } from './fixture.js';
@@ -71,6 +74,26 @@ describe('the monitor in a process of its own', () => {
     }
   });
 
+  it('maps a bundle with a separate .map file back to the .ts line, with or without --enable-source-maps', async () => {
+    const source = fixturePath('bundled-source.ts');
+    const busyLine = readFileSync(source, 'utf8').split('\n').findIndex((text) => text.includes('// busy line')) + 1;
+    const outdir = mkdtempSync(join(tmpdir(), 'loopguard-bundle-'));
+    try {
+      const outfile = join(outdir, 'bundle.mjs');
+      buildSync({ entryPoints: [source], outfile, bundle: true, format: 'esm', platform: 'node', sourcemap: 'linked' });
+      for (const execArgv of [[], ['--enable-source-maps']]) {
+        fixture = runFixture('bundled.mjs', { args: [outfile], execArgv });
+        const { event } = await fixture.waitFor<{ event: BlockEvent }>(
+          (line) => line['type'] === 'block' && (line['event'] as BlockEvent).stack.some((f) => f.function === 'crunchBundled'),
+        );
+        expect(event.stack[0]).toMatchObject({ file: source, line: busyLine });
+        expect(await fixture.exited).toEqual({ code: 0, signal: null });
+      }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
   it("works through require('loopguard'), and the ESM and CJS builds share one monitor", async () => {
     fixture = runFixture('commonjs.cjs');
     const same = await fixture.waitFor<{ same: boolean; threshold: number }>((line) => line['type'] === 'same');
@@ -102,5 +125,14 @@ describe('the monitor in a process of its own', () => {
     expect(line.event.duration).toBeGreaterThanOrEqual(250);
     expect(await fixture.exited).toEqual({ code: 0, signal: null });
     expect(fixture.stderr().match(/stack capture is unavailable/g)).toHaveLength(1);
+  });
+
+  it('measures blocks without stacks when started inside a worker thread', async () => {
+    fixture = runFixture('in-worker.mjs');
+    const line = await fixture.waitFor<{ stacksAvailable: boolean; event: BlockEvent }>((l) => l['type'] === 'block');
+    expect(line.stacksAvailable).toBe(false);
+    expect(line.event.duration).toBeGreaterThanOrEqual(250);
+    expect(line.event.stack).toEqual([]);
+    expect(await fixture.exited).toEqual({ code: 0, signal: null });
   });
 });
