@@ -150,6 +150,9 @@ export class Heartbeat {
     if (Atomics.load(this.#shared, Slot.STATE) === State.STOPPING) return;
     Atomics.store(this.#shared, Slot.STATE, State.STOPPING);
     Atomics.notify(this.#shared, Slot.STATE);
+    // Without a session (the usual case: it exists only during a capture) there is nothing
+    // to wait for, and exit is not delayed.
+    if (Atomics.load(this.#shared, Slot.SESSION) === 0) return;
     Atomics.wait(this.#shared, Slot.ACK, 0, EXIT_HANDSHAKE_TIMEOUT);
   }
 }

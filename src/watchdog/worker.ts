@@ -13,7 +13,17 @@ import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } fr
 const data = workerData as WatchdogData;
 const shared = new Int32Array(data.buffer);
 const port = parentPort;
-const capturer = new StackCapturer();
+const capturer = new StackCapturer({
+  open() {
+    Atomics.store(shared, Slot.SESSION, 1);
+    if (Atomics.load(shared, Slot.STATE) === State.RUNNING) return true;
+    Atomics.store(shared, Slot.SESSION, 0);
+    return false;
+  },
+  closed() {
+    Atomics.store(shared, Slot.SESSION, 0);
+  },
+});
 
 let lastBeat = Atomics.load(shared, Slot.HEARTBEAT);
 let lastBeatSeenAt = performance.now();
