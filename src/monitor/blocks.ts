@@ -3,6 +3,8 @@
  * lasted) into one BlockEvent, with its cause: a native sync API that covered most of it,
  * else a GC pause that did, else JavaScript when frames were captured, else unknown.
  */
+// From node:timers, not the globals: a test's fake timers must not stop the monitor.
+import { clearImmediate, clearTimeout, setImmediate, setTimeout } from 'node:timers';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import type { BlockEvent } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';

@@ -3,6 +3,9 @@
  * worker, and the exit handshake. A block is the gap between two heartbeats, measured here
  * on the main thread; the watchdog only adds what it saw while the gap was open.
  */
+// From node:timers, not the globals: a test's fake timers must not stop the heartbeat (the
+// watchdog would then see one endless block).
+import { clearInterval, setInterval } from 'node:timers';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, Worker } from 'node:worker_threads';

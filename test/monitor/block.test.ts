@@ -1,4 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { guard, startMonitor, withContext, type BlockEvent, type Monitor, type MonitorOptions } from 'loopguard';
 import { spinAlso, spinFor } from '../fixtures/monitor/busy.mjs';
 
@@ -177,5 +178,30 @@ describe('startMonitor', () => {
     const event = await nextBlock(running, () => spinFor(300), (candidate) => candidate.duration >= 250);
     expect(event.stack).toEqual([]);
     expect(event.cause).toBe('unknown');
+  });
+
+  it('keeps watching, without false hangs, while a test uses fake timers', async () => {
+    const seen: BlockEvent[] = [];
+    const running = await start({ threshold: 50, hangTimeout: 200, onBlock: (event) => seen.push(event) });
+    vi.useFakeTimers();
+    try {
+      // The monitor runs on node:timers, which fake timers leave alone: it still sees this.
+      // (spinFor reads Date.now, which is faked now, as are process.hrtime and the global
+      // performance; node:perf_hooks' own performance object is left alone.)
+      const event = await nextBlock(
+        running,
+        () => {
+          const end = performance.now() + 300;
+          while (performance.now() < end);
+        },
+        (candidate) => candidate.duration >= 250,
+      );
+      expect(event.duration).toBeGreaterThanOrEqual(250);
+      expect(event.startedAt).toBeGreaterThan(1_600_000_000_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    // One event for the one block: the heartbeat never looked stale to the watchdog otherwise.
+    expect(seen.filter((event) => event.kind === 'hang')).toHaveLength(1);
   });
 });
