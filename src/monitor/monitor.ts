@@ -4,6 +4,7 @@
  */
 import { contextStorage } from '../context.js';
 import { peekSingleton, processSingleton, setSingleton } from '../globals.js';
+import { checkFunction, checkOneOf } from '../options.js';
 import { registerRequestDescriber } from '../request-tag.js';
 import type { BlockEvent, BlockerSummary, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
 import { NATIVE_CALLS, type WatchdogMessage } from '../watchdog/protocol.js';
@@ -15,7 +16,6 @@ import { resolveMonitorOptions, type ResolvedMonitorOptions } from './options.js
 import { Reporter } from './reporter.js';
 import { mapFileFrames } from '../sourcemaps.js';
 import { installSyncCalls, type SyncCallsHandle } from './sync-calls.js';
-import { checkFunction, checkOneOf } from '../options.js';
 
 type BlockListener = (event: BlockEvent) => void;
 
