@@ -9,6 +9,7 @@ import { tagRequest } from '../request-tag.js';
 import {
   checkOffloadFunction,
   cloneable,
+  hasBody,
   plainHeaders,
   readBody,
   type OffloadFunction,
@@ -72,7 +73,8 @@ export function offload<P = Record<string, string>, Q = Record<string, unknown>,
 
 async function inputOf(req: Request): Promise<OffloadInput> {
   // A body parser (express.json()) leaves req.body set; without one, read the body here.
-  const body = req.body !== undefined ? req.body : await readBody(req, req.headers);
+  // Express 4's parsers set {} even for a request without a body: that is no body.
+  const body = !hasBody(req.headers) ? undefined : req.body !== undefined ? req.body : await readBody(req, req.headers);
   return {
     params: cloneable(req.params ?? {}) as Record<string, string>,
     query: cloneable(req.query ?? {}) as Record<string, unknown>,

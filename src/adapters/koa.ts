@@ -9,6 +9,7 @@ import { tagRequest } from '../request-tag.js';
 import {
   checkOffloadFunction,
   cloneable,
+  hasBody,
   jsonOf,
   plainHeaders,
   readBody,
@@ -59,7 +60,7 @@ export function offload<P = Record<string, string>, Q = Record<string, unknown>,
     const routed = ctx as RoutedContext;
     // A body parser leaves ctx.request.body set; without one, read the body here.
     const parsed = (ctx.request as { body?: unknown }).body;
-    const body = parsed !== undefined ? parsed : await readBody(ctx.req, ctx.req.headers);
+    const body = !hasBody(ctx.req.headers) ? undefined : parsed !== undefined ? parsed : await readBody(ctx.req, ctx.req.headers);
     const input: OffloadInput = {
       params: cloneable(routed.params ?? {}) as Record<string, string>,
       query: cloneable(ctx.query) as Record<string, unknown>,
