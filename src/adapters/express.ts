@@ -6,6 +6,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { tagRequest } from '../request-tag.js';
+import { expressRoutePattern } from './express-route.js';
 import {
   checkOffloadFunction,
   cloneable,
@@ -17,6 +18,7 @@ import {
 } from './offload.js';
 
 export type { OffloadInput } from './offload.js';
+export { expressRoutePattern as routePattern } from './express-route.js';
 
 /**
  * Middleware that lets the monitor name the route a block happened in. Mount it first:
@@ -30,25 +32,11 @@ export function loopguard(): RequestHandler {
       // Read at block time: req.route is set only once a route matched, and req.baseUrl is
       // the mount path of the router that is running then (it changes as routers nest).
       get route() {
-        return routePattern(req);
+        return expressRoutePattern(req);
       },
     });
     next();
   };
-}
-
-/** The full pattern of the route now handling `req`, mount paths included: `/shop/items/:sku`. */
-export function routePattern(req: Request): string | undefined {
-  try {
-    const route = (req as { route?: { path?: unknown } }).route;
-    if (route === undefined || route === null) return undefined;
-    const path = Array.isArray(route.path) ? route.path.map(String).join('|') : String(route.path);
-    const base = typeof req.baseUrl === 'string' ? req.baseUrl : '';
-    if (base === '') return path;
-    return path === '/' ? base : base + path;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -63,6 +63,17 @@ for (const [name, express] of [
       });
       shop.use('/admin', admin);
       application.use('/shop', shop);
+      const shops = express.Router();
+      const orders = express.Router();
+      orders.get('/:orderId', async (req, res) => {
+        res.json(await describedTwice(req));
+      });
+      shops.use('/orders', orders);
+      shops.get('/items/:sku', async (req, res) => {
+        res.json(await describedTwice(req));
+      });
+      application.use('/shops/:shopId', shops);
+      application.use('/regions/:region/shops/:shopId', shops);
       application.get('/plain', (req, res) => {
         res.json({ atOnce: describeRequest(req) });
       });
@@ -77,6 +88,22 @@ for (const [name, express] of [
     it('includes the mount path of a router mounted at /shop', async () => {
       const { body } = await getJson(`${await app()}/shop/items/a1`);
       expect(body).toEqual({ atOnce: shopContext, afterAwait: shopContext });
+    });
+
+    it('names the parameters of a mount path instead of their values', async () => {
+      const { body } = await getJson(`${await app()}/shops/42/items/a1`);
+      const expected = { method: 'GET', route: '/shops/:shopId/items/:sku', path: '/shops/42/items/a1' };
+      expect(body).toEqual({ atOnce: expected, afterAwait: expected });
+    });
+
+    it('names the parameters of every mount of nested routers, picking the mount that matched', async () => {
+      const { body } = await getJson(`${await app()}/regions/eu/shops/42/orders/9`);
+      const expected = {
+        method: 'GET',
+        route: '/regions/:region/shops/:shopId/orders/:orderId',
+        path: '/regions/eu/shops/42/orders/9',
+      };
+      expect(body).toEqual({ atOnce: expected, afterAwait: expected });
     });
 
     it('includes every mount path of nested routers', async () => {
