@@ -8,6 +8,8 @@
  * experience. Nothing here imports a framework.
  */
 import type { Readable } from 'node:stream';
+import { InvalidOptionTypeError } from '../errors.js';
+import { peekSingleton } from '../globals.js';
 import { checkFunction } from '../options.js';
 
 /** What an offloaded route function receives. Every part is a plain, cloneable copy. */
@@ -32,8 +34,29 @@ export type OffloadFunction<P, Q, B> = (input: OffloadInput<P, Q, B>) => unknown
 /** Largest body `offload` reads itself when no body parser ran before it. */
 export const BODY_LIMIT = 1024 * 1024;
 
+/**
+ * `fn` must be a function marked with threaded(): a plain function would run on the loop,
+ * the very thing offload() exists to avoid, and nobody would notice until production.
+ * Marked functions are known from the pool's process-wide registry of definitions.
+ */
 export function checkOffloadFunction(fn: unknown): void {
   checkFunction('fn', fn);
+  if (!isMarked(fn as object)) {
+    const name = (fn as { name?: string }).name || 'the function';
+    throw new InvalidOptionTypeError(
+      `fn must be a function marked with threaded(), got ${name}, which is not marked; in a module of ` +
+        `its own: export const ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'route'} = threaded(function (input) { ... })`,
+    );
+  }
+}
+
+interface PoolDefinitions {
+  byFunction: WeakMap<object, { module?: string }>;
+}
+
+function isMarked(fn: object): boolean {
+  const definitions = peekSingleton<PoolDefinitions>('poolDefinitions');
+  return definitions?.byFunction.get(fn)?.module !== undefined;
 }
 
 /**

@@ -1,8 +1,7 @@
 /**
- * offload(fn) on every framework, with a stand-in for a marked function: it clones its input
- * the way the pool does (so an input that could not cross to a worker fails here too), and
- * rejects with errors shaped like the pool's rebuilt ones (own `status`/`statusCode`).
- * The real pool is exercised in offload-pool.test.ts.
+ * offload(fn) on every framework, with marked functions running in the real pool: the input
+ * must cross to a worker by structured clone, and errors come back rebuilt with their own
+ * properties (`status`), as the frameworks' error handling needs them.
  */
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,19 +20,7 @@ import { offload as httpOffload } from 'loopguard/http';
 import type { OffloadInput } from 'loopguard/express';
 import { close, getJson, listen } from './helpers.js';
 
-async function echo(input: OffloadInput): Promise<unknown> {
-  const copy = structuredClone(input);
-  return { params: copy.params, query: copy.query, body: copy.body ?? null, agent: copy.headers['x-agent'] };
-}
-async function fail(input: OffloadInput): Promise<unknown> {
-  const status = Number(input.params['status'] ?? input.query['status']);
-  const error = new Error(`failed with ${status}`);
-  if (status > 0) Object.assign(error, { status });
-  throw error;
-}
-async function greeting(): Promise<unknown> {
-  return 'hello';
-}
+import { echo, fail, greeting } from '../fixtures/adapters/echo-tasks.mjs';
 
 const servers: Server[] = [];
 const fastifies: FastifyInstance[] = [];
@@ -166,6 +153,15 @@ describe('offload() errors on its own terms', () => {
   it('rejects a value that is not a function, naming it', () => {
     for (const offload of [expressOffload, fastifyOffload, koaOffload, honoOffload, httpOffload] as Offload[]) {
       expect(() => offload('renderReport' as never)).toThrow(/fn must be a function, got/);
+    }
+  });
+
+  it('rejects a function not marked with threaded(), which would run on the loop', () => {
+    function renderReport(): unknown {
+      return {};
+    }
+    for (const offload of [expressOffload, fastifyOffload, koaOffload, honoOffload, httpOffload] as Offload[]) {
+      expect(() => offload(renderReport)).toThrow(/fn must be a function marked with threaded\(\), got renderReport/);
     }
   });
 });
