@@ -142,6 +142,15 @@ describe('offload() on node:http', () => {
 });
 
 describe('offload() errors on its own terms', () => {
+  it('refuses a body over 1 MiB that it reads itself with 413', async () => {
+    const { status } = await getJson(`${await apps['Express 5']!()}/echo/1`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x'.repeat(1024 * 1024 + 1),
+    });
+    expect(status).toBe(413);
+  });
+
   it('hands an error to a custom Hono onError with its status intact', async () => {
     const app = new Hono();
     app.get('/fail/:status', honoOffload(fail));
