@@ -247,6 +247,8 @@ export class ThreadPool implements ThreadHost {
       if (thread.outbox.length === 0) continue;
       thread.flush(this);
       this.#startHead(thread);
+      // Every task of the batch failed to clone: the thread is idle again, give it the next ones.
+      if (thread.load === 0) this.#afterProgress(thread);
     }
   }
 

@@ -30,7 +30,7 @@ type Global = Record<symbol, unknown>;
 const port = parentPort!;
 const control = new Int32Array((workerData as PoolWorkerData).control);
 /** Index → function, or the reason it is not portable (sent back for every task using it). */
-const functions: Array<Fn | Promise<Fn> | SerializedError | undefined> = [];
+const functions: Array<Fn | Promise<Fn | SerializedError> | SerializedError | undefined> = [];
 const batches: TaskBatch[] = [];
 let started = 0;
 let running = false;
@@ -55,7 +55,7 @@ async function drain(): Promise<void> {
       let fn = functions[tasks[i] as number];
       if (fn instanceof Promise) {
         postResults();
-        fn = functions[tasks[i] as number] = await fn.catch((error: unknown) => notPortable(error));
+        fn = functions[tasks[i] as number] = await fn;
       }
       Atomics.store(control, SLOT_STARTED, ++started);
       if (typeof fn !== 'function') {
@@ -82,7 +82,7 @@ async function drain(): Promise<void> {
   running = false;
 }
 
-function define(def: FunctionDef): Fn | Promise<Fn> | SerializedError {
+function define(def: FunctionDef): Fn | Promise<Fn | SerializedError> | SerializedError {
   if (def.source !== undefined) {
     try {
       return compile(def.source, def.name);
@@ -102,7 +102,22 @@ function define(def: FunctionDef): Fn | Promise<Fn> | SerializedError {
       );
     }
     return fn;
-  });
+  }).catch((error: unknown) => notPortable(error, importFailure(def, error)));
+}
+
+function importFailure(def: FunctionDef, error: unknown): string {
+  const name = def.name || def.key;
+  const reason = error instanceof Error ? error.message : String(error);
+  let message =
+    `${name} cannot run in a worker thread: importing ${def.module} there failed (${reason}); ` +
+    `move the function into a module of its own that a worker can import without side effects`;
+  if ((error as { code?: unknown })?.code === 'ERR_UNKNOWN_FILE_EXTENSION' || /\.[cm]?tsx?$/.test(def.module ?? '')) {
+    message +=
+      `. Loader hooks registered with module.register() (e.g. tsx's register()) are not inherited by ` +
+      `worker threads: start Node with the loader on the command line (node --import tsx app.ts, ` +
+      `or NODE_OPTIONS="--import tsx") so every thread inherits it through execArgv`;
+  }
+  return message;
 }
 
 function compile(source: string, name: string): Fn {
