@@ -181,16 +181,21 @@ export class ThreadPool implements ThreadHost {
     thread.outbox = [];
     const cause = thread.lastError;
     const reason = cause?.message ?? `it exited with code ${exitCode}`;
+    const requeued: Task[] = [];
     for (const task of tasks) {
-      // The task it was running is the culprit; tasks behind it (or done, their results lost
-      // with the thread) go back to the queue. A thread that never started one failed to boot.
-      if (started === 0 || task.seq === started || task.retries >= MAX_RETRIES) {
+      // The task it was running is the culprit; tasks behind it never ran and go back to the
+      // queue; tasks before it ran but their results died with the thread: they run again, a
+      // bounded number of times. A thread that never started a task failed to boot.
+      const ranBefore = task.seq < started;
+      if (started === 0 || task.seq === started || (ranBefore && task.retries >= MAX_RETRIES)) {
         const label = task.def.name || 'a task';
         this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
       } else {
-        this.#requeue(task);
+        if (ranBefore) task.retries++;
+        requeued.push(task);
       }
     }
+    this.#requeue(requeued);
     this.#afterProgress(undefined);
   }
 
@@ -295,7 +300,7 @@ export class ThreadPool implements ThreadHost {
     const tasks = [...thread.inflight.drain(), ...thread.outbox];
     thread.outbox = [];
     this.#fail(culprit, reason);
-    for (const task of tasks) if (task !== culprit) this.#requeue(task);
+    this.#requeue(tasks.filter((task) => task !== culprit));
     this.#afterProgress(undefined);
   }
 
@@ -311,13 +316,17 @@ export class ThreadPool implements ThreadHost {
     }
   }
 
-  #requeue(task: Task): void {
-    if (task.settled) return;
-    task.retries++;
-    task.seq = 0;
-    task.startedAt = 0;
-    task.thread = undefined;
-    this.#queue.unshiftAll([task]);
+  /** Put tasks taken off a dead thread back at the front of the queue, in their order. */
+  #requeue(tasks: Task[]): void {
+    const live = tasks.filter((task) => !task.settled);
+    for (const task of live) {
+      task.seq = 0;
+      task.startedAt = 0;
+      task.thread = undefined;
+      if (task.timer !== undefined) clearTimeout(task.timer);
+      task.timer = undefined;
+    }
+    this.#queue.unshiftAll(live);
   }
 
   #fail(task: Task, error: unknown): void {

@@ -40,6 +40,14 @@ let lastPost = performance.now();
 // Self-contained functions may still `require('node:crypto')`: give them one rooted at cwd.
 const requireForSource = createRequire(`${process.cwd()}/`);
 
+// A task calling process.exit ends the thread; results of the tasks before it go out first,
+// so only the task that exited fails (and none is run twice).
+const exit = process.exit.bind(process);
+process.exit = ((code?: number) => {
+  postResults();
+  exit(code);
+}) as typeof process.exit;
+
 port.on('message', (batch: TaskBatch) => {
   batches.push(batch);
   if (!running) void drain();
