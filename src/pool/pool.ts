@@ -268,7 +268,10 @@ export class ThreadPool implements ThreadHost {
       head.timer.unref(); // the referenced worker keeps the process alive while it runs
     }
     const waited = now - head.submittedAt;
-    if (this.#options.queueWarning > 0 && waited >= this.#options.queueWarning && !this.#saturationWarned) {
+    // One warning per episode: it ends when a task gets a thread within queueWarning again.
+    if (waited < this.#options.queueWarning) {
+      this.#saturationWarned = false;
+    } else if (this.#options.queueWarning > 0 && !this.#saturationWarned) {
       this.#saturationWarned = true;
       const stats = this.stats();
       warnSaturated(this.#options.name, stats.queued, waited, stats.threads);
@@ -283,7 +286,6 @@ export class ThreadPool implements ThreadHost {
     }
     this.#pump();
     this.#ensureMinThreads();
-    if (this.#queue.length === 0 && this.#threads.every((each) => each.load <= 1)) this.#saturationWarned = false;
     if (this.#drained !== undefined && this.#isIdle()) {
       const drained = this.#drained;
       this.#drained = undefined;
