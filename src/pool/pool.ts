@@ -3,10 +3,10 @@ import type { TransferListItem } from 'node:worker_threads';
 import { PoolClosedError, PoolQueueFullError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
 import { checkFunction, describeValue } from '../options.js';
 import { InvalidOptionTypeError } from '../errors.js';
-import { processSingleton } from '../globals.js';
+import { peekSingleton, processSingleton } from '../globals.js';
 import { findUncloneable } from './clone-path.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
-import { STATUS_OK, TRANSFER_KEY, type ResultBatch } from './protocol.js';
+import { IN_POOL_WORKER_KEY, STATUS_OK, TRANSFER_KEY, type ResultBatch } from './protocol.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
@@ -343,6 +343,9 @@ export class ThreadPool implements ThreadHost {
   }
 
   #ensureMinThreads(): void {
+    // A module that creates a pool at top level is imported by pool threads too: a pool made
+    // there starts threads only when used, never warm ones of its own.
+    if (peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true) return;
     while (!this.#closing && this.#threads.length < this.#options.minThreads) this.#spawn();
   }
 
