@@ -1,12 +1,14 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
-import type { TransferListItem } from 'node:worker_threads';
 import { PoolClosedError, PoolQueueFullError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
 import { checkFunction, describeValue } from '../options.js';
 import { InvalidOptionTypeError } from '../errors.js';
-import { peekSingleton, processSingleton } from '../globals.js';
+import { peekSingleton } from '../globals.js';
+import { warnClassInstances } from './class-warning.js';
 import { findUncloneable } from './clone-path.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
-import { IN_POOL_WORKER_KEY, STATUS_OK, TRANSFER_KEY, type ResultBatch } from './protocol.js';
+import { IN_POOL_WORKER_KEY, STATUS_OK, type ResultBatch } from './protocol.js';
+import { summarize, toMicros } from './histogram.js';
+import { collectTransfers } from './transfer-list.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
@@ -27,8 +29,8 @@ export interface PoolStats {
   offloaded: string[];
 }
 
-/** ArrayBuffers named by transfer(value, list), keyed by value; shared by both builds. */
-export const transferLists = processSingleton(TRANSFER_KEY, () => new WeakMap<object, TransferListItem[]>());
+
+const developmentMode = process.env.NODE_ENV !== 'production';
 
 /** A task put back after its thread died under another task is retried at most this often. */
 const MAX_RETRIES = 3;
@@ -78,6 +80,7 @@ export class ThreadPool implements ThreadHost {
           throw new PoolQueueFullError(this.#options.maxQueue);
         }
         const list = (args ?? []) as unknown[];
+        if (developmentMode) warnClassInstances(list);
         task = new Task(
           def,
           list,
@@ -396,29 +399,4 @@ export class ThreadPool implements ThreadHost {
 
 export function createPool(options?: PoolOptions): ThreadPool {
   return new ThreadPool(options);
-}
-
-function collectTransfers(args: unknown[], given: TransferListItem[] | undefined): TransferListItem[] | undefined {
-  let list = given;
-  for (const arg of args) {
-    if (arg === null || typeof arg !== 'object') continue;
-    const marked = transferLists.get(arg);
-    if (marked === undefined) continue;
-    transferLists.delete(arg); // once moved, the buffers are detached: never list them twice
-    list = list === undefined ? [...marked] : [...list, ...marked];
-  }
-  return list;
-}
-
-function toMicros(ms: number): number {
-  return Math.max(1, Math.round(ms * 1000));
-}
-
-function summarize(histogram: RecordableHistogram): { p50: number; p99: number; max: number } {
-  if (histogram.count === 0) return { p50: 0, p99: 0, max: 0 };
-  return {
-    p50: histogram.percentile(50) / 1000,
-    p99: histogram.percentile(99) / 1000,
-    max: histogram.max / 1000,
-  };
 }
