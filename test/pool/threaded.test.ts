@@ -76,9 +76,11 @@ describe("threaded(): offload 'auto' and concurrency", () => {
     const first = await longestLoopGap(() => maybeHeavy(200));
     expect(first.longestGap).toBeGreaterThanOrEqual(150); // ran inline, on this loop
     expect(autoPool.stats().offloaded).toEqual([expect.stringContaining('maybeHeavy')]);
-    const later = await longestLoopGap(() => Promise.all([maybeHeavy(300), maybeHeavy(300)]));
-    expect(later.value).toEqual([300, 300]);
-    expect(later.longestGap).toBeLessThan(100);
+    // Inline, each call would hold the loop for its full 500 ms; in the pool, only scheduling
+    // noise of this loaded machine remains.
+    const later = await longestLoopGap(() => Promise.all([maybeHeavy(500), maybeHeavy(500)]));
+    expect(later.value).toEqual([500, 500]);
+    expect(later.longestGap).toBeLessThan(250);
   });
 
   it('runs at most `concurrency` calls of one marked function at once', async () => {
