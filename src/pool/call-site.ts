@@ -14,8 +14,12 @@ export interface CallSiteInfo {
  * Where `below` was called from, read from V8's structured stack. Top-level code has no
  * function name and is evaluated straight by Node's module loader (ModuleJob.run for ESM,
  * Module._compile for CommonJS, which loaders such as tsx wrap); code after a top-level
- * `await` has no caller frame at all. Anything else (a handler, a timer) is not top level.
+ * `await` has no caller frame at all; test runners evaluate modules from functions of their
+ * own. Anything else (a handler, a timer) is not top level.
  */
+/** Functions that evaluate a module's body: loaders that wrap Module._compile (tsx), test runners (vitest, jest). */
+const MODULE_RUNNERS = /_compile|ModuleJob|evaluate|[rR]unInlinedModule|runModule|execModule|directRequest/;
+
 export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
   const saved = Error.prepareStackTrace;
   const savedLimit = Error.stackTraceLimit;
@@ -39,7 +43,7 @@ export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
   const nextFunction = next?.getFunctionName() ?? '';
   const topLevel =
     !caller.getFunctionName() &&
-    (next === undefined || nextFile.startsWith('node:internal/modules/') || /_compile|ModuleJob|evaluate/.test(nextFunction));
+    (next === undefined || nextFile.startsWith('node:internal/modules/') || MODULE_RUNNERS.test(nextFunction));
   return { moduleUrl: file === undefined || caller.isEval() ? undefined : toModuleUrl(file), place, topLevel };
 }
 

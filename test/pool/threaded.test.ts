@@ -31,6 +31,11 @@ describe('threaded(): marking and finding functions', () => {
     expect(lastJson(child.stdout)).toEqual({ result: { count: 2, sum: 3 } });
   });
 
+  it('runs a marked function from a module that the test runner (vitest) transformed', async () => {
+    const { multiply } = await import('./transformed-module.js');
+    await expect(multiply(6, 7)).resolves.toBe(42);
+  });
+
   it('a marked function calling another runs it inline in the same worker thread', async () => {
     const result = (await outer(1)) as { n: number; isMainThread: boolean; threadId: number; outerThreadId: number };
     expect(result.n).toBe(2);
