@@ -25,7 +25,7 @@ export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
   const savedLimit = Error.stackTraceLimit;
   let frames: NodeJS.CallSite[] = [];
   try {
-    Error.stackTraceLimit = 3;
+    Error.stackTraceLimit = 4;
     Error.prepareStackTrace = (_error, callSites) => callSites;
     const holder: { stack?: NodeJS.CallSite[] } = {};
     Error.captureStackTrace(holder, below);
@@ -38,12 +38,21 @@ export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
   if (caller === undefined) return { moduleUrl: undefined, place: '<unknown>', topLevel: false };
   const file = caller.getFileName() ?? undefined;
   const place = `${file ?? '<anonymous>'}:${caller.getLineNumber() ?? 0}:${caller.getColumnNumber() ?? 0}`;
-  const next = frames[1];
+  let next = frames[1];
+  let resumed = false;
+  if (next?.getFileName() === 'node:internal/process/task_queues') {
+    // Resumed after an `await` in the module body (test runners wrap modules in async
+    // functions): the async frame below says who evaluates it.
+    resumed = true;
+    next = frames[2];
+  }
   const nextFile = next?.getFileName() ?? '';
   const nextFunction = next?.getFunctionName() ?? '';
   const topLevel =
     !caller.getFunctionName() &&
-    (next === undefined || nextFile.startsWith('node:internal/modules/') || MODULE_RUNNERS.test(nextFunction));
+    ((next === undefined && !resumed) ||
+      nextFile.startsWith('node:internal/modules/') ||
+      MODULE_RUNNERS.test(nextFunction));
   return { moduleUrl: file === undefined || caller.isEval() ? undefined : toModuleUrl(file), place, topLevel };
 }
 

@@ -58,6 +58,11 @@ describe('threaded(): marking and finding functions', () => {
     expect(output.message).toContain('module of its own');
   });
 
+  it('accepts a function marked after a top-level await', async () => {
+    const { afterAwait } = await import('../fixtures/pool/after-await.mjs');
+    await expect(afterAwait(1)).resolves.toBe(2);
+  });
+
   it('throws at once when two different functions are marked under one key, naming the place', () => {
     expect(() => markTwice()).toThrow(/two different functions are marked as "same".*marking-rules\.mjs:\d+/);
   });
