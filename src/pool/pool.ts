@@ -12,6 +12,8 @@ import { collectTransfers } from './transfer-list.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
+import { attributeCrash } from './crash.js';
+import { IdleReaper } from './idle.js';
 import { Fifo, Task } from './task.js';
 import { PoolThread, type ThreadHost } from './thread.js';
 
@@ -32,8 +34,6 @@ export interface PoolStats {
 
 const developmentMode = process.env.NODE_ENV !== 'production';
 
-/** A task put back after its thread died under another task is retried at most this often. */
-const MAX_RETRIES = 3;
 
 /**
  * A pool of worker threads running marked (threaded()) or self-contained functions.
@@ -54,12 +54,17 @@ export class ThreadPool implements ThreadHost {
   /** Moving average of one task's run time (ms); NaN until the first result. */
   #averageRunMs = NaN;
   #saturationWarned = false;
-  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #reaper: IdleReaper;
   readonly #offloaded = new Set<string>();
   readonly #flush = (): void => this.#flushAll();
 
   constructor(options?: PoolOptions) {
     this.#options = resolvePoolOptions(options);
+    this.#reaper = new IdleReaper(this.#threads, this.#options.idleTimeout, this.#options.minThreads, (thread) => {
+      thread.dead = true;
+      this.#removeThread(thread);
+      void thread.worker.terminate();
+    });
     this.#ensureMinThreads();
   }
 
@@ -179,24 +184,14 @@ export class ThreadPool implements ThreadHost {
     this.#removeThread(thread);
     if (thread.dead) return; // terminated by the pool, which already took its tasks
     thread.dead = true;
-    const started = thread.started;
     const tasks = [...thread.inflight.drain(), ...thread.outbox];
     thread.outbox = [];
     const cause = thread.lastError;
     const reason = cause?.message ?? `it exited with code ${exitCode}`;
-    const requeued: Task[] = [];
-    for (const task of tasks) {
-      // The task it was running is the culprit; tasks behind it never ran and go back to the
-      // queue; tasks before it ran but their results died with the thread: they run again, a
-      // bounded number of times. A thread that never started a task failed to boot.
-      const ranBefore = task.seq < started;
-      if (started === 0 || task.seq === started || (ranBefore && task.retries >= MAX_RETRIES)) {
-        const label = task.def.name || 'a task';
-        this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
-      } else {
-        if (ranBefore) task.retries++;
-        requeued.push(task);
-      }
+    const { culprits, requeued } = attributeCrash(tasks, thread.started);
+    for (const task of culprits) {
+      const label = task.def.name || 'a task';
+      this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
     }
     this.#requeue(requeued);
     this.#afterProgress(undefined);
@@ -285,7 +280,7 @@ export class ThreadPool implements ThreadHost {
     if (thread !== undefined && thread.load === 0) {
       thread.setReferenced(false);
       thread.idleSince = performance.now();
-      this.#scheduleIdleSweep();
+      this.#reaper.schedule();
     }
     this.#pump();
     this.#ensureMinThreads();
@@ -365,28 +360,8 @@ export class ThreadPool implements ThreadHost {
     return this.#queue.length === 0 && this.#threads.every((thread) => thread.load === 0);
   }
 
-  #scheduleIdleSweep(): void {
-    const { idleTimeout, minThreads } = this.#options;
-    if (this.#idleTimer !== undefined || idleTimeout === Infinity || this.#threads.length <= minThreads) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      const now = performance.now();
-      for (const thread of [...this.#threads]) {
-        if (this.#threads.length <= minThreads) break;
-        if (thread.load === 0 && now - thread.idleSince >= idleTimeout) {
-          thread.dead = true;
-          this.#removeThread(thread);
-          void thread.worker.terminate();
-        }
-      }
-      if (this.#threads.some((thread) => thread.load === 0)) this.#scheduleIdleSweep();
-    }, idleTimeout);
-    this.#idleTimer.unref();
-  }
-
   async #terminateAll(): Promise<void> {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#reaper.stop();
     const threads = this.#threads.splice(0);
     await Promise.all(
       threads.map((thread) => {
