@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { threaded } from 'loopguard';
-import { autoPool, limited, maybeHeavy } from '../fixtures/pool/auto.mjs';
+import { autoPool, followsMonitor, limited, maybeHeavy } from '../fixtures/pool/auto.mjs';
 import { unreachable } from '../fixtures/pool/broken-import.mjs';
 import { markPerRequest, markTwice } from '../fixtures/pool/marking-rules.mjs';
 import { outer } from '../fixtures/pool/nested.mjs';
@@ -91,6 +91,21 @@ describe("threaded(): offload 'auto' and concurrency", () => {
     const later = await longestLoopGap(() => Promise.all([maybeHeavy(500), maybeHeavy(500)]));
     expect(later.value).toEqual([500, 500]);
     expect(later.longestGap).toBeLessThan(250);
+  });
+
+  it("uses the running monitor's threshold when none is given", async () => {
+    const monitorKey = Symbol.for('loopguard.monitor');
+    const holder = globalThis as Record<symbol, unknown>;
+    try {
+      holder[monitorKey] = { threshold: 2000 };
+      await followsMonitor(150); // under the monitor's 2000 ms: stays inline
+      expect(autoPool.stats().offloaded.some((label: string) => label.startsWith('followsMonitor'))).toBe(false);
+      holder[monitorKey] = { threshold: 50 };
+      await followsMonitor(150); // over 50 ms: moves to the pool
+      expect(autoPool.stats().offloaded.some((label: string) => label.startsWith('followsMonitor'))).toBe(true);
+    } finally {
+      delete holder[monitorKey];
+    }
   });
 
   it('runs at most `concurrency` calls of one marked function at once', async () => {
