@@ -1,21 +1,26 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
-import { PoolClosedError, PoolQueueFullError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
-import { checkFunction, describeValue } from '../options.js';
-import { InvalidOptionTypeError } from '../errors.js';
+import {
+  InvalidOptionTypeError,
+  PoolClosedError,
+  PoolQueueFullError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+} from '../errors.js';
 import { peekSingleton } from '../globals.js';
+import { checkFunction, describeValue } from '../options.js';
 import { warnClassInstances } from './class-warning.js';
 import { findUncloneable } from './clone-path.js';
+import { attributeCrash } from './crash.js';
+import { summarize, toMicros } from './histogram.js';
+import { IdleReaper } from './idle.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
 import { IN_POOL_WORKER_KEY, STATUS_OK, type ResultBatch } from './protocol.js';
-import { summarize, toMicros } from './histogram.js';
-import { collectTransfers } from './transfer-list.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
-import { attributeCrash } from './crash.js';
-import { IdleReaper } from './idle.js';
 import { Fifo, Task } from './task.js';
 import { PoolThread, type ThreadHost } from './thread.js';
+import { collectTransfers } from './transfer-list.js';
 
 export type { PoolOptions, RunOptions } from './options.js';
 
@@ -31,9 +36,8 @@ export interface PoolStats {
   offloaded: string[];
 }
 
-
+/** Class-instance warnings cost a prototype check per argument: development only. */
 const developmentMode = process.env.NODE_ENV !== 'production';
-
 
 /**
  * A pool of worker threads running marked (threaded()) or self-contained functions.
@@ -214,7 +218,15 @@ export class ThreadPool implements ThreadHost {
         this.#queue.shift();
         continue;
       }
-      const thread = this.#pickThread();
+      let thread: PoolThread | undefined;
+      try {
+        thread = this.#pickThread();
+      } catch (error) {
+        // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
+        this.#queue.shift();
+        this.#fail(task, new WorkerCrashedError(`could not start a worker thread: ${(error as Error).message}`, { cause: error }));
+        continue;
+      }
       if (thread === undefined) return;
       this.#queue.shift();
       thread.outbox.push(task);
