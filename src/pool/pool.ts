@@ -1,17 +1,26 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
-import type { TransferListItem } from 'node:worker_threads';
-import { PoolClosedError, PoolQueueFullError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
+import {
+  InvalidOptionTypeError,
+  PoolClosedError,
+  PoolQueueFullError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+} from '../errors.js';
+import { peekSingleton } from '../globals.js';
 import { checkFunction, describeValue } from '../options.js';
-import { InvalidOptionTypeError } from '../errors.js';
-import { processSingleton } from '../globals.js';
+import { warnClassInstances } from './class-warning.js';
 import { findUncloneable } from './clone-path.js';
+import { attributeCrash } from './crash.js';
+import { summarize, toMicros } from './histogram.js';
+import { IdleReaper } from './idle.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
-import { STATUS_OK, TRANSFER_KEY, type ResultBatch } from './protocol.js';
+import { IN_POOL_WORKER_KEY, STATUS_OK, type ResultBatch } from './protocol.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
 import { Fifo, Task } from './task.js';
 import { PoolThread, type ThreadHost } from './thread.js';
+import { collectTransfers } from './transfer-list.js';
 
 export type { PoolOptions, RunOptions } from './options.js';
 
@@ -27,11 +36,8 @@ export interface PoolStats {
   offloaded: string[];
 }
 
-/** ArrayBuffers named by transfer(value, list), keyed by value; shared by both builds. */
-export const transferLists = processSingleton(TRANSFER_KEY, () => new WeakMap<object, TransferListItem[]>());
-
-/** A task put back after its thread died under another task is retried at most this often. */
-const MAX_RETRIES = 3;
+/** Class-instance warnings cost a prototype check per argument: development only. */
+const developmentMode = process.env.NODE_ENV !== 'production';
 
 /**
  * A pool of worker threads running marked (threaded()) or self-contained functions.
@@ -52,12 +58,17 @@ export class ThreadPool implements ThreadHost {
   /** Moving average of one task's run time (ms); NaN until the first result. */
   #averageRunMs = NaN;
   #saturationWarned = false;
-  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #reaper: IdleReaper;
   readonly #offloaded = new Set<string>();
   readonly #flush = (): void => this.#flushAll();
 
   constructor(options?: PoolOptions) {
     this.#options = resolvePoolOptions(options);
+    this.#reaper = new IdleReaper(this.#threads, this.#options.idleTimeout, this.#options.minThreads, (thread) => {
+      thread.dead = true;
+      this.#removeThread(thread);
+      void thread.worker.terminate();
+    });
     this.#ensureMinThreads();
   }
 
@@ -78,6 +89,7 @@ export class ThreadPool implements ThreadHost {
           throw new PoolQueueFullError(this.#options.maxQueue);
         }
         const list = (args ?? []) as unknown[];
+        if (developmentMode) warnClassInstances(list);
         task = new Task(
           def,
           list,
@@ -176,21 +188,16 @@ export class ThreadPool implements ThreadHost {
     this.#removeThread(thread);
     if (thread.dead) return; // terminated by the pool, which already took its tasks
     thread.dead = true;
-    const started = thread.started;
     const tasks = [...thread.inflight.drain(), ...thread.outbox];
     thread.outbox = [];
     const cause = thread.lastError;
     const reason = cause?.message ?? `it exited with code ${exitCode}`;
-    for (const task of tasks) {
-      // The task it was running is the culprit; tasks behind it (or done, their results lost
-      // with the thread) go back to the queue. A thread that never started one failed to boot.
-      if (started === 0 || task.seq === started || task.retries >= MAX_RETRIES) {
-        const label = task.def.name || 'a task';
-        this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
-      } else {
-        this.#requeue(task);
-      }
+    const { culprits, requeued } = attributeCrash(tasks, thread.started);
+    for (const task of culprits) {
+      const label = task.def.name || 'a task';
+      this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
     }
+    this.#requeue(requeued);
     this.#afterProgress(undefined);
   }
 
@@ -211,7 +218,15 @@ export class ThreadPool implements ThreadHost {
         this.#queue.shift();
         continue;
       }
-      const thread = this.#pickThread();
+      let thread: PoolThread | undefined;
+      try {
+        thread = this.#pickThread();
+      } catch (error) {
+        // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
+        this.#queue.shift();
+        this.#fail(task, new WorkerCrashedError(`could not start a worker thread: ${(error as Error).message}`, { cause: error }));
+        continue;
+      }
       if (thread === undefined) return;
       this.#queue.shift();
       thread.outbox.push(task);
@@ -247,6 +262,8 @@ export class ThreadPool implements ThreadHost {
       if (thread.outbox.length === 0) continue;
       thread.flush(this);
       this.#startHead(thread);
+      // Every task of the batch failed to clone: the thread is idle again, give it the next ones.
+      if (thread.load === 0) this.#afterProgress(thread);
     }
   }
 
@@ -261,7 +278,10 @@ export class ThreadPool implements ThreadHost {
       head.timer.unref(); // the referenced worker keeps the process alive while it runs
     }
     const waited = now - head.submittedAt;
-    if (this.#options.queueWarning > 0 && waited >= this.#options.queueWarning && !this.#saturationWarned) {
+    // One warning per episode: it ends when a task gets a thread within queueWarning again.
+    if (waited < this.#options.queueWarning) {
+      this.#saturationWarned = false;
+    } else if (this.#options.queueWarning > 0 && !this.#saturationWarned) {
       this.#saturationWarned = true;
       const stats = this.stats();
       warnSaturated(this.#options.name, stats.queued, waited, stats.threads);
@@ -272,11 +292,10 @@ export class ThreadPool implements ThreadHost {
     if (thread !== undefined && thread.load === 0) {
       thread.setReferenced(false);
       thread.idleSince = performance.now();
-      this.#scheduleIdleSweep();
+      this.#reaper.schedule();
     }
     this.#pump();
     this.#ensureMinThreads();
-    if (this.#queue.length === 0 && this.#threads.every((each) => each.load <= 1)) this.#saturationWarned = false;
     if (this.#drained !== undefined && this.#isIdle()) {
       const drained = this.#drained;
       this.#drained = undefined;
@@ -293,7 +312,7 @@ export class ThreadPool implements ThreadHost {
     const tasks = [...thread.inflight.drain(), ...thread.outbox];
     thread.outbox = [];
     this.#fail(culprit, reason);
-    for (const task of tasks) if (task !== culprit) this.#requeue(task);
+    this.#requeue(tasks.filter((task) => task !== culprit));
     this.#afterProgress(undefined);
   }
 
@@ -309,13 +328,17 @@ export class ThreadPool implements ThreadHost {
     }
   }
 
-  #requeue(task: Task): void {
-    if (task.settled) return;
-    task.retries++;
-    task.seq = 0;
-    task.startedAt = 0;
-    task.thread = undefined;
-    this.#queue.unshiftAll([task]);
+  /** Put tasks taken off a dead thread back at the front of the queue, in their order. */
+  #requeue(tasks: Task[]): void {
+    const live = tasks.filter((task) => !task.settled);
+    for (const task of live) {
+      task.seq = 0;
+      task.startedAt = 0;
+      task.thread = undefined;
+      if (task.timer !== undefined) clearTimeout(task.timer);
+      task.timer = undefined;
+    }
+    this.#queue.unshiftAll(live);
   }
 
   #fail(task: Task, error: unknown): void {
@@ -330,6 +353,9 @@ export class ThreadPool implements ThreadHost {
   }
 
   #ensureMinThreads(): void {
+    // A module that creates a pool at top level is imported by pool threads too: a pool made
+    // there starts threads only when used, never warm ones of its own.
+    if (peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true) return;
     while (!this.#closing && this.#threads.length < this.#options.minThreads) this.#spawn();
   }
 
@@ -346,28 +372,8 @@ export class ThreadPool implements ThreadHost {
     return this.#queue.length === 0 && this.#threads.every((thread) => thread.load === 0);
   }
 
-  #scheduleIdleSweep(): void {
-    const { idleTimeout, minThreads } = this.#options;
-    if (this.#idleTimer !== undefined || idleTimeout === Infinity || this.#threads.length <= minThreads) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      const now = performance.now();
-      for (const thread of [...this.#threads]) {
-        if (this.#threads.length <= minThreads) break;
-        if (thread.load === 0 && now - thread.idleSince >= idleTimeout) {
-          thread.dead = true;
-          this.#removeThread(thread);
-          void thread.worker.terminate();
-        }
-      }
-      if (this.#threads.some((thread) => thread.load === 0)) this.#scheduleIdleSweep();
-    }, idleTimeout);
-    this.#idleTimer.unref();
-  }
-
   async #terminateAll(): Promise<void> {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#reaper.stop();
     const threads = this.#threads.splice(0);
     await Promise.all(
       threads.map((thread) => {
@@ -380,29 +386,4 @@ export class ThreadPool implements ThreadHost {
 
 export function createPool(options?: PoolOptions): ThreadPool {
   return new ThreadPool(options);
-}
-
-function collectTransfers(args: unknown[], given: TransferListItem[] | undefined): TransferListItem[] | undefined {
-  let list = given;
-  for (const arg of args) {
-    if (arg === null || typeof arg !== 'object') continue;
-    const marked = transferLists.get(arg);
-    if (marked === undefined) continue;
-    transferLists.delete(arg); // once moved, the buffers are detached: never list them twice
-    list = list === undefined ? [...marked] : [...list, ...marked];
-  }
-  return list;
-}
-
-function toMicros(ms: number): number {
-  return Math.max(1, Math.round(ms * 1000));
-}
-
-function summarize(histogram: RecordableHistogram): { p50: number; p99: number; max: number } {
-  if (histogram.count === 0) return { p50: 0, p99: 0, max: 0 };
-  return {
-    p50: histogram.percentile(50) / 1000,
-    p99: histogram.percentile(99) / 1000,
-    max: histogram.max / 1000,
-  };
 }
