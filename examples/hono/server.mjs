@@ -24,7 +24,7 @@ const server = serve({ fetch: app.fetch, port: once ? 0 : Number(process.env.POR
     console.log(`try: curl -X POST --data-binary @README.md -H 'content-type: text/plain' ${url}/words/offloaded`);
     return;
   }
-  const text = ['the quick brown fox jumps over the lazy dog and the dog sleeps ', 12_000];
+  const text = ['the quick brown fox jumps over the lazy dog and the dog sleeps ', 40_000];
   await drive(url, [['POST', '/words/inline', text], ['POST', '/words/offloaded', text], ['POST', '/words/offloaded', '']]);
   printTopBlockers(monitor); // POST /words/inline is there, the offloaded route is not
   server.close();
