@@ -1,18 +1,29 @@
-export interface PoolOptions {
-  minThreads?: number;
-  maxThreads?: number;
-  idleTimeout?: number;
-  maxQueue?: number;
-  taskTimeout?: number;
-  queueWarning?: number;
-  resourceLimits?: import('node:worker_threads').ResourceLimits;
-  name?: string;
-}
-export interface RunOptions {
-  signal?: AbortSignal;
-  timeout?: number;
-  transfer?: import("node:worker_threads").TransferListItem[];
-}
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import {
+  InvalidOptionTypeError,
+  PoolClosedError,
+  PoolQueueFullError,
+  TaskTimeoutError,
+  WorkerCrashedError,
+} from '../errors.js';
+import { peekSingleton } from '../globals.js';
+import { checkFunction, describeValue } from '../options.js';
+import { warnClassInstances } from './class-warning.js';
+import { findUncloneable } from './clone-path.js';
+import { attributeCrash } from './crash.js';
+import { summarize, toMicros } from './histogram.js';
+import { IdleReaper } from './idle.js';
+import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
+import { IN_POOL_WORKER_KEY, STATUS_OK, type ResultBatch } from './protocol.js';
+import { definitionOf } from './registry.js';
+import { reviveError } from './remote-error.js';
+import { warnSaturated } from './saturation.js';
+import { Fifo, Task } from './task.js';
+import { PoolThread, type ThreadHost } from './thread.js';
+import { collectTransfers } from './transfer-list.js';
+
+export type { PoolOptions, RunOptions } from './options.js';
+
 export interface PoolStats {
   threads: number;
   busy: number;
@@ -21,12 +32,358 @@ export interface PoolStats {
   failed: number;
   waitMs: { p50: number; p99: number; max: number };
   runMs: { p50: number; p99: number; max: number };
+  /** Marked functions with `offload: 'auto'` that moved to this pool (`name (module)`). */
+  offloaded: string[];
 }
-export class ThreadPool {
-  constructor(_options?: PoolOptions) {
-    throw new Error('not implemented yet');
+
+/** Class-instance warnings cost a prototype check per argument: development only. */
+const developmentMode = process.env.NODE_ENV !== 'production';
+
+/**
+ * A pool of worker threads running marked (threaded()) or self-contained functions.
+ * Tasks are pipelined: a thread gets several at once (how many adapts to their measured
+ * run time) so tiny tasks pay one message per batch, not one per task.
+ */
+export class ThreadPool implements ThreadHost {
+  readonly #options: ResolvedPoolOptions;
+  readonly #threads: PoolThread[] = [];
+  readonly #queue = new Fifo<Task>();
+  #flushScheduled = false;
+  #closing = false;
+  #drained: (() => void) | undefined;
+  #completed = 0;
+  #failed = 0;
+  readonly #waitHistogram: RecordableHistogram = createHistogram();
+  readonly #runHistogram: RecordableHistogram = createHistogram();
+  /** Moving average of one task's run time (ms); NaN until the first result. */
+  #averageRunMs = NaN;
+  #saturationWarned = false;
+  readonly #reaper: IdleReaper;
+  readonly #offloaded = new Set<string>();
+  readonly #flush = (): void => this.#flushAll();
+
+  constructor(options?: PoolOptions) {
+    this.#options = resolvePoolOptions(options);
+    this.#reaper = new IdleReaper(this.#threads, this.#options.idleTimeout, this.#options.minThreads, (thread) => {
+      thread.dead = true;
+      this.#removeThread(thread);
+      void thread.worker.terminate();
+    });
+    this.#ensureMinThreads();
+  }
+
+  /** Run `fn(...args)` in a thread: a threaded() function, or a self-contained one sent as source. */
+  run<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: RunOptions): Promise<Awaited<R>> {
+    let task!: Task;
+    const promise = new Promise<Awaited<R>>((resolve, reject) => {
+      try {
+        checkFunction('fn', fn);
+        if (args !== undefined && !Array.isArray(args)) {
+          throw new InvalidOptionTypeError(`args must be an array, got ${describeValue(args)}`);
+        }
+        const { signal, timeout, transfer } = resolveRunOptions(options);
+        const def = definitionOf(fn as (...args: never[]) => unknown);
+        if (this.#closing) throw new PoolClosedError();
+        if (signal?.aborted === true) throw signal.reason;
+        if (this.#queue.length >= this.#options.maxQueue && !this.#hasIdleThread()) {
+          throw new PoolQueueFullError(this.#options.maxQueue);
+        }
+        const list = (args ?? []) as unknown[];
+        if (developmentMode) warnClassInstances(list);
+        task = new Task(
+          def,
+          list,
+          collectTransfers(list, transfer),
+          timeout ?? this.#options.taskTimeout,
+          signal,
+          performance.now(),
+          resolve as (value: unknown) => void,
+          reject,
+        );
+      } catch (error) {
+        reject(error);
+      }
+    });
+    if (task !== undefined) {
+      if (task.signal !== undefined) {
+        task.onAbort = () => this.#abort(task);
+        task.signal.addEventListener('abort', task.onAbort, { once: true });
+      }
+      this.#queue.push(task);
+      this.#pump();
+    }
+    return promise;
+  }
+
+  stats(): PoolStats {
+    let busy = 0;
+    let pipelined = 0;
+    for (const thread of this.#threads) {
+      if (thread.load > 0) busy++;
+      pipelined += Math.max(0, thread.load - 1);
+    }
+    return {
+      threads: this.#threads.length,
+      busy,
+      queued: this.#queue.length + pipelined,
+      completed: this.#completed,
+      failed: this.#failed,
+      waitMs: summarize(this.#waitHistogram),
+      runMs: summarize(this.#runHistogram),
+      offloaded: [...this.#offloaded],
+    };
+  }
+
+  /** Finish queued and running tasks, then end every thread. New tasks are refused. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (!this.#isIdle()) await new Promise<void>((resolve) => (this.#drained = resolve));
+    await this.#terminateAll();
+  }
+
+  /** Reject queued and running tasks with PoolClosedError and end every thread now. */
+  async destroy(): Promise<void> {
+    this.#closing = true;
+    const error = new PoolClosedError('thread pool was destroyed');
+    for (const task of this.#queue.drain()) this.#fail(task, error);
+    for (const thread of this.#threads) {
+      for (const task of [...thread.inflight.drain(), ...thread.outbox]) this.#fail(task, error);
+      thread.outbox = [];
+    }
+    await this.#terminateAll();
+    this.#drained?.();
+  }
+
+  /** @internal threaded() reports a function that moved here for good (`offload: 'auto'`). */
+  _noteOffloaded(label: string): void {
+    this.#offloaded.add(label);
+  }
+
+  // ThreadHost: called by PoolThread.
+
+  onResults(thread: PoolThread, batch: ResultBatch): void {
+    const now = performance.now();
+    const count = batch.length / 2;
+    const head = thread.inflight.peek();
+    const begin = head !== undefined && head.startedAt > 0 ? head.startedAt : now;
+    const perTask = (now - begin) / count;
+    this.#averageRunMs = Number.isNaN(this.#averageRunMs) ? perTask : this.#averageRunMs * 0.7 + perTask * 0.3;
+    for (let i = 0; i < count; i++) {
+      const task = thread.inflight.shift();
+      if (task === undefined || task.settled) continue; // aborted while pipelined
+      const startedAt = task.startedAt > 0 ? task.startedAt : begin + perTask * i;
+      this.#waitHistogram.record(toMicros(startedAt - task.submittedAt));
+      this.#runHistogram.record(toMicros(perTask));
+      if (batch[i * 2] === STATUS_OK) {
+        if (task.settle(true, batch[i * 2 + 1])) this.#completed++;
+      } else {
+        this.#fail(task, reviveError(batch[i * 2 + 1]));
+      }
+    }
+    this.#startHead(thread);
+    this.#afterProgress(thread);
+  }
+
+  onExit(thread: PoolThread, exitCode: number): void {
+    this.#removeThread(thread);
+    if (thread.dead) return; // terminated by the pool, which already took its tasks
+    thread.dead = true;
+    const tasks = [...thread.inflight.drain(), ...thread.outbox];
+    thread.outbox = [];
+    const cause = thread.lastError;
+    const reason = cause?.message ?? `it exited with code ${exitCode}`;
+    const { culprits, requeued } = attributeCrash(tasks, thread.started);
+    for (const task of culprits) {
+      const label = task.def.name || 'a task';
+      this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
+    }
+    this.#requeue(requeued);
+    this.#afterProgress(undefined);
+  }
+
+  onCloneError(task: Task, error: unknown): void {
+    const path = findUncloneable(task.args) ?? 'an argument';
+    const message = `${path} could not be cloned to a worker thread: ${(error as Error)?.message ?? String(error)}`;
+    const cloneError = new DOMException(message, 'DataCloneError');
+    Object.defineProperty(cloneError, 'cause', { value: error, configurable: true });
+    this.#fail(task, cloneError);
+  }
+
+  // Scheduling.
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const task = this.#queue.peek()!;
+      if (task.settled) {
+        this.#queue.shift();
+        continue;
+      }
+      let thread: PoolThread | undefined;
+      try {
+        thread = this.#pickThread();
+      } catch (error) {
+        // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
+        this.#queue.shift();
+        this.#fail(task, new WorkerCrashedError(`could not start a worker thread: ${(error as Error).message}`, { cause: error }));
+        continue;
+      }
+      if (thread === undefined) return;
+      this.#queue.shift();
+      thread.outbox.push(task);
+      thread.setReferenced(true);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(this.#flush);
+      }
+    }
+  }
+
+  #pickThread(): PoolThread | undefined {
+    let best: PoolThread | undefined;
+    for (const thread of this.#threads) {
+      const load = thread.load;
+      if (load === 0) return thread;
+      if (best === undefined || load < best.load) best = thread;
+    }
+    if (this.#threads.length < this.#options.maxThreads) return this.#spawn();
+    return best !== undefined && best.load < this.#depth() ? best : undefined;
+  }
+
+  /** How many tasks one thread may hold: ~4 ms of work, 1 for long tasks (no head-of-line wait). */
+  #depth(): number {
+    const average = this.#averageRunMs;
+    if (Number.isNaN(average) || average >= 5) return 1;
+    return Math.min(512, Math.max(2, Math.floor(4 / average)));
+  }
+
+  #flushAll(): void {
+    this.#flushScheduled = false;
+    for (const thread of this.#threads) {
+      if (thread.outbox.length === 0) continue;
+      thread.flush(this);
+      this.#startHead(thread);
+      // Every task of the batch failed to clone: the thread is idle again, give it the next ones.
+      if (thread.load === 0) this.#afterProgress(thread);
+    }
+  }
+
+  /** The thread's first unanswered task is running now: start its clock. */
+  #startHead(thread: PoolThread): void {
+    const head = thread.inflight.peek();
+    if (head === undefined || head.startedAt > 0 || head.settled) return;
+    const now = performance.now();
+    head.startedAt = now;
+    if (head.timeout > 0 && head.timeout !== Infinity) {
+      head.timer = setTimeout(() => this.#kill(thread, head, new TaskTimeoutError(head.timeout)), head.timeout);
+      head.timer.unref(); // the referenced worker keeps the process alive while it runs
+    }
+    const waited = now - head.submittedAt;
+    // One warning per episode: it ends when a task gets a thread within queueWarning again.
+    if (waited < this.#options.queueWarning) {
+      this.#saturationWarned = false;
+    } else if (this.#options.queueWarning > 0 && !this.#saturationWarned) {
+      this.#saturationWarned = true;
+      const stats = this.stats();
+      warnSaturated(this.#options.name, stats.queued, waited, stats.threads);
+    }
+  }
+
+  #afterProgress(thread: PoolThread | undefined): void {
+    if (thread !== undefined && thread.load === 0) {
+      thread.setReferenced(false);
+      thread.idleSince = performance.now();
+      this.#reaper.schedule();
+    }
+    this.#pump();
+    this.#ensureMinThreads();
+    if (this.#drained !== undefined && this.#isIdle()) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
+  }
+
+  /** End a thread running `culprit` (timeout, abort): fail that task, requeue the rest. */
+  #kill(thread: PoolThread, culprit: Task, reason: unknown): void {
+    if (thread.dead || culprit.settled) return;
+    thread.dead = true;
+    this.#removeThread(thread);
+    void thread.worker.terminate();
+    const tasks = [...thread.inflight.drain(), ...thread.outbox];
+    thread.outbox = [];
+    this.#fail(culprit, reason);
+    this.#requeue(tasks.filter((task) => task !== culprit));
+    this.#afterProgress(undefined);
+  }
+
+  #abort(task: Task): void {
+    if (task.settled) return;
+    const thread = task.thread as PoolThread | undefined;
+    if (thread !== undefined && !thread.dead && thread.inflight.peek() === task) {
+      this.#kill(thread, task, task.signal!.reason);
+    } else {
+      // Queued or pipelined behind another task: settle now, drop its result when it comes.
+      this.#fail(task, task.signal!.reason);
+      this.#pump();
+    }
+  }
+
+  /** Put tasks taken off a dead thread back at the front of the queue, in their order. */
+  #requeue(tasks: Task[]): void {
+    const live = tasks.filter((task) => !task.settled);
+    for (const task of live) {
+      task.seq = 0;
+      task.startedAt = 0;
+      task.thread = undefined;
+      if (task.timer !== undefined) clearTimeout(task.timer);
+      task.timer = undefined;
+    }
+    this.#queue.unshiftAll(live);
+  }
+
+  #fail(task: Task, error: unknown): void {
+    if (task.settle(false, error)) this.#failed++;
+  }
+
+  #spawn(): PoolThread {
+    const thread = new PoolThread(this, this.#options.resourceLimits);
+    thread.idleSince = performance.now();
+    this.#threads.push(thread);
+    return thread;
+  }
+
+  #ensureMinThreads(): void {
+    // A module that creates a pool at top level is imported by pool threads too: a pool made
+    // there starts threads only when used, never warm ones of its own.
+    if (peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true) return;
+    while (!this.#closing && this.#threads.length < this.#options.minThreads) this.#spawn();
+  }
+
+  #removeThread(thread: PoolThread): void {
+    const index = this.#threads.indexOf(thread);
+    if (index !== -1) this.#threads.splice(index, 1);
+  }
+
+  #hasIdleThread(): boolean {
+    return this.#threads.length < this.#options.maxThreads || this.#threads.some((thread) => thread.load === 0);
+  }
+
+  #isIdle(): boolean {
+    return this.#queue.length === 0 && this.#threads.every((thread) => thread.load === 0);
+  }
+
+  async #terminateAll(): Promise<void> {
+    this.#reaper.stop();
+    const threads = this.#threads.splice(0);
+    await Promise.all(
+      threads.map((thread) => {
+        thread.dead = true;
+        return thread.worker.terminate();
+      }),
+    );
   }
 }
+
 export function createPool(options?: PoolOptions): ThreadPool {
   return new ThreadPool(options);
 }
