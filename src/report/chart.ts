@@ -24,6 +24,10 @@ function round(value: number): number {
   return Math.round(value * 10) / 10;
 }
 
+function tickLabel(ms: number): string {
+  return ms === 0 ? '0' : ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 export function renderChart(data: ReportData): string {
   const points = data.timeline;
   const start = Math.min(data.since, ...points.map((p) => p.t - 1000), ...data.blocks.map((b) => b.startedAt));
@@ -42,7 +46,7 @@ export function renderChart(data: ReportData): string {
   for (const tick of TICKS_MS.filter((t) => t <= topMs)) {
     parts.push(
       `<line class="grid" x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(tick)}" y2="${y(tick)}"/>`,
-      `<text class="axis" x="${MARGIN.left - 6}" y="${y(tick) + 4}" text-anchor="end">${escapeHtml(formatMs(tick))}</text>`,
+      `<text class="axis" x="${MARGIN.left - 6}" y="${y(tick) + 4}" text-anchor="end">${tickLabel(tick)}</text>`,
     );
   }
   const seconds = span / 1000;

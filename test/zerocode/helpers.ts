@@ -112,3 +112,11 @@ export function get(port: number, path: string): Promise<{ status: number; body:
     req.end();
   });
 }
+
+/** Every src/href/url() in the page: a self-contained report has none pointing at a network. */
+export function networkReferences(html: string): string[] {
+  const found = html.match(/(?:src|href|action|xlink:href)\s*=\s*["']?\s*(?:https?:)?\/\/[^"'\s>]*/gi) ?? [];
+  const css = html.match(/url\(\s*["']?\s*(?:https?:)?\/\/[^)]*\)/gi) ?? [];
+  const imports = html.match(/@import/gi) ?? [];
+  return [...found, ...css, ...imports];
+}
