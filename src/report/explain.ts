@@ -43,6 +43,20 @@ function describeResources(resources: readonly string[]): string {
 }
 
 /**
+ * Our own stdout and stderr show up as TTYWrap or PipeWrap but never hold the process open:
+ * leave them out so the list shows only what the app must close.
+ */
+function withoutStdio(resources: readonly string[]): string[] {
+  const kept = resources.filter((resource) => resource !== 'TTYWrap');
+  for (const stream of [process.stdout, process.stderr]) {
+    if ((stream as { _type?: string })._type !== 'pipe') continue;
+    const index = kept.indexOf('PipeWrap');
+    if (index !== -1) kept.splice(index, 1);
+  }
+  return kept;
+}
+
+/**
  * Print to stderr what keeps the process alive: the kinds of live handles, and, when handle
  * tracking is on, where each was created (via why-is-node-running).
  */
@@ -52,7 +66,7 @@ export function explainHandles(): void {
   const write = (line: string): void => {
     process.stderr.write(`${line}\n`);
   };
-  const resources = process.getActiveResourcesInfo().filter((resource) => resource !== 'TTYWrap');
+  const resources = withoutStdio(process.getActiveResourcesInfo());
   write(
     resources.length === 0
       ? 'loopguard: no active handles keep the process alive'

@@ -1,0 +1,88 @@
+// loopguard/register and the CLI on an app that knows nothing of loopguard. The app blocks
+// once in a request sent from this process, then closes its server when asked and must
+// exit by itself.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, cliPath, fixture, get, networkReferences, registerCjs, registerEsm, run, type Running } from './helpers.js';
+
+const node = process.execPath;
+const dir = mkdtempSync(join(tmpdir(), 'loopguard-register-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Drive the app: one blocking request, then /close; resolves with how the process ended. */
+async function driveApp(app: Running) {
+  const { port } = await app.nextJson<{ port: number }>();
+  expect(await get(port, '/invoice/42?token=secret')).toEqual({ status: 200, body: 'invoice\n' });
+  await get(port, '/close');
+  return app.exited;
+}
+
+describe('zero-code use', () => {
+  it('npx loopguard --threshold 50 --report r.html -- node app.mjs exits 0 and names the function, the path and p99', async () => {
+    const report = join(dir, 'cli.html');
+    const app = run(node, [cliPath, '--threshold', '50', '--report', report, '--', node, fixture('app.mjs')], cleanEnv());
+    expect(await driveApp(app)).toEqual({ code: 0, signal: null });
+    expect(app.stderr).toContain('renderInvoice');
+    expect(app.stderr).toContain('/invoice/42');
+    expect(app.stderr).not.toContain('token=secret');
+    expect(app.stderr).toMatch(/loop delay\s+p50 [\d.]+ m?s\s+p90 [\d.]+ m?s\s+p99 [\d.]+ m?s/);
+    expect(app.stderr).toMatch(/blocked\s+[1-9]\d* blocks?/);
+    expect(app.stderr).toContain(`report: ${report}`);
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('renderInvoice');
+    expect(networkReferences(html)).toEqual([]);
+    expect(html).not.toMatch(/(?:src|href)\s*=\s*["']?https?:/i);
+  });
+
+  it('node --import loopguard/register app.mjs reports the same and the app still exits by itself', async () => {
+    const app = run(node, ['--import', registerEsm, fixture('app.mjs')], cleanEnv({ LOOPGUARD_THRESHOLD: '50' }));
+    expect(await driveApp(app)).toEqual({ code: 0, signal: null });
+    expect(app.stderr).toContain('renderInvoice');
+    expect(app.stderr).toContain('/invoice/42');
+    expect(app.stderr).toMatch(/top blockers\n\s+site\s+route\s+count\s+total\s+max\n\s+renderInvoice/);
+  });
+
+  it('node -r loopguard/register app.cjs reports the block of a CommonJS app', async () => {
+    const app = run(node, ['-r', registerCjs, fixture('app.cjs')], cleanEnv({ LOOPGUARD_THRESHOLD: '50' }));
+    expect(await driveApp(app)).toEqual({ code: 0, signal: null });
+    expect(app.stderr).toContain('renderInvoice');
+    expect(app.stderr).toMatch(/p99 [\d.]+ m?s/);
+  });
+
+  it('writes the JSON report with the timeline, the blocks and the top blockers', async () => {
+    const report = join(dir, 'r.json');
+    const env = cleanEnv({ LOOPGUARD_THRESHOLD: '50', LOOPGUARD_REPORT: report, LOOPGUARD_LOG: 'false' });
+    const app = run(node, ['--import', registerEsm, fixture('app.mjs')], env);
+    expect(await driveApp(app)).toEqual({ code: 0, signal: null });
+    const data = JSON.parse(readFileSync(report, 'utf8'));
+    expect(data).toMatchObject({ version: 1, threshold: 50, command: expect.stringContaining('app.mjs') });
+    expect(Array.isArray(data.timeline)).toBe(true);
+    expect(data.blocks.length).toBeGreaterThanOrEqual(1);
+    expect(data.blocks.some((block: { duration: number }) => block.duration >= 300)).toBe(true);
+    expect(data.topBlockers[0].site).toContain('renderInvoice');
+    expect(data.stats.blocks.count).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses an invalid LOOPGUARD_* variable with a message naming it, before the app runs', async () => {
+    const app = run(node, ['--import', registerEsm, fixture('exit-code.mjs')], cleanEnv({ LOOPGUARD_THRESHOLD: '50ms' }));
+    expect(await app.exited).toEqual({ code: 9, signal: null });
+    expect(app.stderr).toBe('loopguard: LOOPGUARD_THRESHOLD must be a number of ms >= 1, got "50ms"\n');
+    expect(app.stdout).toBe('');
+  });
+
+  it('keeps Node\'s default for a signal the app does not handle: the summary, then death by the signal', async () => {
+    const app = run(node, ['--import', registerEsm, fixture('no-handler.mjs')], cleanEnv());
+    await app.nextJson();
+    app.child.kill('SIGINT');
+    expect(await app.exited).toEqual({ code: null, signal: 'SIGINT' });
+    expect(app.stderr).toContain('loopguard summary: ');
+  });
+
+  it('prints nothing at exit with LOOPGUARD_SUMMARY=false', async () => {
+    const app = run(node, ['--import', registerEsm, fixture('exit-code.mjs')], cleanEnv({ LOOPGUARD_SUMMARY: 'false' }));
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.stderr).not.toContain('loopguard summary');
+  });
+});
