@@ -1,18 +1,20 @@
-export interface PoolOptions {
-  minThreads?: number;
-  maxThreads?: number;
-  idleTimeout?: number;
-  maxQueue?: number;
-  taskTimeout?: number;
-  queueWarning?: number;
-  resourceLimits?: import('node:worker_threads').ResourceLimits;
-  name?: string;
-}
-export interface RunOptions {
-  signal?: AbortSignal;
-  timeout?: number;
-  transfer?: import("node:worker_threads").TransferListItem[];
-}
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import type { TransferListItem } from 'node:worker_threads';
+import { PoolClosedError, PoolQueueFullError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
+import { checkFunction, describeValue } from '../options.js';
+import { InvalidOptionTypeError } from '../errors.js';
+import { processSingleton } from '../globals.js';
+import { findUncloneable } from './clone-path.js';
+import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
+import { STATUS_OK, TRANSFER_KEY, type ResultBatch } from './protocol.js';
+import { definitionOf } from './registry.js';
+import { reviveError } from './remote-error.js';
+import { warnSaturated } from './saturation.js';
+import { Fifo, Task } from './task.js';
+import { PoolThread, type ThreadHost } from './thread.js';
+
+export type { PoolOptions, RunOptions } from './options.js';
+
 export interface PoolStats {
   threads: number;
   busy: number;
@@ -21,12 +23,386 @@ export interface PoolStats {
   failed: number;
   waitMs: { p50: number; p99: number; max: number };
   runMs: { p50: number; p99: number; max: number };
+  /** Marked functions with `offload: 'auto'` that moved to this pool (`name (module)`). */
+  offloaded: string[];
 }
-export class ThreadPool {
-  constructor(_options?: PoolOptions) {
-    throw new Error('not implemented yet');
+
+/** ArrayBuffers named by transfer(value, list), keyed by value; shared by both builds. */
+export const transferLists = processSingleton(TRANSFER_KEY, () => new WeakMap<object, TransferListItem[]>());
+
+/** A task put back after its thread died under another task is retried at most this often. */
+const MAX_RETRIES = 3;
+
+/**
+ * A pool of worker threads running marked (threaded()) or self-contained functions.
+ * Tasks are pipelined: a thread gets several at once (how many adapts to their measured
+ * run time) so tiny tasks pay one message per batch, not one per task.
+ */
+export class ThreadPool implements ThreadHost {
+  readonly #options: ResolvedPoolOptions;
+  readonly #threads: PoolThread[] = [];
+  readonly #queue = new Fifo<Task>();
+  #flushScheduled = false;
+  #closing = false;
+  #drained: (() => void) | undefined;
+  #completed = 0;
+  #failed = 0;
+  readonly #waitHistogram: RecordableHistogram = createHistogram();
+  readonly #runHistogram: RecordableHistogram = createHistogram();
+  /** Moving average of one task's run time (ms); NaN until the first result. */
+  #averageRunMs = NaN;
+  #saturationWarned = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #offloaded = new Set<string>();
+  readonly #flush = (): void => this.#flushAll();
+
+  constructor(options?: PoolOptions) {
+    this.#options = resolvePoolOptions(options);
+    this.#ensureMinThreads();
+  }
+
+  /** Run `fn(...args)` in a thread: a threaded() function, or a self-contained one sent as source. */
+  run<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: RunOptions): Promise<Awaited<R>> {
+    let task!: Task;
+    const promise = new Promise<Awaited<R>>((resolve, reject) => {
+      try {
+        checkFunction('fn', fn);
+        if (args !== undefined && !Array.isArray(args)) {
+          throw new InvalidOptionTypeError(`args must be an array, got ${describeValue(args)}`);
+        }
+        const { signal, timeout, transfer } = resolveRunOptions(options);
+        const def = definitionOf(fn as (...args: never[]) => unknown);
+        if (this.#closing) throw new PoolClosedError();
+        if (signal?.aborted === true) throw signal.reason;
+        if (this.#queue.length >= this.#options.maxQueue && !this.#hasIdleThread()) {
+          throw new PoolQueueFullError(this.#options.maxQueue);
+        }
+        const list = (args ?? []) as unknown[];
+        task = new Task(
+          def,
+          list,
+          collectTransfers(list, transfer),
+          timeout ?? this.#options.taskTimeout,
+          signal,
+          performance.now(),
+          resolve as (value: unknown) => void,
+          reject,
+        );
+      } catch (error) {
+        reject(error);
+      }
+    });
+    if (task !== undefined) {
+      if (task.signal !== undefined) {
+        task.onAbort = () => this.#abort(task);
+        task.signal.addEventListener('abort', task.onAbort, { once: true });
+      }
+      this.#queue.push(task);
+      this.#pump();
+    }
+    return promise;
+  }
+
+  stats(): PoolStats {
+    let busy = 0;
+    let pipelined = 0;
+    for (const thread of this.#threads) {
+      if (thread.load > 0) busy++;
+      pipelined += Math.max(0, thread.load - 1);
+    }
+    return {
+      threads: this.#threads.length,
+      busy,
+      queued: this.#queue.length + pipelined,
+      completed: this.#completed,
+      failed: this.#failed,
+      waitMs: summarize(this.#waitHistogram),
+      runMs: summarize(this.#runHistogram),
+      offloaded: [...this.#offloaded],
+    };
+  }
+
+  /** Finish queued and running tasks, then end every thread. New tasks are refused. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (!this.#isIdle()) await new Promise<void>((resolve) => (this.#drained = resolve));
+    await this.#terminateAll();
+  }
+
+  /** Reject queued and running tasks with PoolClosedError and end every thread now. */
+  async destroy(): Promise<void> {
+    this.#closing = true;
+    const error = new PoolClosedError('thread pool was destroyed');
+    for (const task of this.#queue.drain()) this.#fail(task, error);
+    for (const thread of this.#threads) {
+      for (const task of [...thread.inflight.drain(), ...thread.outbox]) this.#fail(task, error);
+      thread.outbox = [];
+    }
+    await this.#terminateAll();
+    this.#drained?.();
+  }
+
+  /** @internal threaded() reports a function that moved here for good (`offload: 'auto'`). */
+  _noteOffloaded(label: string): void {
+    this.#offloaded.add(label);
+  }
+
+  // ThreadHost: called by PoolThread.
+
+  onResults(thread: PoolThread, batch: ResultBatch): void {
+    const now = performance.now();
+    const count = batch.length / 2;
+    const head = thread.inflight.peek();
+    const begin = head !== undefined && head.startedAt > 0 ? head.startedAt : now;
+    const perTask = (now - begin) / count;
+    this.#averageRunMs = Number.isNaN(this.#averageRunMs) ? perTask : this.#averageRunMs * 0.7 + perTask * 0.3;
+    for (let i = 0; i < count; i++) {
+      const task = thread.inflight.shift();
+      if (task === undefined || task.settled) continue; // aborted while pipelined
+      const startedAt = task.startedAt > 0 ? task.startedAt : begin + perTask * i;
+      this.#waitHistogram.record(toMicros(startedAt - task.submittedAt));
+      this.#runHistogram.record(toMicros(perTask));
+      if (batch[i * 2] === STATUS_OK) {
+        if (task.settle(true, batch[i * 2 + 1])) this.#completed++;
+      } else {
+        this.#fail(task, reviveError(batch[i * 2 + 1]));
+      }
+    }
+    this.#startHead(thread);
+    this.#afterProgress(thread);
+  }
+
+  onExit(thread: PoolThread, exitCode: number): void {
+    this.#removeThread(thread);
+    if (thread.dead) return; // terminated by the pool, which already took its tasks
+    thread.dead = true;
+    const started = thread.started;
+    const tasks = [...thread.inflight.drain(), ...thread.outbox];
+    thread.outbox = [];
+    const cause = thread.lastError;
+    const reason = cause?.message ?? `it exited with code ${exitCode}`;
+    for (const task of tasks) {
+      // The task it was running is the culprit; tasks behind it (or done, their results lost
+      // with the thread) go back to the queue. A thread that never started one failed to boot.
+      if (started === 0 || task.seq === started || task.retries >= MAX_RETRIES) {
+        const label = task.def.name || 'a task';
+        this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
+      } else {
+        this.#requeue(task);
+      }
+    }
+    this.#afterProgress(undefined);
+  }
+
+  onCloneError(task: Task, error: unknown): void {
+    const path = findUncloneable(task.args) ?? 'an argument';
+    const message = `${path} could not be cloned to a worker thread: ${(error as Error)?.message ?? String(error)}`;
+    const cloneError = new DOMException(message, 'DataCloneError');
+    Object.defineProperty(cloneError, 'cause', { value: error, configurable: true });
+    this.#fail(task, cloneError);
+  }
+
+  // Scheduling.
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      const task = this.#queue.peek()!;
+      if (task.settled) {
+        this.#queue.shift();
+        continue;
+      }
+      const thread = this.#pickThread();
+      if (thread === undefined) return;
+      this.#queue.shift();
+      thread.outbox.push(task);
+      thread.setReferenced(true);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(this.#flush);
+      }
+    }
+  }
+
+  #pickThread(): PoolThread | undefined {
+    let best: PoolThread | undefined;
+    for (const thread of this.#threads) {
+      const load = thread.load;
+      if (load === 0) return thread;
+      if (best === undefined || load < best.load) best = thread;
+    }
+    if (this.#threads.length < this.#options.maxThreads) return this.#spawn();
+    return best !== undefined && best.load < this.#depth() ? best : undefined;
+  }
+
+  /** How many tasks one thread may hold: ~4 ms of work, 1 for long tasks (no head-of-line wait). */
+  #depth(): number {
+    const average = this.#averageRunMs;
+    if (Number.isNaN(average) || average >= 5) return 1;
+    return Math.min(512, Math.max(2, Math.floor(4 / average)));
+  }
+
+  #flushAll(): void {
+    this.#flushScheduled = false;
+    for (const thread of this.#threads) {
+      if (thread.outbox.length === 0) continue;
+      thread.flush(this);
+      this.#startHead(thread);
+    }
+  }
+
+  /** The thread's first unanswered task is running now: start its clock. */
+  #startHead(thread: PoolThread): void {
+    const head = thread.inflight.peek();
+    if (head === undefined || head.startedAt > 0 || head.settled) return;
+    const now = performance.now();
+    head.startedAt = now;
+    if (head.timeout > 0 && head.timeout !== Infinity) {
+      head.timer = setTimeout(() => this.#kill(thread, head, new TaskTimeoutError(head.timeout)), head.timeout);
+      head.timer.unref(); // the referenced worker keeps the process alive while it runs
+    }
+    const waited = now - head.submittedAt;
+    if (this.#options.queueWarning > 0 && waited >= this.#options.queueWarning && !this.#saturationWarned) {
+      this.#saturationWarned = true;
+      const stats = this.stats();
+      warnSaturated(this.#options.name, stats.queued, waited, stats.threads);
+    }
+  }
+
+  #afterProgress(thread: PoolThread | undefined): void {
+    if (thread !== undefined && thread.load === 0) {
+      thread.setReferenced(false);
+      thread.idleSince = performance.now();
+      this.#scheduleIdleSweep();
+    }
+    this.#pump();
+    this.#ensureMinThreads();
+    if (this.#queue.length === 0 && this.#threads.every((each) => each.load <= 1)) this.#saturationWarned = false;
+    if (this.#drained !== undefined && this.#isIdle()) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
+  }
+
+  /** End a thread running `culprit` (timeout, abort): fail that task, requeue the rest. */
+  #kill(thread: PoolThread, culprit: Task, reason: unknown): void {
+    if (thread.dead || culprit.settled) return;
+    thread.dead = true;
+    this.#removeThread(thread);
+    void thread.worker.terminate();
+    const tasks = [...thread.inflight.drain(), ...thread.outbox];
+    thread.outbox = [];
+    this.#fail(culprit, reason);
+    for (const task of tasks) if (task !== culprit) this.#requeue(task);
+    this.#afterProgress(undefined);
+  }
+
+  #abort(task: Task): void {
+    if (task.settled) return;
+    const thread = task.thread as PoolThread | undefined;
+    if (thread !== undefined && !thread.dead && thread.inflight.peek() === task) {
+      this.#kill(thread, task, task.signal!.reason);
+    } else {
+      // Queued or pipelined behind another task: settle now, drop its result when it comes.
+      this.#fail(task, task.signal!.reason);
+      this.#pump();
+    }
+  }
+
+  #requeue(task: Task): void {
+    if (task.settled) return;
+    task.retries++;
+    task.seq = 0;
+    task.startedAt = 0;
+    task.thread = undefined;
+    this.#queue.unshiftAll([task]);
+  }
+
+  #fail(task: Task, error: unknown): void {
+    if (task.settle(false, error)) this.#failed++;
+  }
+
+  #spawn(): PoolThread {
+    const thread = new PoolThread(this, this.#options.resourceLimits);
+    thread.idleSince = performance.now();
+    this.#threads.push(thread);
+    return thread;
+  }
+
+  #ensureMinThreads(): void {
+    while (!this.#closing && this.#threads.length < this.#options.minThreads) this.#spawn();
+  }
+
+  #removeThread(thread: PoolThread): void {
+    const index = this.#threads.indexOf(thread);
+    if (index !== -1) this.#threads.splice(index, 1);
+  }
+
+  #hasIdleThread(): boolean {
+    return this.#threads.length < this.#options.maxThreads || this.#threads.some((thread) => thread.load === 0);
+  }
+
+  #isIdle(): boolean {
+    return this.#queue.length === 0 && this.#threads.every((thread) => thread.load === 0);
+  }
+
+  #scheduleIdleSweep(): void {
+    const { idleTimeout, minThreads } = this.#options;
+    if (this.#idleTimer !== undefined || idleTimeout === Infinity || this.#threads.length <= minThreads) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      const now = performance.now();
+      for (const thread of [...this.#threads]) {
+        if (this.#threads.length <= minThreads) break;
+        if (thread.load === 0 && now - thread.idleSince >= idleTimeout) {
+          thread.dead = true;
+          this.#removeThread(thread);
+          void thread.worker.terminate();
+        }
+      }
+      if (this.#threads.some((thread) => thread.load === 0)) this.#scheduleIdleSweep();
+    }, idleTimeout);
+    this.#idleTimer.unref();
+  }
+
+  async #terminateAll(): Promise<void> {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    const threads = this.#threads.splice(0);
+    await Promise.all(
+      threads.map((thread) => {
+        thread.dead = true;
+        return thread.worker.terminate();
+      }),
+    );
   }
 }
+
 export function createPool(options?: PoolOptions): ThreadPool {
   return new ThreadPool(options);
+}
+
+function collectTransfers(args: unknown[], given: TransferListItem[] | undefined): TransferListItem[] | undefined {
+  let list = given;
+  for (const arg of args) {
+    if (arg === null || typeof arg !== 'object') continue;
+    const marked = transferLists.get(arg);
+    if (marked === undefined) continue;
+    transferLists.delete(arg); // once moved, the buffers are detached: never list them twice
+    list = list === undefined ? [...marked] : [...list, ...marked];
+  }
+  return list;
+}
+
+function toMicros(ms: number): number {
+  return Math.max(1, Math.round(ms * 1000));
+}
+
+function summarize(histogram: RecordableHistogram): { p50: number; p99: number; max: number } {
+  if (histogram.count === 0) return { p50: 0, p99: 0, max: 0 };
+  return {
+    p50: histogram.percentile(50) / 1000,
+    p99: histogram.percentile(99) / 1000,
+    max: histogram.max / 1000,
+  };
 }

@@ -1,22 +1,193 @@
-import type { ThreadPool } from './pool.js';
+import { performance } from 'node:perf_hooks';
+import type { TransferListItem } from 'node:worker_threads';
+import { FunctionNotPortableError, InvalidOptionTypeError } from '../errors.js';
+import { peekSingleton, setSingleton } from '../globals.js';
+import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../options.js';
+import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
+import { ThreadPool, transferLists } from './pool.js';
+import { IN_POOL_WORKER_KEY } from './protocol.js';
+import { aliasDefinition, defineMarked, markedFunctions, nextOrdinal } from './registry.js';
 
 export interface ThreadedOptions {
+  /** The pool to run in. @default the default pool, created on first use */
   pool?: ThreadPool;
+  /** ms a call may run before `TaskTimeoutError`; `0` = the pool's `taskTimeout`. */
   timeout?: number;
+  /** The key the worker finds the function by, unique within its module. @default fn.name, else its ordinal */
   name?: string;
+  /** `'auto'`: run inline while cheap, move to the pool for good once a call exceeds `threshold`. @default 'always' */
   offload?: 'always' | 'auto';
+  /** ms for `offload: 'auto'`. @default the running monitor's threshold, else 50 */
   threshold?: number;
+  /** At most this many calls of this function at once (others wait their turn). @default Infinity */
   concurrency?: number;
+  /** The marking module (`import.meta.url` or `__filename`), for bundled or unusual set-ups. @default from the call site */
   module?: string;
 }
+
 export type ThreadedFunction<A extends unknown[], R> = (...args: A) => Promise<Awaited<R>>;
 
-export function threaded<A extends unknown[], R>(_fn: (...args: A) => R, _options?: ThreadedOptions): ThreadedFunction<A, R> {
-  throw new Error('not implemented yet');
+const THREADED_OPTIONS = ['pool', 'timeout', 'name', 'offload', 'threshold', 'concurrency', 'module'] as const;
+
+function inPoolWorker(): boolean {
+  return peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true;
 }
-export function runInThreadpool<A extends unknown[], R>(_fn: (...args: A) => R, ..._args: A): Promise<Awaited<R>> {
-  throw new Error('not implemented yet');
+
+/** The default pool: made on first use, shared by both builds, ended when the process exits. */
+export function defaultPool(): ThreadPool {
+  let pool = peekSingleton<ThreadPool>('defaultPool');
+  if (pool === undefined) {
+    const created = new ThreadPool({ name: 'default' });
+    pool = created;
+    setSingleton('defaultPool', created);
+    process.once('exit', () => void created.destroy());
+  }
+  return pool;
 }
-export function transfer<T>(value: T, _list: import("node:worker_threads").TransferListItem[]): T {
+
+/**
+ * Mark a module-level function to run in a worker thread. The worker finds it again by
+ * importing the marking module (its URL from the call site, or `options.module`) and
+ * reading the function registered there under the same key.
+ */
+export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?: ThreadedOptions): ThreadedFunction<A, R> {
+  checkFunction('fn', fn);
+  const given = checkOptionsObject('threaded options', options, THREADED_OPTIONS) as ThreadedOptions;
+  if (given.pool !== undefined && !(given.pool instanceof ThreadPool) && typeof (given.pool as { run?: unknown }).run !== 'function') {
+    throw new InvalidOptionTypeError(`pool must be a ThreadPool, got ${describeValue(given.pool)}`);
+  }
+  if (given.timeout !== undefined) checkNumber('timeout', given.timeout, { min: 0, infinity: true });
+  if (given.name !== undefined) checkString('name', given.name);
+  const offload = given.offload === undefined ? 'always' : checkOneOf('offload', given.offload, ['always', 'auto'] as const);
+  if (given.threshold !== undefined) checkNumber('threshold', given.threshold, { min: 0 });
+  const concurrency =
+    given.concurrency === undefined ? Infinity : checkNumber('concurrency', given.concurrency, { min: 1, integer: true, infinity: true });
+
+  const site = callSite(threaded);
+  let moduleUrl = site.moduleUrl;
+  if (given.module !== undefined) {
+    moduleUrl = toModuleUrl(checkString('module', given.module));
+    if (moduleUrl === undefined) {
+      throw new InvalidOptionTypeError(`module must be import.meta.url or __filename, got ${describeValue(given.module)}`);
+    }
+  } else if (!site.topLevel) {
+    throw new FunctionNotPortableError(
+      `threaded() must be called once, at the top level of a module, but was called at ${site.place} ` +
+        `(inside a function, e.g. per request); mark the function where the module defines it`,
+    );
+  }
+  if (moduleUrl === undefined) {
+    throw new FunctionNotPortableError(
+      `threaded() was called at ${site.place}, which is not a module file (eval, REPL); ` +
+        `move the function into a module of its own or pass { module: import.meta.url }`,
+    );
+  }
+  const ordinal = nextOrdinal(moduleUrl);
+  const key = given.name ?? (fn.name || `#${ordinal}`);
+  const registryKey = `${moduleUrl}#${key}`;
+  const existing = markedFunctions.get(registryKey);
+  if (existing !== undefined && existing !== fn) {
+    throw new FunctionNotPortableError(
+      `two different functions are marked as "${key}" in ${moduleUrl} (the second at ${site.place}); ` +
+        `give one of them another name with threaded(fn, { name })`,
+    );
+  }
+  markedFunctions.set(registryKey, fn as (...args: never[]) => unknown);
+
+  if (inPoolWorker()) {
+    // Already in a pool thread: run inline, never wait for a second slot (FastAPI's deadlock).
+    return named(fn.name, (...args: A) => runInline(fn, args));
+  }
+  if (moduleUrl === entryModuleUrl()) {
+    throw new FunctionNotPortableError(
+      `${fn.name || 'this function'} is marked in the program's entry module (${moduleUrl}), which a worker ` +
+        `thread cannot import without starting the program again; move the function into a module of its own`,
+    );
+  }
+  const def = defineMarked(fn as (...args: never[]) => unknown, moduleUrl, key);
+  const label = `${key} (${moduleUrl})`;
+  const runOptions = given.timeout === undefined ? undefined : { timeout: given.timeout };
+  const pool = (): ThreadPool => given.pool ?? defaultPool();
+  const limit = concurrency === Infinity ? undefined : limiter(concurrency);
+  let movedToPool = offload === 'always';
+
+  const call = (args: A): Promise<Awaited<R>> => {
+    if (!movedToPool) {
+      const threshold = given.threshold ?? peekSingleton<{ threshold?: number }>('monitor')?.threshold ?? 50;
+      const start = performance.now();
+      try {
+        return Promise.resolve(fn(...args)) as Promise<Awaited<R>>;
+      } catch (error) {
+        return Promise.reject(error);
+      } finally {
+        if (performance.now() - start > threshold) {
+          movedToPool = true;
+          pool()._noteOffloaded(label);
+        }
+      }
+    }
+    return pool().run(fn, args, runOptions);
+  };
+  const wrapper = named(fn.name, (...args: A) => (limit === undefined ? call(args) : limit(() => call(args))));
+  aliasDefinition(wrapper, def);
+  markedWrappers.set(wrapper, fn);
+  poolOf.set(fn, given.pool);
+  return wrapper;
+}
+
+/** threaded() wrapper → marked function, so runInThreadpool(wrapper) takes the marked path. */
+const markedWrappers = new WeakMap<object, (...args: never[]) => unknown>();
+const poolOf = new WeakMap<object, ThreadPool | undefined>();
+
+/**
+ * Run `fn(...args)` in the default pool: a threaded() function, or a self-contained
+ * function (no outer variables), sent as source and compiled once per thread.
+ */
+export function runInThreadpool<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Awaited<R>> {
+  const target = (markedWrappers.get(fn) ?? fn) as (...args: A) => R;
+  if (inPoolWorker()) return runInline(target, args);
+  return (poolOf.get(target) ?? defaultPool()).run(target, args);
+}
+
+/** Mark `list` (ArrayBuffers, MessagePorts) to be moved, not copied, when `value` is an argument. */
+export function transfer<T>(value: T, list: TransferListItem[]): T {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
+    throw new InvalidOptionTypeError(`transfer() value must be an object (e.g. an ArrayBuffer), got ${describeValue(value)}`);
+  }
+  if (!Array.isArray(list)) throw new InvalidOptionTypeError(`transfer() list must be an array, got ${describeValue(list)}`);
+  transferLists.set(value as object, list);
   return value;
+}
+
+function runInline<A extends unknown[], R>(fn: (...args: A) => R, args: A): Promise<Awaited<R>> {
+  try {
+    return Promise.resolve(fn(...args)) as Promise<Awaited<R>>;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function named<F extends (...args: never[]) => unknown>(name: string, fn: F): F {
+  Object.defineProperty(fn, 'name', { value: name, configurable: true });
+  return fn;
+}
+
+/** At most `max` calls at once; the rest start in call order as earlier ones settle. */
+function limiter(max: number): <T>(start: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const release = (): void => {
+    active--;
+    waiting.shift()?.();
+  };
+  return <T>(start: () => Promise<T>): Promise<T> => {
+    const run = (): Promise<T> => {
+      active++;
+      const promise = start();
+      promise.then(release, release);
+      return promise;
+    };
+    if (active < max) return run();
+    return new Promise<void>((resolve) => waiting.push(resolve)).then(run);
+  };
 }

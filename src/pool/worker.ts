@@ -1,2 +1,221 @@
-// A pool thread's entry.
-export {};
+// A pool thread's entry (dist/pool-worker.js). It imports nothing from the main-side
+// modules: the marked functions' modules load whichever loopguard build they import, and
+// the two sides meet through globalThis (the registry) and ./protocol.js.
+import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import {
+  IN_POOL_WORKER_KEY,
+  REGISTRY_KEY,
+  RESULT_FLUSH_COUNT,
+  RESULT_FLUSH_MS,
+  SLOT_STARTED,
+  STATUS_NOT_PORTABLE,
+  STATUS_OK,
+  STATUS_THROWN,
+  TRANSFER_KEY,
+  type FunctionDef,
+  type PoolWorkerData,
+  type SerializedError,
+  type TaskBatch,
+} from './protocol.js';
+
+type Fn = (...args: unknown[]) => unknown;
+type Global = Record<symbol, unknown>;
+
+// threaded() reads this flag and returns the plain function inside a pool thread, so a
+// marked function calling another runs it inline instead of waiting for a second slot.
+(globalThis as unknown as Global)[Symbol.for(`loopguard.${IN_POOL_WORKER_KEY}`)] = true;
+
+const port = parentPort!;
+const control = new Int32Array((workerData as PoolWorkerData).control);
+/** Index → function, or the reason it is not portable (sent back for every task using it). */
+const functions: Array<Fn | Promise<Fn> | SerializedError | undefined> = [];
+const batches: TaskBatch[] = [];
+let started = 0;
+let running = false;
+let results: unknown[] = [];
+let transfers: TransferListItem[] = [];
+let lastPost = performance.now();
+// Self-contained functions may still `require('node:crypto')`: give them one rooted at cwd.
+const requireForSource = createRequire(`${process.cwd()}/`);
+
+port.on('message', (batch: TaskBatch) => {
+  batches.push(batch);
+  if (!running) void drain();
+});
+
+async function drain(): Promise<void> {
+  running = true;
+  while (batches.length > 0) {
+    const batch = batches.shift()!;
+    if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
+    const tasks = batch.tasks;
+    for (let i = 0; i < tasks.length; i += 2) {
+      let fn = functions[tasks[i] as number];
+      if (fn instanceof Promise) {
+        postResults();
+        fn = functions[tasks[i] as number] = await fn.catch((error: unknown) => notPortable(error));
+      }
+      Atomics.store(control, SLOT_STARTED, ++started);
+      if (typeof fn !== 'function') {
+        results.push(STATUS_NOT_PORTABLE, fn);
+        continue;
+      }
+      try {
+        let value = fn(...(tasks[i + 1] as unknown[]));
+        if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
+          postResults();
+          value = await value;
+        }
+        results.push(STATUS_OK, value);
+        addTransfers(value);
+      } catch (error) {
+        results.push(STATUS_THROWN, serializeError(error, fn));
+      }
+      if (results.length >= RESULT_FLUSH_COUNT * 2 || performance.now() - lastPost >= RESULT_FLUSH_MS) {
+        postResults();
+      }
+    }
+  }
+  postResults();
+  running = false;
+}
+
+function define(def: FunctionDef): Fn | Promise<Fn> | SerializedError {
+  if (def.source !== undefined) {
+    try {
+      return compile(def.source, def.name);
+    } catch (error) {
+      return notPortable(error, `${def.name || 'the function'} could not be compiled in a worker thread`);
+    }
+  }
+  return import(def.module!).then(() => {
+    const registry = (globalThis as unknown as Global)[Symbol.for(`loopguard.${REGISTRY_KEY}`)] as
+      | Map<string, Fn>
+      | undefined;
+    const fn = registry?.get(`${def.module}#${def.key}`);
+    if (fn === undefined) {
+      throw new Error(
+        `${def.module} loaded in the worker thread but did not mark "${def.key}" with threaded() ` +
+          `(is the threaded() call conditional, or made outside the module's top level?)`,
+      );
+    }
+    return fn;
+  });
+}
+
+function compile(source: string, name: string): Fn {
+  // Method shorthand (`sum(a, b) { … }`) is not an expression; an object literal makes it one.
+  let factory: () => unknown;
+  try {
+    factory = new Function('require', `return (${source}\n);`).bind(null, requireForSource) as () => unknown;
+  } catch {
+    factory = new Function('require', `return ({ ${source}\n })[${JSON.stringify(name)}];`).bind(
+      null,
+      requireForSource,
+    ) as () => unknown;
+  }
+  const fn = factory();
+  if (typeof fn !== 'function') throw new TypeError(`source of ${name} did not evaluate to a function`);
+  // A free variable only fails when the code reaches it: name it the way threaded() needs.
+  const compiled = function (...args: unknown[]) {
+    try {
+      const value = (fn as Fn)(...args);
+      if (value instanceof Promise) return value.catch((error: unknown) => Promise.reject(freeVariable(error)));
+      return value;
+    } catch (error) {
+      throw freeVariable(error);
+    }
+  };
+  Object.defineProperty(compiled, 'name', { value: name });
+  return compiled;
+}
+
+const FREE_VARIABLE = Symbol('freeVariable');
+
+function freeVariable(error: unknown): unknown {
+  const match = error instanceof ReferenceError ? /^(\S+) is not defined$/.exec(error.message) : null;
+  if (match === null) return error;
+  return { [FREE_VARIABLE]: match[1], error };
+}
+
+function notPortable(error: unknown, message?: string): SerializedError {
+  const cause = serializeError(error);
+  return { name: 'FunctionNotPortableError', message: message ?? cause.message, cause };
+}
+
+function serializeError(error: unknown, fn?: Fn): SerializedError {
+  if (error !== null && typeof error === 'object' && FREE_VARIABLE in error) {
+    const variable = (error as Record<symbol, string>)[FREE_VARIABLE];
+    const name = fn?.name ? `${fn.name}()` : 'the function';
+    return {
+      name: 'FunctionNotPortableError',
+      message:
+        `${name} uses \`${variable}\`, a variable from outside its own body, which a worker thread ` +
+        `cannot see; pass it as an argument, or mark the function with threaded() in a module of its own`,
+      props: { variable },
+      cause: serializeError((error as unknown as { error: unknown }).error),
+    };
+  }
+  if (!(error instanceof Error)) {
+    return { name: 'Error', message: `non-error thrown: ${safeString(error)}`, props: { value: cloneable(error) } };
+  }
+  const props: Record<string, unknown> = {};
+  for (const key of Object.keys(error)) {
+    if (key === 'message' || key === 'stack' || key === 'cause') continue;
+    const value = cloneable((error as unknown as Record<string, unknown>)[key]);
+    if (value !== undefined) props[key] = value;
+  }
+  const serialized: SerializedError = { name: error.name, message: error.message, props };
+  if (error.stack !== undefined) serialized.stack = error.stack;
+  if (error.cause !== undefined) serialized.cause = error.cause instanceof Error ? serializeError(error.cause) : cloneable(error.cause);
+  return serialized;
+}
+
+function cloneable(value: unknown): unknown {
+  try {
+    return structuredClone(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return typeof value;
+  }
+}
+
+function addTransfers(value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  const lists = (globalThis as unknown as Global)[Symbol.for(`loopguard.${TRANSFER_KEY}`)] as
+    | WeakMap<object, TransferListItem[]>
+    | undefined;
+  const list = lists?.get(value);
+  if (list !== undefined) for (const item of list) transfers.push(item);
+}
+
+function postResults(): void {
+  lastPost = performance.now();
+  if (results.length === 0) return;
+  const batch = results;
+  const list = transfers;
+  results = [];
+  transfers = [];
+  try {
+    port.postMessage(batch, list);
+  } catch (error) {
+    // One result could not be cloned: send them one by one, each failure as an error of its task.
+    for (let i = 0; i < batch.length; i += 2) {
+      try {
+        port.postMessage([batch[i], batch[i + 1]]);
+      } catch (cloneError) {
+        const message = `the result could not be cloned to the main thread: ${(cloneError as Error).message}`;
+        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }]);
+      }
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { availableParallelism } from 'node:os';
+import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
+import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
+import { checkNumber, checkOptionsObject, checkString, describeValue } from '../options.js';
+
+export interface PoolOptions {
+  /** Threads kept warm even when idle. @default 0 */
+  minThreads?: number;
+  /** Upper bound on threads. @default max(1, availableParallelism() - 1) */
+  maxThreads?: number;
+  /** ms an idle thread above `minThreads` lives. @default 10000 */
+  idleTimeout?: number;
+  /** Tasks waiting for a thread beyond this are rejected with `PoolQueueFullError`. @default Infinity */
+  maxQueue?: number;
+  /** ms a task may run (counted from its start) before `TaskTimeoutError`; `0` = none. @default 0 */
+  taskTimeout?: number;
+  /** ms a task may wait for a thread before one "pool saturated" warning; `0` = never warn. @default 1000 */
+  queueWarning?: number;
+  /** Passed to each `Worker` (e.g. `maxOldGenerationSizeMb`). */
+  resourceLimits?: ResourceLimits;
+  /** Named in warnings. @default 'default' for the default pool, else 'pool' */
+  name?: string;
+}
+
+export interface RunOptions {
+  /** Aborting rejects the task with the signal's reason; a running task's thread is replaced. */
+  signal?: AbortSignal;
+  /** ms this task may run; overrides the pool's `taskTimeout`; `0` = none. */
+  timeout?: number;
+  /** ArrayBuffers (etc.) to move instead of copy, as with `postMessage`. */
+  transfer?: TransferListItem[];
+}
+
+export interface ResolvedPoolOptions {
+  minThreads: number;
+  maxThreads: number;
+  idleTimeout: number;
+  maxQueue: number;
+  taskTimeout: number;
+  queueWarning: number;
+  resourceLimits: ResourceLimits | undefined;
+  name: string;
+}
+
+const POOL_OPTIONS = [
+  'minThreads',
+  'maxThreads',
+  'idleTimeout',
+  'maxQueue',
+  'taskTimeout',
+  'queueWarning',
+  'resourceLimits',
+  'name',
+] as const;
+const LIMITS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+
+export function resolvePoolOptions(options: unknown): ResolvedPoolOptions {
+  const given = checkOptionsObject('pool options', options, POOL_OPTIONS);
+  const defaultMax = Math.max(1, availableParallelism() - 1);
+  const minThreads = given.minThreads === undefined ? 0 : checkNumber('minThreads', given.minThreads, { min: 0, integer: true });
+  let maxThreads = defaultMax;
+  if (given.maxThreads !== undefined) {
+    maxThreads = checkNumber('maxThreads', given.maxThreads, { min: 1, integer: true });
+    if (minThreads > maxThreads) {
+      throw new InvalidOptionRangeError(`minThreads must be <= maxThreads (${maxThreads}), got \`${minThreads}\` (number)`);
+    }
+  } else if (minThreads > maxThreads) {
+    maxThreads = minThreads;
+  }
+  let resourceLimits: ResourceLimits | undefined;
+  if (given.resourceLimits !== undefined) {
+    const limits = checkOptionsObject('resourceLimits', given.resourceLimits, LIMITS);
+    for (const key of Object.keys(limits)) checkNumber(`resourceLimits.${key}`, limits[key], { min: 0 });
+    resourceLimits = { ...limits } as ResourceLimits;
+  }
+  return {
+    minThreads,
+    maxThreads,
+    idleTimeout: optionalNumber('idleTimeout', given.idleTimeout, 10_000),
+    maxQueue:
+      given.maxQueue === undefined
+        ? Infinity
+        : checkNumber('maxQueue', given.maxQueue, { min: 0, integer: true, infinity: true }),
+    taskTimeout: optionalNumber('taskTimeout', given.taskTimeout, 0),
+    queueWarning: optionalNumber('queueWarning', given.queueWarning, 1000),
+    resourceLimits,
+    name: given.name === undefined ? 'pool' : checkString('name', given.name),
+  };
+}
+
+function optionalNumber(name: string, value: unknown, fallback: number): number {
+  return value === undefined ? fallback : checkNumber(name, value, { min: 0, infinity: true });
+}
+
+/** Validate `run()`'s options; throws (run() turns it into a rejection). */
+export function resolveRunOptions(options: unknown): RunOptions {
+  const given = checkOptionsObject('run options', options, ['signal', 'timeout', 'transfer']);
+  if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
+    throw new InvalidOptionTypeError(`signal must be an AbortSignal, got ${describeValue(given.signal)}`);
+  }
+  if (given.timeout !== undefined) checkNumber('timeout', given.timeout, { min: 0, infinity: true });
+  if (given.transfer !== undefined && !Array.isArray(given.transfer)) {
+    throw new InvalidOptionTypeError(`transfer must be an array, got ${describeValue(given.transfer)}`);
+  }
+  return given as RunOptions;
+}

@@ -1,0 +1,62 @@
+/**
+ * What the main thread and a pool thread agree on. Imports nothing: worker.ts (its own
+ * bundle, loaded from either build) and the main-side modules both include it.
+ *
+ * Traffic is batched both ways to keep the per-task cost near the bare cost of structured
+ * clone: the main thread posts every task it assigned to a thread in one tick as one message,
+ * and the thread posts results in groups. A thread runs its tasks one after the other, in
+ * the order received, so results come back in order and carry no task id.
+ */
+
+/** `globalThis[Symbol.for('loopguard.<key>')]` keys shared by both builds and the worker. */
+export const REGISTRY_KEY = 'threadedRegistry';
+export const IN_POOL_WORKER_KEY = 'inPoolWorker';
+export const TRANSFER_KEY = 'transferLists';
+
+/** How a thread finds a function the first time a task names its index. */
+export interface FunctionDef {
+  index: number;
+  /** Marked function: the file URL of the marking module and its key there. */
+  module?: string;
+  key?: string;
+  /** Plain function: its source text, compiled once per thread. */
+  source?: string;
+  name: string;
+}
+
+/** main → thread: new definitions, then tasks as a flat list `[fnIndex, args, fnIndex, args, …]`. */
+export interface TaskBatch {
+  defs: FunctionDef[] | null;
+  tasks: unknown[];
+}
+
+/** thread → main: a flat list `[status, value, status, value, …]`, one pair per task, in order. */
+export type ResultBatch = unknown[];
+
+export const STATUS_OK = 0;
+/** The function threw or rejected; the value is a {@link SerializedError}. */
+export const STATUS_THROWN = 1;
+/** The function could not be found or compiled in the thread; the value says why. */
+export const STATUS_NOT_PORTABLE = 2;
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** Own properties that could be cloned (`code`, `errno`, …). */
+  props?: Record<string, unknown>;
+  cause?: SerializedError | unknown;
+}
+
+/** Int32 slots of the SharedArrayBuffer each thread gets in `workerData.control`. */
+export const SLOT_STARTED = 0; // how many tasks the thread has started (crash attribution)
+export const CONTROL_SLOTS = 1;
+
+export interface PoolWorkerData {
+  control: SharedArrayBuffer;
+}
+
+/** A thread posts its results once this many are waiting, or at the end of a batch. */
+export const RESULT_FLUSH_COUNT = 64;
+/** …or once this many ms passed since its last post, so slow tasks do not delay fast ones. */
+export const RESULT_FLUSH_MS = 1;

@@ -1,0 +1,71 @@
+import { processSingleton } from '../globals.js';
+import { FunctionNotPortableError } from '../errors.js';
+import { REGISTRY_KEY, type FunctionDef } from './protocol.js';
+
+type AnyFunction = (...args: never[]) => unknown;
+
+/**
+ * Function → how a pool thread finds it. Process-wide (both builds share it), so a function
+ * marked through the CJS build runs on a pool made by the ESM build and the other way round.
+ */
+interface Definitions {
+  nextIndex: number;
+  byFunction: WeakMap<AnyFunction, FunctionDef>;
+  bySource: Map<string, FunctionDef>;
+  /** Per module URL: how many threaded() calls it made (the key of unnamed functions). */
+  ordinals: Map<string, number>;
+}
+
+const definitions = processSingleton<Definitions>('poolDefinitions', () => ({
+  nextIndex: 0,
+  byFunction: new WeakMap(),
+  bySource: new Map(),
+  ordinals: new Map(),
+}));
+
+/** `moduleUrl#key` → marked function; read by the pool thread after importing the module. */
+export const markedFunctions = processSingleton(REGISTRY_KEY, () => new Map<string, AnyFunction>());
+
+export function nextOrdinal(moduleUrl: string): number {
+  const ordinal = definitions.ordinals.get(moduleUrl) ?? 0;
+  definitions.ordinals.set(moduleUrl, ordinal + 1);
+  return ordinal;
+}
+
+export function defineMarked(fn: AnyFunction, moduleUrl: string, key: string): FunctionDef {
+  const def: FunctionDef = { index: definitions.nextIndex++, module: moduleUrl, key, name: fn.name };
+  definitions.byFunction.set(fn, def);
+  return def;
+}
+
+/**
+ * The definition of `fn`: its marking, else its source (a self-contained function).
+ * Native and bound functions have no source a thread could compile: refused here.
+ */
+export function definitionOf(fn: AnyFunction): FunctionDef {
+  const known = definitions.byFunction.get(fn);
+  if (known !== undefined) return known;
+  const source = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    const what = fn.name.startsWith('bound ') ? 'a bound function' : 'a native function';
+    throw new FunctionNotPortableError(
+      `${fn.name || 'the function'} is ${what}, whose source cannot be sent to a worker thread; ` +
+        `call it from a function of your own marked with threaded() in a module of its own`,
+    );
+  }
+  if (/^class\b/.test(source)) {
+    throw new FunctionNotPortableError(`${fn.name || 'the function'} is a class, not a function a worker thread can call`);
+  }
+  let def = definitions.bySource.get(source);
+  if (def === undefined) {
+    def = { index: definitions.nextIndex++, source, name: fn.name };
+    definitions.bySource.set(source, def);
+  }
+  definitions.byFunction.set(fn, def);
+  return def;
+}
+
+/** The threaded() wrapper runs as the function it wraps, also through pool.run(wrapper). */
+export function aliasDefinition(alias: AnyFunction, def: FunctionDef): void {
+  definitions.byFunction.set(alias, def);
+}

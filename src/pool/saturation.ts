@@ -1,0 +1,24 @@
+import { peekSingleton } from '../globals.js';
+
+/** The running monitor, if any: it reports through the user's chosen log (pretty, JSON, logger). */
+interface MonitorWarnings {
+  warn?(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * One warning per saturation episode: a task waited `waited` ms for a thread. This is the
+ * Node form of thread-pool exhaustion, which FastAPI users meet as silently slow requests.
+ */
+export function warnSaturated(pool: string, queued: number, waited: number, threads: number): void {
+  const waitMs = Math.round(waited);
+  const message =
+    `thread pool "${pool}" is saturated: a task waited ${waitMs} ms for a thread ` +
+    `(${queued} queued, ${threads} threads); raise maxThreads or offload less`;
+  const fields = { kind: 'pool-saturated', pool, queued, waitMs, threads };
+  const monitor = peekSingleton<MonitorWarnings>('monitor');
+  if (typeof monitor?.warn === 'function') {
+    monitor.warn(fields, `loopguard: ${message}`);
+  } else {
+    process.emitWarning(message, { type: 'LoopguardWarning', code: 'LOOPGUARD_POOL_SATURATED', detail: JSON.stringify(fields) });
+  }
+}

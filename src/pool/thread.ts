@@ -1,0 +1,104 @@
+import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
+import { workerUrl } from '../worker-url.js';
+import { CONTROL_SLOTS, SLOT_STARTED, type FunctionDef, type PoolWorkerData, type ResultBatch } from './protocol.js';
+import { Fifo, type Task } from './task.js';
+
+export interface ThreadHost {
+  onResults(thread: PoolThread, batch: ResultBatch): void;
+  onExit(thread: PoolThread, exitCode: number): void;
+  onCloneError(task: Task, error: unknown): void;
+}
+
+/** The main thread's handle on one pool thread: what was posted to it, in order. */
+export class PoolThread {
+  readonly worker: Worker;
+  private readonly control: Int32Array;
+  /** Posted to the thread and not yet answered, in the order the thread runs them. */
+  readonly inflight = new Fifo<Task>();
+  /** Assigned during this tick; posted together by {@link flush}. */
+  outbox: Task[] = [];
+  private posted = 0;
+  private readonly defined = new Set<number>();
+  idleSince = 0;
+  referenced = false;
+  /** Terminated by the pool, or exited: its messages and exit no longer count. */
+  dead = false;
+  lastError: Error | undefined;
+
+  constructor(host: ThreadHost, resourceLimits: ResourceLimits | undefined) {
+    const control = new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT);
+    this.control = new Int32Array(control);
+    const workerData: PoolWorkerData = { control };
+    // execArgv is inherited by default, so `--import tsx` (or NODE_OPTIONS) reaches the thread.
+    this.worker = new Worker(workerUrl('pool-worker'), {
+      workerData,
+      ...(resourceLimits === undefined ? {} : { resourceLimits }),
+    });
+    this.worker.on('message', (batch: ResultBatch) => {
+      if (!this.dead) host.onResults(this, batch);
+    });
+    this.worker.on('error', (error: Error) => {
+      this.lastError = error;
+    });
+    this.worker.on('exit', (code: number) => host.onExit(this, code));
+    // Idle until given work; unref after adding the listeners, which would ref it again.
+    this.worker.unref();
+  }
+
+  /** Tasks given to this thread and not answered yet. */
+  get load(): number {
+    return this.inflight.length + this.outbox.length;
+  }
+
+  /** How many tasks the thread has started: the crash culprit is the one with this `seq`. */
+  get started(): number {
+    return Atomics.load(this.control, SLOT_STARTED);
+  }
+
+  setReferenced(referenced: boolean): void {
+    if (this.referenced === referenced) return;
+    this.referenced = referenced;
+    if (referenced) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  /** Post everything assigned this tick as one message; a task that cannot be cloned fails alone. */
+  flush(host: ThreadHost): void {
+    const tasks = this.outbox;
+    this.outbox = [];
+    const live = tasks.filter((task) => !task.settled);
+    if (live.length === 0) return;
+    try {
+      this.post(live);
+    } catch {
+      for (const task of live) {
+        try {
+          this.post([task]);
+        } catch (error) {
+          host.onCloneError(task, error);
+        }
+      }
+    }
+  }
+
+  private post(tasks: Task[]): void {
+    let defs: FunctionDef[] | null = null;
+    let transfer: TransferListItem[] | undefined;
+    const flat = new Array<unknown>(tasks.length * 2);
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i]!;
+      const def = task.def;
+      if (!this.defined.has(def.index) && (defs === null || !defs.includes(def))) (defs ??= []).push(def);
+      flat[i * 2] = def.index;
+      flat[i * 2 + 1] = task.args;
+      if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
+    }
+    this.worker.postMessage({ defs, tasks: flat }, transfer);
+    if (defs !== null) for (const def of defs) this.defined.add(def.index);
+    for (const task of tasks) {
+      task.seq = ++this.posted;
+      task.thread = this;
+      this.inflight.push(task);
+    }
+  }
+}
