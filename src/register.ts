@@ -7,6 +7,7 @@
  * Everything at exit is synchronous ('exit' listeners cannot wait) and nothing here keeps the
  * process alive: the app still exits by itself.
  */
+import { isMainThread } from 'node:worker_threads';
 import { startMonitor } from './monitor/monitor.js';
 import { processSingleton } from './globals.js';
 import { collectReport, recordBlocks } from './report/collect.js';
@@ -66,8 +67,12 @@ function setUp(): void {
   armExitWatchdog({ exitTimeout: settings.exitTimeout, beforeDefault: finish });
 }
 
+// Worker threads inherit NODE_OPTIONS preloads (loopguard's own pool threads among them):
+// the monitor watches the main thread's loop, so a worker sets up nothing.
 // Loaded twice (say --import and -r, or both builds)? Set up once.
-processSingleton('register', () => {
-  setUp();
-  return true;
-});
+if (isMainThread) {
+  processSingleton('register', () => {
+    setUp();
+    return true;
+  });
+}
