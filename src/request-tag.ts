@@ -13,17 +13,26 @@ import { processSingleton } from './globals.js';
 /** The property adapters set on request objects. A string key: the inspector reads it cheaply. */
 export const REQUEST_TAG = '__loopguard';
 
-/** Remember the route (and anything else) on a request object and on its raw node:http request. */
-export function tagRequest(request: object, context: BlockContext): void {
+/** What an adapter stores: a BlockContext whose values may be getters that find nothing yet. */
+export type RequestTag = { [K in keyof BlockContext]?: BlockContext[K] | undefined };
+
+/**
+ * Remember the route (and anything else) on a request object and on its raw node:http request.
+ * Getters in `context` are kept as getters, not read now: a framework may only know the route
+ * once routing has matched (Express's `req.route`, @koa/router's `ctx._matchedRoute`), so an
+ * adapter passes `get route() {...}` and it is read when a block is described.
+ */
+export function tagRequest(request: object, context: RequestTag): void {
+  const descriptors = Object.getOwnPropertyDescriptors(context);
   const targets = [request, rawRequestOf(request)];
   for (const target of targets) {
     if (target === undefined || target === null || typeof target !== 'object') continue;
     const existing = (target as Record<string, unknown>)[REQUEST_TAG] as BlockContext | undefined;
     if (existing !== undefined) {
-      Object.assign(existing, context);
+      Object.defineProperties(existing, descriptors);
     } else {
       Object.defineProperty(target, REQUEST_TAG, {
-        value: { ...context },
+        value: Object.defineProperties({}, descriptors),
         enumerable: false,
         configurable: true,
         writable: true,

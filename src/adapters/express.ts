@@ -1,2 +1,72 @@
-// loopguard/express adapter.
-export {};
+/**
+ * loopguard/express: `loopguard()` tags each request with its method and route pattern, and
+ * `offload(fn)` serves a route wholly from the thread pool. Works with Express 4 and 5.
+ *
+ * Only types come from express, so importing this module loads no framework.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { tagRequest } from '../request-tag.js';
+import { expressRoutePattern } from './express-route.js';
+import {
+  checkOffloadFunction,
+  cloneable,
+  hasBody,
+  plainHeaders,
+  readBody,
+  type OffloadFunction,
+  type OffloadInput,
+} from './offload.js';
+
+export type { OffloadInput } from './offload.js';
+export { expressRoutePattern as routePattern } from './express-route.js';
+
+/**
+ * Middleware that lets the monitor name the route a block happened in. Mount it first:
+ * `app.use(loopguard())`. It adds no async context; it stores a getter on `req` that the
+ * monitor reads only while describing a block.
+ */
+export function loopguard(): RequestHandler {
+  return function loopguardMiddleware(req: Request, _res: Response, next: NextFunction): void {
+    tagRequest(req, {
+      method: req.method,
+      // Read at block time: req.route is set only once a route matched, and req.baseUrl is
+      // the mount path of the router that is running then (it changes as routers nest).
+      get route() {
+        return expressRoutePattern(req);
+      },
+    });
+    next();
+  };
+}
+
+/**
+ * Serve a route from the thread pool: `app.post('/report', offload(renderReport))`, where
+ * `renderReport = threaded(function renderReport({ params, query, body, headers }) {...})`.
+ * The result is sent as JSON; an error goes to `next(err)`, so Express's error handling
+ * answers with the error's `status`/`statusCode`, else 500.
+ */
+export function offload<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  fn: OffloadFunction<P, Q, B>,
+): RequestHandler {
+  checkOffloadFunction(fn);
+  return function offloadedRoute(req: Request, res: Response, next: NextFunction): void {
+    inputOf(req)
+      .then((input) => fn(input as OffloadInput<P, Q, B>))
+      .then((result) => {
+        res.json(result === undefined ? null : result);
+      })
+      .catch(next);
+  };
+}
+
+async function inputOf(req: Request): Promise<OffloadInput> {
+  // A body parser (express.json()) leaves req.body set; without one, read the body here.
+  // Express 4's parsers set {} even for a request without a body: that is no body.
+  const body = !hasBody(req.headers) ? undefined : req.body !== undefined ? req.body : await readBody(req, req.headers);
+  return {
+    params: cloneable(req.params ?? {}) as Record<string, string>,
+    query: cloneable(req.query ?? {}) as Record<string, unknown>,
+    body: cloneable(body),
+    headers: plainHeaders(req.headers),
+  };
+}

@@ -1,2 +1,97 @@
-// loopguard/hono adapter.
-export {};
+/**
+ * loopguard/hono: `loopguard()` middleware that tags each request with its method and route
+ * pattern, and `offload(fn)` to serve a route wholly from the thread pool. Made for Hono on
+ * @hono/node-server, where the node:http request is `c.env.incoming`.
+ *
+ * Only types come from hono, so importing this module loads no framework.
+ */
+import type { Context, Handler, MiddlewareHandler, Next } from 'hono';
+import { tagRequest } from '../request-tag.js';
+import {
+  checkOffloadFunction,
+  cloneable,
+  jsonOf,
+  parseBody,
+  plainHeaders,
+  statusOf,
+  type OffloadFunction,
+  type OffloadInput,
+} from './offload.js';
+
+export type { OffloadInput } from './offload.js';
+
+/**
+ * Middleware that lets the monitor name the route a block happened in. Mount it first:
+ * `app.use(loopguard())`. It adds no async context; it stores a getter on `c` (and on the
+ * node:http request) that the monitor reads only while describing a block.
+ */
+export function loopguard(): MiddlewareHandler {
+  return function loopguardMiddleware(c: Context, next: Next): Promise<void> {
+    tagRequest(c, {
+      method: c.req.method,
+      // Read at block time: routePath names the handler running then, not this middleware.
+      get route() {
+        return routePattern(c);
+      },
+    });
+    return next();
+  };
+}
+
+/** The pattern of the Hono handler now running for `c`, or undefined. */
+export function routePattern(c: Context): string | undefined {
+  try {
+    // Not the deprecated `routePath` getter: the same data through matchedRoutes/routeIndex.
+    const request = c.req as unknown as { matchedRoutes: Array<{ path: string }>; routeIndex: number };
+    return request.matchedRoutes[request.routeIndex]?.path;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Serve a route from the thread pool: `app.get('/report/:id', offload(renderReport))`, where
+ * `renderReport = threaded(function renderReport({ params, query, body, headers }) {...})`.
+ * The result is sent as JSON. An error is thrown on to `app.onError` with its own properties
+ * intact; so that Hono's default handler also answers with the error's `status`/`statusCode`
+ * (it would send 500 for anything but an HTTPException), an error with such a status is
+ * given a non-enumerable `getResponse()` the way HTTPException has one.
+ */
+export function offload<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  fn: OffloadFunction<P, Q, B>,
+): Handler {
+  checkOffloadFunction(fn);
+  return async function offloadedRoute(c: Context): Promise<Response> {
+    let result: unknown;
+    try {
+      const input: OffloadInput = {
+        params: cloneable(c.req.param()) as Record<string, string>,
+        query: cloneable(c.req.query()) as Record<string, unknown>,
+        body: await bodyOf(c),
+        headers: plainHeaders(c.req.header()),
+      };
+      result = await fn(input as OffloadInput<P, Q, B>);
+    } catch (error) {
+      throw withResponse(error);
+    }
+    return c.body(jsonOf(result), 200, { 'content-type': 'application/json; charset=utf-8' });
+  };
+}
+
+async function bodyOf(c: Context): Promise<unknown> {
+  if (c.req.method === 'GET' || c.req.method === 'HEAD') return undefined;
+  return parseBody(await c.req.text(), c.req.header('content-type') ?? '');
+}
+
+function withResponse(error: unknown): unknown {
+  if (error === null || typeof error !== 'object' || 'getResponse' in error) return error;
+  const status = statusOf(error);
+  if (status === 500 && !('status' in error) && !('statusCode' in error)) return error;
+  const message = status < 500 && error instanceof Error ? error.message : 'Internal Server Error';
+  Object.defineProperty(error, 'getResponse', {
+    value: () => new Response(message, { status, headers: { 'content-type': 'text/plain; charset=UTF-8' } }),
+    configurable: true,
+    writable: true,
+  });
+  return error;
+}

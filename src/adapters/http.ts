@@ -1,2 +1,100 @@
-// loopguard/http adapter.
-export {};
+/**
+ * loopguard/http: `wrap(listener)` for a bare `http.createServer` listener, and `offload(fn)`
+ * to serve a request wholly from the thread pool.
+ *
+ * The monitor already finds node:http requests without help (option `http`); `wrap` adds
+ * what only the application knows, a route pattern, still without any async context.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkFunction, checkOptionsObject } from '../options.js';
+import { tagRequest, type RequestTag } from '../request-tag.js';
+import {
+  checkOffloadFunction,
+  jsonOf,
+  plainHeaders,
+  readBody,
+  statusOf,
+  type OffloadFunction,
+  type OffloadInput,
+} from './offload.js';
+
+export type { OffloadInput } from './offload.js';
+
+export interface WrapOptions {
+  /** The route pattern of a request, read only when a block is described. */
+  route?: (req: IncomingMessage) => string | undefined;
+}
+
+type Listener<Req extends IncomingMessage, Res extends ServerResponse> = (req: Req, res: Res) => unknown;
+
+/** Tag every request `listener` receives so blocks inside it name the method (and route). */
+export function wrap<Req extends IncomingMessage, Res extends ServerResponse>(
+  listener: Listener<Req, Res>,
+  options: WrapOptions = {},
+): Listener<Req, Res> {
+  checkFunction('listener', listener);
+  checkOptionsObject('options', options, ['route']);
+  const route = options.route === undefined ? undefined : checkFunction<NonNullable<WrapOptions['route']>>('route', options.route);
+  const wrapped = function (this: unknown, req: Req, res: Res): unknown {
+    const context: RequestTag = { method: req.method };
+    if (route !== undefined) {
+      Object.defineProperty(context, 'route', {
+        get: () => {
+          try {
+            return route(req);
+          } catch {
+            return undefined;
+          }
+        },
+        enumerable: true,
+        configurable: true,
+      });
+    }
+    tagRequest(req, context);
+    return listener.call(this, req, res);
+  };
+  Object.defineProperty(wrapped, 'name', { value: listener.name });
+  return wrapped;
+}
+
+/**
+ * A listener that answers every request from the thread pool with `fn`'s result as JSON:
+ * `http.createServer(offload(renderReport))`. `params` is empty (node:http has no routes).
+ * An error answers with its `status`/`statusCode` (else 500) and `{ "error": message }`;
+ * the message of a 5xx is not sent, as it may carry internals.
+ */
+export function offload<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  fn: OffloadFunction<P, Q, B>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  checkOffloadFunction(fn);
+  return function offloadedListener(req: IncomingMessage, res: ServerResponse): void {
+    inputOf(req)
+      .then((input) => fn(input as OffloadInput<P, Q, B>))
+      .then(
+        (result) => send(res, 200, jsonOf(result)),
+        (error: unknown) => {
+          const status = statusOf(error);
+          const message = status < 500 && error instanceof Error ? error.message : 'Internal Server Error';
+          send(res, status, JSON.stringify({ error: message }));
+        },
+      )
+      .catch((error: unknown) => {
+        res.destroy(error instanceof Error ? error : undefined);
+      });
+  };
+}
+
+function send(res: ServerResponse, status: number, json: string): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
+async function inputOf(req: IncomingMessage): Promise<OffloadInput> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const query: Record<string, string | string[]> = {};
+  for (const [key, value] of url.searchParams) {
+    const existing = query[key];
+    query[key] = existing === undefined ? value : ([] as string[]).concat(existing, value);
+  }
+  return { params: {}, query, body: await readBody(req, req.headers), headers: plainHeaders(req.headers) };
+}
