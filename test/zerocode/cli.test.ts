@@ -11,6 +11,12 @@ describe('loopguard command line (process)', () => {
     expect(await cli.exited).toEqual({ code: 3, signal: null });
   });
 
+  it('runs as npx loopguard through the package bin', async () => {
+    const npx = run('npx', ['--no-install', 'loopguard', '--', node, fixture('exit-code.mjs'), '4'], cleanEnv());
+    expect(await npx.nextJson()).toEqual({ preloaded: true });
+    expect(await npx.exited).toEqual({ code: 4, signal: null });
+  });
+
   it('prints the help and exits 0', async () => {
     const cli = run(node, [cliPath, '--help'], cleanEnv());
     expect(await cli.exited).toEqual({ code: 0, signal: null });
