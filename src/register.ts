@@ -7,6 +7,7 @@
  * Everything at exit is synchronous ('exit' listeners cannot wait) and nothing here keeps the
  * process alive: the app still exits by itself.
  */
+import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { startMonitor } from './monitor/monitor.js';
 import { processSingleton } from './globals.js';
@@ -42,6 +43,8 @@ function setUp(): void {
   if (settings.hangTimeout !== undefined) options.hangTimeout = settings.hangTimeout;
   if (settings.log !== undefined) options.log = settings.log;
   if (settings.syncCalls !== undefined) options.syncCalls = settings.syncCalls;
+  // Resolved now: an app that changes directory must not move its report.
+  const report = settings.report === undefined ? undefined : { ...settings.report, path: resolve(settings.report.path) };
   const monitor = startMonitor(options);
   const recorder = recordBlocks(monitor);
 
@@ -52,9 +55,7 @@ function setUp(): void {
     try {
       const data = collectReport(monitor, recorder);
       let reportPath: string | undefined;
-      if (settings.report !== undefined) {
-        reportPath = writeReportSync(data, settings.report.path, settings.report.format);
-      }
+      if (report !== undefined) reportPath = writeReportSync(data, report.path, report.format);
       if (settings.summary) {
         process.stderr.write(formatSummary(data, reportPath === undefined ? {} : { reportPath }));
       }
