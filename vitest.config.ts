@@ -20,7 +20,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    server: { deps: { external: [/\/dist\//] } },
+    server: { deps: { external: [/\/dist\//, /\/test\/fixtures\//] } },
     // A noisy 2-core machine: timing tests must not fight each other for the CPU.
     fileParallelism: false,
   },

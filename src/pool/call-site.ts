@@ -14,14 +14,18 @@ export interface CallSiteInfo {
  * Where `below` was called from, read from V8's structured stack. Top-level code has no
  * function name and is evaluated straight by Node's module loader (ModuleJob.run for ESM,
  * Module._compile for CommonJS, which loaders such as tsx wrap); code after a top-level
- * `await` has no caller frame at all. Anything else (a handler, a timer) is not top level.
+ * `await` has no caller frame at all; test runners evaluate modules from functions of their
+ * own. Anything else (a handler, a timer) is not top level.
  */
+/** Functions that evaluate a module's body: loaders that wrap Module._compile (tsx), test runners (vitest, jest). */
+const MODULE_RUNNERS = /_compile|ModuleJob|evaluate|[rR]unInlinedModule|runModule|execModule|directRequest/;
+
 export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
   const saved = Error.prepareStackTrace;
   const savedLimit = Error.stackTraceLimit;
   let frames: NodeJS.CallSite[] = [];
   try {
-    Error.stackTraceLimit = 3;
+    Error.stackTraceLimit = 4;
     Error.prepareStackTrace = (_error, callSites) => callSites;
     const holder: { stack?: NodeJS.CallSite[] } = {};
     Error.captureStackTrace(holder, below);
@@ -34,12 +38,21 @@ export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
   if (caller === undefined) return { moduleUrl: undefined, place: '<unknown>', topLevel: false };
   const file = caller.getFileName() ?? undefined;
   const place = `${file ?? '<anonymous>'}:${caller.getLineNumber() ?? 0}:${caller.getColumnNumber() ?? 0}`;
-  const next = frames[1];
+  let next = frames[1];
+  let resumed = false;
+  if (next?.getFileName() === 'node:internal/process/task_queues') {
+    // Resumed after an `await` in the module body (test runners wrap modules in async
+    // functions): the async frame below says who evaluates it.
+    resumed = true;
+    next = frames[2];
+  }
   const nextFile = next?.getFileName() ?? '';
   const nextFunction = next?.getFunctionName() ?? '';
   const topLevel =
     !caller.getFunctionName() &&
-    (next === undefined || nextFile.startsWith('node:internal/modules/') || /_compile|ModuleJob|evaluate/.test(nextFunction));
+    ((next === undefined && !resumed) ||
+      nextFile.startsWith('node:internal/modules/') ||
+      MODULE_RUNNERS.test(nextFunction));
   return { moduleUrl: file === undefined || caller.isEval() ? undefined : toModuleUrl(file), place, topLevel };
 }
 

@@ -1,12 +1,14 @@
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
-import type { TransferListItem } from 'node:worker_threads';
 import { PoolClosedError, PoolQueueFullError, TaskTimeoutError, WorkerCrashedError } from '../errors.js';
 import { checkFunction, describeValue } from '../options.js';
 import { InvalidOptionTypeError } from '../errors.js';
-import { processSingleton } from '../globals.js';
+import { peekSingleton } from '../globals.js';
+import { warnClassInstances } from './class-warning.js';
 import { findUncloneable } from './clone-path.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
-import { STATUS_OK, TRANSFER_KEY, type ResultBatch } from './protocol.js';
+import { IN_POOL_WORKER_KEY, STATUS_OK, type ResultBatch } from './protocol.js';
+import { summarize, toMicros } from './histogram.js';
+import { collectTransfers } from './transfer-list.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
@@ -27,8 +29,8 @@ export interface PoolStats {
   offloaded: string[];
 }
 
-/** ArrayBuffers named by transfer(value, list), keyed by value; shared by both builds. */
-export const transferLists = processSingleton(TRANSFER_KEY, () => new WeakMap<object, TransferListItem[]>());
+
+const developmentMode = process.env.NODE_ENV !== 'production';
 
 /** A task put back after its thread died under another task is retried at most this often. */
 const MAX_RETRIES = 3;
@@ -78,6 +80,7 @@ export class ThreadPool implements ThreadHost {
           throw new PoolQueueFullError(this.#options.maxQueue);
         }
         const list = (args ?? []) as unknown[];
+        if (developmentMode) warnClassInstances(list);
         task = new Task(
           def,
           list,
@@ -181,16 +184,21 @@ export class ThreadPool implements ThreadHost {
     thread.outbox = [];
     const cause = thread.lastError;
     const reason = cause?.message ?? `it exited with code ${exitCode}`;
+    const requeued: Task[] = [];
     for (const task of tasks) {
-      // The task it was running is the culprit; tasks behind it (or done, their results lost
-      // with the thread) go back to the queue. A thread that never started one failed to boot.
-      if (started === 0 || task.seq === started || task.retries >= MAX_RETRIES) {
+      // The task it was running is the culprit; tasks behind it never ran and go back to the
+      // queue; tasks before it ran but their results died with the thread: they run again, a
+      // bounded number of times. A thread that never started a task failed to boot.
+      const ranBefore = task.seq < started;
+      if (started === 0 || task.seq === started || (ranBefore && task.retries >= MAX_RETRIES)) {
         const label = task.def.name || 'a task';
         this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
       } else {
-        this.#requeue(task);
+        if (ranBefore) task.retries++;
+        requeued.push(task);
       }
     }
+    this.#requeue(requeued);
     this.#afterProgress(undefined);
   }
 
@@ -247,6 +255,8 @@ export class ThreadPool implements ThreadHost {
       if (thread.outbox.length === 0) continue;
       thread.flush(this);
       this.#startHead(thread);
+      // Every task of the batch failed to clone: the thread is idle again, give it the next ones.
+      if (thread.load === 0) this.#afterProgress(thread);
     }
   }
 
@@ -261,7 +271,10 @@ export class ThreadPool implements ThreadHost {
       head.timer.unref(); // the referenced worker keeps the process alive while it runs
     }
     const waited = now - head.submittedAt;
-    if (this.#options.queueWarning > 0 && waited >= this.#options.queueWarning && !this.#saturationWarned) {
+    // One warning per episode: it ends when a task gets a thread within queueWarning again.
+    if (waited < this.#options.queueWarning) {
+      this.#saturationWarned = false;
+    } else if (this.#options.queueWarning > 0 && !this.#saturationWarned) {
       this.#saturationWarned = true;
       const stats = this.stats();
       warnSaturated(this.#options.name, stats.queued, waited, stats.threads);
@@ -276,7 +289,6 @@ export class ThreadPool implements ThreadHost {
     }
     this.#pump();
     this.#ensureMinThreads();
-    if (this.#queue.length === 0 && this.#threads.every((each) => each.load <= 1)) this.#saturationWarned = false;
     if (this.#drained !== undefined && this.#isIdle()) {
       const drained = this.#drained;
       this.#drained = undefined;
@@ -293,7 +305,7 @@ export class ThreadPool implements ThreadHost {
     const tasks = [...thread.inflight.drain(), ...thread.outbox];
     thread.outbox = [];
     this.#fail(culprit, reason);
-    for (const task of tasks) if (task !== culprit) this.#requeue(task);
+    this.#requeue(tasks.filter((task) => task !== culprit));
     this.#afterProgress(undefined);
   }
 
@@ -309,13 +321,17 @@ export class ThreadPool implements ThreadHost {
     }
   }
 
-  #requeue(task: Task): void {
-    if (task.settled) return;
-    task.retries++;
-    task.seq = 0;
-    task.startedAt = 0;
-    task.thread = undefined;
-    this.#queue.unshiftAll([task]);
+  /** Put tasks taken off a dead thread back at the front of the queue, in their order. */
+  #requeue(tasks: Task[]): void {
+    const live = tasks.filter((task) => !task.settled);
+    for (const task of live) {
+      task.seq = 0;
+      task.startedAt = 0;
+      task.thread = undefined;
+      if (task.timer !== undefined) clearTimeout(task.timer);
+      task.timer = undefined;
+    }
+    this.#queue.unshiftAll(live);
   }
 
   #fail(task: Task, error: unknown): void {
@@ -330,6 +346,9 @@ export class ThreadPool implements ThreadHost {
   }
 
   #ensureMinThreads(): void {
+    // A module that creates a pool at top level is imported by pool threads too: a pool made
+    // there starts threads only when used, never warm ones of its own.
+    if (peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true) return;
     while (!this.#closing && this.#threads.length < this.#options.minThreads) this.#spawn();
   }
 
@@ -380,29 +399,4 @@ export class ThreadPool implements ThreadHost {
 
 export function createPool(options?: PoolOptions): ThreadPool {
   return new ThreadPool(options);
-}
-
-function collectTransfers(args: unknown[], given: TransferListItem[] | undefined): TransferListItem[] | undefined {
-  let list = given;
-  for (const arg of args) {
-    if (arg === null || typeof arg !== 'object') continue;
-    const marked = transferLists.get(arg);
-    if (marked === undefined) continue;
-    transferLists.delete(arg); // once moved, the buffers are detached: never list them twice
-    list = list === undefined ? [...marked] : [...list, ...marked];
-  }
-  return list;
-}
-
-function toMicros(ms: number): number {
-  return Math.max(1, Math.round(ms * 1000));
-}
-
-function summarize(histogram: RecordableHistogram): { p50: number; p99: number; max: number } {
-  if (histogram.count === 0) return { p50: 0, p99: 0, max: 0 };
-  return {
-    p50: histogram.percentile(50) / 1000,
-    p99: histogram.percentile(99) / 1000,
-    max: histogram.max / 1000,
-  };
 }

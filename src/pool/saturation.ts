@@ -19,6 +19,6 @@ export function warnSaturated(pool: string, queued: number, waited: number, thre
   if (typeof monitor?.warn === 'function') {
     monitor.warn(fields, `loopguard: ${message}`);
   } else {
-    process.emitWarning(message, { type: 'LoopguardWarning', code: 'LOOPGUARD_POOL_SATURATED', detail: JSON.stringify(fields) });
+    process.emitWarning(message, { type: 'LoopguardWarning', code: 'LOOPGUARD_POOL_SATURATED' });
   }
 }

@@ -4,7 +4,8 @@ import { FunctionNotPortableError, InvalidOptionTypeError } from '../errors.js';
 import { peekSingleton, setSingleton } from '../globals.js';
 import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../options.js';
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
-import { ThreadPool, transferLists } from './pool.js';
+import { ThreadPool } from './pool.js';
+import { transferLists } from './transfer-list.js';
 import { IN_POOL_WORKER_KEY } from './protocol.js';
 import { aliasDefinition, defineMarked, markedFunctions, nextOrdinal } from './registry.js';
 

@@ -4,6 +4,8 @@
 import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   IN_POOL_WORKER_KEY,
   REGISTRY_KEY,
@@ -30,7 +32,7 @@ type Global = Record<symbol, unknown>;
 const port = parentPort!;
 const control = new Int32Array((workerData as PoolWorkerData).control);
 /** Index → function, or the reason it is not portable (sent back for every task using it). */
-const functions: Array<Fn | Promise<Fn> | SerializedError | undefined> = [];
+const functions: Array<Fn | Promise<Fn | SerializedError> | SerializedError | undefined> = [];
 const batches: TaskBatch[] = [];
 let started = 0;
 let running = false;
@@ -39,6 +41,14 @@ let transfers: TransferListItem[] = [];
 let lastPost = performance.now();
 // Self-contained functions may still `require('node:crypto')`: give them one rooted at cwd.
 const requireForSource = createRequire(`${process.cwd()}/`);
+
+// A task calling process.exit ends the thread; results of the tasks before it go out first,
+// so only the task that exited fails (and none is run twice).
+const exit = process.exit.bind(process);
+process.exit = ((code?: number) => {
+  postResults();
+  exit(code);
+}) as typeof process.exit;
 
 port.on('message', (batch: TaskBatch) => {
   batches.push(batch);
@@ -55,7 +65,7 @@ async function drain(): Promise<void> {
       let fn = functions[tasks[i] as number];
       if (fn instanceof Promise) {
         postResults();
-        fn = functions[tasks[i] as number] = await fn.catch((error: unknown) => notPortable(error));
+        fn = functions[tasks[i] as number] = await fn;
       }
       Atomics.store(control, SLOT_STARTED, ++started);
       if (typeof fn !== 'function') {
@@ -82,7 +92,7 @@ async function drain(): Promise<void> {
   running = false;
 }
 
-function define(def: FunctionDef): Fn | Promise<Fn> | SerializedError {
+function define(def: FunctionDef): Fn | Promise<Fn | SerializedError> | SerializedError {
   if (def.source !== undefined) {
     try {
       return compile(def.source, def.name);
@@ -90,7 +100,7 @@ function define(def: FunctionDef): Fn | Promise<Fn> | SerializedError {
       return notPortable(error, `${def.name || 'the function'} could not be compiled in a worker thread`);
     }
   }
-  return import(def.module!).then(() => {
+  return importMarkingModule(def.module!).then(() => {
     const registry = (globalThis as unknown as Global)[Symbol.for(`loopguard.${REGISTRY_KEY}`)] as
       | Map<string, Fn>
       | undefined;
@@ -102,7 +112,66 @@ function define(def: FunctionDef): Fn | Promise<Fn> | SerializedError {
       );
     }
     return fn;
-  });
+  }).catch((error: unknown) => notPortable(error, importFailure(def, error)));
+}
+
+/**
+ * Import the module that marked a function. A TypeScript module the thread cannot load
+ * means the parent's loader did not reach this thread: tsx (through `--import tsx` on
+ * Node 20, or its register() API anywhere) registers its hooks on the main thread only.
+ * Registering tsx here, once, and retrying makes both cases work; other loaders get the
+ * explanation in {@link importFailure}.
+ */
+async function importMarkingModule(url: string): Promise<unknown> {
+  try {
+    return await import(url);
+  } catch (error) {
+    if ((error as { code?: unknown })?.code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !(await registerTsx(url))) throw error;
+    // Node remembers the failed load of `url`: a query makes it a new module. threaded()
+    // drops the query from its key, so the function is registered under the same key.
+    return import(`${url}?loopguard-tsx`);
+  }
+}
+
+let tsxRegistered: Promise<boolean> | undefined;
+const TSX_API = ['tsx', 'esm', 'api'].join('/');
+
+function registerTsx(moduleUrl: string): Promise<boolean> {
+  tsxRegistered ??= (async () => {
+    let api: { register?: () => unknown } | undefined;
+    try {
+      // A variable specifier, so the bundler leaves tsx to be resolved at run time.
+      api = (await import(TSX_API)) as { register?: () => unknown };
+    } catch {
+      try {
+        // Not resolvable from loopguard's own location: look next to the marking module.
+        const manifest = createRequire(moduleUrl).resolve('tsx/package.json');
+        api = (await import(pathToFileURL(join(dirname(manifest), 'dist/esm/api/index.mjs')).href)) as typeof api;
+      } catch {
+        return false;
+      }
+    }
+    if (typeof api?.register !== 'function') return false;
+    api.register();
+    return true;
+  })();
+  return tsxRegistered;
+}
+
+function importFailure(def: FunctionDef, error: unknown): string {
+  const name = def.name || def.key;
+  const reason = error instanceof Error ? error.message : String(error);
+  let message =
+    `${name} cannot run in a worker thread: importing ${def.module} there failed (${reason}); ` +
+    `move the function into a module of its own that a worker can import without side effects`;
+  if ((error as { code?: unknown })?.code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+    message +=
+      `. Loader hooks registered with module.register() are not inherited by worker threads ` +
+      `(loopguard registers tsx in the thread by itself, but tsx was not found): start Node with ` +
+      `the loader on the command line (e.g. node --import tsx app.ts, or NODE_OPTIONS="--import tsx") ` +
+      `so every thread gets it through execArgv`;
+  }
+  return message;
 }
 
 function compile(source: string, name: string): Fn {

@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPool } from 'loopguard';
+import { busy } from '../fixtures/pool/functions.mjs';
+import { fixture, lastJson, runChild } from './helpers.js';
+
+const monitorKey = Symbol.for('loopguard.monitor');
+
+describe('the pool and the process', () => {
+  it('a process using the default pool waits for the pending result, then exits by itself', async () => {
+    const child = await runChild(fixture('default-pool-exit.mjs'));
+    expect(child.code).toBe(0);
+    expect(lastJson(child.stdout)).toEqual({ value: 196418 });
+    expect(child.elapsedMs).toBeLessThan(8000); // well before the 10 s idleTimeout
+  });
+
+  it('the CommonJS build runs tasks and lets the process exit by itself', async () => {
+    const child = await runChild(fixture('cjs-build.cjs'));
+    expect(child.code).toBe(0);
+    expect(lastJson(child.stdout)).toEqual({ value: 42 });
+  });
+
+  it('warm idle threads (minThreads) do not keep the process alive', async () => {
+    const child = await runChild(fixture('idle-pool.mjs'));
+    expect(child.code).toBe(0);
+    expect(lastJson(child.stdout)).toEqual({ value: 42, threads: 2 });
+  });
+
+  it('an idle thread above minThreads ends after idleTimeout', async () => {
+    const pool = createPool({ maxThreads: 1, idleTimeout: 50 });
+    await pool.run((n: number) => n, [1]);
+    expect(pool.stats().threads).toBe(1);
+    await new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (pool.stats().threads === 0) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 10);
+    });
+    expect(pool.stats().threads).toBe(0);
+    await expect(pool.run((n: number) => n + 1, [1])).resolves.toBe(2);
+    await pool.close();
+  });
+});
+
+describe('pool saturation warnings', () => {
+  afterEach(() => {
+    delete (globalThis as Record<symbol, unknown>)[monitorKey];
+  });
+
+  it('warns once per saturation episode through process.emitWarning, naming pool, queue and wait', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const pool = createPool({ maxThreads: 1, queueWarning: 100, name: 'reports' });
+      await Promise.all([pool.run(busy, [250]), pool.run(busy, [250]), pool.run(busy, [250]), pool.run(busy, [250])]);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on next tick
+      await pool.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const saturation = warnings.filter((warning) => (warning as { code?: string }).code === 'LOOPGUARD_POOL_SATURATED');
+    expect(saturation).toHaveLength(1);
+    expect(saturation[0]!.message).toMatch(/thread pool "reports" is saturated: a task waited \d+ ms for a thread \(\d+ queued/);
+  });
+
+  it('reports through the running monitor when there is one', async () => {
+    const calls: Array<{ fields: Record<string, unknown>; message: string }> = [];
+    (globalThis as Record<symbol, unknown>)[monitorKey] = {
+      threshold: 100,
+      warn: (fields: Record<string, unknown>, message: string) => calls.push({ fields, message }),
+    };
+    const pool = createPool({ maxThreads: 1, queueWarning: 100, name: 'reports' });
+    await Promise.all([pool.run(busy, [250]), pool.run(busy, [250])]);
+    await pool.close();
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.fields).toMatchObject({ kind: 'pool-saturated', pool: 'reports', threads: 1 });
+    expect(calls[0]!.fields.waitMs as number).toBeGreaterThanOrEqual(100);
+    expect(calls[0]!.message).toContain('saturated');
+  });
+
+  it('does not warn when tasks start within queueWarning', async () => {
+    const calls: unknown[] = [];
+    (globalThis as Record<symbol, unknown>)[monitorKey] = { warn: (fields: unknown) => calls.push(fields) };
+    const pool = createPool({ maxThreads: 1, queueWarning: 1000 });
+    await Promise.all([pool.run(busy, [50]), pool.run(busy, [50])]);
+    await pool.close();
+    expect(calls).toHaveLength(0);
+  });
+});
