@@ -70,6 +70,20 @@ describe('zero-code use', () => {
     expect(data.stats.blocks.count).toBeGreaterThanOrEqual(1);
   });
 
+  it('npx loopguard --sync-calls warn reports a blocking Node API called in a request, not at start-up', async () => {
+    const env = cleanEnv({ NODE_OPTIONS: `--import ${waitReady}` });
+    const app = run(node, [cliPath, '--sync-calls', 'warn', '--', node, fixture('app-sync.mjs')], env);
+    const { port } = await app.nextJson<{ port: number }>();
+    expect((await get(port, '/config')).status).toBe(200);
+    await get(port, '/close');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.stderr).toContain('fs.readFileSync');
+    expect(app.stderr).toContain('loadConfig');
+    expect(app.stderr).toContain('/config');
+    // One report: the start-up read outside any request is allowed.
+    expect(app.stderr.match(/blocking call fs\.readFileSync/g)).toHaveLength(1);
+  });
+
   it('refuses an invalid LOOPGUARD_* variable with a message naming it, before the app runs', async () => {
     const app = run(node, ['--import', registerEsm, fixture('exit-code.mjs')], cleanEnv({ LOOPGUARD_THRESHOLD: '50ms' }));
     expect(await app.exited).toEqual({ code: 9, signal: null });
