@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { isatty } from 'node:tty';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { parseCliArgs, UsageError, USAGE, withPreload } from './report/cli-args.js';
 
@@ -48,7 +49,8 @@ function main(argv: readonly string[]): void {
   // Ctrl-C in a terminal already reaches the child (it shares our process group); passing it
   // on as well would deliver it twice, which many apps read as "force quit". So on a terminal
   // SIGINT is only kept from killing us before the child has finished.
-  const interactive = process.stdin.isTTY === true || process.stdout.isTTY === true;
+  // isatty, not process.stdin.isTTY: creating process.stdin could compete with the child for input.
+  const interactive = isatty(0) || isatty(1) || isatty(2);
   const forward = (signal: NodeJS.Signals): void => {
     if (signal === 'SIGINT' && interactive) return;
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
