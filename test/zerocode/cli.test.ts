@@ -1,8 +1,13 @@
 // The `loopguard` bin as users run it: node dist/cli.js [options] -- node app.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { cleanEnv, cliPath, fixture, run } from './helpers.js';
 
 const node = process.execPath;
+// util-linux's `script` runs a command on a pseudo-terminal: Ctrl-C written to it reaches the
+// terminal's whole foreground process group, as it does for a user at a shell.
+const hasScript = spawnSync('sh', ['-c', 'command -v script'], { encoding: 'utf8' }).status === 0;
+if (!hasScript) console.warn('skipping the terminal Ctrl-C test: util-linux `script` is not installed');
 
 describe('loopguard command line (process)', () => {
   it('exits with the exit code of the command, which ran with the preload', async () => {
@@ -49,6 +54,16 @@ describe('loopguard command line (process)', () => {
       expect(cli.stdout).not.toContain('"count":2');
     },
   );
+
+  it.skipIf(!hasScript)('delivers Ctrl-C on a terminal to the command once, not a second time', async () => {
+    const command = `'${node}' '${cliPath}' -- '${node}' '${fixture('count-signals.mjs')}'`;
+    const terminal = run('script', ['-qfec', command, '/dev/null'], cleanEnv(), { stdin: 'pipe' });
+    await terminal.nextJson(); // listening
+    terminal.child.stdin!.write('\x03');
+    expect(await terminal.exited).toEqual({ code: 0, signal: null });
+    expect(terminal.stdout).toContain('{"signal":"SIGINT","count":1}');
+    expect(terminal.stdout).not.toContain('"count":2');
+  });
 
   it('dies by the signal that killed a command with no handler for it, after the summary', async () => {
     const cli = run(node, [cliPath, '--', node, fixture('no-handler.mjs')], cleanEnv());

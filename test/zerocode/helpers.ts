@@ -34,8 +34,13 @@ export interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd = root): Running {
-  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function run(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: { cwd?: string; stdin?: 'ignore' | 'pipe' } = {},
+): Running {
+  const child = spawn(command, args, { env, cwd: options.cwd ?? root, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const jsonLines: unknown[] = [];
