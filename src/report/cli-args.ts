@@ -3,7 +3,7 @@
  * variables register reads (settings.ts), then handed to the child as those variables.
  */
 import { resolve } from 'node:path';
-import { parseChoice, parseMs, parseReport, type EnvName } from './settings.js';
+import { ENV_VARIABLES, parseChoice, parseMs, parseReport, type EnvName } from './settings.js';
 
 export const USAGE = `Usage: loopguard [options] -- <command> [args...]
 
@@ -28,6 +28,11 @@ Options:
 Signals SIGINT, SIGTERM and SIGHUP are passed on to the command, and loopguard exits with its
 exit code (or dies by the same signal). Example:
   npx loopguard --threshold 50 --report report.html -- node server.js
+
+Without the CLI: node --import loopguard/register app.js (or -r for CommonJS), configured by
+${Object.entries(ENV_VARIABLES)
+  .map(([name, meaning]) => `  ${name.padEnd(25)} ${meaning}`)
+  .join('\n')}
 `;
 
 /** A mistake on the command line: printed with the usage, exit code 2. */
