@@ -3,11 +3,10 @@
  * lines of script) and nothing is fetched, so it can be attached to a ticket or opened offline.
  * Every string that came from the program (stacks, paths, routes) goes through escapeHtml.
  */
-import type { ReportBlocker, ReportData } from './collect.js';
-import { renderChart, CHART_COLOURS } from './chart.js';
+import { CHART_COLOURS, renderChart } from './chart.js';
+import { shortFile, type ReportBlocker, type ReportData } from './collect.js';
 import { escapeHtml, jsonForScript } from './escape.js';
 import { formatMs } from './summary.js';
-import { shortFile } from './collect.js';
 
 const STYLE = `
 :root { color-scheme: light; --muted: #666; --line: #ddd; }
