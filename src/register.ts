@@ -9,7 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { startMonitor } from './monitor/monitor.js';
+import { runningMonitor, startMonitor } from './monitor/monitor.js';
 import { processSingleton } from './globals.js';
 import { collectReport, recordBlocks } from './report/collect.js';
 import { armExitWatchdog } from './report/exit-watchdog.js';
@@ -47,6 +47,11 @@ function setUp(): void {
   const report = settings.report === undefined ? undefined : { ...settings.report, path: resolve(settings.report.path) };
   const monitor = startMonitor(options);
   const recorder = recordBlocks(monitor);
+  // Resolves once the watchdog thread is watching. A preload cannot wait for it itself (the
+  // CommonJS build has no top-level await), so the CLI adds a tiny ESM preload that does
+  // (WAIT_FOR_WATCHDOG in cli-args.ts): blocks in the app's own start-up then get stacks.
+  const ready = runningMonitor()?.ready ?? Promise.resolve();
+  processSingleton('registerReady', () => ready);
 
   let finished = false;
   const finish = (): void => {

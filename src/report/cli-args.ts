@@ -125,8 +125,29 @@ export function parseCliArgs(argv: readonly string[], cwd = process.cwd()): CliR
   return { action: 'run', command, env };
 }
 
-/** NODE_OPTIONS with the register preload appended (the user's own options are kept first). */
+/**
+ * Run after register, as a second preload: holds the app back until the monitor's watchdog
+ * thread is watching (at most 2 s), so the app's start-up is watched with stacks. It is ESM
+ * with top-level await, which only a data: URL lets us ship without a build of its own.
+ * The interval keeps the loop alive meanwhile (the watchdog is unref'd).
+ */
+const WAIT_FOR_WATCHDOG = `
+const ready = globalThis[Symbol.for('loopguard.registerReady')];
+if (ready !== undefined) {
+  const keepAlive = setInterval(() => {}, 1000);
+  await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+  clearInterval(keepAlive);
+}`;
+
+// encodeURIComponent leaves ' ( ) ! * ~ alone; encode them too, so no shell or NODE_OPTIONS
+// quoting rule can ever apply to the URL.
+export const WAIT_FOR_WATCHDOG_URL = `data:text/javascript,${encodeURIComponent(WAIT_FOR_WATCHDOG.trim()).replace(
+  /['()!*~]/g,
+  (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+)}`;
+
+/** NODE_OPTIONS with the register preloads appended (the user's own options are kept first). */
 export function withPreload(nodeOptions: string | undefined, registerUrl: string): string {
-  const preload = `--import ${registerUrl}`;
+  const preload = `--import ${registerUrl} --import ${WAIT_FOR_WATCHDOG_URL}`;
   return nodeOptions === undefined || nodeOptions.trim() === '' ? preload : `${nodeOptions} ${preload}`;
 }

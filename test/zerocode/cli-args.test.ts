@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCliArgs, UsageError, withPreload } from '../../src/report/cli-args.js';
+import { parseCliArgs, UsageError, WAIT_FOR_WATCHDOG_URL, withPreload } from '../../src/report/cli-args.js';
 
 describe('loopguard command line', () => {
   it('turns the flags into LOOPGUARD_* variables and keeps the command after --', () => {
@@ -49,9 +49,10 @@ describe('loopguard command line', () => {
   });
 
   it('appends the preload to the NODE_OPTIONS the user already has', () => {
-    expect(withPreload(undefined, 'file:///p/register.js')).toBe('--import file:///p/register.js');
-    expect(withPreload('--max-old-space-size=4096', 'file:///p/register.js')).toBe(
-      '--max-old-space-size=4096 --import file:///p/register.js',
-    );
+    const preload = `--import file:///p/register.js --import ${WAIT_FOR_WATCHDOG_URL}`;
+    expect(withPreload(undefined, 'file:///p/register.js')).toBe(preload);
+    expect(withPreload('--max-old-space-size=4096', 'file:///p/register.js')).toBe(`--max-old-space-size=4096 ${preload}`);
+    // NODE_OPTIONS splits on spaces and reads quotes: the data: URL must contain neither.
+    expect(WAIT_FOR_WATCHDOG_URL).not.toMatch(/[\s"'\\]/);
   });
 });

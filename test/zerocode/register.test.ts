@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, cliPath, fixture, get, networkReferences, registerCjs, registerEsm, run, type Running } from './helpers.js';
 
-// Waits for the watchdog thread before the app runs (see the fixture): blocks in the first
-// moments of a process, while that thread starts, are counted but have no stack yet.
+// Waits for the watchdog thread before the app runs (see the fixture), as the CLI does by
+// itself: with a bare --import, blocks in the first moments of a process, while that thread
+// starts, are counted but have no stack yet.
 const waitReady = fixture('wait-ready.mjs');
 
 const node = process.execPath;
@@ -26,8 +27,7 @@ async function driveApp(app: Running) {
 describe('zero-code use', () => {
   it('npx loopguard --threshold 50 --report r.html -- node app.mjs exits 0 and names the function, the path and p99', async () => {
     const report = join(dir, 'cli.html');
-    const env = cleanEnv({ NODE_OPTIONS: `--import ${waitReady}` });
-    const app = run(node, [cliPath, '--threshold', '50', '--report', report, '--', node, fixture('app.mjs')], env);
+    const app = run(node, [cliPath, '--threshold', '50', '--report', report, '--', node, fixture('app.mjs')], cleanEnv());
     expect(await driveApp(app)).toEqual({ code: 0, signal: null });
     expect(app.stderr).toContain('renderInvoice');
     expect(app.stderr).toContain('/invoice/42');
@@ -71,8 +71,7 @@ describe('zero-code use', () => {
   });
 
   it('npx loopguard --sync-calls warn reports a blocking Node API called in a request, not at start-up', async () => {
-    const env = cleanEnv({ NODE_OPTIONS: `--import ${waitReady}` });
-    const app = run(node, [cliPath, '--sync-calls', 'warn', '--', node, fixture('app-sync.mjs')], env);
+    const app = run(node, [cliPath, '--sync-calls', 'warn', '--', node, fixture('app-sync.mjs')], cleanEnv());
     const { port } = await app.nextJson<{ port: number }>();
     expect((await get(port, '/config')).status).toBe(200);
     await get(port, '/close');
@@ -82,6 +81,12 @@ describe('zero-code use', () => {
     expect(app.stderr).toContain('/config');
     // One report: the start-up read outside any request is allowed.
     expect(app.stderr.match(/blocking call fs\.readFileSync/g)).toHaveLength(1);
+  });
+
+  it('npx loopguard watches the app\'s start-up with stacks: a block at module level names its function', async () => {
+    const app = run(node, [cliPath, '--threshold', '50', '--', node, fixture('startup-block.mjs')], cleanEnv());
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.stderr).toMatch(/event loop blocked for \d+ ms \(threshold 50 ms\)\n\s+at warmCache \(/);
   });
 
   it('refuses an invalid LOOPGUARD_* variable with a message naming it, before the app runs', async () => {
