@@ -1,0 +1,167 @@
+/**
+ * The one place report data is gathered: the exit summary, the HTML page and the JSON file
+ * are all rendered from the plain object `collectReport()` returns.
+ */
+import type { BlockContext, BlockEvent, LoopStats, Monitor, StackFrame, TimelinePoint } from '../types.js';
+
+/** One block as kept for the report: enough to mark it on the timeline and name it. */
+export interface ReportBlock {
+  kind: BlockEvent['kind'];
+  startedAt: number;
+  duration: number;
+  cause: BlockEvent['cause'];
+  /** `'fn (file:line)'` of the innermost frame, or `'(unknown)'` without a stack. */
+  site: string;
+  /** `'GET /users/:id'`, the context's name, or undefined outside any request/task. */
+  request?: string;
+  call?: string;
+}
+
+export interface ReportBlocker {
+  site: string;
+  /** The route (or, without an adapter, the method and path seen for this site). */
+  route?: string;
+  count: number;
+  totalMs: number;
+  maxMs: number;
+  stack: StackFrame[];
+}
+
+export interface ReportData {
+  /** Bumped when the shape changes incompatibly. */
+  version: 1;
+  pid: number;
+  /** The script the process ran, e.g. `app.mjs`. */
+  command: string;
+  node: string;
+  /** Epoch ms: the monitor's window start, and when the report was taken. */
+  since: number;
+  generatedAt: number;
+  threshold: number;
+  stacksAvailable: boolean;
+  stats: LoopStats;
+  timeline: TimelinePoint[];
+  /** The most recent blocks (bounded: see `blocksDropped`). */
+  blocks: ReportBlock[];
+  blocksDropped: number;
+  topBlockers: ReportBlocker[];
+}
+
+/** Keeps the latest block events so reports can place them in time (topBlockers cannot). */
+export interface BlockRecorder {
+  readonly events: readonly BlockEvent[];
+  readonly dropped: number;
+  stop(): void;
+}
+
+const MAX_FRAMES_KEPT = 30;
+
+export function recordBlocks(monitor: Monitor, limit = 500): BlockRecorder {
+  const events: BlockEvent[] = [];
+  let dropped = 0;
+  const listener = (event: BlockEvent): void => {
+    events.push({ ...event, stack: event.stack.slice(0, MAX_FRAMES_KEPT) });
+    if (events.length > limit) {
+      events.shift();
+      dropped += 1;
+    }
+  };
+  monitor.on('block', listener);
+  return {
+    events,
+    get dropped() {
+      return dropped;
+    },
+    stop() {
+      monitor.off('block', listener);
+    },
+  };
+}
+
+export function collectReport(monitor: Monitor, recorder?: BlockRecorder, topLimit = 10): ReportData {
+  const stats = monitor.stats();
+  const events = recorder?.events ?? [];
+  const blocks = events.map(toReportBlock);
+  const topBlockers = monitor.topBlockers(topLimit).map((blocker): ReportBlocker => {
+    const result: ReportBlocker = {
+      site: blocker.site,
+      count: blocker.count,
+      totalMs: blocker.totalMs,
+      maxMs: blocker.maxMs,
+      stack: blocker.stack.slice(0, MAX_FRAMES_KEPT),
+    };
+    const route = blocker.route ?? requestSeenAt(blocker.stack, events);
+    if (route !== undefined) result.route = route;
+    return result;
+  });
+  return {
+    version: 1,
+    pid: process.pid,
+    command: scriptName(),
+    node: process.version,
+    since: stats.since,
+    generatedAt: Date.now(),
+    threshold: monitor.threshold,
+    stacksAvailable: monitor.stacksAvailable,
+    stats,
+    timeline: monitor.timeline(),
+    blocks,
+    blocksDropped: recorder?.dropped ?? 0,
+    topBlockers,
+  };
+}
+
+function toReportBlock(event: BlockEvent): ReportBlock {
+  const block: ReportBlock = {
+    kind: event.kind,
+    startedAt: event.startedAt,
+    duration: event.duration,
+    cause: event.cause,
+    site: siteOf(event.stack),
+  };
+  const request = describeContext(event.context);
+  if (request !== undefined) block.request = request;
+  if (event.call !== undefined) block.call = event.call;
+  return block;
+}
+
+/** `'fn (file:line)'` for the innermost frame. */
+export function siteOf(stack: readonly StackFrame[]): string {
+  const top = stack[0];
+  if (top === undefined) return '(unknown)';
+  return `${top.function || '(anonymous)'} (${shortFile(top.file)}:${top.line})`;
+}
+
+/** `'GET /users/:id'` (route preferred to path: paths can be unbounded), else the name. */
+export function describeContext(context: BlockContext | undefined): string | undefined {
+  if (context === undefined) return undefined;
+  const where = context.route ?? context.path;
+  if (where !== undefined) return context.method === undefined ? where : `${context.method} ${where}`;
+  return context.name;
+}
+
+/** Without an adapter the monitor knows no route; the request seen for the same frame is the next best thing. */
+function requestSeenAt(stack: readonly StackFrame[], events: readonly BlockEvent[]): string | undefined {
+  const top = stack[0];
+  if (top === undefined) return undefined;
+  for (let i = events.length - 1; i >= 0; i -= 1) {
+    const frame = events[i]?.stack[0];
+    if (frame !== undefined && frame.file === top.file && frame.line === top.line && frame.function === top.function) {
+      const request = describeContext(events[i]?.context);
+      if (request !== undefined) return request;
+    }
+  }
+  return undefined;
+}
+
+/** Paths under the working directory are shown relative to it. */
+export function shortFile(file: string): string {
+  const cwd = process.cwd();
+  const plain = file.startsWith('file://') ? decodeURIComponent(file.slice('file://'.length)) : file;
+  return plain.startsWith(cwd + '/') ? plain.slice(cwd.length + 1) : plain;
+}
+
+function scriptName(): string {
+  const script = process.argv[1];
+  return script === undefined ? process.argv0 : shortFile(script);
+}

@@ -1,0 +1,74 @@
+/** The summary `loopguard/register` and the CLI print to stderr at exit. */
+import type { ReportData } from './collect.js';
+
+/** `0.4 ms`, `12 ms`, `1.53 s`: precise where it matters, short where it does not. */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '-';
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 10) return `${Math.round(ms)} ms`;
+  return `${ms.toFixed(1)} ms`;
+}
+
+/** Cut long cells in the middle of nothing: keep the end of a site (the file:line matters most). */
+function fit(text: string, width: number): string {
+  return text.length <= width ? text : `…${text.slice(text.length - width + 1)}`;
+}
+
+function table(header: readonly string[], rows: readonly string[][], rightAligned: readonly boolean[]): string[] {
+  const widths = header.map((cell, column) =>
+    Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => {
+        const width = widths[column] ?? 0;
+        return rightAligned[column] === true ? cell.padStart(width) : cell.padEnd(width);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+export interface SummaryOptions {
+  /** Where the report was written, if one was. */
+  reportPath?: string;
+  /** Rows in the blockers table. @default 10 */
+  limit?: number;
+}
+
+/** Plain text, no colour: it goes to stderr, often into CI logs. */
+export function formatSummary(data: ReportData, options: SummaryOptions = {}): string {
+  const { delay, blocks, utilization } = data.stats;
+  const seconds = (data.generatedAt - data.since) / 1000;
+  const lines: string[] = [];
+  lines.push(
+    `loopguard summary: ${data.command} (pid ${data.pid}, ${seconds.toFixed(1)} s, threshold ${formatMs(data.threshold)})`,
+  );
+  lines.push(
+    `  loop delay   p50 ${formatMs(delay.p50)}  p90 ${formatMs(delay.p90)}  p99 ${formatMs(delay.p99)}  max ${formatMs(delay.max)}` +
+      `   utilization ${Math.round(utilization * 100)}%`,
+  );
+  const blockWord = blocks.count === 1 ? 'block' : 'blocks';
+  lines.push(
+    `  blocked      ${blocks.count} ${blockWord}, ${formatMs(blocks.totalMs)} in total` +
+      (blocks.count > 0 ? `, longest ${formatMs(blocks.longestMs)}` : ''),
+  );
+  const blockers = data.topBlockers.slice(0, options.limit ?? 10);
+  if (blockers.length > 0) {
+    lines.push('  top blockers');
+    const rows = blockers.map((blocker) => [
+      fit(blocker.site, 60),
+      fit(blocker.route ?? '-', 32),
+      String(blocker.count),
+      formatMs(blocker.totalMs),
+      formatMs(blocker.maxMs),
+    ]);
+    for (const row of table(['site', 'route', 'count', 'total', 'max'], rows, [false, false, true, true, true])) {
+      lines.push(`    ${row}`);
+    }
+  }
+  if (!data.stacksAvailable) lines.push('  (stacks were not available in this process: sites may be unknown)');
+  if (options.reportPath !== undefined) lines.push(`  report: ${options.reportPath}`);
+  return `${lines.join('\n')}\n`;
+}

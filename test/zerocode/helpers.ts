@@ -1,0 +1,127 @@
+// Shared by the zero-code tests: run a fixture in its own process and talk to it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = fileURLToPath(new URL('../../', import.meta.url));
+export const cliPath = join(root, 'dist/cli.js');
+export const registerEsm = join(root, 'dist/register.js');
+export const registerCjs = join(root, 'dist/register.cjs');
+
+export function fixture(name: string): string {
+  return join(root, 'test/fixtures/zerocode', name);
+}
+
+/** The environment without any loopguard setting or preload the test runner may carry. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith('LOOPGUARD_') || key === 'NODE_OPTIONS' || key.startsWith('VITEST')) continue;
+    env[key] = value;
+  }
+  return { ...env, NODE_ENV: 'development', ...extra };
+}
+
+export interface Running {
+  child: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Resolves with the next line of stdout that parses as JSON. */
+  nextJson<T = Record<string, unknown>>(): Promise<T>;
+  /** Resolves once stderr contains `text`. */
+  stderrIncludes(text: string): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function run(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  options: { cwd?: string; stdin?: 'ignore' | 'pipe' } = {},
+): Running {
+  const child = spawn(command, args, { env, cwd: options.cwd ?? root, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const jsonLines: unknown[] = [];
+  const jsonWaiters: Array<(value: unknown) => void> = [];
+  const stderrWaiters: Array<{ text: string; resolve: () => void }> = [];
+  let pending = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    pending += chunk;
+    let newline = pending.indexOf('\n');
+    while (newline !== -1) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      newline = pending.indexOf('\n');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const waiter = jsonWaiters.shift();
+      if (waiter) waiter(parsed);
+      else jsonLines.push(parsed);
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    for (const waiter of [...stderrWaiters]) {
+      if (stderr.includes(waiter.text)) {
+        stderrWaiters.splice(stderrWaiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  const failOnExit = <T>(what: string): Promise<T> =>
+    exited.then(({ code, signal }) => {
+      throw new Error(`process exited (code ${code}, signal ${signal}) before ${what}\nstdout: ${stdout}\nstderr: ${stderr}`);
+    });
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    nextJson<T>() {
+      if (jsonLines.length > 0) return Promise.resolve(jsonLines.shift() as T);
+      return Promise.race([new Promise<T>((resolve) => jsonWaiters.push(resolve as (v: unknown) => void)), failOnExit<T>('a JSON line')]);
+    },
+    stderrIncludes(text: string) {
+      if (stderr.includes(text)) return Promise.resolve();
+      return Promise.race([
+        new Promise<void>((resolve) => stderrWaiters.push({ text, resolve })),
+        failOnExit<void>(`stderr included ${JSON.stringify(text)}`),
+      ]);
+    },
+    exited,
+  };
+}
+
+/** GET from this process (the server under test is another process, and it is the one blocked). */
+export function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { connection: 'close' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Every src/href/url() in the page: a self-contained report has none pointing at a network. */
+export function networkReferences(html: string): string[] {
+  const found = html.match(/(?:src|href|action|xlink:href)\s*=\s*["']?\s*(?:https?:)?\/\/[^"'\s>]*/gi) ?? [];
+  const css = html.match(/url\(\s*["']?\s*(?:https?:)?\/\/[^)]*\)/gi) ?? [];
+  const imports = html.match(/@import/gi) ?? [];
+  return [...found, ...css, ...imports];
+}

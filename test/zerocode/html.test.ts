@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { renderHtml } from '../../src/report/html.js';
+import { renderReport } from '../../src/report/write.js';
+import { networkReferences } from './helpers.js';
+import { sampleReport } from './sample-report.js';
+
+describe('HTML report', () => {
+  it('names the blocking function with its stack and route', () => {
+    const html = renderHtml(sampleReport());
+    expect(html).toContain('renderInvoice (/srv/app/src/invoice.ts:42)');
+    expect(html).toContain('at handler (/srv/app/src/routes.ts:17:3)');
+    expect(html).toContain('GET /invoice/:id');
+  });
+
+  it('loads nothing from the network', () => {
+    const html = renderHtml(sampleReport());
+    expect(networkReferences(html)).toEqual([]);
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/<link\b/i);
+    expect(html).not.toMatch(/<script[^>]*\bsrc=/i);
+  });
+
+  it('draws the p50, p99 and max series with one point per timeline sample', () => {
+    const html = renderHtml(sampleReport());
+    for (const series of ['p50', 'p99', 'max']) {
+      const path = html.match(new RegExp(`class="series series-${series}" d="([^"]+)"`));
+      expect(path?.[1]?.match(/[ML]/g)).toHaveLength(12);
+    }
+  });
+
+  it('marks each block on the timeline where it happened', () => {
+    const html = renderHtml(sampleReport());
+    const blocks = [...html.matchAll(/<rect class="block" x="([\d.]+)"[^>]*width="([\d.]+)"/g)];
+    expect(blocks).toHaveLength(1);
+    // Started 5.2 s into a 12 s window, 412 ms long, on a 920-unit-wide plot starting at 64.
+    expect(Number(blocks[0]?.[1])).toBeCloseTo(64 + (5.2 / 12) * 920, 0);
+    expect(Number(blocks[0]?.[2])).toBeCloseTo((0.412 / 12) * 920, 0);
+  });
+
+  it('escapes HTML in stacks, paths and routes', () => {
+    const hostile = '<img src=x onerror=alert(1)>';
+    const data = sampleReport();
+    data.command = `"${hostile}`;
+    data.topBlockers[0]!.stack[0]!.function = hostile;
+    data.topBlockers[0]!.route = `GET /search?q=</script><script>alert(1)</script>`;
+    data.topBlockers[0]!.site = `${hostile} (x.js:1)`;
+    data.blocks[0]!.request = `GET /${hostile}`;
+    const html = renderHtml(data);
+    expect(html).not.toContain('<img');
+    expect(html).not.toContain('</script><script>alert');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    // The embedded data is still valid JSON, with the markup escaped out of the script element.
+    const json = html.match(/<script type="application\/json" id="loopguard-data">([\s\S]*?)<\/script>/)?.[1] ?? '';
+    expect(JSON.parse(json).topBlockers[0].stack[0].function).toBe(hostile);
+  });
+
+  it('says so when there were no blocks', () => {
+    const html = renderHtml(sampleReport({ blocks: [], topBlockers: [] }));
+    expect(html).toContain('No blocks above the threshold.');
+    expect(html).not.toContain('<rect class="block"');
+  });
+
+  it('writes the same data as JSON', () => {
+    const data = sampleReport();
+    expect(JSON.parse(renderReport(data, 'json'))).toEqual(data);
+  });
+});

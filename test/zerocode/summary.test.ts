@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { formatMs, formatSummary } from '../../src/report/summary.js';
+import { sampleReport } from './sample-report.js';
+
+describe('exit summary', () => {
+  it('prints the delay percentiles, the block count and the total blocked time', () => {
+    const text = formatSummary(sampleReport());
+    expect(text).toMatch(/p50 1\.1 ms\s+p90 4\.2 ms\s+p99 205 ms\s+max 412 ms/);
+    expect(text).toContain('1 block, 412 ms in total, longest 412 ms');
+  });
+
+  it('prints the top blockers as a table with site, route, count, total and max', () => {
+    const lines = formatSummary(sampleReport()).split('\n');
+    const header = lines.findIndex((line) => /site\s+route\s+count\s+total\s+max/.test(line));
+    expect(header).toBeGreaterThan(0);
+    const row = lines[header + 1] ?? '';
+    expect(row).toMatch(/renderInvoice \(\/srv\/app\/src\/invoice\.ts:42\)\s+GET \/invoice\/:id\s+1\s+412 ms\s+412 ms/);
+    // Columns line up: the count column ends where its header ends.
+    expect(row.indexOf('GET')).toBe((lines[header] ?? '').indexOf('route'));
+  });
+
+  it('leaves the table out when nothing blocked', () => {
+    const text = formatSummary(
+      sampleReport({ topBlockers: [], blocks: [], stats: { ...sampleReport().stats, blocks: { count: 0, totalMs: 0, longestMs: 0 } } }),
+    );
+    expect(text).toContain('0 blocks, 0.0 ms in total');
+    expect(text).not.toContain('top blockers');
+  });
+
+  it('names the report file when one was written', () => {
+    expect(formatSummary(sampleReport(), { reportPath: '/tmp/r.html' })).toContain('report: /tmp/r.html');
+  });
+
+  it('formats durations with a precision that suits their size', () => {
+    expect([formatMs(0.42), formatMs(12.4), formatMs(412.6), formatMs(1530), formatMs(65_000)]).toEqual([
+      '0.4 ms',
+      '12 ms',
+      '413 ms',
+      '1.53 s',
+      '65.0 s',
+    ]);
+  });
+});
