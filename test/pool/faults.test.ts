@@ -28,6 +28,15 @@ describe('faults stay inside their task', () => {
     await pool.close();
   });
 
+  it('a module that ends the thread while loading fails its task with ERR_LOOPGUARD_WORKER_CRASHED, not a crash loop', async () => {
+    const { neverRuns } = await import('../fixtures/pool/exits-on-import.mjs');
+    const pool = createPool({ maxThreads: 1 });
+    await expect(pool.run(add, [1, 1])).resolves.toBe(2); // a thread that already ran a task
+    await expect(pool.run(neverRuns, [])).rejects.toMatchObject({ code: 'ERR_LOOPGUARD_WORKER_CRASHED' });
+    await expect(pool.run(add, [2, 2])).resolves.toBe(4);
+    await pool.close();
+  });
+
   it('a task over its timeout fails with ERR_LOOPGUARD_TASK_TIMEOUT well before it would end, then the pool works', async () => {
     const pool = createPool({ maxThreads: 1 });
     const started = performance.now();
