@@ -283,10 +283,7 @@ export class ThreadPool implements ThreadHost {
     if (head === undefined || head.startedAt > 0 || head.settled) return;
     const now = performance.now();
     head.startedAt = now;
-    if (head.timeout > 0 && head.timeout !== Infinity) {
-      head.timer = setTimeout(() => this.#kill(thread, head, new TaskTimeoutError(head.timeout)), head.timeout);
-      head.timer.unref(); // the referenced worker keeps the process alive while it runs
-    }
+    if (head.timeout > 0 && head.timeout !== Infinity) this.#armTimeout(thread, head);
     const waited = now - head.submittedAt;
     // One warning per episode: it ends when a task gets a thread within queueWarning again.
     if (waited < this.#options.queueWarning) {
@@ -296,6 +293,25 @@ export class ThreadPool implements ThreadHost {
       const stats = this.stats();
       warnSaturated(this.#options.name, stats.queued, waited, stats.threads);
     }
+  }
+
+  /**
+   * The timeout counts from the task's start in the thread. The thread counts the tasks it
+   * started in shared memory: a new thread may still be booting (or importing) when its first
+   * task is posted, so until the thread reaches the task, look again every 10 ms; from then
+   * on, the task has its full time.
+   */
+  #armTimeout(thread: PoolThread, task: Task): void {
+    const started = thread.started >= task.seq;
+    task.timer = setTimeout(
+      () => {
+        if (thread.dead || task.settled) return;
+        if (started) this.#kill(thread, task, new TaskTimeoutError(task.timeout));
+        else this.#armTimeout(thread, task);
+      },
+      started ? task.timeout : Math.min(task.timeout, 10),
+    );
+    task.timer.unref(); // the referenced worker keeps the process alive while it runs
   }
 
   #afterProgress(thread: PoolThread | undefined): void {
