@@ -81,6 +81,18 @@ describe('faults stay inside their task', () => {
     await pool.close();
   });
 
+  it('an aborted task pipelined behind another rejects at once; the tasks around it still succeed', async () => {
+    const pool = createPool({ maxThreads: 1 });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => pool.run(add, [i, 0]))); // measured as tiny: pipelined
+    const controller = new AbortController();
+    const tasks = [pool.run(add, [1, 1]), pool.run(add, [2, 2], { signal: controller.signal }), pool.run(add, [3, 3])];
+    controller.abort();
+    const results = await Promise.allSettled(tasks);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ name: 'AbortError' });
+    await pool.close();
+  });
+
   it('an already aborted signal rejects without running', async () => {
     const pool = createPool({ maxThreads: 1 });
     await expect(pool.run(add, [1, 1], { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
