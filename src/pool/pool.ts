@@ -55,8 +55,9 @@ export class ThreadPool implements ThreadHost {
   #failed = 0;
   readonly #waitHistogram: RecordableHistogram = createHistogram();
   readonly #runHistogram: RecordableHistogram = createHistogram();
-  /** Moving average of one task's run time (ms); NaN until the first result. */
-  #averageRunMs = NaN;
+  /** Per function (definition index): moving average of one task's run time in ms, as seen
+   * from here (cloning included). Per function, so tiny tasks never make a heavy one pipeline. */
+  readonly #averageRunMs = new Map<number, number>();
   #saturationWarned = false;
   readonly #reaper: IdleReaper;
   readonly #offloaded = new Set<string>();
@@ -167,10 +168,16 @@ export class ThreadPool implements ThreadHost {
     const head = thread.inflight.peek();
     const begin = head !== undefined && head.startedAt > 0 ? head.startedAt : now;
     const perTask = (now - begin) / count;
-    this.#averageRunMs = Number.isNaN(this.#averageRunMs) ? perTask : this.#averageRunMs * 0.7 + perTask * 0.3;
+    let lastIndex = -1;
     for (let i = 0; i < count; i++) {
       const task = thread.inflight.shift();
-      if (task === undefined || task.settled) continue; // aborted while pipelined
+      if (task === undefined) continue;
+      if (task.def.index !== lastIndex) {
+        lastIndex = task.def.index;
+        const average = this.#averageRunMs.get(lastIndex);
+        this.#averageRunMs.set(lastIndex, average === undefined ? perTask : average * 0.7 + perTask * 0.3);
+      }
+      if (task.settled) continue; // aborted while pipelined
       const startedAt = task.startedAt > 0 ? task.startedAt : begin + perTask * i;
       this.#waitHistogram.record(toMicros(startedAt - task.submittedAt));
       this.#runHistogram.record(toMicros(perTask));
@@ -220,7 +227,7 @@ export class ThreadPool implements ThreadHost {
       }
       let thread: PoolThread | undefined;
       try {
-        thread = this.#pickThread();
+        thread = this.#pickThread(task);
       } catch (error) {
         // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
         this.#queue.shift();
@@ -238,7 +245,7 @@ export class ThreadPool implements ThreadHost {
     }
   }
 
-  #pickThread(): PoolThread | undefined {
+  #pickThread(task: Task): PoolThread | undefined {
     let best: PoolThread | undefined;
     for (const thread of this.#threads) {
       const load = thread.load;
@@ -246,13 +253,16 @@ export class ThreadPool implements ThreadHost {
       if (best === undefined || load < best.load) best = thread;
     }
     if (this.#threads.length < this.#options.maxThreads) return this.#spawn();
-    return best !== undefined && best.load < this.#depth() ? best : undefined;
+    return best !== undefined && best.load < this.#depth(task) ? best : undefined;
   }
 
-  /** How many tasks one thread may hold: ~4 ms of work, 1 for long tasks (no head-of-line wait). */
-  #depth(): number {
-    const average = this.#averageRunMs;
-    if (Number.isNaN(average) || average >= 5) return 1;
+  /**
+   * How many tasks one thread may hold when the next is `task`: ~4 ms of its work; one for
+   * long tasks (no head-of-line wait) and for functions not measured yet.
+   */
+  #depth(task: Task): number {
+    const average = this.#averageRunMs.get(task.def.index);
+    if (average === undefined || average >= 5) return 1;
     return Math.min(512, Math.max(2, Math.floor(4 / average)));
   }
 
@@ -273,10 +283,7 @@ export class ThreadPool implements ThreadHost {
     if (head === undefined || head.startedAt > 0 || head.settled) return;
     const now = performance.now();
     head.startedAt = now;
-    if (head.timeout > 0 && head.timeout !== Infinity) {
-      head.timer = setTimeout(() => this.#kill(thread, head, new TaskTimeoutError(head.timeout)), head.timeout);
-      head.timer.unref(); // the referenced worker keeps the process alive while it runs
-    }
+    if (head.timeout > 0 && head.timeout !== Infinity) this.#armTimeout(thread, head);
     const waited = now - head.submittedAt;
     // One warning per episode: it ends when a task gets a thread within queueWarning again.
     if (waited < this.#options.queueWarning) {
@@ -286,6 +293,25 @@ export class ThreadPool implements ThreadHost {
       const stats = this.stats();
       warnSaturated(this.#options.name, stats.queued, waited, stats.threads);
     }
+  }
+
+  /**
+   * The timeout counts from the task's start in the thread. The thread counts the tasks it
+   * started in shared memory: a new thread may still be booting (or importing) when its first
+   * task is posted, so until the thread reaches the task, look again every 10 ms; from then
+   * on, the task has its full time.
+   */
+  #armTimeout(thread: PoolThread, task: Task): void {
+    const started = thread.started >= task.seq;
+    task.timer = setTimeout(
+      () => {
+        if (thread.dead || task.settled) return;
+        if (started) this.#kill(thread, task, new TaskTimeoutError(task.timeout));
+        else this.#armTimeout(thread, task);
+      },
+      started ? task.timeout : Math.min(task.timeout, 10),
+    );
+    task.timer.unref(); // the referenced worker keeps the process alive while it runs
   }
 
   #afterProgress(thread: PoolThread | undefined): void {

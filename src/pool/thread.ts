@@ -66,12 +66,28 @@ export class PoolThread {
   flush(host: ThreadHost): void {
     const tasks = this.outbox;
     this.outbox = [];
-    const live = tasks.filter((task) => !task.settled);
-    if (live.length === 0) return;
+    let batch: Task[] = [];
+    let bytes = 0;
+    for (const task of tasks) {
+      if (task.settled) continue;
+      batch.push(task);
+      bytes += payloadBytes(task.args);
+      // Big buffers go in messages of their own size class: one huge message would make the
+      // thread wait for all of it to be copied before starting the first task.
+      if (bytes >= BATCH_BYTES) {
+        this.postOrSplit(batch, host);
+        batch = [];
+        bytes = 0;
+      }
+    }
+    if (batch.length > 0) this.postOrSplit(batch, host);
+  }
+
+  private postOrSplit(batch: Task[], host: ThreadHost): void {
     try {
-      this.post(live);
+      this.post(batch);
     } catch {
-      for (const task of live) {
+      for (const task of batch) {
         try {
           this.post([task]);
         } catch (error) {
@@ -101,4 +117,16 @@ export class PoolThread {
       this.inflight.push(task);
     }
   }
+}
+
+/** A batch is posted once its arguments carry this many bytes of binary data. */
+const BATCH_BYTES = 256 * 1024;
+
+/** Bytes of ArrayBuffers and views among the top-level arguments (nested ones are not counted). */
+function payloadBytes(args: unknown[]): number {
+  let bytes = 0;
+  for (const arg of args) {
+    if (arg instanceof ArrayBuffer || ArrayBuffer.isView(arg)) bytes += arg.byteLength;
+  }
+  return bytes;
 }

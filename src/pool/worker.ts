@@ -62,12 +62,14 @@ async function drain(): Promise<void> {
     if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
     const tasks = batch.tasks;
     for (let i = 0; i < tasks.length; i += 2) {
+      // Counted before the first import of the function's module: a module that kills the
+      // thread while loading is this task's fault, not a reason to retry it forever.
+      Atomics.store(control, SLOT_STARTED, ++started);
       let fn = functions[tasks[i] as number];
       if (fn instanceof Promise) {
         postResults();
         fn = functions[tasks[i] as number] = await fn;
       }
-      Atomics.store(control, SLOT_STARTED, ++started);
       if (typeof fn !== 'function') {
         results.push(STATUS_NOT_PORTABLE, fn);
         continue;

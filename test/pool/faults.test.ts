@@ -28,6 +28,15 @@ describe('faults stay inside their task', () => {
     await pool.close();
   });
 
+  it('a module that ends the thread while loading fails its task with ERR_LOOPGUARD_WORKER_CRASHED, not a crash loop', async () => {
+    const { neverRuns } = await import('../fixtures/pool/exits-on-import.mjs');
+    const pool = createPool({ maxThreads: 1 });
+    await expect(pool.run(add, [1, 1])).resolves.toBe(2); // a thread that already ran a task
+    await expect(pool.run(neverRuns, [])).rejects.toMatchObject({ code: 'ERR_LOOPGUARD_WORKER_CRASHED' });
+    await expect(pool.run(add, [2, 2])).resolves.toBe(4);
+    await pool.close();
+  });
+
   it('a task over its timeout fails with ERR_LOOPGUARD_TASK_TIMEOUT well before it would end, then the pool works', async () => {
     const pool = createPool({ maxThreads: 1 });
     const started = performance.now();
@@ -41,9 +50,9 @@ describe('faults stay inside their task', () => {
   });
 
   it('counts taskTimeout from the start of the task, not from when it was queued', async () => {
-    const pool = createPool({ maxThreads: 1, taskTimeout: 400 });
-    // Each task runs 250 ms, under the timeout, but the third waits ~500 ms in the queue first.
-    const results = await Promise.allSettled([pool.run(busy, [250]), pool.run(busy, [250]), pool.run(busy, [250])]);
+    const pool = createPool({ maxThreads: 1, taskTimeout: 500 });
+    // Each task runs 200 ms, under the timeout, but the third waits ~400 ms in the queue first.
+    const results = await Promise.allSettled([pool.run(busy, [200]), pool.run(busy, [200]), pool.run(busy, [200])]);
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     await pool.close();
   });
@@ -69,6 +78,18 @@ describe('faults stay inside their task', () => {
     await expect(queued).rejects.toThrow('no longer needed');
     await expect(first).resolves.toBe(300);
     expect(pool.stats().completed).toBe(1);
+    await pool.close();
+  });
+
+  it('an aborted task pipelined behind another rejects at once; the tasks around it still succeed', async () => {
+    const pool = createPool({ maxThreads: 1 });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => pool.run(add, [i, 0]))); // measured as tiny: pipelined
+    const controller = new AbortController();
+    const tasks = [pool.run(add, [1, 1]), pool.run(add, [2, 2], { signal: controller.signal }), pool.run(add, [3, 3])];
+    controller.abort();
+    const results = await Promise.allSettled(tasks);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ name: 'AbortError' });
     await pool.close();
   });
 

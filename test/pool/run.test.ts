@@ -145,4 +145,34 @@ describe('errors across the boundary', () => {
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     await pool.close();
   });
+
+  it('warns once per class when a class instance is passed, since it arrives as a plain object', async () => {
+    class Point {
+      constructor(
+        public x: number,
+        public y: number,
+      ) {}
+    }
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const pool = createPool({ maxThreads: 1 });
+      const viaThread = await pool.run((p: { x: number; y: number }) => Object.getPrototypeOf(p) === Object.prototype && p.x + p.y, [new Point(1, 2)]);
+      await pool.run((p: { x: number }) => p.x, [new Point(3, 4)]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(viaThread).toBe(3);
+      await pool.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const classWarnings = warnings.filter((warning) => (warning as { code?: string }).code === 'LOOPGUARD_CLASS_INSTANCE');
+    expect(classWarnings).toHaveLength(1);
+    expect(classWarnings[0]!.message).toContain('args[0] is an instance of Point');
+  });
+
+  it('transfer() refuses a primitive value and a list that is not an array', () => {
+    expect(() => transfer(5 as unknown as object, [])).toThrow(/transfer\(\) value must be an object/);
+    expect(() => transfer(new ArrayBuffer(1), 'x' as never)).toThrow(/transfer\(\) list must be an array/);
+  });
 });
