@@ -6,10 +6,14 @@
 // From node:timers, not the globals: a test's fake timers must not stop the monitor.
 import { clearImmediate, clearTimeout, setImmediate, setTimeout } from 'node:timers';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import type { BlockEvent } from '../types.js';
+import type { BlockEvent, StackFrame } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
-import { toStackFrame } from '../sourcemaps.js';
+import { mapFileFrames, toStackFrame } from '../sourcemaps.js';
+import { parseStack } from './sync-stack.js';
+
+/** The file V8 gives code evaluated through the inspector. */
+const EVALUATED = '<anonymous>';
 
 type CaptureMessage = Extract<WatchdogMessage, { type: 'capture' }>;
 
@@ -121,10 +125,7 @@ export class BlockAssembler {
     this.#pending.delete(seq);
     pending.cancel();
     const { stall } = pending;
-    const stack =
-      capture === undefined
-        ? []
-        : capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], this.#options.sourceMaps));
+    const stack = capture === undefined ? [] : this.#stackOf(capture);
     const native = largest(this.#native, stall);
     const gc = largest(this.#gc, stall);
     const cover = (interval: Interval | undefined): boolean =>
@@ -144,6 +145,20 @@ export class BlockAssembler {
     } finally {
       if (this.#pending.size === 0) this.#flushIdle();
     }
+  }
+
+  /** The quick stack text when the watchdog took one, else the paused frames. */
+  #stackOf(capture: CaptureMessage): StackFrame[] {
+    const { sourceMaps } = this.#options;
+    if (capture.stackText !== '') {
+      // Drop the evaluated expression's own frames, which come first.
+      const frames = parseStack(capture.stackText)
+        .filter((frame, index, all) => all.slice(0, index + 1).some((earlier) => earlier.file !== EVALUATED))
+        // `Timeout.run [as _onTimeout]`: the alias says how it was called, not what it is.
+        .map((frame) => ({ ...frame, function: frame.function.replace(/ \[as [^\]]+\]$/, '') }));
+      if (frames.length > 0) return sourceMaps ? mapFileFrames(frames) : frames;
+    }
+    return capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps));
   }
 
   #flushIdle(): void {

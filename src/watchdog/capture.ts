@@ -53,6 +53,26 @@ const DESCRIBE_REQUESTS = `function (...candidates) {
   return undefined;
 }`;
 
+// Evaluated on the main thread while it blocks: the inspector dispatches it from a V8
+// interrupt, so `new Error().stack` holds the frames of the code that is blocking, with no
+// `Debugger.enable` (whose cost, 25–100 ms on the main thread and several hundred under load,
+// would make short blocks end before their stack was taken). Node's own source-map support
+// (tsx, --enable-source-maps) maps the text; the main thread maps the rest. The leading
+// `<anonymous>` frames are this expression's own.
+const QUICK_STACK = `(() => { const limit = Error.stackTraceLimit; Error.stackTraceLimit = 64;
+  let stack; try { stack = new Error().stack; } finally { Error.stackTraceLimit = limit; }
+  let context;
+  try { const s = globalThis[Symbol.for('loopguard.contextStorage')]; const v = s && s.getStore();
+    context = v === undefined ? undefined : JSON.parse(JSON.stringify(v)); } catch {}
+  return { stack: typeof stack === 'string' ? stack : '', context }; })()`;
+
+/** The stack text of the blocking code, and the user's context if one is set. */
+export interface QuickCapture {
+  stackText: string;
+  context: Record<string, unknown> | undefined;
+  stillBlocked: boolean;
+}
+
 export interface SessionGate {
   /** Asked right before connecting; false when the main thread is stopping. */
   open(): boolean;
@@ -107,6 +127,24 @@ export class StackCapturer {
       await this.#post('Debugger.disable').catch(() => undefined);
       this.disconnect();
     }
+  }
+
+  /**
+   * Take the blocking code's stack text without pausing or enabling the debugger. Leaves the
+   * session connected: a `capture()` for the request may follow; call `disconnect()` after.
+   */
+  async quickStack(isStillBlocked: () => boolean): Promise<QuickCapture | undefined> {
+    if (!this.#connect()) return undefined;
+    const evaluated = (await this.#post('Runtime.evaluate', {
+      expression: QUICK_STACK,
+      returnByValue: true,
+      silent: true,
+    })) as { result?: { value?: { stack?: unknown; context?: unknown } } };
+    const stillBlocked = isStillBlocked();
+    const value = evaluated.result?.value;
+    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked };
+    const context = typeof value.context === 'object' && value.context !== null ? value.context : undefined;
+    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked };
   }
 
   disconnect(): void {

@@ -112,6 +112,8 @@ export type WatchdogMessage =
   | {
       type: 'capture';
       seq: number;
+      /** `new Error().stack` taken inside the block ('' when it was not); preferred over frames. */
+      stackText: string;
       frames: RawFrame[];
       scripts: Record<string, ScriptInfo>;
       context: Record<string, unknown> | undefined;

@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { toStackFrame } from '../sourcemaps.js';
-import { StackCapturer, type Capture } from './capture.js';
+import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from './protocol.js';
 
 const data = workerData as WatchdogData;
@@ -42,6 +42,13 @@ function stillBlocked(seq: number): () => boolean {
   return () => Atomics.load(shared, Slot.HEARTBEAT) === seq && Atomics.load(shared, Slot.STATE) === State.RUNNING;
 }
 
+/** The inspector refused (a debugger already attached, a build without it): say so once. */
+function inspectorUnavailable(error: unknown): void {
+  if (unavailableSent) return;
+  unavailableSent = true;
+  send({ type: 'unavailable', reason: error instanceof Error ? error.message : String(error) });
+}
+
 async function capture(seq: number): Promise<Capture | undefined> {
   capturing = true;
   Atomics.store(shared, Slot.CAPTURING, seq);
@@ -50,11 +57,7 @@ async function capture(seq: number): Promise<Capture | undefined> {
     if (result.stillBlocked && result.frames.length > 0) lastCapture = { seq, capture: result };
     return result;
   } catch (error) {
-    // The inspector refused (a debugger already attached, a build without it): say so once.
-    if (!unavailableSent) {
-      unavailableSent = true;
-      send({ type: 'unavailable', reason: error instanceof Error ? error.message : String(error) });
-    }
+    inspectorUnavailable(error);
     return undefined;
   } finally {
     capturing = false;
@@ -63,14 +66,35 @@ async function capture(seq: number): Promise<Capture | undefined> {
 
 async function onStall(seq: number): Promise<void> {
   capturedSeq = seq;
-  const result = await capture(seq);
+  // First the stack, at once and cheaply; then, only if the block is still under way and no
+  // context was set by the user, a debugger pause to find the request in the frames' scopes.
+  const quick = await quickCapture(seq);
+  const needsPause = quick === undefined || (quick.stillBlocked && quick.context === undefined && data.http);
+  const result = needsPause ? await capture(seq) : undefined;
+  if (!needsPause) capturer.disconnect();
+  const paused = result?.stillBlocked === true;
   send({
     type: 'capture',
     seq,
-    frames: result?.stillBlocked === true ? result.frames : [],
+    stackText: quick?.stillBlocked === true ? quick.stackText : '',
+    frames: paused ? result.frames : [],
     scripts: result?.scripts ?? {},
-    context: result?.stillBlocked === true ? result.context : undefined,
+    context: quick?.context ?? (paused ? result.context : undefined),
   });
+}
+
+async function quickCapture(seq: number): Promise<QuickCapture | undefined> {
+  capturing = true;
+  Atomics.store(shared, Slot.CAPTURING, seq);
+  try {
+    return await capturer.quickStack(stillBlocked(seq));
+  } catch (error) {
+    capturer.disconnect();
+    inspectorUnavailable(error);
+    return undefined;
+  } finally {
+    capturing = false;
+  }
 }
 
 async function onHang(seq: number, elapsed: number): Promise<void> {
