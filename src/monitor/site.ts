@@ -55,12 +55,12 @@ export function routeOf(context: BlockContext | undefined): string | undefined {
 
 /** The function to suggest moving off the loop: the innermost named one in the user's code. */
 export function culpritOf(event: BlockEvent): string | undefined {
-  const frame = event.stack.find(
-    (candidate) =>
-      !isInternal(candidate) &&
-      !candidate.file.includes(`${sep}node_modules${sep}`) &&
-      candidate.function !== '<anonymous>' &&
-      candidate.function !== '',
-  );
-  return frame?.function.split('.').pop();
+  for (const frame of event.stack) {
+    if (isInternal(frame) || frame.file.includes(`${sep}node_modules${sep}`)) continue;
+    // V8's text stacks name methods `Receiver.name` and listeners `Server.<anonymous>`:
+    // only the function's own name can be passed to threaded().
+    const name = frame.function.split('.').pop() ?? '';
+    if (name !== '' && name !== '<anonymous>') return name;
+  }
+  return undefined;
 }
