@@ -2,18 +2,18 @@
 // Prints, per service, CPU µs per request (measured inside the server) and req/s (autocannon)
 // for each variant as ratios to the bare service; then the watchdog's RSS cost and how long
 // after a block starts its stack is captured. Knobs (env):
-//   BENCH_DURATION=5 BENCH_WARMUP=1 BENCH_REPS=3 BENCH_CONNECTIONS=10
+//   BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_REPS=3 BENCH_CONNECTIONS=10
 //   BENCH_SERVICES=http,fastify BENCH_VARIANTS=bare,loopguard,... BENCH_PARTS=throughput,rss,capture
 //   BENCH_RSS_REPS=5 BENCH_CAPTURE_BLOCKS=7 BENCH_JSON=out.json (raw results)
 import os from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { VARIANTS, VARIANT_NOTES } from './overhead/variants.mjs';
-import { envList, envNumber, fixed, formatTable, ratio } from './overhead/lib.mjs';
+import { envList, envNumber, fixed, formatTable } from './overhead/lib.mjs';
 import { runThroughput } from './overhead/throughput.mjs';
 import { runRss, runCapture } from './overhead/memory-and-capture.mjs';
 
 const config = {
-  duration: envNumber('BENCH_DURATION', 5, { min: 1 }),
+  duration: envNumber('BENCH_DURATION', 3, { min: 1 }),
   warmup: envNumber('BENCH_WARMUP', 1),
   reps: envNumber('BENCH_REPS', 3, { min: 1 }),
   connections: envNumber('BENCH_CONNECTIONS', 10, { min: 1 }),
@@ -25,6 +25,9 @@ const config = {
 };
 if (!config.variants.includes('bare')) config.variants.unshift('bare');
 
+const times = (value, all) => (Number.isFinite(value)
+  ? `${value.toFixed(2)}×${all?.length > 1 ? ` (${Math.min(...all).toFixed(2)}–${Math.max(...all).toFixed(2)})` : ''}`
+  : 'n/a');
 const log = (line) => process.stderr.write(`${line}\n`);
 
 function machine() {
@@ -48,7 +51,7 @@ out.push(`load average at start: ${loadBefore.map((l) => l.toFixed(2)).join(', '
 
 if (config.parts.includes('throughput')) {
   log(`throughput: ${config.services.join(', ')} × ${config.variants.join(', ')}; ${config.reps} reps of ` +
-    `${config.warmup}s warm-up + ${config.duration}s at ${config.connections} connections`);
+    `${config.warmup}s warm-up + ${config.duration}s at ${config.connections} connections, each variant between two bare runs`);
   const results = await runThroughput(config, log);
   raw.throughput = results;
   for (const service of config.services) {
@@ -59,14 +62,15 @@ if (config.parts.includes('throughput')) {
       return [
         variant,
         `${fixed(entry.cpu)} (${fixed(entry.cpuMin)}–${fixed(entry.cpuMax)})`,
-        ratio(entry.cpu, bare.cpu),
+        times(entry.cpuRatio, entry.cpuRatios),
         Math.round(entry.rps),
-        ratio(entry.rps, bare.rps),
+        times(entry.rpsRatio, entry.rpsRatios),
         [entry.reports && `${entry.reports} reports`, entry.logLines && `${entry.logLines} stderr lines`, entry.errors && `${entry.errors} errors`]
           .filter(Boolean).join(', '),
       ];
     });
-    out.push('', `${service === 'http' ? 'node:http' : 'Fastify 5'} — CPU µs per request (median, min–max of ${config.reps}) and req/s (median), ratios to bare`);
+    out.push('', `${service === 'http' ? 'node:http' : 'Fastify 5'} — CPU µs per request (median, min–max) and req/s (median) of ${bare.runs.length} bare / ${config.reps} variant runs;`,
+      'ratios: median of each run against the mean of the bare runs just before and after it (min–max in brackets)');
     out.push(formatTable(['variant', 'CPU µs/req', 'CPU ×bare', 'req/s', 'req/s ×bare', 'notes'], rows));
   }
   out.push('', ...config.variants.map((v) => `- ${v}: ${VARIANT_NOTES[v]}`));

@@ -70,6 +70,7 @@ export async function runCapture(config, log) {
     const events = results.map((r) => r.event).filter(Boolean);
     rows.push([
       variant,
+      `${summaries.filter((s) => Number.isFinite(s.firstAt)).length}/${summaries.length}`,
       fixed(median(summaries.map((s) => s.jumps)), 0),
       fixed(median(summaries.map((s) => s.stolenMs))),
       fixed(median(summaries.map((s) => s.firstAt))),
@@ -82,10 +83,11 @@ export async function runCapture(config, log) {
     ]);
   }
   lines.push(formatTable(
-    ['variant', 'jumps', 'stolen ms', 'first jump at ms', 'last jump ends ms', 'longest jump ms', 'events', 'stack names loop', 'event duration', 'event startedAt − real start ms'],
+    ['variant', `blocks with a jump ≥ ${THRESHOLD / 2} ms`, 'jumps', 'stolen ms', 'first jump at ms', 'last jump ends ms', 'longest jump ms', 'events', 'stack names loop', 'event duration', 'event startedAt − real start ms'],
     rows,
   ));
-  lines.push('A "jump" is a gap ≥ 1 ms between two back-to-back performance.now() reads in the busy loop: the main thread was',
+  lines.push('Times are ms after the block began; "first jump at" and "last jump ends" are medians over the blocks that had a late jump.',
+    'A "jump" is a gap ≥ 1 ms between two back-to-back performance.now() reads in the busy loop: the main thread was',
     'interrupted (Debugger.enable, the pause in which the frames are read, resume) or descheduled by the host. "first jump at"',
     'is when the watchdog first touched the main thread after the block began; the capture is complete by "last jump ends".');
   const extras = monitored.unavailable ? [] : monitored.map((r) => r.event?.extra).filter((e) => e && Object.keys(e).length);

@@ -37,21 +37,34 @@ async function runOnce(service, variant, config) {
 }
 
 /**
- * Runs every (service, variant) `reps` times. Within a repetition the variant order flips
- * (A B C D, then D C B A, ...) so that slow drift of the host's load does not favour one
- * variant. Returns { [service]: { [variant]: { runs: [...], cpu, rps, ... } } }.
+ * The run order of one repetition: every variant is bracketed by bare runs
+ * (bare A bare B bare C bare), and the variant order flips on every other repetition, so each
+ * variant is compared with the bare runs made just before and after it. Other processes on a
+ * small shared host come and go over seconds; a ratio against neighbours cancels that drift
+ * far better than a ratio of medians taken minutes apart.
+ */
+function schedule(variants, rep) {
+  const others = variants.filter((v) => v !== 'bare');
+  const order = rep % 2 === 0 ? others : [...others].reverse();
+  return ['bare', ...order.flatMap((v) => [v, 'bare'])];
+}
+
+/**
+ * Runs every (service, variant) `reps` times. Returns
+ * { [service]: { [variant]: { runs, cpu, rps, cpuRatio, rpsRatio, ... } } } where the ratios are
+ * medians of per-run ratios to the neighbouring bare runs.
  */
 export async function runThroughput(config, log) {
   const results = {};
   for (const service of config.services) {
     results[service] = {};
-    for (const variant of config.variants) results[service][variant] = { runs: [] };
+    for (const variant of config.variants) results[service][variant] = { runs: [], cpuRatios: [], rpsRatios: [] };
   }
   const skipped = new Map();
   for (let rep = 0; rep < config.reps; rep += 1) {
     for (const service of config.services) {
-      const order = rep % 2 === 0 ? config.variants : [...config.variants].reverse();
-      for (const variant of order) {
+      const sequence = [];
+      for (const variant of schedule(config.variants, rep)) {
         if (skipped.has(variant)) continue;
         const run = await runOnce(service, variant, config);
         if (run.unavailable) {
@@ -59,12 +72,21 @@ export async function runThroughput(config, log) {
           log(`  ${variant}: skipped — ${run.unavailable}`);
           continue;
         }
+        sequence.push({ variant, run });
         results[service][variant].runs.push(run);
         log(`  rep ${rep + 1}/${config.reps} ${service.padEnd(7)} ${variant.padEnd(13)} ` +
           `${run.cpuPerRequestUs.toFixed(1).padStart(8)} µs/req ${Math.round(run.requestsPerSecond).toString().padStart(6)} req/s` +
           (run.errors ? ` errors=${run.errors}` : '') + (run.blocks ? ` reports=${run.blocks}` : '') +
           (run.logLines ? ` stderr-lines=${run.logLines}` : ''));
       }
+      sequence.forEach(({ variant, run }, index) => {
+        if (variant === 'bare') return;
+        const neighbours = [sequence[index - 1], sequence[index + 1]].filter((s) => s?.variant === 'bare').map((s) => s.run);
+        if (neighbours.length === 0) return;
+        const mean = (key) => neighbours.reduce((sum, r) => sum + r[key], 0) / neighbours.length;
+        results[service][variant].cpuRatios.push(run.cpuPerRequestUs / mean('cpuPerRequestUs'));
+        results[service][variant].rpsRatios.push(run.requestsPerSecond / mean('requestsPerSecond'));
+      });
     }
   }
   for (const service of config.services) {
@@ -76,6 +98,8 @@ export async function runThroughput(config, log) {
       entry.cpuMin = Math.min(...cpus);
       entry.cpuMax = Math.max(...cpus);
       entry.rps = median(entry.runs.map((r) => r.requestsPerSecond));
+      entry.cpuRatio = variant === 'bare' ? 1 : median(entry.cpuRatios);
+      entry.rpsRatio = variant === 'bare' ? 1 : median(entry.rpsRatios);
       entry.errors = entry.runs.reduce((sum, r) => sum + r.errors, 0);
       entry.reports = entry.runs.reduce((sum, r) => sum + r.blocks, 0);
       entry.logLines = entry.runs.reduce((sum, r) => sum + r.logLines, 0);

@@ -2,9 +2,14 @@
 // service, the idle RSS fixture and the capture fixture mean the same thing by a name.
 import { createHook } from 'node:async_hooks';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const distUrl = new URL('../../dist/index.js', import.meta.url);
+// BENCH_LOOPGUARD_MODULE points the loopguard variants at another build (an absolute path), e.g.
+// to compare two versions of the monitor on one machine in one sitting.
+const distUrl = process.env.BENCH_LOOPGUARD_MODULE
+  ? pathToFileURL(process.env.BENCH_LOOPGUARD_MODULE)
+  : new URL('../../dist/index.js', import.meta.url);
 
 /** Variant names in the order the tables list them; `bare` is the baseline. */
 export const VARIANTS = ['bare', 'loopguard', 'loopguard+ctx', 'async_hooks', 'blocked-at'];
