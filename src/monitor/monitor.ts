@@ -1,6 +1,240 @@
-import type { Monitor, MonitorOptions } from '../types.js';
+/**
+ * `startMonitor()`: one monitor per process (even with both builds loaded), tying together
+ * the heartbeat and watchdog, the delay sampler, the block assembler and the reporter.
+ */
+import { contextStorage } from '../context.js';
+import { peekSingleton, processSingleton, setSingleton } from '../globals.js';
+import { registerRequestDescriber } from '../request-tag.js';
+import type { BlockEvent, BlockerSummary, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
+import { NATIVE_CALLS, type WatchdogMessage } from '../watchdog/protocol.js';
+import { Aggregates, isIgnored } from './aggregates.js';
+import { BlockAssembler } from './blocks.js';
+import { DelaySampler } from './delay.js';
+import { Heartbeat, inspectorUnavailableReason } from './heartbeat.js';
+import { resolveMonitorOptions, type ResolvedMonitorOptions } from './options.js';
+import { Reporter } from './reporter.js';
+import { installSyncCalls, type SyncCallsHandle } from './sync-calls.js';
+import { checkFunction, checkOneOf } from '../options.js';
 
-/** Start (or return the running) event-loop monitor. */
-export function startMonitor(_options?: MonitorOptions): Monitor {
-  throw new Error('not implemented yet');
+type BlockListener = (event: BlockEvent) => void;
+
+/**
+ * What other parts of loopguard use besides the public interface: the pool warns through
+ * the monitor's reporter, sync-calls feeds its events in, and loopguard/testing waits for
+ * the watchdog and for blocks to settle.
+ */
+export interface InternalMonitor extends Monitor {
+  warn(fields: object, message: string): void;
+  report(event: BlockEvent): void;
+  /** Resolves once the watchdog thread is watching (at once without one). */
+  readonly ready: Promise<void>;
+  /** Resolves after the next heartbeat, once every block seen by then has been emitted. */
+  settled(): Promise<void>;
+}
+
+const NATIVE_INDEX = new Map(NATIVE_CALLS.map((call, index) => [call, index + 1]));
+
+class LoopMonitor implements InternalMonitor {
+  readonly threshold: number;
+  readonly ready: Promise<void>;
+  #stacksAvailable: boolean;
+  readonly #options: ResolvedMonitorOptions;
+  readonly #listeners: Array<{ listener: BlockListener; once: boolean }> = [];
+  readonly #reporter: Reporter;
+  readonly #delay = new DelaySampler();
+  readonly #aggregates = new Aggregates();
+  readonly #assembler: BlockAssembler;
+  readonly #heartbeat: Heartbeat;
+  readonly #syncCalls: SyncCallsHandle;
+  #nextBeat: Array<() => void> = [];
+  #markReady: () => void = () => undefined;
+  #stopped = false;
+
+  constructor(options: ResolvedMonitorOptions) {
+    this.#options = options;
+    this.threshold = options.threshold;
+    this.#reporter = new Reporter(options.log, options.dedupe);
+    // The watchdog reads both through globalThis while the main thread is paused.
+    void contextStorage;
+    registerRequestDescriber();
+    const unavailable = options.stacks ? inspectorUnavailableReason() : undefined;
+    this.#stacksAvailable = options.stacks && unavailable === undefined;
+    if (unavailable !== undefined) this.#sayStacksUnavailable(unavailable);
+    this.ready = new Promise((resolve) => {
+      this.#markReady = resolve;
+    });
+    if (!this.#stacksAvailable) this.#markReady();
+    this.#assembler = new BlockAssembler({
+      threshold: options.threshold,
+      sourceMaps: options.sourceMaps,
+      emit: (event) => this.report(event),
+    });
+    this.#heartbeat = new Heartbeat({
+      threshold: options.threshold,
+      hangTimeout: options.hangTimeout,
+      hangFormat: options.log === false ? 'none' : options.log === 'pretty' ? 'pretty' : 'json',
+      http: options.http,
+      stacks: this.#stacksAvailable,
+      onStall: (stall) => {
+        this.#delay.recordBlock(stall.duration);
+        this.#assembler.onStall(stall);
+      },
+      onLateness: (ms) => {
+        this.#delay.recordLateness(ms);
+        const waiting = this.#nextBeat;
+        if (waiting.length > 0) {
+          this.#nextBeat = [];
+          for (const resolve of waiting) resolve();
+        }
+      },
+      onMessage: (message) => this.#onMessage(message),
+      onWorkerError: (error) => {
+        this.#stacksAvailable = false;
+        this.#markReady();
+        this.#sayStacksUnavailable(`the watchdog thread failed: ${error.message}`);
+      },
+    });
+    this.#syncCalls = installSyncCalls({
+      policy: options.syncCalls,
+      hooks: {
+        onEnter: (call) => {
+          this.#assembler.nativeEnter(call);
+          this.#heartbeat.setNativeCall(NATIVE_INDEX.get(call) ?? 0);
+        },
+        onExit: (call) => {
+          this.#assembler.nativeExit(call);
+          this.#heartbeat.setNativeCall(0);
+        },
+      },
+      report: (event) => this.report(event),
+      ...(options.ignore === undefined ? {} : { ignore: options.ignore }),
+      threshold: options.threshold,
+    });
+  }
+
+  get stacksAvailable(): boolean {
+    return this.#stacksAvailable;
+  }
+
+  on(event: 'block', listener: BlockListener): this {
+    return this.#add(event, listener, false);
+  }
+
+  once(event: 'block', listener: BlockListener): this {
+    return this.#add(event, listener, true);
+  }
+
+  off(event: 'block', listener: BlockListener): this {
+    checkOneOf('event', event, ['block'] as const);
+    const index = this.#listeners.findIndex((entry) => entry.listener === listener);
+    if (index !== -1) this.#listeners.splice(index, 1);
+    return this;
+  }
+
+  stats(): LoopStats {
+    return {
+      delay: this.#delay.delay(),
+      utilization: this.#delay.utilization(),
+      blocks: this.#aggregates.blocks(),
+      routes: this.#aggregates.routes(),
+      since: this.#delay.since,
+    };
+  }
+
+  topBlockers(limit = 10): BlockerSummary[] {
+    return this.#aggregates.top(limit);
+  }
+
+  timeline(): TimelinePoint[] {
+    return this.#delay.timeline();
+  }
+
+  warn(fields: object, message: string): void {
+    this.#reporter.warn(fields, message);
+  }
+
+  report(event: BlockEvent): void {
+    if (this.#stopped || isIgnored(event, this.#options.ignore)) return;
+    this.#aggregates.add(event);
+    this.#reporter.block(event);
+    const listeners = this.#options.onBlock === undefined ? [] : [this.#options.onBlock];
+    for (const entry of this.#listeners.slice()) {
+      listeners.push(entry.listener);
+      if (entry.once) this.off('block', entry.listener);
+    }
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        // A listener's bug surfaces as the user's own uncaught error, outside our state updates.
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  settled(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#nextBeat.push(resolve)).then(() => this.#assembler.settled());
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (peekSingleton('monitor') === this) setSingleton('monitor', undefined);
+    this.#syncCalls.uninstall();
+    this.#delay.stop();
+    this.#assembler.stop();
+    this.#listeners.length = 0;
+    const waiting = this.#nextBeat;
+    this.#nextBeat = [];
+    for (const resolve of waiting) resolve();
+    this.#markReady();
+    await this.#heartbeat.stop();
+  }
+
+  #add(event: 'block', listener: BlockListener, once: boolean): this {
+    checkOneOf('event', event, ['block'] as const);
+    checkFunction('listener', listener);
+    this.#listeners.push({ listener, once });
+    return this;
+  }
+
+  #onMessage(message: WatchdogMessage): void {
+    switch (message.type) {
+      case 'ready':
+        this.#markReady();
+        break;
+      case 'unavailable':
+        this.#stacksAvailable = false;
+        this.#sayStacksUnavailable(message.reason);
+        break;
+      case 'capture':
+        this.#assembler.onCapture(message);
+        break;
+      case 'hang':
+        this.#assembler.onHang(message.seq);
+        break;
+    }
+  }
+
+  #sayStacksUnavailable(reason: string): void {
+    // Once per process, not once per monitor: a restarted monitor has nothing new to say.
+    const said = processSingleton('stacksUnavailableSaid', () => ({ said: false }));
+    if (said.said) return;
+    said.said = true;
+    this.#reporter.warn({ reason }, 'stack capture is unavailable here; blocks are reported without stacks');
+  }
+}
+
+/** Start the event-loop monitor, or return the one already running in this process. */
+export function startMonitor(options?: MonitorOptions): Monitor {
+  const resolved = resolveMonitorOptions(options);
+  return processSingleton<InternalMonitor>('monitor', () => new LoopMonitor(resolved));
+}
+
+/** The running monitor with its internal members, if any (for the pool, testing, reports). */
+export function runningMonitor(): InternalMonitor | undefined {
+  return peekSingleton<InternalMonitor>('monitor');
 }

@@ -1,2 +1,196 @@
-// The watchdog thread's entry (see DESIGN.md).
-export {};
+/**
+ * The watchdog thread: watches the main thread's heartbeat, captures the stack of a block
+ * while it is under way, and reports a hang itself (the main thread cannot: it is stuck).
+ * Imports nothing from the main-side modules, only the protocol.
+ */
+import { writeSync } from 'node:fs';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import { StackCapturer, type Capture } from './capture.js';
+import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from './protocol.js';
+
+const data = workerData as WatchdogData;
+const shared = new Int32Array(data.buffer);
+const port = parentPort;
+const capturer = new StackCapturer();
+
+let lastBeat = Atomics.load(shared, Slot.HEARTBEAT);
+let lastBeatSeenAt = performance.now();
+let capturedSeq: number | undefined;
+let capturing = false;
+let lastCapture: { seq: number; capture: Capture } | undefined;
+let hangWrittenAt: number | undefined;
+let stopped = false;
+let unavailableSent = false;
+
+function send(message: WatchdogMessage): void {
+  port?.postMessage(message);
+}
+
+function stillBlocked(seq: number): () => boolean {
+  return () => Atomics.load(shared, Slot.HEARTBEAT) === seq && Atomics.load(shared, Slot.STATE) === State.RUNNING;
+}
+
+async function capture(seq: number): Promise<Capture | undefined> {
+  capturing = true;
+  Atomics.store(shared, Slot.CAPTURING, seq);
+  try {
+    const result = await capturer.capture(stillBlocked(seq), data.http);
+    if (result.stillBlocked && result.frames.length > 0) lastCapture = { seq, capture: result };
+    return result;
+  } catch (error) {
+    // The inspector refused (a debugger already attached, a build without it): say so once.
+    if (!unavailableSent) {
+      unavailableSent = true;
+      send({ type: 'unavailable', reason: error instanceof Error ? error.message : String(error) });
+    }
+    return undefined;
+  } finally {
+    capturing = false;
+  }
+}
+
+async function onStall(seq: number): Promise<void> {
+  capturedSeq = seq;
+  const result = await capture(seq);
+  send({
+    type: 'capture',
+    seq,
+    frames: result?.stillBlocked === true ? result.frames : [],
+    scripts: result?.scripts ?? {},
+    context: result?.stillBlocked === true ? result.context : undefined,
+  });
+}
+
+async function onHang(seq: number, elapsed: number): Promise<void> {
+  hangWrittenAt = performance.now();
+  // A fresh stack: an endless loop may have moved on from where the block started.
+  const fresh = capturing ? undefined : await capture(seq);
+  if (stopped || !stillBlocked(seq)()) return;
+  const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
+  writeHang(elapsed, best);
+  send({ type: 'hang', seq, elapsed });
+}
+
+function nativeCall(): string | undefined {
+  const index = Atomics.load(shared, Slot.NATIVE_CALL);
+  return index === 0 ? undefined : NATIVE_CALLS[index - 1];
+}
+
+function displayFile(url: string): string {
+  let file = url;
+  if (url.startsWith('file://')) {
+    try {
+      file = fileURLToPath(url);
+    } catch {
+      return url;
+    }
+  }
+  if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return file;
+  const shorter = relative(data.cwd, file);
+  return shorter.startsWith('..') ? file : shorter;
+}
+
+function writeHang(elapsed: number, found: Capture | undefined): void {
+  if (data.hangFormat === 'none') return;
+  const call = nativeCall();
+  const frames = (found?.frames ?? []).map((frame) => ({
+    function: frame.functionName || '<anonymous>',
+    file: displayFile(found?.scripts[frame.scriptId]?.url ?? ''),
+    line: frame.line + 1,
+    column: frame.column + 1,
+  }));
+  const context = found?.context;
+  let text: string;
+  if (data.hangFormat === 'json') {
+    const record = {
+      level: 'error',
+      msg: 'event loop hang',
+      pid: process.pid,
+      time: Date.now(),
+      kind: 'hang',
+      duration: Math.round(elapsed),
+      threshold: data.threshold,
+      stack: frames,
+      ...(context === undefined ? {} : { context }),
+      ...(call === undefined ? {} : { call }),
+    };
+    text = `${JSON.stringify(record)}\n`;
+  } else {
+    const where = context === undefined ? '' : ` in ${describeContext(context)}`;
+    const inside = call === undefined ? '' : ` inside ${call}`;
+    const lines = [
+      `loopguard: event loop hung: blocked for ${Math.round(elapsed)} ms and still blocked${inside}${where} (pid ${process.pid})`,
+      ...frames.filter((frame) => !frame.file.startsWith('node:internal')).slice(0, 10).map(
+        (frame) => `    at ${frame.function} (${frame.file}:${frame.line}:${frame.column})`,
+      ),
+    ];
+    if (frames.length === 0) lines.push('    (stack not captured)');
+    text = `${lines.join('\n')}\n`;
+  }
+  try {
+    // fd 2 directly: process.stderr belongs to the main thread, which is stuck.
+    writeSync(2, text);
+  } catch {
+    // stderr closed: nothing else to do
+  }
+}
+
+function describeContext(context: Record<string, unknown>): string {
+  const { method, route, path, name } = context;
+  const target = typeof route === 'string' ? route : typeof path === 'string' ? path : undefined;
+  if (typeof method === 'string' && target !== undefined) return `${method} ${target}`;
+  if (typeof name === 'string') return name;
+  return target ?? JSON.stringify(context);
+}
+
+function tick(): void {
+  if (stopped) return;
+  if (Atomics.load(shared, Slot.STATE) !== State.RUNNING) {
+    stop();
+    return;
+  }
+  const beat = Atomics.load(shared, Slot.HEARTBEAT);
+  const now = performance.now();
+  if (beat !== lastBeat) {
+    lastBeat = beat;
+    lastBeatSeenAt = now;
+    hangWrittenAt = undefined;
+    return;
+  }
+  const stale = now - lastBeatSeenAt;
+  if (stale > data.threshold && capturedSeq !== beat && !capturing) void onStall(beat);
+  if (
+    data.hangTimeout > 0 &&
+    stale >= data.hangTimeout &&
+    (hangWrittenAt === undefined || now - hangWrittenAt >= data.hangTimeout)
+  ) {
+    void onHang(beat, stale);
+  }
+}
+
+function stop(): void {
+  if (stopped) return;
+  stopped = true;
+  clearInterval(timer);
+  capturer.disconnect();
+  // Tell the main thread (maybe waiting in its 'exit' handler) that no pause can come any more.
+  Atomics.store(shared, Slot.ACK, 1);
+  Atomics.notify(shared, Slot.ACK);
+  port?.close();
+}
+
+// The session keeps nothing alive in this thread: this timer is what keeps the watchdog running.
+const timer = setInterval(tick, data.pollInterval);
+
+// Wake at once when the main thread asks us to stop (it may be blocked waiting for the ack).
+type WaitAsync = (array: Int32Array, index: number, value: number) => { async: boolean; value: Promise<string> | string };
+const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+if (waitAsync !== undefined) {
+  const waiting = waitAsync(shared, Slot.STATE, State.RUNNING);
+  if (waiting.async) void (waiting.value as Promise<string>).then(() => stop());
+  else stop();
+}
+
+send({ type: 'ready' });

@@ -1,0 +1,99 @@
+/**
+ * Loop delay and utilisation. The histogram comes from `monitorEventLoopDelay` (its own
+ * libuv timer, resolution subtracted); the per-second timeline from the heartbeat's lateness;
+ * measured block durations feed `max` too, so a single 300 ms block is never averaged away.
+ */
+import { createHistogram, monitorEventLoopDelay, performance, type RecordableHistogram } from 'node:perf_hooks';
+import type { DelayStats, TimelinePoint } from '../types.js';
+
+/** ms between two samples of monitorEventLoopDelay; subtracted from what it records. */
+const RESOLUTION = 10;
+const TIMELINE_LENGTH = 3600;
+const SAMPLE_INTERVAL = 1000;
+
+type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
+
+export class DelaySampler {
+  readonly since = Date.now();
+  #histogram = monitorEventLoopDelay({ resolution: RESOLUTION });
+  /** Heartbeat lateness in µs over the current second. */
+  #second: RecordableHistogram = createHistogram();
+  #secondMaxMs = 0;
+  #longestBlockMs = 0;
+  #eluStart: EventLoopUtilization = performance.eventLoopUtilization();
+  #eluLast: EventLoopUtilization = this.#eluStart;
+  #timeline: TimelinePoint[] = [];
+  #timer: NodeJS.Timeout;
+
+  constructor() {
+    this.#histogram.enable();
+    this.#timer = setInterval(() => this.#sample(), SAMPLE_INTERVAL);
+    this.#timer.unref();
+  }
+
+  /** How late a heartbeat came, in ms (0 when on time). */
+  recordLateness(ms: number): void {
+    this.#second.record(Math.max(1, Math.round(ms * 1000)));
+    if (ms > this.#secondMaxMs) this.#secondMaxMs = ms;
+  }
+
+  /** A block measured by the heartbeat: never hidden by the histogram's resolution or averaging. */
+  recordBlock(ms: number): void {
+    if (ms > this.#longestBlockMs) this.#longestBlockMs = ms;
+    if (ms > this.#secondMaxMs) this.#secondMaxMs = ms;
+  }
+
+  delay(): DelayStats {
+    const h = this.#histogram;
+    const ms = (ns: number): number => round(Math.max(0, ns / 1e6 - RESOLUTION));
+    if (h.count === 0) {
+      const max = round(this.#longestBlockMs);
+      return { min: 0, max, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
+    }
+    return {
+      min: ms(h.min),
+      max: Math.max(ms(h.max), round(this.#longestBlockMs)),
+      mean: ms(h.mean),
+      stddev: round(h.stddev / 1e6),
+      p50: ms(h.percentile(50)),
+      p90: ms(h.percentile(90)),
+      p99: ms(h.percentile(99)),
+    };
+  }
+
+  utilization(): number {
+    return round(performance.eventLoopUtilization(this.#eluStart).utilization, 4);
+  }
+
+  timeline(): TimelinePoint[] {
+    return this.#timeline.slice();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#histogram.disable();
+  }
+
+  #sample(): void {
+    const now = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(now, this.#eluLast).utilization;
+    this.#eluLast = now;
+    const second = this.#second;
+    const ms = (us: number): number => round(us / 1000);
+    this.#timeline.push({
+      t: Date.now(),
+      p50: second.count === 0 ? 0 : ms(second.percentile(50)),
+      p99: second.count === 0 ? 0 : ms(second.percentile(99)),
+      max: round(this.#secondMaxMs),
+      utilization: round(utilization, 4),
+    });
+    if (this.#timeline.length > TIMELINE_LENGTH) this.#timeline.shift();
+    second.reset();
+    this.#secondMaxMs = 0;
+  }
+}
+
+function round(value: number, digits = 2): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}

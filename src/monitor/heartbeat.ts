@@ -1,0 +1,145 @@
+/**
+ * The main thread's side of the watchdog: a heartbeat in a SharedArrayBuffer, the watchdog
+ * worker, and the exit handshake. A block is the gap between two heartbeats, measured here
+ * on the main thread; the watchdog only adds what it saw while the gap was open.
+ */
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { workerUrl } from '../worker-url.js';
+import { SLOT_COUNT, Slot, State, type WatchdogData, type WatchdogMessage } from '../watchdog/protocol.js';
+
+export interface Stall {
+  /** The heartbeat value that went stale (the watchdog's capture carries the same). */
+  seq: number;
+  /** performance.now() bounds of the block. */
+  start: number;
+  end: number;
+  /** ms, a lower bound: the gap between heartbeats minus the heartbeat interval. */
+  duration: number;
+  /** Whether the watchdog was capturing a stack for it (a 'capture' message will follow). */
+  captureUnderWay: boolean;
+}
+
+export interface HeartbeatOptions {
+  threshold: number;
+  hangTimeout: number;
+  hangFormat: WatchdogData['hangFormat'];
+  http: boolean;
+  stacks: boolean;
+  onStall(stall: Stall): void;
+  onLateness(ms: number): void;
+  onMessage(message: WatchdogMessage): void;
+  onWorkerError(error: Error): void;
+}
+
+/** ms the 'exit' handler waits for the watchdog to drop its inspector session. */
+const EXIT_HANDSHAKE_TIMEOUT = 200;
+
+/** Why stacks cannot be captured in this process, or undefined when they can. */
+export function inspectorUnavailableReason(): string | undefined {
+  if (process.features.inspector !== true) return 'this Node.js was built without the inspector';
+  try {
+    const inspector = createRequire(import.meta.url)('node:inspector') as { url(): string | undefined };
+    if (inspector.url() !== undefined) return 'a debugger is attached (inspector.url() is set)';
+  } catch (error) {
+    return `node:inspector cannot be loaded (${error instanceof Error ? error.message : String(error)})`;
+  }
+  return undefined;
+}
+
+export class Heartbeat {
+  readonly interval: number;
+  readonly #shared = new Int32Array(new SharedArrayBuffer(SLOT_COUNT * Int32Array.BYTES_PER_ELEMENT));
+  readonly #options: HeartbeatOptions;
+  readonly #timer: NodeJS.Timeout;
+  #worker: Worker | undefined;
+  #lastBeatAt = performance.now();
+  #onExit = (): void => this.#handshake();
+
+  constructor(options: HeartbeatOptions) {
+    this.#options = options;
+    // Well under the threshold, so that a normal loop never looks stale to the watchdog.
+    this.interval = Math.max(1, Math.min(20, Math.floor(options.threshold / 4)));
+    // 0 means "no capture" in Slot.CAPTURING: start counting at 1.
+    Atomics.store(this.#shared, Slot.HEARTBEAT, 1);
+    this.#timer = setInterval(() => this.#beat(), this.interval);
+    this.#timer.unref();
+    if (options.stacks) this.#startWorker();
+  }
+
+  /** Tell the watchdog which blocking Node API runs now (index + 1 in NATIVE_CALLS, 0 = none). */
+  setNativeCall(index: number): void {
+    Atomics.store(this.#shared, Slot.NATIVE_CALL, index);
+  }
+
+  get hasWorker(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    process.off('exit', this.#onExit);
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker === undefined) return;
+    this.#handshake();
+    worker.removeAllListeners('message');
+    await worker.terminate();
+  }
+
+  #beat(): void {
+    const now = performance.now();
+    const gap = now - this.#lastBeatAt;
+    const seq = Atomics.load(this.#shared, Slot.HEARTBEAT);
+    this.#lastBeatAt = now;
+    Atomics.add(this.#shared, Slot.HEARTBEAT, 1);
+    const lateness = Math.max(0, gap - this.interval);
+    this.#options.onLateness(lateness);
+    if (lateness > this.#options.threshold) {
+      const captureUnderWay = this.#worker !== undefined && Atomics.load(this.#shared, Slot.CAPTURING) === seq;
+      this.#options.onStall({ seq, start: now - lateness, end: now, duration: lateness, captureUnderWay });
+    }
+  }
+
+  #startWorker(): void {
+    const data: WatchdogData = {
+      buffer: this.#shared.buffer as SharedArrayBuffer,
+      threshold: this.#options.threshold,
+      hangTimeout: this.#options.hangTimeout,
+      hangFormat: this.#options.hangFormat,
+      http: this.#options.http,
+      pollInterval: Math.max(1, Math.min(10, Math.floor(this.#options.threshold / 5))),
+      cwd: process.cwd(),
+    };
+    // execArgv: [] so that flags such as --input-type or a test runner's loaders stay out of it.
+    const worker = new Worker(workerUrl('watchdog-worker'), {
+      workerData: data,
+      execArgv: [],
+      env: {},
+      stdout: false,
+      stderr: false,
+      name: 'loopguard-watchdog',
+    });
+    worker.on('message', (message: WatchdogMessage) => this.#options.onMessage(message));
+    worker.on('error', (error) => {
+      this.#worker = undefined;
+      this.#options.onWorkerError(error);
+    });
+    // After adding the 'message' listener: adding one later would ref the worker again.
+    worker.unref();
+    this.#worker = worker;
+    process.on('exit', this.#onExit);
+  }
+
+  /**
+   * A worker session made with connectToMainThread() holds up process exit ("Waiting for the
+   * debugger to disconnect..."): ask the watchdog to drop it and wait, briefly, until it has.
+   */
+  #handshake(): void {
+    if (Atomics.load(this.#shared, Slot.STATE) === State.STOPPING) return;
+    Atomics.store(this.#shared, Slot.STATE, State.STOPPING);
+    Atomics.notify(this.#shared, Slot.STATE);
+    Atomics.wait(this.#shared, Slot.ACK, 0, EXIT_HANDSHAKE_TIMEOUT);
+  }
+}

@@ -1,0 +1,95 @@
+/** Validation of `startMonitor()` options, all up front, each message naming the option. */
+import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
+import {
+  checkBoolean,
+  checkFunction,
+  checkNumber,
+  checkOneOf,
+  checkOptionsObject,
+  describeValue,
+} from '../options.js';
+import type { BlockEvent, IgnoreRules, Logger, MonitorOptions } from '../types.js';
+
+export interface ResolvedMonitorOptions {
+  threshold: number;
+  stacks: boolean;
+  hangTimeout: number;
+  sourceMaps: boolean;
+  log: 'pretty' | 'json' | false | Logger;
+  dedupe: number;
+  http: boolean;
+  syncCalls: 'warn' | 'throw' | false;
+  ignore: ((event: BlockEvent) => boolean) | IgnoreRules | undefined;
+  onBlock: ((event: BlockEvent) => void) | undefined;
+}
+
+const KNOWN = [
+  'threshold',
+  'stacks',
+  'hangTimeout',
+  'sourceMaps',
+  'log',
+  'dedupe',
+  'http',
+  'syncCalls',
+  'ignore',
+  'onBlock',
+] as const;
+
+/** `'pretty'` on a terminal or outside production, `'json'` for log pipelines. */
+export function defaultLog(): 'pretty' | 'json' {
+  return process.stderr.isTTY === true || process.env['NODE_ENV'] !== 'production' ? 'pretty' : 'json';
+}
+
+export function resolveMonitorOptions(options: MonitorOptions | undefined): ResolvedMonitorOptions {
+  const given = checkOptionsObject('options', options, KNOWN);
+  const threshold = given['threshold'] === undefined ? 100 : checkNumber('threshold', given['threshold'], { min: 1 });
+  const hangTimeout = given['hangTimeout'] === undefined ? 5000 : checkNumber('hangTimeout', given['hangTimeout'], { min: 0 });
+  if (hangTimeout !== 0 && hangTimeout < threshold) {
+    throw new InvalidOptionRangeError(
+      `hangTimeout must be 0 or a number >= threshold (${threshold}), got ${describeValue(hangTimeout)}`,
+    );
+  }
+  return {
+    threshold,
+    hangTimeout,
+    stacks: given['stacks'] === undefined ? true : checkBoolean('stacks', given['stacks']),
+    sourceMaps: given['sourceMaps'] === undefined ? true : checkBoolean('sourceMaps', given['sourceMaps']),
+    log: given['log'] === undefined ? defaultLog() : checkLog(given['log']),
+    dedupe: given['dedupe'] === undefined ? 60_000 : checkNumber('dedupe', given['dedupe'], { min: 0 }),
+    http: given['http'] === undefined ? true : checkBoolean('http', given['http']),
+    syncCalls: given['syncCalls'] === undefined ? false : checkOneOf('syncCalls', given['syncCalls'], ['warn', 'throw', false] as const),
+    ignore: given['ignore'] === undefined ? undefined : checkIgnore(given['ignore']),
+    onBlock: given['onBlock'] === undefined ? undefined : checkFunction<(event: BlockEvent) => void>('onBlock', given['onBlock']),
+  };
+}
+
+function checkLog(value: unknown): 'pretty' | 'json' | false | Logger {
+  if (typeof value === 'object' && value !== null && typeof (value as Logger).warn === 'function') {
+    return value as Logger;
+  }
+  if (value === 'pretty' || value === 'json' || value === false) return value;
+  throw new InvalidOptionTypeError(
+    `log must be one of 'pretty', 'json', false or a logger with a warn(obj, msg) method, got ${describeValue(value)}`,
+  );
+}
+
+function checkIgnore(value: unknown): ((event: BlockEvent) => boolean) | IgnoreRules {
+  if (typeof value === 'function') return value as (event: BlockEvent) => boolean;
+  const rules = checkOptionsObject('ignore', value, ['functions', 'files', 'routes']);
+  for (const key of ['functions', 'files', 'routes'] as const) {
+    const list = rules[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) {
+      throw new InvalidOptionTypeError(`ignore.${key} must be an array of strings or RegExps, got ${describeValue(list)}`);
+    }
+    list.forEach((item: unknown, index) => {
+      if (typeof item !== 'string' && !(item instanceof RegExp)) {
+        throw new InvalidOptionTypeError(
+          `ignore.${key}[${index}] must be a string or a RegExp, got ${describeValue(item)}`,
+        );
+      }
+    });
+  }
+  return rules as IgnoreRules;
+}

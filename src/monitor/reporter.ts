@@ -1,0 +1,106 @@
+/**
+ * The only part of the monitor that writes: pretty text or JSON lines on stderr, or a
+ * logger's `warn(obj, msg)` (pino, console). Repeated blocks at one site and route are
+ * logged once per `dedupe` window and counted.
+ */
+import type { BlockEvent, Logger } from '../types.js';
+import { culpritOf, formatFrame, routeOf, siteOf, visibleFrames } from './site.js';
+
+const PRETTY_FRAMES = 8;
+
+export class Reporter {
+  readonly #log: 'pretty' | 'json' | false | Logger;
+  readonly #dedupe: number;
+  /** Per site + route: when it was last logged and how many were left out since. */
+  readonly #seen = new Map<string, { loggedAt: number; suppressed: number }>();
+
+  constructor(log: 'pretty' | 'json' | false | Logger, dedupe: number) {
+    this.#log = log;
+    this.#dedupe = dedupe;
+  }
+
+  block(event: BlockEvent): void {
+    if (this.#log === false) return;
+    const site = siteOf(event);
+    const route = routeOf(event.context);
+    const key = `${event.kind === 'sync-call' ? 'sync' : 'block'}\0${site}\0${route ?? ''}`;
+    const now = Date.now();
+    const seen = this.#seen.get(key);
+    if (seen !== undefined && now - seen.loggedAt < this.#dedupe) {
+      seen.suppressed += 1;
+      return;
+    }
+    const suppressed = seen?.suppressed ?? 0;
+    this.#seen.set(key, { loggedAt: now, suppressed: 0 });
+    if (this.#seen.size > 1000) this.#seen.delete(this.#seen.keys().next().value as string);
+    const message = headline(event, route);
+    if (this.#log === 'pretty') {
+      write(pretty(event, message, suppressed, this.#dedupe));
+    } else {
+      const fields = { ...event, site, ...(route === undefined ? {} : { route }), ...(suppressed > 0 ? { suppressed } : {}) };
+      this.#structured(fields, message);
+    }
+  }
+
+  /** A warning of loopguard's own (e.g. "pool saturated", "stacks unavailable"). */
+  warn(fields: object, message: string): void {
+    if (this.#log === false) return;
+    if (this.#log === 'pretty') {
+      const details = Object.entries(fields)
+        .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+        .join(' ');
+      write(`loopguard: ${message}${details === '' ? '' : ` (${details})`}\n`);
+    } else {
+      this.#structured(fields, message);
+    }
+  }
+
+  #structured(fields: object, message: string): void {
+    if (this.#log === 'json') {
+      write(`${JSON.stringify({ level: 'warn', time: Date.now(), pid: process.pid, msg: message, ...fields })}\n`);
+    } else if (this.#log !== false && this.#log !== 'pretty') {
+      this.#log.warn(fields, message);
+    }
+  }
+}
+
+function headline(event: BlockEvent, route: string | undefined): string {
+  const where = route === undefined ? '' : ` in ${route}`;
+  if (event.kind === 'sync-call') return `blocking call ${event.call ?? 'to a sync API'}${where}`;
+  const by =
+    event.cause === 'native' && event.call !== undefined
+      ? ` by ${event.call}`
+      : event.cause === 'gc'
+        ? ' by garbage collection'
+        : '';
+  const state = event.kind === 'hang' ? 'hung' : 'blocked';
+  return `event loop ${state} for ${event.duration} ms${by} (threshold ${event.threshold} ms)${where}`;
+}
+
+function pretty(event: BlockEvent, message: string, suppressed: number, window: number): string {
+  const lines = [`loopguard: ${message}`];
+  if (suppressed > 0) lines[0] += ` — and ${suppressed} more like it in the last ${Math.round(window / 1000)} s`;
+  const frames = visibleFrames(event.stack);
+  for (const frame of frames.slice(0, PRETTY_FRAMES)) lines.push(`    at ${formatFrame(frame)}`);
+  if (frames.length > PRETTY_FRAMES) lines.push(`    ... ${frames.length - PRETTY_FRAMES} more`);
+  if (frames.length === 0) lines.push('    (stack not captured)');
+  if (event.kind === 'sync-call') {
+    lines.push(`  hint: use the asynchronous form of ${event.call ?? 'this API'}, or move it off the loop with runInThreadpool()`);
+  } else if (event.cause !== 'gc') {
+    const culprit = culpritOf(event);
+    lines.push(
+      culprit === undefined
+        ? '  hint: move it off the loop with threaded() or runInThreadpool()'
+        : `  hint: move it off the loop with threaded(${culprit}) or runInThreadpool()`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function write(text: string): void {
+  try {
+    process.stderr.write(text);
+  } catch {
+    // stderr closed: reporting must never break the program
+  }
+}

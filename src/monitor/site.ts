@@ -1,0 +1,52 @@
+/** How a block is named: its site (the innermost frame worth showing) and its route. */
+import { relative, sep } from 'node:path';
+import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
+
+/** A path relative to the working directory when it is inside it. */
+export function displayFile(file: string): string {
+  if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return file;
+  const shorter = relative(process.cwd(), file);
+  return shorter === '' || shorter.startsWith(`..${sep}`) || shorter === '..' ? file : shorter;
+}
+
+export function isInternal(frame: StackFrame): boolean {
+  return frame.file.startsWith('node:') || frame.file === '';
+}
+
+/** Frames worth showing: Node's own internals left out (unless nothing else is left). */
+export function visibleFrames(stack: readonly StackFrame[]): StackFrame[] {
+  const visible = stack.filter((frame) => !isInternal(frame));
+  return visible.length > 0 ? visible : stack.slice();
+}
+
+export function formatFrame(frame: StackFrame): string {
+  return `${frame.function} (${displayFile(frame.file)}:${frame.line}:${frame.column})`;
+}
+
+/** `'fn (file:line)'` for the innermost visible frame; the API name or `'<unknown>'` without one. */
+export function siteOf(event: BlockEvent): string {
+  const top = visibleFrames(event.stack)[0];
+  if (top === undefined) return event.call ?? '<unknown>';
+  return `${top.function} (${displayFile(top.file)}:${top.line})`;
+}
+
+/** `'GET /users/:id'`, `'GET /path'`, a guard's name, or undefined outside any context. */
+export function routeOf(context: BlockContext | undefined): string | undefined {
+  if (context === undefined) return undefined;
+  const { method, route, path, name } = context;
+  const target = typeof route === 'string' ? route : typeof path === 'string' ? path : undefined;
+  if (target !== undefined) return typeof method === 'string' ? `${method} ${target}` : target;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/** The function to suggest moving off the loop: the innermost named one in the user's code. */
+export function culpritOf(event: BlockEvent): string | undefined {
+  const frame = event.stack.find(
+    (candidate) =>
+      !isInternal(candidate) &&
+      !candidate.file.includes(`${sep}node_modules${sep}`) &&
+      candidate.function !== '<anonymous>' &&
+      candidate.function !== '',
+  );
+  return frame?.function.split('.').pop();
+}

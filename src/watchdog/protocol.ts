@@ -1,0 +1,113 @@
+/**
+ * The boundary between the main thread and the watchdog thread: SharedArrayBuffer slots and
+ * message shapes. Both sides import this file and nothing else from each other.
+ */
+
+/** Int32 slots of the shared heartbeat buffer. */
+export const Slot = {
+  /** Bumped by the main thread on every heartbeat; a stale value means the loop is blocked. */
+  HEARTBEAT: 0,
+  /** `State.*`: the main thread asks the watchdog to stop here (and `Atomics.notify`s). */
+  STATE: 1,
+  /** Set to 1 by the watchdog once its inspector session is gone and it will not pause again. */
+  ACK: 2,
+  /** The heartbeat value the watchdog is capturing a stack for (0 when none). */
+  CAPTURING: 3,
+  /** 1 + index in NATIVE_CALLS of the blocking Node API running now, 0 when none. */
+  NATIVE_CALL: 4,
+} as const;
+
+export const SLOT_COUNT = 8;
+
+export const State = { RUNNING: 0, STOPPING: 1 } as const;
+
+/** The blocking Node APIs the watchdog can name during a block (by index, see Slot.NATIVE_CALL). */
+export const NATIVE_CALLS: readonly string[] = [
+  'crypto.pbkdf2Sync',
+  'crypto.scryptSync',
+  'crypto.generateKeyPairSync',
+  'crypto.generateKeySync',
+  'crypto.generatePrimeSync',
+  'crypto.checkPrimeSync',
+  'crypto.randomFillSync',
+  'crypto.hkdfSync',
+  'zlib.gzipSync',
+  'zlib.gunzipSync',
+  'zlib.deflateSync',
+  'zlib.inflateSync',
+  'zlib.deflateRawSync',
+  'zlib.inflateRawSync',
+  'zlib.unzipSync',
+  'zlib.brotliCompressSync',
+  'zlib.brotliDecompressSync',
+  'fs.readFileSync',
+  'fs.writeFileSync',
+  'fs.appendFileSync',
+  'fs.readdirSync',
+  'fs.statSync',
+  'fs.lstatSync',
+  'fs.existsSync',
+  'fs.copyFileSync',
+  'fs.cpSync',
+  'fs.rmSync',
+  'fs.mkdirSync',
+  'fs.readSync',
+  'fs.writeSync',
+  'fs.openSync',
+  'fs.accessSync',
+  'fs.renameSync',
+  'fs.unlinkSync',
+  'fs.fsyncSync',
+  'child_process.execSync',
+  'child_process.execFileSync',
+  'child_process.spawnSync',
+];
+
+/** What the watchdog needs to know, passed as `workerData`. */
+export interface WatchdogData {
+  buffer: SharedArrayBuffer;
+  /** ms without a heartbeat before a stack is captured. */
+  threshold: number;
+  /** ms without a heartbeat before the watchdog writes a hang report itself; 0 = never. */
+  hangTimeout: number;
+  /** How the hang report is written to fd 2. */
+  hangFormat: 'pretty' | 'json' | 'none';
+  /** Walk the paused frames' scopes for a request object. */
+  http: boolean;
+  /** ms between two looks at the heartbeat. */
+  pollInterval: number;
+  /** The working directory, to shorten paths in the hang report. */
+  cwd: string;
+}
+
+/** One paused call frame, as the inspector gives it (0-based line and column). */
+export interface RawFrame {
+  functionName: string;
+  scriptId: string;
+  line: number;
+  column: number;
+}
+
+/** The URL and source map of a script that appears in a capture. */
+export interface ScriptInfo {
+  url: string;
+  sourceMapURL: string;
+}
+
+export type WatchdogMessage =
+  | { type: 'ready' }
+  /** The inspector cannot be used here: run without stacks. */
+  | { type: 'unavailable'; reason: string }
+  /**
+   * A stack for the block that stalled the heartbeat at value `seq`. `frames` is empty when
+   * the pause landed after the loop had already moved on (a late pause blames the wrong code).
+   */
+  | {
+      type: 'capture';
+      seq: number;
+      frames: RawFrame[];
+      scripts: Record<string, ScriptInfo>;
+      context: Record<string, unknown> | undefined;
+    }
+  /** The watchdog wrote a hang report for the block at `seq` (it lasted >= hangTimeout). */
+  | { type: 'hang'; seq: number; elapsed: number };
