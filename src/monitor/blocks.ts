@@ -31,7 +31,7 @@ export interface BlockAssemblerOptions {
 
 export class BlockAssembler {
   readonly #options: BlockAssemblerOptions;
-  readonly #pending = new Map<number, { stall: Stall; timer: NodeJS.Timeout }>();
+  readonly #pending = new Map<number, { stall: Stall; cancel: () => void }>();
   readonly #captures = new Map<number, CaptureMessage>();
   readonly #hangs = new Set<number>();
   readonly #native: Interval[] = [];
@@ -68,18 +68,20 @@ export class BlockAssembler {
     const capture = this.#captures.get(stall.seq);
     if (capture !== undefined || !stall.captureUnderWay) {
       this.#captures.delete(stall.seq);
-      // GC entries reach the observer a little later: settle after them.
-      this.#hold(stall, setImmediate(() => this.#finish(stall.seq, capture)));
+      this.#later(stall, () => this.#finish(stall.seq, capture));
       return;
     }
     const timer = setTimeout(() => this.#finish(stall.seq, undefined), CAPTURE_WAIT);
     timer.unref();
-    this.#hold(stall, timer);
+    this.#pending.set(stall.seq, { stall, cancel: () => clearTimeout(timer) });
   }
 
   onCapture(capture: CaptureMessage): void {
-    if (this.#pending.has(capture.seq)) {
-      this.#finish(capture.seq, capture);
+    const pending = this.#pending.get(capture.seq);
+    if (pending !== undefined) {
+      // After the messages queued behind this one (a 'hang' for the same block).
+      pending.cancel();
+      this.#later(pending.stall, () => this.#finish(capture.seq, capture));
       return;
     }
     this.#captures.set(capture.seq, capture);
@@ -100,23 +102,22 @@ export class BlockAssembler {
 
   stop(): void {
     this.#observer?.disconnect();
-    for (const { timer } of this.#pending.values()) {
-      clearTimeout(timer);
-      clearImmediate(timer as unknown as NodeJS.Immediate);
-    }
+    for (const { cancel } of this.#pending.values()) cancel();
     this.#pending.clear();
     this.#flushIdle();
   }
 
-  #hold(stall: Stall, timer: NodeJS.Timeout | NodeJS.Immediate): void {
-    this.#pending.set(stall.seq, { stall, timer: timer as NodeJS.Timeout });
+  /** Finish on the check phase, after the messages and GC entries already queued. */
+  #later(stall: Stall, finish: () => void): void {
+    const immediate = setImmediate(finish);
+    this.#pending.set(stall.seq, { stall, cancel: () => clearImmediate(immediate) });
   }
 
   #finish(seq: number, capture: CaptureMessage | undefined): void {
     const pending = this.#pending.get(seq);
     if (pending === undefined) return;
     this.#pending.delete(seq);
-    clearTimeout(pending.timer);
+    pending.cancel();
     const { stall } = pending;
     const stack = capture === undefined ? [] : toStackFrames(capture.frames, capture.scripts, this.#options.sourceMaps);
     const native = largest(this.#native, stall);
