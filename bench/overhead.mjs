@@ -4,7 +4,7 @@
 // after a block starts its stack is captured. Knobs (env):
 //   BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_REPS=3 BENCH_CONNECTIONS=10
 //   BENCH_SERVICES=http,fastify BENCH_VARIANTS=bare,loopguard,... BENCH_PARTS=throughput,rss,capture
-//   BENCH_RSS_REPS=5 BENCH_CAPTURE_BLOCKS=7 BENCH_JSON=out.json (raw results)
+//   BENCH_RSS_REPS=5 BENCH_CAPTURE_BLOCKS=5 BENCH_CAPTURE_ROUNDS=3 BENCH_JSON=out.json (raw results)
 import os from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { VARIANTS, VARIANT_NOTES } from './overhead/variants.mjs';
@@ -21,7 +21,8 @@ const config = {
   variants: envList('BENCH_VARIANTS', VARIANTS, VARIANTS),
   parts: envList('BENCH_PARTS', ['throughput', 'rss', 'capture'], ['throughput', 'rss', 'capture']),
   rssReps: envNumber('BENCH_RSS_REPS', 5, { min: 1 }),
-  captureBlocks: envNumber('BENCH_CAPTURE_BLOCKS', 7, { min: 1 }),
+  captureBlocks: envNumber('BENCH_CAPTURE_BLOCKS', 5, { min: 1 }),
+  captureRounds: envNumber('BENCH_CAPTURE_ROUNDS', 3, { min: 1 }),
 };
 if (!config.variants.includes('bare')) config.variants.unshift('bare');
 
@@ -86,7 +87,7 @@ if (config.parts.includes('rss')) {
 }
 
 if (config.parts.includes('capture')) {
-  log(`capture: ${config.captureBlocks} blocks of 500 ms at threshold 50 ms`);
+  log(`capture: ${config.captureRounds} rounds of ${config.captureBlocks} blocks of 500 ms at threshold 50 ms, bare and loopguard`);
   const capture = await runCapture(config, log);
   raw.capture = capture;
   out.push('', ...capture.lines);

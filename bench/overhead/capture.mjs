@@ -25,9 +25,19 @@ try {
 }
 state.monitor?.on('block', (event) => events.push(event));
 
+// The monitor reads the current withContext() context on the main thread while it holds it
+// paused, through JSON.stringify: a toJSON() in that context therefore runs at the very moment
+// of capture and can say when that was. (An implementation detail of today's monitor; without
+// it the event simply carries no probe and the jump columns still bound the capture.)
+const clock = { t0: 0 };
+const probe = { toJSON: () => performance.now() - clock.t0 };
+const loopguard = state.monitor ? await import(new URL('../../dist/index.js', import.meta.url).href) : undefined;
+const inProbeContext = (fn) => (loopguard ? loopguard.withContext({ name: 'capture-probe', probe }, fn) : fn());
+
 function spinForCapture(ms) {
   const startedAt = Date.now();
   const t0 = performance.now();
+  clock.t0 = t0;
   const jumps = [];
   let previous = t0;
   for (;;) {
@@ -44,7 +54,7 @@ const results = [];
 for (let i = 0; i < blocks; i += 1) {
   await sleep(300); // an idle gap so the watchdog sees a fresh heartbeat before each block
   const before = events.length;
-  const spin = spinForCapture(blockMs);
+  const spin = inProbeContext(() => spinForCapture(blockMs));
   await sleep(100); // the event is emitted once the loop is back and the watchdog has posted
   const event = events.slice(before).find((e) => e.kind === 'block') ?? null;
   results.push({
@@ -55,6 +65,7 @@ for (let i = 0; i < blocks; i += 1) {
       frames: event.stack.length,
       top: event.stack[0] ? `${event.stack[0].function} (${event.stack[0].file.split('/').pop()}:${event.stack[0].line})` : null,
       namesSpin: event.stack.some((f) => f.function === 'spinForCapture'),
+      capturedAtMs: typeof event.context?.probe === 'number' ? event.context.probe : null,
       extra: Object.fromEntries(Object.entries(event).filter(([k, v]) => typeof v === 'number' && !['startedAt', 'duration', 'threshold'].includes(k))),
     },
   });
