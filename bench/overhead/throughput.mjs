@@ -61,6 +61,9 @@ export async function runThroughput(config, log) {
     for (const variant of config.variants) results[service][variant] = { runs: [], cpuRatios: [], rpsRatios: [] };
   }
   const skipped = new Map();
+  // One unrecorded run first: the first run of a sitting comes out slow (autocannon in this
+  // process is not yet optimised, so it offers less load and the server batches less).
+  await runOnce(config.services[0], 'bare', config);
   for (let rep = 0; rep < config.reps; rep += 1) {
     for (const service of config.services) {
       const sequence = [];
