@@ -21,7 +21,8 @@ async function runOnce(service, variant, config) {
     const result = await load(url, { connections: config.connections, seconds: config.duration });
     fixture.child.send({ type: 'stop' });
     const window = await fixture.next('window');
-    const logLines = fixture.stderr().split('\n').filter((l) => l.trim() !== '').length;
+    const stderr = fixture.stderr();
+    const logLines = stderr.split('\n').filter((l) => l.trim() !== '').length;
     return {
       cpuPerRequestUs: window.requests > 0 ? window.cpuUs / window.requests : NaN,
       requestsPerSecond: result.requests.total / config.duration,
@@ -30,6 +31,8 @@ async function runOnce(service, variant, config) {
       blocks: window.blocks,
       logLines,
       rss: window.rss,
+      totalReports: window.totalBlocks,
+      stderr: stderr.slice(0, 2000),
     };
   } finally {
     await fixture.close();
@@ -81,7 +84,7 @@ export async function runThroughput(config, log) {
         log(`  rep ${rep + 1}/${config.reps} ${service.padEnd(7)} ${variant.padEnd(13)} ` +
           `${run.cpuPerRequestUs.toFixed(1).padStart(8)} µs/req ${Math.round(run.requestsPerSecond).toString().padStart(6)} req/s` +
           (run.errors ? ` errors=${run.errors}` : '') + (run.blocks ? ` reports=${run.blocks}` : '') +
-          (run.logLines ? ` stderr-lines=${run.logLines}` : ''));
+          (run.logLines ? ` stderr-lines=${run.logLines} (${JSON.stringify(run.stderr.split('\n')[0].slice(0, 100))})` : ''));
       }
       sequence.forEach(({ variant, run }, index) => {
         if (variant === 'bare') return;
