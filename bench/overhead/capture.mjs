@@ -6,7 +6,7 @@
 // runs the same loop with no monitor, to show how often the host alone causes such jumps.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { installVariant, VariantUnavailable } from './variants.mjs';
+import { installVariant, loadLoopguard, VariantUnavailable } from './variants.mjs';
 
 const [variant, blocksArg, thresholdArg, blockArg] = process.argv.slice(2);
 const blocks = Number(blocksArg);
@@ -31,7 +31,7 @@ state.monitor?.on('block', (event) => events.push(event));
 // it the event simply carries no probe and the jump columns still bound the capture.)
 const clock = { t0: 0 };
 const probe = { toJSON: () => performance.now() - clock.t0 };
-const loopguard = state.monitor ? await import(new URL('../../dist/index.js', import.meta.url).href) : undefined;
+const loopguard = state.monitor ? await loadLoopguard() : undefined;
 const inProbeContext = (fn) => (loopguard ? loopguard.withContext({ name: 'capture-probe', probe }, fn) : fn());
 
 function spinForCapture(ms) {

@@ -22,6 +22,11 @@ export const VARIANT_NOTES = {
   'blocked-at': "blocked-at's documented usage, blocked(cb, { threshold: 100 })",
 };
 
+/** The loopguard build under test (dist/, or BENCH_LOOPGUARD_MODULE). */
+export function loadLoopguard() {
+  return import(distUrl.href);
+}
+
 /** Thrown when loopguard's startMonitor is still the stub, so the driver can mark the variant skipped. */
 export class VariantUnavailable extends Error {}
 
@@ -48,7 +53,7 @@ export async function installVariant(variant, monitorOptions = {}) {
     }
     case 'loopguard':
     case 'loopguard+ctx': {
-      const loopguard = await import(distUrl.href);
+      const loopguard = await loadLoopguard();
       let monitor;
       try {
         monitor = loopguard.startMonitor(monitorOptions);
