@@ -2,6 +2,8 @@
  * loopguard/testing: make "this never blocks the loop for more than N ms" a failing test.
  * Works in any runner (vitest, node:test, mocha): it only needs the main thread's loop.
  */
+import { clearInterval, setInterval } from 'node:timers';
+import { performance } from 'node:perf_hooks';
 import { BlockedError } from './errors.js';
 import { runningMonitor, startMonitor, type InternalMonitor } from './monitor/monitor.js';
 import { routeOf, siteOf } from './monitor/site.js';
@@ -41,7 +43,8 @@ async function check(fn: () => unknown, threshold: number): Promise<void> {
   // loop ourselves meanwhile (without a stack for those).
   const backstop = monitor.threshold > threshold ? new LatenessProbe(threshold) : undefined;
   const blocks: BlockEvent[] = [];
-  const started = Date.now();
+  // The monotonic clock, as block events use it: fake timers may have replaced Date.
+  const started = performance.timeOrigin + performance.now();
   const listener = (event: BlockEvent): void => {
     if (event.kind !== 'sync-call' && event.duration > threshold && event.startedAt >= started - 25) {
       blocks.push(event);
@@ -97,7 +100,7 @@ class LatenessProbe {
     this.#last = now;
     if (late > this.#worstMs) {
       this.#worstMs = late;
-      this.#worstAt = Date.now() - late;
+      this.#worstAt = performance.timeOrigin + now - late;
     }
   }
 

@@ -3,11 +3,13 @@
  * lasted) into one BlockEvent, with its cause: a native sync API that covered most of it,
  * else a GC pause that did, else JavaScript when frames were captured, else unknown.
  */
+// From node:timers, not the globals: a test's fake timers must not stop the monitor.
+import { clearImmediate, clearTimeout, setImmediate, setTimeout } from 'node:timers';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import type { BlockEvent } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
-import { toStackFrames } from './sourcemaps.js';
+import { toStackFrame } from '../sourcemaps.js';
 
 type CaptureMessage = Extract<WatchdogMessage, { type: 'capture' }>;
 
@@ -119,7 +121,10 @@ export class BlockAssembler {
     this.#pending.delete(seq);
     pending.cancel();
     const { stall } = pending;
-    const stack = capture === undefined ? [] : toStackFrames(capture.frames, capture.scripts, this.#options.sourceMaps);
+    const stack =
+      capture === undefined
+        ? []
+        : capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], this.#options.sourceMaps));
     const native = largest(this.#native, stall);
     const gc = largest(this.#gc, stall);
     const cover = (interval: Interval | undefined): boolean =>

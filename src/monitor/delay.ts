@@ -3,6 +3,8 @@
  * libuv timer, resolution subtracted); the per-second timeline from the heartbeat's lateness;
  * measured block durations feed `max` too, so a single 300 ms block is never averaged away.
  */
+// From node:timers, not the globals: a test's fake timers must not stop the monitor.
+import { clearInterval, setInterval } from 'node:timers';
 import { createHistogram, monitorEventLoopDelay, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { DelayStats, TimelinePoint } from '../types.js';
 
@@ -14,7 +16,7 @@ const SAMPLE_INTERVAL = 1000;
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
 
 export class DelaySampler {
-  readonly since = Date.now();
+  readonly since = epochNow();
   #histogram = monitorEventLoopDelay({ resolution: RESOLUTION });
   /** Heartbeat lateness in µs over the current second. */
   #second: RecordableHistogram = createHistogram();
@@ -81,7 +83,7 @@ export class DelaySampler {
     const second = this.#second;
     const ms = (us: number): number => round(us / 1000);
     this.#timeline.push({
-      t: Date.now(),
+      t: epochNow(),
       p50: second.count === 0 ? 0 : ms(second.percentile(50)),
       p99: second.count === 0 ? 0 : ms(second.percentile(99)),
       max: round(this.#secondMaxMs),
@@ -91,6 +93,11 @@ export class DelaySampler {
     second.reset();
     this.#secondMaxMs = 0;
   }
+}
+
+/** Epoch ms from the monotonic clock: a test's fake Date must not skew the timeline. */
+function epochNow(): number {
+  return Math.round(performance.timeOrigin + performance.now());
 }
 
 function round(value: number, digits = 2): number {

@@ -3,9 +3,12 @@
  * worker, and the exit handshake. A block is the gap between two heartbeats, measured here
  * on the main thread; the watchdog only adds what it saw while the gap was open.
  */
+// From node:timers, not the globals: a test's fake timers must not stop the heartbeat (the
+// watchdog would then see one endless block).
+import { clearInterval, setInterval } from 'node:timers';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { isMainThread, Worker } from 'node:worker_threads';
 import { workerUrl } from '../worker-url.js';
 import { SLOT_COUNT, Slot, State, type WatchdogData, type WatchdogMessage } from '../watchdog/protocol.js';
 
@@ -26,6 +29,7 @@ export interface HeartbeatOptions {
   hangTimeout: number;
   hangFormat: WatchdogData['hangFormat'];
   http: boolean;
+  sourceMaps: boolean;
   stacks: boolean;
   onStall(stall: Stall): void;
   onLateness(ms: number): void;
@@ -39,9 +43,11 @@ const EXIT_HANDSHAKE_TIMEOUT = 200;
 /** Why stacks cannot be captured in this process, or undefined when they can. */
 export function inspectorUnavailableReason(): string | undefined {
   if (process.features.inspector !== true) return 'this Node.js was built without the inspector';
+  // connectToMainThread() reaches the process's main thread, not this worker's own loop.
+  if (!isMainThread) return 'the monitor runs in a worker thread; stacks are captured on the main thread only';
   try {
     const inspector = createRequire(import.meta.url)('node:inspector') as { url(): string | undefined };
-    if (inspector.url() !== undefined) return 'a debugger is attached (inspector.url() is set)';
+    if (inspector.url() !== undefined) return 'the inspector is open for a debugger (inspector.url() is set)';
   } catch (error) {
     return `node:inspector cannot be loaded (${error instanceof Error ? error.message : String(error)})`;
   }
@@ -66,6 +72,11 @@ export class Heartbeat {
     this.#timer = setInterval(() => this.#beat(), this.interval);
     this.#timer.unref();
     if (options.stacks) this.#startWorker();
+  }
+
+  /** Count from now: the monitor's own start-up (spawning the watchdog) is not a block. */
+  restart(): void {
+    this.#lastBeatAt = performance.now();
   }
 
   /** Tell the watchdog which blocking Node API runs now (index + 1 in NATIVE_CALLS, 0 = none). */
@@ -109,8 +120,10 @@ export class Heartbeat {
       hangTimeout: this.#options.hangTimeout,
       hangFormat: this.#options.hangFormat,
       http: this.#options.http,
-      pollInterval: Math.max(1, Math.min(10, Math.floor(this.#options.threshold / 5))),
+      // A stall is seen within threshold + pollInterval; 40 looks a second at the default.
+      pollInterval: Math.max(1, Math.min(25, Math.floor(this.#options.threshold / 4))),
       cwd: process.cwd(),
+      sourceMaps: this.#options.sourceMaps,
     };
     // execArgv: [] so that flags such as --input-type or a test runner's loaders stay out of it.
     const worker = new Worker(workerUrl('watchdog-worker'), {
@@ -140,6 +153,9 @@ export class Heartbeat {
     if (Atomics.load(this.#shared, Slot.STATE) === State.STOPPING) return;
     Atomics.store(this.#shared, Slot.STATE, State.STOPPING);
     Atomics.notify(this.#shared, Slot.STATE);
+    // Without a session (the usual case: it exists only during a capture) there is nothing
+    // to wait for, and exit is not delayed.
+    if (Atomics.load(this.#shared, Slot.SESSION) === 0) return;
     Atomics.wait(this.#shared, Slot.ACK, 0, EXIT_HANDSHAKE_TIMEOUT);
   }
 }

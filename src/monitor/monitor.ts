@@ -13,6 +13,7 @@ import { DelaySampler } from './delay.js';
 import { Heartbeat, inspectorUnavailableReason } from './heartbeat.js';
 import { resolveMonitorOptions, type ResolvedMonitorOptions } from './options.js';
 import { Reporter } from './reporter.js';
+import { mapFileFrames } from '../sourcemaps.js';
 import { installSyncCalls, type SyncCallsHandle } from './sync-calls.js';
 import { checkFunction, checkOneOf } from '../options.js';
 
@@ -74,6 +75,7 @@ class LoopMonitor implements InternalMonitor {
       hangTimeout: options.hangTimeout,
       hangFormat: options.log === false ? 'none' : options.log === 'pretty' ? 'pretty' : 'json',
       http: options.http,
+      sourceMaps: options.sourceMaps,
       stacks: this.#stacksAvailable,
       onStall: (stall) => {
         this.#delay.recordBlock(stall.duration);
@@ -110,6 +112,7 @@ class LoopMonitor implements InternalMonitor {
       ...(options.ignore === undefined ? {} : { ignore: options.ignore }),
       threshold: options.threshold,
     });
+    this.#heartbeat.restart();
   }
 
   get stacksAvailable(): boolean {
@@ -153,8 +156,14 @@ class LoopMonitor implements InternalMonitor {
     this.#reporter.warn(fields, message);
   }
 
-  report(event: BlockEvent): void {
-    if (this.#stopped || isIgnored(event, this.#options.ignore)) return;
+  report(reported: BlockEvent): void {
+    if (this.#stopped) return;
+    // Sync-call events carry frames parsed from an Error stack: map them here, lazily.
+    const event =
+      reported.kind === 'sync-call' && this.#options.sourceMaps
+        ? { ...reported, stack: mapFileFrames(reported.stack) }
+        : reported;
+    if (isIgnored(event, this.#options.ignore)) return;
     this.#aggregates.add(event);
     this.#reporter.block(event);
     const listeners = this.#options.onBlock === undefined ? [] : [this.#options.onBlock];

@@ -1,5 +1,6 @@
 /** How a block is named: its site (the innermost frame worth showing) and its route. */
-import { relative, sep } from 'node:path';
+import { dirname, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
 
 /** A path relative to the working directory when it is inside it. */
@@ -9,8 +10,21 @@ export function displayFile(file: string): string {
   return shorter === '' || shorter.startsWith(`..${sep}`) || shorter === '..' ? file : shorter;
 }
 
+/**
+ * loopguard's own files, built (dist/) or source-mapped back to src/: a block is never blamed
+ * on its wrappers (withContext, the sync-call wrappers) but on the user code they ran.
+ */
+const ownRoot = ((): string | undefined => {
+  try {
+    return dirname(dirname(fileURLToPath(import.meta.url)));
+  } catch {
+    return undefined;
+  }
+})();
+const ownDirs = ownRoot === undefined ? [] : [`${ownRoot}${sep}dist${sep}`, `${ownRoot}${sep}src${sep}`];
+
 export function isInternal(frame: StackFrame): boolean {
-  return frame.file.startsWith('node:') || frame.file === '';
+  return frame.file.startsWith('node:') || frame.file === '' || ownDirs.some((dir) => frame.file.startsWith(dir));
 }
 
 /** Frames worth showing: Node's own internals left out (unless nothing else is left). */

@@ -53,19 +53,34 @@ const DESCRIBE_REQUESTS = `function (...candidates) {
   return undefined;
 }`;
 
+export interface SessionGate {
+  /** Asked right before connecting; false when the main thread is stopping. */
+  open(): boolean;
+  /** Told once the session is gone. */
+  closed(): void;
+}
+
 export class StackCapturer {
+  readonly #gate: SessionGate;
   #session: Session | undefined;
   #scripts = new Map<string, ScriptInfo>();
   #waiting: ((frames: CallFrame[]) => void) | undefined;
+
+  constructor(gate: SessionGate) {
+    this.#gate = gate;
+  }
 
   /**
    * Pause the main thread, read its frames and context, resume. `isStillBlocked` is asked
    * while paused: if the heartbeat moved, the pause landed in whatever ran next.
    */
   async capture(isStillBlocked: () => boolean, readRequest: boolean): Promise<Capture> {
-    this.#connect();
+    if (!this.#connect()) return { frames: [], scripts: {}, context: undefined, stillBlocked: false };
     try {
-      await this.#post('Debugger.enable');
+      // Sent together, not one after the other: inside a native call the main thread handles
+      // inspector messages only once it returns to JavaScript, and a pause sent after that
+      // would land after the block.
+      const enabled = this.#post('Debugger.enable');
       const paused = new Promise<CallFrame[] | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), PAUSE_TIMEOUT);
         this.#waiting = (frames) => {
@@ -73,7 +88,9 @@ export class StackCapturer {
           resolve(frames);
         };
       });
-      await this.#post('Debugger.pause');
+      const pauseSent = this.#post('Debugger.pause');
+      await enabled;
+      await pauseSent;
       const callFrames = await paused;
       if (callFrames === undefined) {
         // A native call that never returns to JavaScript: nothing to read.
@@ -102,13 +119,20 @@ export class StackCapturer {
       } catch {
         // already gone
       }
+      this.#gate.closed();
     }
   }
 
-  #connect(): void {
-    if (this.#session !== undefined) return;
+  #connect(): boolean {
+    if (this.#session !== undefined) return true;
+    if (!this.#gate.open()) return false;
     const session = new Session();
-    session.connectToMainThread();
+    try {
+      session.connectToMainThread();
+    } catch (error) {
+      this.#gate.closed();
+      throw error;
+    }
     session.on('Debugger.scriptParsed', (message) => {
       const { scriptId, url, sourceMapURL } = message.params;
       this.#scripts.set(scriptId, { url, sourceMapURL: sourceMapURL ?? '' });
@@ -121,6 +145,7 @@ export class StackCapturer {
       else void this.#post('Debugger.resume').catch(() => undefined);
     });
     this.#session = session;
+    return true;
   }
 
   async #read(callFrames: CallFrame[], readRequest: boolean): Promise<Capture> {

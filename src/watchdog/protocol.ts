@@ -15,6 +15,11 @@ export const Slot = {
   CAPTURING: 3,
   /** 1 + index in NATIVE_CALLS of the blocking Node API running now, 0 when none. */
   NATIVE_CALL: 4,
+  /**
+   * 1 while the watchdog holds an inspector session. Set before it checks STATE, and the
+   * main thread sets STATE before it reads this: one of the two always sees the other.
+   */
+  SESSION: 5,
 } as const;
 
 export const SLOT_COUNT = 8;
@@ -78,6 +83,8 @@ export interface WatchdogData {
   pollInterval: number;
   /** The working directory, to shorten paths in the hang report. */
   cwd: string;
+  /** Map the hang report's frames through source maps. */
+  sourceMaps: boolean;
 }
 
 /** One paused call frame, as the inspector gives it (0-based line and column). */

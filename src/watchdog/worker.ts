@@ -5,15 +5,25 @@
  */
 import { writeSync } from 'node:fs';
 import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { toStackFrame } from '../sourcemaps.js';
 import { StackCapturer, type Capture } from './capture.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from './protocol.js';
 
 const data = workerData as WatchdogData;
 const shared = new Int32Array(data.buffer);
 const port = parentPort;
-const capturer = new StackCapturer();
+const capturer = new StackCapturer({
+  open() {
+    Atomics.store(shared, Slot.SESSION, 1);
+    if (Atomics.load(shared, Slot.STATE) === State.RUNNING) return true;
+    Atomics.store(shared, Slot.SESSION, 0);
+    return false;
+  },
+  closed() {
+    Atomics.store(shared, Slot.SESSION, 0);
+  },
+});
 
 let lastBeat = Atomics.load(shared, Slot.HEARTBEAT);
 let lastBeatSeenAt = performance.now();
@@ -78,15 +88,7 @@ function nativeCall(): string | undefined {
   return index === 0 ? undefined : NATIVE_CALLS[index - 1];
 }
 
-function displayFile(url: string): string {
-  let file = url;
-  if (url.startsWith('file://')) {
-    try {
-      file = fileURLToPath(url);
-    } catch {
-      return url;
-    }
-  }
+function displayFile(file: string): string {
   if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return file;
   const shorter = relative(data.cwd, file);
   return shorter.startsWith('..') ? file : shorter;
@@ -95,12 +97,10 @@ function displayFile(url: string): string {
 function writeHang(elapsed: number, found: Capture | undefined): void {
   if (data.hangFormat === 'none') return;
   const call = nativeCall();
-  const frames = (found?.frames ?? []).map((frame) => ({
-    function: frame.functionName || '<anonymous>',
-    file: displayFile(found?.scripts[frame.scriptId]?.url ?? ''),
-    line: frame.line + 1,
-    column: frame.column + 1,
-  }));
+  const frames = (found?.frames ?? []).map((frame) => {
+    const mapped = toStackFrame(frame, found?.scripts[frame.scriptId], data.sourceMaps);
+    return { ...mapped, file: displayFile(mapped.file) };
+  });
   const context = found?.context;
   let text: string;
   if (data.hangFormat === 'json') {
