@@ -54,7 +54,13 @@ const results = [];
 for (let i = 0; i < blocks; i += 1) {
   await sleep(300); // an idle gap so the watchdog sees a fresh heartbeat before each block
   const before = events.length;
+  // CPU of the whole process (all threads) over the block, against the block's wall time: what
+  // is left over is the watchdog thread's own work while the main thread is blocked.
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = performance.now();
   const spin = inProbeContext(() => spinForCapture(blockMs));
+  const cpu = process.cpuUsage(cpuBefore);
+  spin.otherThreadsCpuMs = (cpu.user + cpu.system) / 1000 - (performance.now() - wallBefore);
   await sleep(100); // the event is emitted once the loop is back and the watchdog has posted
   const event = events.slice(before).find((e) => e.kind === 'block') ?? null;
   results.push({

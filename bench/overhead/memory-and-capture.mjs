@@ -52,9 +52,11 @@ const CLUSTER_GAP_MS = 30;
 function summarise(block) {
   const late = block.jumps.filter((j) => j.at >= THRESHOLD / 2);
   let burstEnd = NaN;
+  let burstMs = 0;
   for (const jump of late) {
     if (Number.isFinite(burstEnd) && jump.at - burstEnd > CLUSTER_GAP_MS) break;
     burstEnd = jump.at + jump.length;
+    burstMs += jump.length;
   }
   const capturedAt = block.event?.capturedAtMs ?? NaN;
   const pause = block.jumps.find((j) => j.at <= capturedAt && capturedAt <= j.at + j.length);
@@ -63,8 +65,10 @@ function summarise(block) {
     stolenMs: block.jumps.reduce((sum, j) => sum + j.length, 0),
     firstAt: late[0] ? late[0].at : NaN,
     burstEnd,
+    burstMs,
     capturedAt,
     pauseMs: pause ? pause.length : NaN,
+    otherThreadsCpuMs: block.otherThreadsCpuMs,
   };
 }
 
@@ -99,8 +103,10 @@ export async function runCapture(config, log) {
       fixed(median(summaries.map((s) => s.stolenMs))),
       fixed(median(summaries.map((s) => s.firstAt))),
       fixed(median(summaries.map((s) => s.burstEnd))),
+      fixed(median(summaries.map((s) => s.burstMs))),
       onlyMonitored(fixed(median(summaries.map((s) => s.capturedAt)))),
       onlyMonitored(fixed(median(summaries.map((s) => s.pauseMs)))),
+      fixed(median(summaries.map((s) => s.otherThreadsCpuMs))),
       onlyMonitored(`${events.length}/${results.length}`),
       onlyMonitored(`${events.filter((e) => e.namesSpin).length}/${results.length}`),
       onlyMonitored(fixed(median(events.map((e) => e.duration)), 0)),
@@ -108,16 +114,18 @@ export async function runCapture(config, log) {
     ]);
   }
   lines.push(formatTable(
-    ['variant', `blocks with a jump ≥ ${THRESHOLD / 2} ms`, 'jumps', 'stolen ms', 'first late jump at', 'burst ends at',
-      'frames read at', 'pause ms', 'events', 'stack names the loop', 'event duration', 'event startedAt − real start'],
+    ['variant', `blocks with a jump ≥ ${THRESHOLD / 2} ms`, 'jumps', 'stolen ms', 'first late jump at', 'burst ends at', 'burst ms',
+      'frames read at', 'pause ms', 'CPU − wall ms', 'events', 'stack names the loop', 'event duration', 'event startedAt − real start'],
     rows,
   ));
   lines.push('All times in ms after the block began, medians. A "jump" is a gap ≥ 1 ms between two back-to-back performance.now()',
     'reads in the busy loop: the main thread was interrupted (Debugger.enable, the pause in which frames are read, resume,',
     'Debugger.disable) or descheduled by the host — the bare control shows how often the host alone does that. "first late',
     'jump at": the watchdog first touching the main thread; "burst ends at": the end of the jumps that follow it less than',
-    `${CLUSTER_GAP_MS} ms apart; "frames read at": a toJSON() probe in the block's withContext() context, run by the watchdog's`,
-    'context read on the paused main thread (the stack is in hand then); "pause ms": the jump that contains that moment.');
+    `${CLUSTER_GAP_MS} ms apart ("burst ms": the time lost in them); "frames read at": a toJSON() probe in the block's withContext() context, run by the watchdog's`,
+    'context read on the paused main thread (the stack is in hand then); "pause ms": the jump that contains that moment;',
+    '"CPU − wall ms": the process\'s CPU time (all threads) over the block minus the block\'s wall time — other threads\' work,',
+    'the watchdog\'s above the control\'s (negative when the host descheduled the main thread).');
   const extras = monitored.unavailable ? [] : monitored.map((r) => r.event?.extra).filter((e) => e && Object.keys(e).length);
   if (extras.length) lines.push(`event numeric fields beyond startedAt/duration: ${JSON.stringify(extras[0])}`);
   return { lines, bare, monitored };
