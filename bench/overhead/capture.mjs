@@ -1,0 +1,81 @@
+// How long after a block starts does the watchdog capture its stack? argv: <variant> <blocks>
+// <threshold ms> <block ms>. The busy loop below reads performance.now() back to back; while the
+// inspector interrupts or pauses the main thread, no read happens, so the interruption shows as
+// a jump between two consecutive reads. The jumps after the threshold are the watchdog at work
+// (Debugger.enable, the pause in which frames are read, resume/disable). The `bare` variant
+// runs the same loop with no monitor, to show how often the host alone causes such jumps.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
+import { installVariant, loadLoopguard, VariantUnavailable } from './variants.mjs';
+
+const [variant, blocksArg, thresholdArg, blockArg] = process.argv.slice(2);
+const blocks = Number(blocksArg);
+const threshold = Number(thresholdArg);
+const blockMs = Number(blockArg);
+const JUMP_MS = 1;
+
+const events = [];
+let state;
+try {
+  state = await installVariant(variant === 'bare' ? 'bare' : 'loopguard', { threshold, log: false });
+} catch (error) {
+  if (!(error instanceof VariantUnavailable)) throw error;
+  process.send({ type: 'unavailable', reason: error.message });
+  process.exit(0);
+}
+state.monitor?.on('block', (event) => events.push(event));
+
+// The monitor reads the current withContext() context on the main thread while it holds it
+// paused, through JSON.stringify: a toJSON() in that context therefore runs at the very moment
+// of capture and can say when that was. (An implementation detail of today's monitor; without
+// it the event simply carries no probe and the jump columns still bound the capture.)
+const clock = { t0: 0 };
+const probe = { toJSON: () => performance.now() - clock.t0 };
+const loopguard = state.monitor ? await loadLoopguard() : undefined;
+const inProbeContext = (fn) => (loopguard ? loopguard.withContext({ name: 'capture-probe', probe }, fn) : fn());
+
+function spinForCapture(ms) {
+  const startedAt = Date.now();
+  const t0 = performance.now();
+  clock.t0 = t0;
+  const jumps = [];
+  let previous = t0;
+  for (;;) {
+    const now = performance.now();
+    if (now - previous >= JUMP_MS) jumps.push({ at: previous - t0, length: now - previous });
+    previous = now;
+    if (now - t0 >= ms) break;
+  }
+  return { startedAt, jumps };
+}
+
+await sleep(1000); // the monitor's own start-up is not what is measured
+const results = [];
+for (let i = 0; i < blocks; i += 1) {
+  await sleep(300); // an idle gap so the watchdog sees a fresh heartbeat before each block
+  const before = events.length;
+  // CPU of the whole process (all threads) over the block, against the block's wall time: what
+  // is left over is the watchdog thread's own work while the main thread is blocked.
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = performance.now();
+  const spin = inProbeContext(() => spinForCapture(blockMs));
+  const cpu = process.cpuUsage(cpuBefore);
+  spin.otherThreadsCpuMs = (cpu.user + cpu.system) / 1000 - (performance.now() - wallBefore);
+  await sleep(100); // the event is emitted once the loop is back and the watchdog has posted
+  const event = events.slice(before).find((e) => e.kind === 'block') ?? null;
+  results.push({
+    ...spin,
+    event: event && {
+      startedAt: event.startedAt,
+      duration: event.duration,
+      frames: event.stack.length,
+      top: event.stack[0] ? `${event.stack[0].function} (${event.stack[0].file.split('/').pop()}:${event.stack[0].line})` : null,
+      namesSpin: event.stack.some((f) => f.function === 'spinForCapture'),
+      capturedAtMs: typeof event.context?.probe === 'number' ? event.context.probe : null,
+      extra: Object.fromEntries(Object.entries(event).filter(([k, v]) => typeof v === 'number' && !['startedAt', 'duration', 'threshold'].includes(k))),
+    },
+  });
+}
+process.send({ type: 'capture', results });
+await state.monitor?.stop();
+process.disconnect();
