@@ -8,8 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
 import { isAbsolute } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import { fileOf } from './paths.js';
 import type { StackFrame } from './types.js';
 
 /** A script as the inspector announced it: its URL and its `sourceMappingURL`, if any. */
@@ -27,16 +28,6 @@ export interface GeneratedPosition {
 
 const MAX_CACHED = 200;
 const maps = new Map<string, TraceMap | null>();
-
-/** A frame's file: a path for file URLs, else the URL as given (`node:internal/...`). */
-export function fileOf(url: string): string {
-  if (!url.startsWith('file://')) return url;
-  try {
-    return fileURLToPath(url);
-  } catch {
-    return url;
-  }
-}
 
 /** A paused frame as a StackFrame (1-based), at its original position when `sourceMaps`. */
 export function toStackFrame(frame: GeneratedPosition, script: ScriptSource | undefined, sourceMaps: boolean): StackFrame {

@@ -3,7 +3,7 @@
  * code that called a wrapped API. Shared by the sync-call policy and, if it likes, the
  * monitor: both report frames innermost first, in the same shape as the watchdog's.
  */
-import { fileURLToPath } from 'node:url';
+import { fileOf } from '../paths.js';
 import type { StackFrame } from '../types.js';
 
 /** Name used for a frame whose function has none (V8 prints nothing or `<anonymous>`). */
@@ -56,7 +56,7 @@ function parseFrame(frameText: string): StackFrame | undefined {
   const [, file = '', line = '0', column = '0'] = position;
   return {
     function: name === '' ? ANONYMOUS : name,
-    file: toPath(file),
+    file: fileOf(file),
     line: Number(line),
     column: Number(column),
   };
@@ -71,15 +71,6 @@ function matchingOpen(text: string): number {
     else if (char === '(' && --depth === 0) return i;
   }
   return -1;
-}
-
-function toPath(file: string): string {
-  if (!file.startsWith('file://')) return file;
-  try {
-    return fileURLToPath(file);
-  } catch {
-    return file;
-  }
 }
 
 const ownFiles = new Set<string>();
