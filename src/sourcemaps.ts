@@ -113,8 +113,3 @@ function sourceMapUrlOf(file: string): string {
     return '';
   }
 }
-
-/** Forget cached maps (files may have been rebuilt). */
-export function clearSourceMapCache(): void {
-  maps.clear();
-}
