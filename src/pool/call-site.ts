@@ -10,6 +10,9 @@ export interface CallSiteInfo {
   topLevel: boolean;
 }
 
+/** Functions that evaluate a module's body: loaders that wrap Module._compile (tsx), test runners (vitest, jest). */
+const MODULE_RUNNERS = /_compile|ModuleJob|evaluate|[rR]unInlinedModule|runModule|execModule|directRequest/;
+
 /**
  * Where `below` was called from, read from V8's structured stack. Top-level code has no
  * function name and is evaluated straight by Node's module loader (ModuleJob.run for ESM,
@@ -17,9 +20,6 @@ export interface CallSiteInfo {
  * `await` has no caller frame at all; test runners evaluate modules from functions of their
  * own. Anything else (a handler, a timer) is not top level.
  */
-/** Functions that evaluate a module's body: loaders that wrap Module._compile (tsx), test runners (vitest, jest). */
-const MODULE_RUNNERS = /_compile|ModuleJob|evaluate|[rR]unInlinedModule|runModule|execModule|directRequest/;
-
 export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
   const saved = Error.prepareStackTrace;
   const savedLimit = Error.stackTraceLimit;

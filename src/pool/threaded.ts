@@ -116,16 +116,13 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
     if (!movedToPool) {
       const threshold = given.threshold ?? peekSingleton<{ threshold?: number }>('monitor')?.threshold ?? 50;
       const start = performance.now();
-      try {
-        return Promise.resolve(fn(...args)) as Promise<Awaited<R>>;
-      } catch (error) {
-        return Promise.reject(error);
-      } finally {
-        if (performance.now() - start > threshold) {
-          movedToPool = true;
-          pool()._noteOffloaded(label);
-        }
+      const result = runInline(fn, args);
+      // Timed synchronously: only the part that held the loop counts, not what it awaited.
+      if (performance.now() - start > threshold) {
+        movedToPool = true;
+        pool()._noteOffloaded(label);
       }
+      return result;
     }
     return pool().run(fn, args, runOptions);
   };
