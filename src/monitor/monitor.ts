@@ -4,7 +4,7 @@
  */
 import { contextStorage } from '../context.js';
 import { peekSingleton, processSingleton, setSingleton } from '../globals.js';
-import { checkFunction, checkOneOf } from '../options.js';
+import { checkFunction, checkNumber, checkOneOf } from '../options.js';
 import { registerRequestDescriber } from '../request-tag.js';
 import type { BlockEvent, BlockerSummary, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
 import { NATIVE_CALLS, type WatchdogMessage } from '../watchdog/protocol.js';
@@ -146,7 +146,7 @@ class LoopMonitor implements InternalMonitor {
   }
 
   topBlockers(limit = 10): BlockerSummary[] {
-    return this.#aggregates.top(limit);
+    return this.#aggregates.top(checkNumber('limit', limit, { min: 0, integer: true, infinity: true }));
   }
 
   timeline(): TimelinePoint[] {
