@@ -3,6 +3,7 @@
  * code that called a wrapped API. Shared by the sync-call policy and, if it likes, the
  * monitor: both report frames innermost first, in the same shape as the watchdog's.
  */
+import { callSitesOf } from '../call-sites.js';
 import { fileOf } from '../paths.js';
 import type { StackFrame } from '../types.js';
 
@@ -142,19 +143,8 @@ export function captureCallerStack(below: Function, limit = 30): CallerStack {
  * a stack. Used to skip call sites already reported before paying for a full stack.
  */
 export function callerPosition(below: Function): string | undefined {
-  const holder: { stack?: unknown } = {};
-  const savedPrepare = Error.prepareStackTrace;
-  const savedLimit = Error.stackTraceLimit;
-  Error.prepareStackTrace = (_error, sites) => sites;
-  Error.stackTraceLimit = 1;
-  try {
-    Error.captureStackTrace(holder, below);
-    const site = (holder.stack as NodeJS.CallSite[] | undefined)?.[0];
-    if (site === undefined) return undefined;
-    const file = site.getFileName() ?? site.getEvalOrigin() ?? '?';
-    return `${file}:${site.getLineNumber()}:${site.getColumnNumber()}`;
-  } finally {
-    Error.prepareStackTrace = savedPrepare;
-    Error.stackTraceLimit = savedLimit;
-  }
+  const site = callSitesOf(below, 1)[0];
+  if (site === undefined) return undefined;
+  const file = site.getFileName() ?? site.getEvalOrigin() ?? '?';
+  return `${file}:${site.getLineNumber()}:${site.getColumnNumber()}`;
 }

@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { callSitesOf } from '../call-sites.js';
 
 export interface CallSiteInfo {
   /** file URL of the module that made the call, without query or hash; undefined for eval code. */
@@ -21,19 +22,7 @@ const MODULE_RUNNERS = /_compile|ModuleJob|evaluate|[rR]unInlinedModule|runModul
  * own. Anything else (a handler, a timer) is not top level.
  */
 export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
-  const saved = Error.prepareStackTrace;
-  const savedLimit = Error.stackTraceLimit;
-  let frames: NodeJS.CallSite[] = [];
-  try {
-    Error.stackTraceLimit = 4;
-    Error.prepareStackTrace = (_error, callSites) => callSites;
-    const holder: { stack?: NodeJS.CallSite[] } = {};
-    Error.captureStackTrace(holder, below);
-    frames = holder.stack ?? [];
-  } finally {
-    Error.prepareStackTrace = saved;
-    Error.stackTraceLimit = savedLimit;
-  }
+  const frames = callSitesOf(below, 4);
   const caller = frames[0];
   if (caller === undefined) return { moduleUrl: undefined, place: '<unknown>', topLevel: false };
   const file = caller.getFileName() ?? undefined;
