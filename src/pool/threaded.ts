@@ -6,8 +6,7 @@ import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
 import { ThreadPool } from './pool.js';
 import { transferLists } from './transfer-list.js';
-import { IN_POOL_WORKER_KEY } from './protocol.js';
-import { aliasDefinition, defineMarked, markedFunctions, nextOrdinal } from './registry.js';
+import { aliasDefinition, defineMarked, inPoolWorker, markedFunctions, nextOrdinal } from './registry.js';
 
 export interface ThreadedOptions {
   /** The pool to run in. @default the default pool, created on first use */
@@ -29,10 +28,6 @@ export interface ThreadedOptions {
 export type ThreadedFunction<A extends unknown[], R> = (...args: A) => Promise<Awaited<R>>;
 
 const THREADED_OPTIONS = ['pool', 'timeout', 'name', 'offload', 'threshold', 'concurrency', 'module'] as const;
-
-function inPoolWorker(): boolean {
-  return peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true;
-}
 
 /** The default pool: made on first use, shared by both builds, ended when the process exits. */
 export function defaultPool(): ThreadPool {

@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { peekSingleton } from '../globals.js';
 import { IdleReaper } from './idle.js';
 import type { ResolvedPoolOptions } from './options.js';
-import { IN_POOL_WORKER_KEY } from './protocol.js';
+import { inPoolWorker } from './registry.js';
 import type { Task } from './task.js';
 import { PoolThread, type ThreadHost } from './thread.js';
 
@@ -62,7 +61,7 @@ export class ThreadSet {
   ensureMinThreads(closing: boolean): void {
     // A module that creates a pool at top level is imported by pool threads too: a pool made
     // there starts threads only when used, never warm ones of its own.
-    if (peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true) return;
+    if (inPoolWorker()) return;
     while (!closing && this.list.length < this.#options.minThreads) this.#spawn();
   }
 
