@@ -23,32 +23,34 @@ export type RequestTag = { [K in keyof BlockContext]?: BlockContext[K] | undefin
  * adapter passes `get route() {...}` and it is read when a block is described.
  */
 export function tagRequest(request: object, context: RequestTag): void {
+  // Runs once per request in every adapter: no arrays or closures beyond the tag itself.
   const descriptors = Object.getOwnPropertyDescriptors(context);
-  const targets = [request, rawRequestOf(request)];
-  for (const target of targets) {
-    if (target === undefined || target === null || typeof target !== 'object') continue;
-    const existing = (target as Record<string, unknown>)[REQUEST_TAG] as BlockContext | undefined;
-    if (existing !== undefined) {
-      Object.defineProperties(existing, descriptors);
-    } else {
-      Object.defineProperty(target, REQUEST_TAG, {
-        value: Object.defineProperties({}, descriptors),
-        enumerable: false,
-        configurable: true,
-        writable: true,
-      });
-    }
+  tagObject(request, descriptors);
+  const raw = rawRequestOf(request);
+  if (raw !== undefined) tagObject(raw, descriptors);
+}
+
+function tagObject(target: object, descriptors: PropertyDescriptorMap): void {
+  const existing = (target as Record<string, unknown>)[REQUEST_TAG] as BlockContext | undefined;
+  if (existing !== undefined) {
+    Object.defineProperties(existing, descriptors);
+  } else {
+    Object.defineProperty(target, REQUEST_TAG, {
+      value: Object.defineProperties({}, descriptors),
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
   }
 }
 
-/** The node:http IncomingMessage behind a framework request object, if there is one. */
+/** The node:http IncomingMessage behind a framework request object (Fastify, Koa, Hono), if any. */
 function rawRequestOf(request: object): object | undefined {
-  const r = request as Record<string, unknown> & { env?: { incoming?: unknown } };
-  const candidates = [r['raw'], r['req'], r.env?.incoming];
-  for (const candidate of candidates) {
-    if (isIncomingMessage(candidate)) return candidate as object;
-  }
-  return undefined;
+  const r = request as { raw?: unknown; req?: unknown; env?: { incoming?: unknown } };
+  if (isIncomingMessage(r.raw)) return r.raw as object;
+  if (isIncomingMessage(r.req)) return r.req as object;
+  const incoming = r.env?.incoming;
+  return isIncomingMessage(incoming) ? (incoming as object) : undefined;
 }
 
 function isIncomingMessage(value: unknown): boolean {

@@ -1,15 +1,17 @@
 /**
  * Mapping captured frames to original positions, shared by the main thread (block events)
  * and the watchdog thread (hang reports): it imports nothing from either side. Only reported
- * frames are mapped, lazily, each script's map parsed once. The inspector always gives generated positions (even when
- * `--enable-source-maps` maps Error stacks), and `Debugger.scriptParsed` tells us each
- * script's `sourceMappingURL`: a file next to it (tsup's `.map`) or an inline data URL (tsx).
+ * frames are mapped, lazily, each script's map parsed once. The inspector always gives
+ * generated positions (even when `--enable-source-maps` maps Error stacks), and
+ * `Debugger.scriptParsed` tells us each script's `sourceMappingURL`: a file next to it
+ * (tsup's `.map`) or an inline data URL (tsx).
  */
 import { readFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
 import { isAbsolute } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import { fileOf } from './paths.js';
 import type { StackFrame } from './types.js';
 
 /** A script as the inspector announced it: its URL and its `sourceMappingURL`, if any. */
@@ -28,16 +30,6 @@ export interface GeneratedPosition {
 const MAX_CACHED = 200;
 const maps = new Map<string, TraceMap | null>();
 
-/** A frame's file: a path for file URLs, else the URL as given (`node:internal/...`). */
-export function fileOf(url: string): string {
-  if (!url.startsWith('file://')) return url;
-  try {
-    return fileURLToPath(url);
-  } catch {
-    return url;
-  }
-}
-
 /** A paused frame as a StackFrame (1-based), at its original position when `sourceMaps`. */
 export function toStackFrame(frame: GeneratedPosition, script: ScriptSource | undefined, sourceMaps: boolean): StackFrame {
   const url = script?.url ?? '';
@@ -49,15 +41,14 @@ export function toStackFrame(frame: GeneratedPosition, script: ScriptSource | un
   };
   if (!sourceMaps || script === undefined || url.startsWith('node:')) return generated;
   const map = mapFor(script);
-  if (map === null) return generated;
-  const original = originalPositionFor(map, { line: frame.line + 1, column: frame.column });
-  if (original.source === null || original.line === null) return generated;
-  return {
-    function: generated.function,
-    file: fileOf(original.source),
-    line: original.line,
-    column: (original.column ?? 0) + 1,
-  };
+  return map === null ? generated : originalFrame(map, generated);
+}
+
+/** `frame` (1-based, generated) at its original position, or as it is when the map has none. */
+function originalFrame(map: TraceMap, frame: StackFrame): StackFrame {
+  const original = originalPositionFor(map, { line: frame.line, column: Math.max(0, frame.column - 1) });
+  if (original.source === null || original.line === null) return frame;
+  return { function: frame.function, file: fileOf(original.source), line: original.line, column: (original.column ?? 0) + 1 };
 }
 
 function mapFor(script: ScriptSource): TraceMap | null {
@@ -103,10 +94,7 @@ export function mapFileFrames(stack: readonly StackFrame[]): StackFrame[] {
   return stack.map((frame) => {
     if (!isAbsolute(frame.file)) return frame;
     const map = mapFor({ url: frame.file, sourceMapURL: sourceMapUrlOf(frame.file) });
-    if (map === null) return frame;
-    const original = originalPositionFor(map, { line: frame.line, column: Math.max(0, frame.column - 1) });
-    if (original.source === null || original.line === null) return frame;
-    return { function: frame.function, file: fileOf(original.source), line: original.line, column: (original.column ?? 0) + 1 };
+    return map === null ? frame : originalFrame(map, frame);
   });
 }
 
@@ -121,9 +109,4 @@ function sourceMapUrlOf(file: string): string {
   } catch {
     return '';
   }
-}
-
-/** Forget cached maps (files may have been rebuilt). */
-export function clearSourceMapCache(): void {
-  maps.clear();
 }

@@ -1,11 +1,11 @@
 // Fastify with a route that runs wholly off the event loop (FastAPI's rule for `def` routes).
 //   node examples/fastify/server.mjs          serve on http://127.0.0.1:3000
 //   node examples/fastify/server.mjs --once   call three reports at once and a bad request, then exit
-import { spawn } from 'node:child_process';
 import Fastify from 'fastify';
 import { startMonitor } from 'loopguard';
 import { loopguard, offload } from 'loopguard/fastify';
 import { renderReport } from './tasks.mjs';
+import { drive } from '../drive.mjs';
 
 const monitor = startMonitor({ threshold: 50 });
 
@@ -26,25 +26,4 @@ if (!once) {
   console.log(`blocks: ${blocks.count}, loop delay max: ${delay.max.toFixed(1)} ms, p99: ${delay.p99.toFixed(1)} ms`);
   await app.close();
   await monitor.stop();
-}
-
-/**
- * The client of --once runs in a process of its own, so that its work (fetch) never shows up
- * as a block of this server's loop. It prints one line per request.
- */
-function drive(url, requests) {
-  const code = `for (const [method, path, body] of ${JSON.stringify(requests)}) {
-    const text = Array.isArray(body) ? body[0].repeat(body[1]) : body; // [text, times]: built here, not in argv
-    const response = await fetch(${JSON.stringify(url)} + path, { method, body: text, headers: text ? { 'content-type': 'text/plain' } : {} });
-    console.log(method, path, '->', response.status, (await response.text()).slice(0, 120));
-  }`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'inherit' });
-  return new Promise((resolve) => child.on('exit', resolve));
-}
-
-function printTopBlockers(monitor) {
-  console.log('top blockers:');
-  for (const { site, route, count, maxMs } of monitor.topBlockers(5)) {
-    console.log(`  ${route ?? '(no route)'}  ${site}  ×${count}, max ${Math.round(maxMs)} ms`);
-  }
 }

@@ -1,12 +1,12 @@
 // Hono on @hono/node-server: blocks reported with the route pattern, and an offloaded route.
 //   node examples/hono/server.mjs          serve on http://127.0.0.1:3000
 //   node examples/hono/server.mjs --once   call the routes once, print what happened, exit
-import { spawn } from 'node:child_process';
 import { Hono } from 'hono';
 import { serve } from '@hono/node-server';
 import { startMonitor } from 'loopguard';
 import { loopguard, offload } from 'loopguard/hono';
 import { topWords, wordCounts } from './tasks.mjs';
+import { drive, printTopBlockers } from '../drive.mjs';
 
 const monitor = startMonitor({ threshold: 50 });
 
@@ -30,24 +30,3 @@ const server = serve({ fetch: app.fetch, port: once ? 0 : Number(process.env.POR
   server.close();
   await monitor.stop();
 });
-
-/**
- * The client of --once runs in a process of its own, so that its work (fetch) never shows up
- * as a block of this server's loop. It prints one line per request.
- */
-function drive(url, requests) {
-  const code = `for (const [method, path, body] of ${JSON.stringify(requests)}) {
-    const text = Array.isArray(body) ? body[0].repeat(body[1]) : body; // [text, times]: built here, not in argv
-    const response = await fetch(${JSON.stringify(url)} + path, { method, body: text, headers: text ? { 'content-type': 'text/plain' } : {} });
-    console.log(method, path, '->', response.status, (await response.text()).slice(0, 120));
-  }`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'inherit' });
-  return new Promise((resolve) => child.on('exit', resolve));
-}
-
-function printTopBlockers(monitor) {
-  console.log('top blockers:');
-  for (const { site, route, count, maxMs } of monitor.topBlockers(5)) {
-    console.log(`  ${route ?? '(no route)'}  ${site}  ×${count}, max ${Math.round(maxMs)} ms`);
-  }
-}

@@ -1,13 +1,13 @@
 // Koa with @koa/router: a blocking route reported with its pattern, and the offloaded fix.
 //   node examples/koa/server.mjs          serve on http://127.0.0.1:3000
 //   node examples/koa/server.mjs --once   call both routes once, print what happened, exit
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { startMonitor } from 'loopguard';
 import { loopguard, offload } from 'loopguard/koa';
 import { countPrimes, primesReport } from './tasks.mjs';
+import { drive, printTopBlockers } from '../drive.mjs';
 
 const monitor = startMonitor({ threshold: 50 });
 
@@ -34,24 +34,3 @@ server.listen(once ? 0 : Number(process.env.PORT ?? 3000), '127.0.0.1', async ()
   server.close();
   await monitor.stop();
 });
-
-/**
- * The client of --once runs in a process of its own, so that its work (fetch) never shows up
- * as a block of this server's loop. It prints one line per request.
- */
-function drive(url, requests) {
-  const code = `for (const [method, path, body] of ${JSON.stringify(requests)}) {
-    const text = Array.isArray(body) ? body[0].repeat(body[1]) : body; // [text, times]: built here, not in argv
-    const response = await fetch(${JSON.stringify(url)} + path, { method, body: text, headers: text ? { 'content-type': 'text/plain' } : {} });
-    console.log(method, path, '->', response.status, (await response.text()).slice(0, 120));
-  }`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: 'inherit' });
-  return new Promise((resolve) => child.on('exit', resolve));
-}
-
-function printTopBlockers(monitor) {
-  console.log('top blockers:');
-  for (const { site, route, count, maxMs } of monitor.topBlockers(5)) {
-    console.log(`  ${route ?? '(no route)'}  ${site}  ×${count}, max ${Math.round(maxMs)} ms`);
-  }
-}

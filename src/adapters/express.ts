@@ -7,15 +7,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { tagRequest } from '../request-tag.js';
 import { expressRoutePattern } from './express-route.js';
-import {
-  checkOffloadFunction,
-  cloneable,
-  hasBody,
-  plainHeaders,
-  readBody,
-  type OffloadFunction,
-  type OffloadInput,
-} from './offload.js';
+import { checkOffloadFunction, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
 
 export type { OffloadInput } from './offload.js';
 export { expressRoutePattern as routePattern } from './express-route.js';
@@ -50,23 +42,13 @@ export function offload<P = Record<string, string>, Q = Record<string, unknown>,
 ): RequestHandler {
   checkOffloadFunction(fn);
   return function offloadedRoute(req: Request, res: Response, next: NextFunction): void {
-    inputOf(req)
+    // A body parser (express.json()) leaves req.body set; without one, the body is read there.
+    // Express 4's parsers set {} even for a request without a body: the headers say there is none.
+    nodeRequestInput(req, req.body, req.params, req.query)
       .then((input) => fn(input as OffloadInput<P, Q, B>))
       .then((result) => {
         res.json(result === undefined ? null : result);
       })
       .catch(next);
-  };
-}
-
-async function inputOf(req: Request): Promise<OffloadInput> {
-  // A body parser (express.json()) leaves req.body set; without one, read the body here.
-  // Express 4's parsers set {} even for a request without a body: that is no body.
-  const body = !hasBody(req.headers) ? undefined : req.body !== undefined ? req.body : await readBody(req, req.headers);
-  return {
-    params: cloneable(req.params ?? {}) as Record<string, string>,
-    query: cloneable(req.query ?? {}) as Record<string, unknown>,
-    body: cloneable(body),
-    headers: plainHeaders(req.headers),
   };
 }

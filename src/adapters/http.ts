@@ -36,20 +36,20 @@ export function wrap<Req extends IncomingMessage, Res extends ServerResponse>(
   checkOptionsObject('options', options, ['route']);
   const route = options.route === undefined ? undefined : checkFunction<NonNullable<WrapOptions['route']>>('route', options.route);
   const wrapped = function (this: unknown, req: Req, res: Res): unknown {
-    const context: RequestTag = { method: req.method };
-    if (route !== undefined) {
-      Object.defineProperty(context, 'route', {
-        get: () => {
-          try {
-            return route(req);
-          } catch {
-            return undefined;
-          }
-        },
-        enumerable: true,
-        configurable: true,
-      });
-    }
+    const context: RequestTag =
+      route === undefined
+        ? { method: req.method }
+        : {
+            method: req.method,
+            // Read at block time; a throwing route function must not break the description.
+            get route() {
+              try {
+                return route(req);
+              } catch {
+                return undefined;
+              }
+            },
+          };
     tagRequest(req, context);
     return listener.call(this, req, res);
   };

@@ -6,16 +6,7 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import { tagRequest } from '../request-tag.js';
-import {
-  checkOffloadFunction,
-  cloneable,
-  hasBody,
-  jsonOf,
-  plainHeaders,
-  readBody,
-  type OffloadFunction,
-  type OffloadInput,
-} from './offload.js';
+import { checkOffloadFunction, jsonOf, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
 
 export type { OffloadInput } from './offload.js';
 
@@ -57,16 +48,9 @@ export function offload<P = Record<string, string>, Q = Record<string, unknown>,
 ): Middleware {
   checkOffloadFunction(fn);
   return async function offloadedRoute(ctx: Context): Promise<void> {
-    const routed = ctx as RoutedContext;
-    // A body parser leaves ctx.request.body set; without one, read the body here.
+    // A body parser leaves ctx.request.body set; without one, the body is read here.
     const parsed = (ctx.request as { body?: unknown }).body;
-    const body = !hasBody(ctx.req.headers) ? undefined : parsed !== undefined ? parsed : await readBody(ctx.req, ctx.req.headers);
-    const input: OffloadInput = {
-      params: cloneable(routed.params ?? {}) as Record<string, string>,
-      query: cloneable(ctx.query) as Record<string, unknown>,
-      body: cloneable(body),
-      headers: plainHeaders(ctx.req.headers),
-    };
+    const input = await nodeRequestInput(ctx.req, parsed, (ctx as RoutedContext).params, ctx.query);
     const result = await fn(input as OffloadInput<P, Q, B>);
     ctx.type = 'application/json';
     ctx.body = jsonOf(result);

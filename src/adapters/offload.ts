@@ -7,6 +7,7 @@
  * are not cloneable as they are, and a clone error per request would be a poor first
  * experience. Nothing here imports a framework.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { InvalidOptionTypeError } from '../errors.js';
 import { peekSingleton } from '../globals.js';
@@ -148,6 +149,25 @@ export async function readBody(stream: Readable, headers: Record<string, unknown
     chunks.push(buffer);
   }
   return parseBody(Buffer.concat(chunks).toString('utf8'), String(headers['content-type'] ?? ''));
+}
+
+/**
+ * The input of an offloaded route on a node:http request (Express, Koa): `parsed` is what a
+ * body parser left on the framework's request, and when none ran the body is read here.
+ */
+export async function nodeRequestInput(
+  req: IncomingMessage,
+  parsed: unknown,
+  params: unknown,
+  query: unknown,
+): Promise<OffloadInput> {
+  const body = !hasBody(req.headers) ? undefined : parsed !== undefined ? parsed : await readBody(req, req.headers);
+  return {
+    params: cloneable(params ?? {}) as Record<string, string>,
+    query: cloneable(query ?? {}) as Record<string, unknown>,
+    body: cloneable(body),
+    headers: plainHeaders(req.headers),
+  };
 }
 
 /** Parse body text by its content type: JSON for `application/json` and `+json`, else the text. */

@@ -1,5 +1,5 @@
-/** The counts behind `stats().blocks`, `stats().routes` and `topBlockers()`, and the ignore rules. */
-import type { BlockerSummary, BlockEvent, IgnoreRules, LoopStats } from '../types.js';
+/** The counts behind `stats().blocks`, `stats().routes` and `topBlockers()`. */
+import type { BlockerSummary, BlockEvent, LoopStats } from '../types.js';
 import { routeOf, siteOf } from './site.js';
 
 const MAX_SITES = 1000;
@@ -55,36 +55,4 @@ export class Aggregates {
       .slice(0, limit)
       .map((summary) => ({ ...summary, stack: summary.stack.slice() }));
   }
-}
-
-/**
- * An allow-list, as BlockHound has: a block is left out when any frame of its stack is one
- * of `functions` or lies in one of `files`, or when its route matches `routes`. A string
- * matches a function name exactly (or a method `Class.name`), a file when the path contains it,
- * a route when it equals the route pattern, the path, or `'METHOD /route'`.
- */
-export function isIgnored(event: BlockEvent, ignore: ((event: BlockEvent) => boolean) | IgnoreRules | undefined): boolean {
-  if (ignore === undefined) return false;
-  if (typeof ignore === 'function') {
-    try {
-      return ignore(event) === true;
-    } catch {
-      return false;
-    }
-  }
-  const { functions, files, routes } = ignore;
-  for (const frame of event.stack) {
-    if (functions !== undefined && functions.some((p) => (typeof p === 'string' ? frame.function === p || frame.function.endsWith(`.${p}`) : p.test(frame.function)))) {
-      return true;
-    }
-    if (files !== undefined && files.some((p) => (typeof p === 'string' ? frame.file.endsWith(p) || frame.file.includes(p) : p.test(frame.file)))) {
-      return true;
-    }
-  }
-  const context = event.context;
-  if (routes !== undefined && context !== undefined) {
-    const candidates = [context.route, context.path, routeOf(context)].filter((v): v is string => typeof v === 'string');
-    return candidates.some((value) => routes.some((p) => (typeof p === 'string' ? value === p : p.test(value))));
-  }
-  return false;
 }

@@ -84,10 +84,6 @@ export class Heartbeat {
     Atomics.store(this.#shared, Slot.NATIVE_CALL, index);
   }
 
-  get hasWorker(): boolean {
-    return this.#worker !== undefined;
-  }
-
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     process.off('exit', this.#onExit);

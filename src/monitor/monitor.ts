@@ -4,11 +4,11 @@
  */
 import { contextStorage } from '../context.js';
 import { peekSingleton, processSingleton, setSingleton } from '../globals.js';
-import { checkFunction, checkOneOf } from '../options.js';
+import { checkFunction, checkNumber, checkOneOf } from '../options.js';
 import { registerRequestDescriber } from '../request-tag.js';
 import type { BlockEvent, BlockerSummary, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
 import { NATIVE_CALLS, type WatchdogMessage } from '../watchdog/protocol.js';
-import { Aggregates, isIgnored } from './aggregates.js';
+import { Aggregates } from './aggregates.js';
 import { BlockAssembler } from './blocks.js';
 import { DelaySampler } from './delay.js';
 import { Heartbeat, inspectorUnavailableReason } from './heartbeat.js';
@@ -16,6 +16,7 @@ import { resolveMonitorOptions, type ResolvedMonitorOptions } from './options.js
 import { Reporter } from './reporter.js';
 import { mapFileFrames } from '../sourcemaps.js';
 import { installSyncCalls, type SyncCallsHandle } from './sync-calls.js';
+import { isIgnored } from './sync-ignore.js';
 
 type BlockListener = (event: BlockEvent) => void;
 
@@ -145,7 +146,7 @@ class LoopMonitor implements InternalMonitor {
   }
 
   topBlockers(limit = 10): BlockerSummary[] {
-    return this.#aggregates.top(limit);
+    return this.#aggregates.top(checkNumber('limit', limit, { min: 0, integer: true, infinity: true }));
   }
 
   timeline(): TimelinePoint[] {
@@ -163,7 +164,7 @@ class LoopMonitor implements InternalMonitor {
       reported.kind === 'sync-call' && this.#options.sourceMaps
         ? { ...reported, stack: mapFileFrames(reported.stack) }
         : reported;
-    if (isIgnored(event, this.#options.ignore)) return;
+    if (this.#ignores(event)) return;
     this.#aggregates.add(event);
     this.#reporter.block(event);
     const listeners = this.#options.onBlock === undefined ? [] : [this.#options.onBlock];
@@ -225,6 +226,15 @@ class LoopMonitor implements InternalMonitor {
       case 'hang':
         this.#assembler.onHang(message.seq);
         break;
+    }
+  }
+
+  #ignores(event: BlockEvent): boolean {
+    try {
+      return isIgnored(this.#options.ignore, event);
+    } catch {
+      // A throwing ignore predicate leaves the event in: a bug there must not hide blocks.
+      return false;
     }
   }
 

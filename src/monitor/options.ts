@@ -9,6 +9,7 @@ import {
   describeValue,
 } from '../options.js';
 import type { BlockEvent, IgnoreRules, Logger, MonitorOptions } from '../types.js';
+import { checkIgnore } from './sync-ignore.js';
 
 export interface ResolvedMonitorOptions {
   threshold: number;
@@ -59,7 +60,7 @@ export function resolveMonitorOptions(options: MonitorOptions | undefined): Reso
     dedupe: given['dedupe'] === undefined ? 60_000 : checkNumber('dedupe', given['dedupe'], { min: 0 }),
     http: given['http'] === undefined ? true : checkBoolean('http', given['http']),
     syncCalls: given['syncCalls'] === undefined ? false : checkOneOf('syncCalls', given['syncCalls'], ['warn', 'throw', false] as const),
-    ignore: given['ignore'] === undefined ? undefined : checkIgnore(given['ignore']),
+    ignore: checkIgnore('ignore', given['ignore']),
     onBlock: given['onBlock'] === undefined ? undefined : checkFunction<(event: BlockEvent) => void>('onBlock', given['onBlock']),
   };
 }
@@ -72,24 +73,4 @@ function checkLog(value: unknown): 'pretty' | 'json' | false | Logger {
   throw new InvalidOptionTypeError(
     `log must be one of 'pretty', 'json', false or a logger with a warn(obj, msg) method, got ${describeValue(value)}`,
   );
-}
-
-function checkIgnore(value: unknown): ((event: BlockEvent) => boolean) | IgnoreRules {
-  if (typeof value === 'function') return value as (event: BlockEvent) => boolean;
-  const rules = checkOptionsObject('ignore', value, ['functions', 'files', 'routes']);
-  for (const key of ['functions', 'files', 'routes'] as const) {
-    const list = rules[key];
-    if (list === undefined) continue;
-    if (!Array.isArray(list)) {
-      throw new InvalidOptionTypeError(`ignore.${key} must be an array of strings or RegExps, got ${describeValue(list)}`);
-    }
-    list.forEach((item: unknown, index) => {
-      if (typeof item !== 'string' && !(item instanceof RegExp)) {
-        throw new InvalidOptionTypeError(
-          `ignore.${key}[${index}] must be a string or a RegExp, got ${describeValue(item)}`,
-        );
-      }
-    });
-  }
-  return rules as IgnoreRules;
 }

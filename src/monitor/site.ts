@@ -1,14 +1,8 @@
 /** How a block is named: its site (the innermost frame worth showing) and its route. */
-import { dirname, relative, sep } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { displayFile } from '../paths.js';
 import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
-
-/** A path relative to the working directory when it is inside it. */
-export function displayFile(file: string): string {
-  if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return file;
-  const shorter = relative(process.cwd(), file);
-  return shorter === '' || shorter.startsWith(`..${sep}`) || shorter === '..' ? file : shorter;
-}
 
 /**
  * loopguard's own files, built (dist/) or source-mapped back to src/: a block is never blamed

@@ -1,11 +1,12 @@
 /**
  * The `ignore` allow-list (BlockHound's `allowBlockingCallsInside`): an event it matches is
- * neither reported nor thrown. Validation and matching live here so the monitor can apply
- * the same rules to its own block events.
+ * neither reported nor thrown. One validation and one matcher serve the monitor's block
+ * events and the sync-call policy, so a rule means the same to both.
  */
 import { InvalidOptionTypeError } from '../errors.js';
 import { checkOptionsObject, describeValue } from '../options.js';
 import type { BlockEvent, IgnoreRules } from '../types.js';
+import { routeOf } from './site.js';
 
 export type IgnoreOption = ((event: BlockEvent) => boolean) | IgnoreRules;
 
@@ -35,14 +36,15 @@ export function checkIgnore(name: string, value: unknown): IgnoreOption | undefi
 }
 
 /**
- * Whether `ignore` covers `event`. With rule lists, any one match is enough:
- * - `functions`: a frame's function name — as printed (`Router.handle`) or its last part
+ * Whether `ignore` covers `event`, a block or a sync call alike. With rule lists, any one match
+ * is enough:
+ * - `functions`: a frame's function name — as printed (`Router.handle`) or its last parts
  *   (`handle`) — or the blocking API (`'fs.readFileSync'`); a string must be equal;
  * - `files`: a frame's file; a string matches when the path contains it
  *   (`'node_modules/uuid/'`);
- * - `routes`: the context's `route` or `path`; a string must be equal.
+ * - `routes`: the context's `route`, `path`, or `'METHOD /route'`; a string must be equal.
  * RegExps are tested against the same values. Every frame counts, not only the first, so a
- * library can be allowed wherever it is called from.
+ * library can be allowed wherever it is called from. A predicate that throws throws here.
  */
 export function isIgnored(ignore: IgnoreOption | undefined, event: BlockEvent): boolean {
   if (ignore === undefined) return false;
@@ -52,8 +54,9 @@ export function isIgnored(ignore: IgnoreOption | undefined, event: BlockEvent): 
     if (event.call !== undefined && matchesAny(functions, event.call, equals)) return true;
     for (const frame of event.stack) {
       const name = frame.function;
+      if (matchesAny(functions, name, equalsOrEndsWith)) return true;
       const short = name.slice(name.lastIndexOf('.') + 1);
-      if (matchesAny(functions, name, equals) || matchesAny(functions, short, equals)) return true;
+      if (short !== name && matchesAny(functions, short, equals)) return true;
     }
   }
   if (files !== undefined && files.length > 0) {
@@ -66,14 +69,20 @@ export function isIgnored(ignore: IgnoreOption | undefined, event: BlockEvent): 
   }
   if (routes !== undefined && routes.length > 0 && event.context !== undefined) {
     const { route, path } = event.context;
-    if (typeof route === 'string' && matchesAny(routes, route, equals)) return true;
-    if (typeof path === 'string' && matchesAny(routes, path, equals)) return true;
+    for (const value of [route, path, routeOf(event.context)]) {
+      if (typeof value === 'string' && matchesAny(routes, value, equals)) return true;
+    }
   }
   return false;
 }
 
 function equals(value: string, pattern: string): boolean {
   return value === pattern;
+}
+
+/** `'handle'` or `'Router.handle'` for a frame printed as `Layer.Router.handle`. */
+function equalsOrEndsWith(value: string, pattern: string): boolean {
+  return value === pattern || value.endsWith(`.${pattern}`);
 }
 
 function contains(value: string, pattern: string): boolean {

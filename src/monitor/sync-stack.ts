@@ -3,7 +3,8 @@
  * code that called a wrapped API. Shared by the sync-call policy and, if it likes, the
  * monitor: both report frames innermost first, in the same shape as the watchdog's.
  */
-import { fileURLToPath } from 'node:url';
+import { callSitesOf } from '../call-sites.js';
+import { fileOf } from '../paths.js';
 import type { StackFrame } from '../types.js';
 
 /** Name used for a frame whose function has none (V8 prints nothing or `<anonymous>`). */
@@ -56,7 +57,7 @@ function parseFrame(frameText: string): StackFrame | undefined {
   const [, file = '', line = '0', column = '0'] = position;
   return {
     function: name === '' ? ANONYMOUS : name,
-    file: toPath(file),
+    file: fileOf(file),
     line: Number(line),
     column: Number(column),
   };
@@ -71,15 +72,6 @@ function matchingOpen(text: string): number {
     else if (char === '(' && --depth === 0) return i;
   }
   return -1;
-}
-
-function toPath(file: string): string {
-  if (!file.startsWith('file://')) return file;
-  try {
-    return fileURLToPath(file);
-  } catch {
-    return file;
-  }
 }
 
 const ownFiles = new Set<string>();
@@ -151,19 +143,8 @@ export function captureCallerStack(below: Function, limit = 30): CallerStack {
  * a stack. Used to skip call sites already reported before paying for a full stack.
  */
 export function callerPosition(below: Function): string | undefined {
-  const holder: { stack?: unknown } = {};
-  const savedPrepare = Error.prepareStackTrace;
-  const savedLimit = Error.stackTraceLimit;
-  Error.prepareStackTrace = (_error, sites) => sites;
-  Error.stackTraceLimit = 1;
-  try {
-    Error.captureStackTrace(holder, below);
-    const site = (holder.stack as NodeJS.CallSite[] | undefined)?.[0];
-    if (site === undefined) return undefined;
-    const file = site.getFileName() ?? site.getEvalOrigin() ?? '?';
-    return `${file}:${site.getLineNumber()}:${site.getColumnNumber()}`;
-  } finally {
-    Error.prepareStackTrace = savedPrepare;
-    Error.stackTraceLimit = savedLimit;
-  }
+  const site = callSitesOf(below, 1)[0];
+  if (site === undefined) return undefined;
+  const file = site.getFileName() ?? site.getEvalOrigin() ?? '?';
+  return `${file}:${site.getLineNumber()}:${site.getColumnNumber()}`;
 }

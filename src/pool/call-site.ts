@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { callSitesOf } from '../call-sites.js';
 
 export interface CallSiteInfo {
   /** file URL of the module that made the call, without query or hash; undefined for eval code. */
@@ -10,6 +11,9 @@ export interface CallSiteInfo {
   topLevel: boolean;
 }
 
+/** Functions that evaluate a module's body: loaders that wrap Module._compile (tsx), test runners (vitest, jest). */
+const MODULE_RUNNERS = /_compile|ModuleJob|evaluate|[rR]unInlinedModule|runModule|execModule|directRequest/;
+
 /**
  * Where `below` was called from, read from V8's structured stack. Top-level code has no
  * function name and is evaluated straight by Node's module loader (ModuleJob.run for ESM,
@@ -17,23 +21,8 @@ export interface CallSiteInfo {
  * `await` has no caller frame at all; test runners evaluate modules from functions of their
  * own. Anything else (a handler, a timer) is not top level.
  */
-/** Functions that evaluate a module's body: loaders that wrap Module._compile (tsx), test runners (vitest, jest). */
-const MODULE_RUNNERS = /_compile|ModuleJob|evaluate|[rR]unInlinedModule|runModule|execModule|directRequest/;
-
 export function callSite(below: (...args: never[]) => unknown): CallSiteInfo {
-  const saved = Error.prepareStackTrace;
-  const savedLimit = Error.stackTraceLimit;
-  let frames: NodeJS.CallSite[] = [];
-  try {
-    Error.stackTraceLimit = 4;
-    Error.prepareStackTrace = (_error, callSites) => callSites;
-    const holder: { stack?: NodeJS.CallSite[] } = {};
-    Error.captureStackTrace(holder, below);
-    frames = holder.stack ?? [];
-  } finally {
-    Error.prepareStackTrace = saved;
-    Error.stackTraceLimit = savedLimit;
-  }
+  const frames = callSitesOf(below, 4);
   const caller = frames[0];
   if (caller === undefined) return { moduleUrl: undefined, place: '<unknown>', topLevel: false };
   const file = caller.getFileName() ?? undefined;

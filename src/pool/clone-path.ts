@@ -2,7 +2,17 @@
  * Find where in a task's arguments a value that cannot be structured-cloned sits, so the
  * error says `args[0].socket._events.close` instead of a bare DataCloneError.
  */
-export function findUncloneable(args: unknown[]): string | undefined {
+
+/** The DataCloneError a task fails with: the path of the value and the clone error as its cause. */
+export function cloneErrorFor(args: unknown[], error: unknown): DOMException {
+  const path = findUncloneable(args) ?? 'an argument';
+  const message = `${path} could not be cloned to a worker thread: ${(error as Error)?.message ?? String(error)}`;
+  const cloneError = new DOMException(message, 'DataCloneError');
+  Object.defineProperty(cloneError, 'cause', { value: error, configurable: true });
+  return cloneError;
+}
+
+function findUncloneable(args: unknown[]): string | undefined {
   const seen = new Set<unknown>();
   for (let i = 0; i < args.length; i++) {
     const path = walk(args[i], `args[${i}]`, seen, 0);

@@ -1,4 +1,4 @@
-import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import {
   InvalidOptionTypeError,
   PoolClosedError,
@@ -6,20 +6,19 @@ import {
   TaskTimeoutError,
   WorkerCrashedError,
 } from '../errors.js';
-import { peekSingleton } from '../globals.js';
 import { checkFunction, describeValue } from '../options.js';
 import { warnClassInstances } from './class-warning.js';
-import { findUncloneable } from './clone-path.js';
+import { cloneErrorFor } from './clone-path.js';
 import { attributeCrash } from './crash.js';
-import { summarize, toMicros } from './histogram.js';
-import { IdleReaper } from './idle.js';
+import { PoolMetrics } from './metrics.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
-import { IN_POOL_WORKER_KEY, STATUS_OK, type ResultBatch } from './protocol.js';
+import { STATUS_OK, type ResultBatch } from './protocol.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
 import { Fifo, Task } from './task.js';
-import { PoolThread, type ThreadHost } from './thread.js';
+import type { PoolThread, ThreadHost } from './thread.js';
+import { ThreadSet } from './threads.js';
 import { collectTransfers } from './transfer-list.js';
 
 export type { PoolOptions, RunOptions } from './options.js';
@@ -46,31 +45,19 @@ const developmentMode = process.env.NODE_ENV !== 'production';
  */
 export class ThreadPool implements ThreadHost {
   readonly #options: ResolvedPoolOptions;
-  readonly #threads: PoolThread[] = [];
+  readonly #threads: ThreadSet;
   readonly #queue = new Fifo<Task>();
+  readonly #metrics = new PoolMetrics();
   #flushScheduled = false;
   #closing = false;
   #drained: (() => void) | undefined;
-  #completed = 0;
-  #failed = 0;
-  readonly #waitHistogram: RecordableHistogram = createHistogram();
-  readonly #runHistogram: RecordableHistogram = createHistogram();
-  /** Per function (definition index): moving average of one task's run time in ms, as seen
-   * from here (cloning included). Per function, so tiny tasks never make a heavy one pipeline. */
-  readonly #averageRunMs = new Map<number, number>();
   #saturationWarned = false;
-  readonly #reaper: IdleReaper;
-  readonly #offloaded = new Set<string>();
   readonly #flush = (): void => this.#flushAll();
 
   constructor(options?: PoolOptions) {
     this.#options = resolvePoolOptions(options);
-    this.#reaper = new IdleReaper(this.#threads, this.#options.idleTimeout, this.#options.minThreads, (thread) => {
-      thread.dead = true;
-      this.#removeThread(thread);
-      void thread.worker.terminate();
-    });
-    this.#ensureMinThreads();
+    this.#threads = new ThreadSet(this, this.#options);
+    this.#threads.ensureMinThreads(false);
   }
 
   /** Run `fn(...args)` in a thread: a threaded() function, or a self-contained one sent as source. */
@@ -86,7 +73,7 @@ export class ThreadPool implements ThreadHost {
         const def = definitionOf(fn as (...args: never[]) => unknown);
         if (this.#closing) throw new PoolClosedError();
         if (signal?.aborted === true) throw signal.reason;
-        if (this.#queue.length >= this.#options.maxQueue && !this.#hasIdleThread()) {
+        if (this.#queue.length >= this.#options.maxQueue && !this.#threads.hasRoom()) {
           throw new PoolQueueFullError(this.#options.maxQueue);
         }
         const list = (args ?? []) as unknown[];
@@ -119,19 +106,20 @@ export class ThreadPool implements ThreadHost {
   stats(): PoolStats {
     let busy = 0;
     let pipelined = 0;
-    for (const thread of this.#threads) {
+    for (const thread of this.#threads.list) {
       if (thread.load > 0) busy++;
       pipelined += Math.max(0, thread.load - 1);
     }
+    const metrics = this.#metrics;
     return {
-      threads: this.#threads.length,
+      threads: this.#threads.list.length,
       busy,
       queued: this.#queue.length + pipelined,
-      completed: this.#completed,
-      failed: this.#failed,
-      waitMs: summarize(this.#waitHistogram),
-      runMs: summarize(this.#runHistogram),
-      offloaded: [...this.#offloaded],
+      completed: metrics.completed,
+      failed: metrics.failed,
+      waitMs: metrics.waitMs(),
+      runMs: metrics.runMs(),
+      offloaded: [...metrics.offloaded],
     };
   }
 
@@ -139,7 +127,7 @@ export class ThreadPool implements ThreadHost {
   async close(): Promise<void> {
     this.#closing = true;
     if (!this.#isIdle()) await new Promise<void>((resolve) => (this.#drained = resolve));
-    await this.#terminateAll();
+    await this.#threads.terminateAll();
   }
 
   /** Reject queued and running tasks with PoolClosedError and end every thread now. */
@@ -147,17 +135,16 @@ export class ThreadPool implements ThreadHost {
     this.#closing = true;
     const error = new PoolClosedError('thread pool was destroyed');
     for (const task of this.#queue.drain()) this.#fail(task, error);
-    for (const thread of this.#threads) {
-      for (const task of [...thread.inflight.drain(), ...thread.outbox]) this.#fail(task, error);
-      thread.outbox = [];
+    for (const thread of this.#threads.list) {
+      for (const task of this.#threads.takeTasks(thread)) this.#fail(task, error);
     }
-    await this.#terminateAll();
+    await this.#threads.terminateAll();
     this.#drained?.();
   }
 
   /** @internal threaded() reports a function that moved here for good (`offload: 'auto'`). */
   _noteOffloaded(label: string): void {
-    this.#offloaded.add(label);
+    this.#metrics.offloaded.add(label);
   }
 
   // ThreadHost: called by PoolThread.
@@ -174,15 +161,13 @@ export class ThreadPool implements ThreadHost {
       if (task === undefined) continue;
       if (task.def.index !== lastIndex) {
         lastIndex = task.def.index;
-        const average = this.#averageRunMs.get(lastIndex);
-        this.#averageRunMs.set(lastIndex, average === undefined ? perTask : average * 0.7 + perTask * 0.3);
+        this.#metrics.learnRunTime(lastIndex, perTask);
       }
       if (task.settled) continue; // aborted while pipelined
       const startedAt = task.startedAt > 0 ? task.startedAt : begin + perTask * i;
-      this.#waitHistogram.record(toMicros(startedAt - task.submittedAt));
-      this.#runHistogram.record(toMicros(perTask));
+      this.#metrics.recordTask(startedAt - task.submittedAt, perTask);
       if (batch[i * 2] === STATUS_OK) {
-        if (task.settle(true, batch[i * 2 + 1])) this.#completed++;
+        if (task.settle(true, batch[i * 2 + 1])) this.#metrics.completed++;
       } else {
         this.#fail(task, reviveError(batch[i * 2 + 1]));
       }
@@ -192,11 +177,10 @@ export class ThreadPool implements ThreadHost {
   }
 
   onExit(thread: PoolThread, exitCode: number): void {
-    this.#removeThread(thread);
+    this.#threads.remove(thread);
     if (thread.dead) return; // terminated by the pool, which already took its tasks
     thread.dead = true;
-    const tasks = [...thread.inflight.drain(), ...thread.outbox];
-    thread.outbox = [];
+    const tasks = this.#threads.takeTasks(thread);
     const cause = thread.lastError;
     const reason = cause?.message ?? `it exited with code ${exitCode}`;
     const { culprits, requeued } = attributeCrash(tasks, thread.started);
@@ -209,11 +193,7 @@ export class ThreadPool implements ThreadHost {
   }
 
   onCloneError(task: Task, error: unknown): void {
-    const path = findUncloneable(task.args) ?? 'an argument';
-    const message = `${path} could not be cloned to a worker thread: ${(error as Error)?.message ?? String(error)}`;
-    const cloneError = new DOMException(message, 'DataCloneError');
-    Object.defineProperty(cloneError, 'cause', { value: error, configurable: true });
-    this.#fail(task, cloneError);
+    this.#fail(task, cloneErrorFor(task.args, error));
   }
 
   // Scheduling.
@@ -227,7 +207,7 @@ export class ThreadPool implements ThreadHost {
       }
       let thread: PoolThread | undefined;
       try {
-        thread = this.#pickThread(task);
+        thread = this.#threads.pick(this.#metrics.depth(task.def.index));
       } catch (error) {
         // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
         this.#queue.shift();
@@ -245,30 +225,9 @@ export class ThreadPool implements ThreadHost {
     }
   }
 
-  #pickThread(task: Task): PoolThread | undefined {
-    let best: PoolThread | undefined;
-    for (const thread of this.#threads) {
-      const load = thread.load;
-      if (load === 0) return thread;
-      if (best === undefined || load < best.load) best = thread;
-    }
-    if (this.#threads.length < this.#options.maxThreads) return this.#spawn();
-    return best !== undefined && best.load < this.#depth(task) ? best : undefined;
-  }
-
-  /**
-   * How many tasks one thread may hold when the next is `task`: ~4 ms of its work; one for
-   * long tasks (no head-of-line wait) and for functions not measured yet.
-   */
-  #depth(task: Task): number {
-    const average = this.#averageRunMs.get(task.def.index);
-    if (average === undefined || average >= 5) return 1;
-    return Math.min(512, Math.max(2, Math.floor(4 / average)));
-  }
-
   #flushAll(): void {
     this.#flushScheduled = false;
-    for (const thread of this.#threads) {
+    for (const thread of this.#threads.list) {
       if (thread.outbox.length === 0) continue;
       thread.flush(this);
       this.#startHead(thread);
@@ -315,13 +274,9 @@ export class ThreadPool implements ThreadHost {
   }
 
   #afterProgress(thread: PoolThread | undefined): void {
-    if (thread !== undefined && thread.load === 0) {
-      thread.setReferenced(false);
-      thread.idleSince = performance.now();
-      this.#reaper.schedule();
-    }
+    if (thread !== undefined && thread.load === 0) this.#threads.idle(thread);
     this.#pump();
-    this.#ensureMinThreads();
+    this.#threads.ensureMinThreads(this.#closing);
     if (this.#drained !== undefined && this.#isIdle()) {
       const drained = this.#drained;
       this.#drained = undefined;
@@ -332,11 +287,8 @@ export class ThreadPool implements ThreadHost {
   /** End a thread running `culprit` (timeout, abort): fail that task, requeue the rest. */
   #kill(thread: PoolThread, culprit: Task, reason: unknown): void {
     if (thread.dead || culprit.settled) return;
-    thread.dead = true;
-    this.#removeThread(thread);
-    void thread.worker.terminate();
-    const tasks = [...thread.inflight.drain(), ...thread.outbox];
-    thread.outbox = [];
+    this.#threads.end(thread);
+    const tasks = this.#threads.takeTasks(thread);
     this.#fail(culprit, reason);
     this.#requeue(tasks.filter((task) => task !== culprit));
     this.#afterProgress(undefined);
@@ -368,45 +320,11 @@ export class ThreadPool implements ThreadHost {
   }
 
   #fail(task: Task, error: unknown): void {
-    if (task.settle(false, error)) this.#failed++;
-  }
-
-  #spawn(): PoolThread {
-    const thread = new PoolThread(this, this.#options.resourceLimits);
-    thread.idleSince = performance.now();
-    this.#threads.push(thread);
-    return thread;
-  }
-
-  #ensureMinThreads(): void {
-    // A module that creates a pool at top level is imported by pool threads too: a pool made
-    // there starts threads only when used, never warm ones of its own.
-    if (peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true) return;
-    while (!this.#closing && this.#threads.length < this.#options.minThreads) this.#spawn();
-  }
-
-  #removeThread(thread: PoolThread): void {
-    const index = this.#threads.indexOf(thread);
-    if (index !== -1) this.#threads.splice(index, 1);
-  }
-
-  #hasIdleThread(): boolean {
-    return this.#threads.length < this.#options.maxThreads || this.#threads.some((thread) => thread.load === 0);
+    if (task.settle(false, error)) this.#metrics.failed++;
   }
 
   #isIdle(): boolean {
-    return this.#queue.length === 0 && this.#threads.every((thread) => thread.load === 0);
-  }
-
-  async #terminateAll(): Promise<void> {
-    this.#reaper.stop();
-    const threads = this.#threads.splice(0);
-    await Promise.all(
-      threads.map((thread) => {
-        thread.dead = true;
-        return thread.worker.terminate();
-      }),
-    );
+    return this.#queue.length === 0 && this.#threads.allIdle();
   }
 }
 

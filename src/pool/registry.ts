@@ -1,6 +1,6 @@
-import { processSingleton } from '../globals.js';
+import { peekSingleton, processSingleton } from '../globals.js';
 import { FunctionNotPortableError } from '../errors.js';
-import { REGISTRY_KEY, type FunctionDef } from './protocol.js';
+import { IN_POOL_WORKER_KEY, REGISTRY_KEY, type FunctionDef } from './protocol.js';
 
 type AnyFunction = (...args: never[]) => unknown;
 
@@ -22,6 +22,11 @@ const definitions = processSingleton<Definitions>('poolDefinitions', () => ({
   bySource: new Map(),
   ordinals: new Map(),
 }));
+
+/** Whether this code runs in a pool thread (the thread's entry sets the flag first thing). */
+export function inPoolWorker(): boolean {
+  return peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true;
+}
 
 /** `moduleUrl#key` → marked function; read by the pool thread after importing the module. */
 export const markedFunctions = processSingleton(REGISTRY_KEY, () => new Map<string, AnyFunction>());

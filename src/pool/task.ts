@@ -77,10 +77,6 @@ export class Fifo<T> {
     return this.items[this.head];
   }
 
-  at(index: number): T | undefined {
-    return this.items[this.head + index];
-  }
-
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];

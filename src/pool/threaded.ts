@@ -6,8 +6,7 @@ import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
 import { ThreadPool } from './pool.js';
 import { transferLists } from './transfer-list.js';
-import { IN_POOL_WORKER_KEY } from './protocol.js';
-import { aliasDefinition, defineMarked, markedFunctions, nextOrdinal } from './registry.js';
+import { aliasDefinition, defineMarked, inPoolWorker, markedFunctions, nextOrdinal } from './registry.js';
 
 export interface ThreadedOptions {
   /** The pool to run in. @default the default pool, created on first use */
@@ -29,10 +28,6 @@ export interface ThreadedOptions {
 export type ThreadedFunction<A extends unknown[], R> = (...args: A) => Promise<Awaited<R>>;
 
 const THREADED_OPTIONS = ['pool', 'timeout', 'name', 'offload', 'threshold', 'concurrency', 'module'] as const;
-
-function inPoolWorker(): boolean {
-  return peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true;
-}
 
 /** The default pool: made on first use, shared by both builds, ended when the process exits. */
 export function defaultPool(): ThreadPool {
@@ -116,16 +111,13 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
     if (!movedToPool) {
       const threshold = given.threshold ?? peekSingleton<{ threshold?: number }>('monitor')?.threshold ?? 50;
       const start = performance.now();
-      try {
-        return Promise.resolve(fn(...args)) as Promise<Awaited<R>>;
-      } catch (error) {
-        return Promise.reject(error);
-      } finally {
-        if (performance.now() - start > threshold) {
-          movedToPool = true;
-          pool()._noteOffloaded(label);
-        }
+      const result = runInline(fn, args);
+      // Timed synchronously: only the part that held the loop counts, not what it awaited.
+      if (performance.now() - start > threshold) {
+        movedToPool = true;
+        pool()._noteOffloaded(label);
       }
+      return result;
     }
     return pool().run(fn, args, runOptions);
   };

@@ -2,7 +2,9 @@
  * The one place report data is gathered: the exit summary, the HTML page and the JSON file
  * are all rendered from the plain object `collectReport()` returns.
  */
-import type { BlockContext, BlockEvent, LoopStats, Monitor, StackFrame, TimelinePoint } from '../types.js';
+import { routeOf } from '../monitor/site.js';
+import { displayFile } from '../paths.js';
+import type { BlockerSummary, BlockEvent, LoopStats, Monitor, StackFrame, TimelinePoint } from '../types.js';
 
 /** One block as kept for the report: enough to mark it on the timeline and name it. */
 export interface ReportBlock {
@@ -15,16 +17,6 @@ export interface ReportBlock {
   /** `'GET /users/:id'`, the context's name, or undefined outside any request/task. */
   request?: string;
   call?: string;
-}
-
-export interface ReportBlocker {
-  site: string;
-  /** The route (or, without an adapter, the method and path seen for this site). */
-  route?: string;
-  count: number;
-  totalMs: number;
-  maxMs: number;
-  stack: StackFrame[];
 }
 
 export interface ReportData {
@@ -44,7 +36,8 @@ export interface ReportData {
   /** The most recent blocks (bounded: see `blocksDropped`). */
   blocks: ReportBlock[];
   blocksDropped: number;
-  topBlockers: ReportBlocker[];
+  /** `route`: the adapter's route, or without one the method and path seen for this site. */
+  topBlockers: BlockerSummary[];
 }
 
 /** Keeps the latest block events so reports can place them in time (topBlockers cannot). */
@@ -82,8 +75,8 @@ export function collectReport(monitor: Monitor, recorder?: BlockRecorder, topLim
   const stats = monitor.stats();
   const events = recorder?.events ?? [];
   const blocks = events.map(toReportBlock);
-  const topBlockers = monitor.topBlockers(topLimit).map((blocker): ReportBlocker => {
-    const result: ReportBlocker = {
+  const topBlockers = monitor.topBlockers(topLimit).map((blocker): BlockerSummary => {
+    const result: BlockerSummary = {
       site: blocker.site,
       count: blocker.count,
       totalMs: blocker.totalMs,
@@ -119,7 +112,7 @@ function toReportBlock(event: BlockEvent): ReportBlock {
     cause: event.cause,
     site: siteOf(event.stack),
   };
-  const request = describeContext(event.context);
+  const request = routeOf(event.context);
   if (request !== undefined) block.request = request;
   if (event.call !== undefined) block.call = event.call;
   return block;
@@ -129,15 +122,7 @@ function toReportBlock(event: BlockEvent): ReportBlock {
 export function siteOf(stack: readonly StackFrame[]): string {
   const top = stack[0];
   if (top === undefined) return '(unknown)';
-  return `${top.function || '(anonymous)'} (${shortFile(top.file)}:${top.line})`;
-}
-
-/** `'GET /users/:id'` (route preferred to path: paths can be unbounded), else the name. */
-export function describeContext(context: BlockContext | undefined): string | undefined {
-  if (context === undefined) return undefined;
-  const where = context.route ?? context.path;
-  if (where !== undefined) return context.method === undefined ? where : `${context.method} ${where}`;
-  return context.name;
+  return `${top.function || '(anonymous)'} (${displayFile(top.file)}:${top.line})`;
 }
 
 /** Without an adapter the monitor knows no route; the request seen for the same frame is the next best thing. */
@@ -147,21 +132,15 @@ function requestSeenAt(stack: readonly StackFrame[], events: readonly BlockEvent
   for (let i = events.length - 1; i >= 0; i -= 1) {
     const frame = events[i]?.stack[0];
     if (frame !== undefined && frame.file === top.file && frame.line === top.line && frame.function === top.function) {
-      const request = describeContext(events[i]?.context);
+      const request = routeOf(events[i]?.context);
       if (request !== undefined) return request;
     }
   }
   return undefined;
 }
 
-/** Paths under the working directory are shown relative to it. */
-export function shortFile(file: string): string {
-  const cwd = process.cwd();
-  const plain = file.startsWith('file://') ? decodeURIComponent(file.slice('file://'.length)) : file;
-  return plain.startsWith(cwd + '/') ? plain.slice(cwd.length + 1) : plain;
-}
 
 function scriptName(): string {
   const script = process.argv[1];
-  return script === undefined ? process.argv0 : shortFile(script);
+  return script === undefined ? process.argv0 : displayFile(script);
 }

@@ -31,10 +31,6 @@ export function trackHandles(): void {
   });
 }
 
-export function isTrackingHandles(): boolean {
-  return peekSingleton<WhyIsNodeRunning>(TRACKER_KEY) !== undefined;
-}
-
 /** Group `['Timeout', 'Timeout', 'TCPServerWrap']` into `Timeout ×2, TCPServerWrap`. */
 function describeResources(resources: readonly string[]): string {
   const counts = new Map<string, number>();

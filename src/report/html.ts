@@ -4,7 +4,9 @@
  * Every string that came from the program (stacks, paths, routes) goes through escapeHtml.
  */
 import { CHART_COLOURS, renderChart } from './chart.js';
-import { shortFile, type ReportBlocker, type ReportData } from './collect.js';
+import { displayFile } from '../paths.js';
+import type { BlockerSummary } from '../types.js';
+import type { ReportData } from './collect.js';
 import { escapeHtml, jsonForScript } from './escape.js';
 import { formatMs } from './summary.js';
 
@@ -38,10 +40,10 @@ function card(value: string, label: string): string {
   return `<div class="card"><b>${escapeHtml(value)}</b><span>${escapeHtml(label)}</span></div>`;
 }
 
-function stackText(blocker: ReportBlocker): string {
+function stackText(blocker: BlockerSummary): string {
   if (blocker.stack.length === 0) return '(no stack captured)';
   return blocker.stack
-    .map((frame) => `at ${frame.function || '(anonymous)'} (${shortFile(frame.file)}:${frame.line}:${frame.column})`)
+    .map((frame) => `at ${frame.function || '(anonymous)'} (${displayFile(frame.file)}:${frame.line}:${frame.column})`)
     .join('\n');
 }
 

@@ -4,8 +4,8 @@
  * Imports nothing from the main-side modules, only the protocol.
  */
 import { writeSync } from 'node:fs';
-import { relative } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import { displayFile } from '../paths.js';
 import { toStackFrame } from '../sourcemaps.js';
 import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from './protocol.js';
@@ -112,18 +112,12 @@ function nativeCall(): string | undefined {
   return index === 0 ? undefined : NATIVE_CALLS[index - 1];
 }
 
-function displayFile(file: string): string {
-  if (!file.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(file)) return file;
-  const shorter = relative(data.cwd, file);
-  return shorter.startsWith('..') ? file : shorter;
-}
-
 function writeHang(elapsed: number, found: Capture | undefined): void {
   if (data.hangFormat === 'none') return;
   const call = nativeCall();
   const frames = (found?.frames ?? []).map((frame) => {
     const mapped = toStackFrame(frame, found?.scripts[frame.scriptId], data.sourceMaps);
-    return { ...mapped, file: displayFile(mapped.file) };
+    return { ...mapped, file: displayFile(mapped.file, data.cwd) };
   });
   const context = found?.context;
   let text: string;

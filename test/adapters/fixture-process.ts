@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from '../helpers/json-lines.js';
 
 export interface JsonLineProcess {
   child: ChildProcess;
@@ -17,13 +17,8 @@ export function startFixture(name: string, args: string[]): JsonLineProcess {
   const waiting: Array<{ type: string; resolve: (message: Record<string, unknown>) => void }> = [];
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    let message: Record<string, unknown>;
-    try {
-      message = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return;
-    }
+  onJsonLines(child.stdout!, (value) => {
+    const message = value as Record<string, unknown>;
     const index = waiting.findIndex((waiter) => waiter.type === message['type']);
     if (index === -1) queued.push(message);
     else waiting.splice(index, 1)[0]!.resolve(message);

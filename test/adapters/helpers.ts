@@ -1,5 +1,6 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 
 /** Listen on an ephemeral port of 127.0.0.1 and return the base URL. */
 export async function listen(server: Server): Promise<string> {
@@ -31,4 +32,32 @@ export async function getJson(url: string, init?: RequestInit): Promise<{ status
 /** Yield to the loop once, the way a handler that awaits I/O would. */
 export function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+export interface OpenServers {
+  /** node:http servers closed after each test. */
+  servers: Server[];
+  /** Fastify instances (or anything with `close()`) closed after each test. */
+  fastifies: Array<{ close(): unknown }>;
+  /** Serve `listener` on an ephemeral port of 127.0.0.1 until the test ends; returns the base URL. */
+  serveNode(listener: Parameters<typeof createServer>[1]): Promise<string>;
+}
+
+/** Call at a test file's top level: what its tests start is closed after each of them. */
+export function closeAfterEach(): OpenServers {
+  const servers: Server[] = [];
+  const fastifies: Array<{ close(): unknown }> = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map(close));
+    await Promise.all(fastifies.splice(0).map((app) => app.close()));
+  });
+  return {
+    servers,
+    fastifies,
+    serveNode(listener) {
+      const server = createServer(listener);
+      servers.push(server);
+      return listen(server);
+    },
+  };
 }

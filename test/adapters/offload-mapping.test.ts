@@ -4,10 +4,10 @@
  * properties (`status`), as the frameworks' error handling needs them.
  */
 import { createServer, type Server } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import express5 from 'express';
 import express4 from 'express4';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { Hono } from 'hono';
@@ -18,22 +18,11 @@ import { offload as koaOffload } from 'loopguard/koa';
 import { offload as honoOffload } from 'loopguard/hono';
 import { offload as httpOffload } from 'loopguard/http';
 import type { OffloadInput } from 'loopguard/express';
-import { close, getJson, listen } from './helpers.js';
+import { closeAfterEach, getJson } from './helpers.js';
 
 import { echo, fail, greeting } from '../fixtures/adapters/echo-tasks.mjs';
 
-const servers: Server[] = [];
-const fastifies: FastifyInstance[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map(close));
-  await Promise.all(fastifies.splice(0).map((app) => app.close()));
-});
-
-async function serveNode(listener: Parameters<typeof createServer>[1]): Promise<string> {
-  const server = createServer(listener);
-  servers.push(server);
-  return listen(server);
-}
+const { servers, fastifies, serveNode } = closeAfterEach();
 
 type Offload = (fn: (input: OffloadInput) => unknown) => unknown;
 const apps: Record<string, () => Promise<string>> = {

@@ -4,10 +4,10 @@
  * it at the two moments that matter: at once, and after an await.
  */
 import { createServer, type Server } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import express5 from 'express';
 import express4 from 'express4';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { Hono } from 'hono';
@@ -18,7 +18,7 @@ import { loopguard as koaLoopguard } from 'loopguard/koa';
 import { loopguard as honoLoopguard } from 'loopguard/hono';
 import { wrap } from 'loopguard/http';
 import { describeRequest } from '../../src/request-tag.js';
-import { close, getJson, listen, tick } from './helpers.js';
+import { closeAfterEach, getJson, tick } from './helpers.js';
 
 async function describedTwice(request: object): Promise<{ atOnce: unknown; afterAwait: unknown }> {
   const atOnce = describeRequest(request);
@@ -26,18 +26,7 @@ async function describedTwice(request: object): Promise<{ atOnce: unknown; after
   return { atOnce, afterAwait: describeRequest(request) };
 }
 
-const servers: Server[] = [];
-const fastifies: FastifyInstance[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map(close));
-  await Promise.all(fastifies.splice(0).map((app) => app.close()));
-});
-
-async function serveNode(listener: Parameters<typeof createServer>[1]): Promise<string> {
-  const server = createServer(listener);
-  servers.push(server);
-  return listen(server);
-}
+const { servers, fastifies, serveNode } = closeAfterEach();
 
 const userContext = { method: 'GET', route: '/users/:id', path: '/users/7' };
 const shopContext = { method: 'GET', route: '/shop/items/:sku', path: '/shop/items/a1' };

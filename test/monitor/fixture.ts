@@ -1,6 +1,7 @@
 // Runs a fixture in its own process and reads the JSON lines it prints.
 import { fork, type ChildProcess, type ForkOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from '../helpers/json-lines.js';
 
 export interface Fixture {
   child: ChildProcess;
@@ -24,21 +25,10 @@ export function runFixture(name: string, options: ForkOptions & { args?: string[
   });
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<{ match: (line: Record<string, unknown>) => boolean; resolve: (line: unknown) => void }> = [];
-  let stdout = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    let newline = stdout.indexOf('\n');
-    while (newline !== -1) {
-      const text = stdout.slice(0, newline);
-      stdout = stdout.slice(newline + 1);
-      newline = stdout.indexOf('\n');
-      let line: Record<string, unknown>;
-      try {
-        line = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
+  if (child.stdout !== null) {
+    onJsonLines(child.stdout, (value) => {
+      const line = value as Record<string, unknown>;
       lines.push(line);
       for (const waiter of waiters.slice()) {
         if (waiter.match(line)) {
@@ -46,8 +36,8 @@ export function runFixture(name: string, options: ForkOptions & { args?: string[
           waiter.resolve(line);
         }
       }
-    }
-  });
+    });
+  }
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });

@@ -71,6 +71,14 @@ describe('startMonitor option validation', () => {
     expect(() => monitor.on('block', 'x' as never)).toThrow(/listener must be a function/);
     await monitor.stop();
   });
+
+  it('refuses a topBlockers limit that is not a whole number >= 0, naming it and the value', async () => {
+    const monitor = startMonitor({ log: false });
+    expect(() => monitor.topBlockers('5' as never)).toThrow('limit must be an integer >= 0 (or Infinity), got `"5"` (string)');
+    expect(() => monitor.topBlockers(-1)).toThrow(InvalidOptionRangeError);
+    expect(monitor.topBlockers(Infinity)).toEqual([]);
+    await monitor.stop();
+  });
 });
 
 describe('expectNoBlock option validation', () => {

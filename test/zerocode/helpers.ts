@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from '../helpers/json-lines.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const cliPath = join(root, 'dist/cli.js');
@@ -46,25 +47,13 @@ export function run(
   const jsonLines: unknown[] = [];
   const jsonWaiters: Array<(value: unknown) => void> = [];
   const stderrWaiters: Array<{ text: string; resolve: () => void }> = [];
-  let pending = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
-    pending += chunk;
-    let newline = pending.indexOf('\n');
-    while (newline !== -1) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      newline = pending.indexOf('\n');
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const waiter = jsonWaiters.shift();
-      if (waiter) waiter(parsed);
-      else jsonLines.push(parsed);
-    }
+  });
+  onJsonLines(child.stdout!, (parsed) => {
+    const waiter = jsonWaiters.shift();
+    if (waiter) waiter(parsed);
+    else jsonLines.push(parsed);
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;

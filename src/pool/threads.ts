@@ -1,0 +1,101 @@
+import { performance } from 'node:perf_hooks';
+import { IdleReaper } from './idle.js';
+import type { ResolvedPoolOptions } from './options.js';
+import { inPoolWorker } from './registry.js';
+import type { Task } from './task.js';
+import { PoolThread, type ThreadHost } from './thread.js';
+
+/**
+ * The pool's threads: which one takes the next task, starting threads up to `maxThreads`
+ * and keeping `minThreads` warm, and ending idle or condemned ones. Which task goes where and
+ * when a task settles is the pool's business; this only counts threads and their loads.
+ */
+export class ThreadSet {
+  readonly list: PoolThread[] = [];
+  readonly #host: ThreadHost;
+  readonly #options: ResolvedPoolOptions;
+  readonly #reaper: IdleReaper;
+
+  constructor(host: ThreadHost, options: ResolvedPoolOptions) {
+    this.#host = host;
+    this.#options = options;
+    this.#reaper = new IdleReaper(this.list, options.idleTimeout, options.minThreads, (thread) => this.end(thread));
+  }
+
+  /**
+   * The thread for the next task: an idle one, else a new one while below maxThreads, else the
+   * least loaded if it holds fewer than `depth` tasks, else none (the task waits). Throws
+   * when a new Worker cannot be started.
+   */
+  pick(depth: number): PoolThread | undefined {
+    let best: PoolThread | undefined;
+    for (const thread of this.list) {
+      const load = thread.load;
+      if (load === 0) return thread;
+      if (best === undefined || load < best.load) best = thread;
+    }
+    if (this.list.length < this.#options.maxThreads) return this.#spawn();
+    return best !== undefined && best.load < depth ? best : undefined;
+  }
+
+  /** A thread finished its last task: let the process exit, and end it if it stays idle. */
+  idle(thread: PoolThread): void {
+    thread.setReferenced(false);
+    thread.idleSince = performance.now();
+    this.#reaper.schedule();
+  }
+
+  /** Stop counting `thread` and terminate it; its tasks are the caller's to settle. */
+  end(thread: PoolThread): void {
+    thread.dead = true;
+    this.remove(thread);
+    void thread.worker.terminate();
+  }
+
+  /** Forget a thread that exited or was ended. */
+  remove(thread: PoolThread): void {
+    const index = this.list.indexOf(thread);
+    if (index !== -1) this.list.splice(index, 1);
+  }
+
+  ensureMinThreads(closing: boolean): void {
+    // A module that creates a pool at top level is imported by pool threads too: a pool made
+    // there starts threads only when used, never warm ones of its own.
+    if (inPoolWorker()) return;
+    while (!closing && this.list.length < this.#options.minThreads) this.#spawn();
+  }
+
+  /** Whether a task submitted now would get a thread without queueing (for maxQueue). */
+  hasRoom(): boolean {
+    return this.list.length < this.#options.maxThreads || this.list.some((thread) => thread.load === 0);
+  }
+
+  allIdle(): boolean {
+    return this.list.every((thread) => thread.load === 0);
+  }
+
+  /** Tasks taken off a thread that died or was ended, in the order it would have run them. */
+  takeTasks(thread: PoolThread): Task[] {
+    const tasks = [...thread.inflight.drain(), ...thread.outbox];
+    thread.outbox = [];
+    return tasks;
+  }
+
+  async terminateAll(): Promise<void> {
+    this.#reaper.stop();
+    const threads = this.list.splice(0);
+    await Promise.all(
+      threads.map((thread) => {
+        thread.dead = true;
+        return thread.worker.terminate();
+      }),
+    );
+  }
+
+  #spawn(): PoolThread {
+    const thread = new PoolThread(this.#host, this.#options.resourceLimits);
+    thread.idleSince = performance.now();
+    this.list.push(thread);
+    return thread;
+  }
+}
