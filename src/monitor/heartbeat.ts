@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, Worker } from 'node:worker_threads';
 import { workerUrl } from '../worker-url.js';
+import { peekSingleton, setSingleton } from '../globals.js';
 import { SLOT_COUNT, Slot, State, type WatchdogData, type WatchdogMessage } from '../watchdog/protocol.js';
 
 export interface Stall {
@@ -71,6 +72,8 @@ export class Heartbeat {
     Atomics.store(this.#shared, Slot.HEARTBEAT, 1);
     this.#timer = setInterval(() => this.#beat(), this.interval);
     this.#timer.unref();
+    // The watchdog's stack capture reads the heartbeat on this thread while it blocks.
+    setSingleton('heartbeat', this.#shared);
     if (options.stacks) this.#startWorker();
   }
 
@@ -87,6 +90,7 @@ export class Heartbeat {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     process.off('exit', this.#onExit);
+    if (peekSingleton('heartbeat') === this.#shared) setSingleton('heartbeat', undefined);
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker === undefined) return;

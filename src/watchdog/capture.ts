@@ -7,7 +7,7 @@
  * loaded, which would otherwise show up as a block of the monitor's own at start-up.
  */
 import { Session } from 'node:inspector';
-import type { RawFrame, ScriptInfo } from './protocol.js';
+import { Slot, type RawFrame, type ScriptInfo } from './protocol.js';
 
 export interface Capture {
   frames: RawFrame[];
@@ -59,12 +59,17 @@ const DESCRIBE_REQUESTS = `function (...candidates) {
 // would make short blocks end before their stack was taken). Node's own source-map support
 // (tsx, --enable-source-maps) maps the text; the main thread maps the rest. The leading
 // `<anonymous>` frames are this expression's own.
+// It also reads the heartbeat on the main thread itself: once it has run, the main thread
+// goes on, and a check from here could see a block that has just ended (a native call that
+// returned, say) and throw a good stack away.
 const QUICK_STACK = `(() => { const limit = Error.stackTraceLimit; Error.stackTraceLimit = 64;
   let stack; try { stack = new Error().stack; } finally { Error.stackTraceLimit = limit; }
+  const heartbeat = globalThis[Symbol.for('loopguard.heartbeat')];
+  const beat = heartbeat instanceof Int32Array ? Atomics.load(heartbeat, ${Slot.HEARTBEAT}) : -1;
   let context;
   try { const s = globalThis[Symbol.for('loopguard.contextStorage')]; const v = s && s.getStore();
     context = v === undefined ? undefined : JSON.parse(JSON.stringify(v)); } catch {}
-  return { stack: typeof stack === 'string' ? stack : '', context }; })()`;
+  return { stack: typeof stack === 'string' ? stack : '', beat, context }; })()`;
 
 /** The stack text of the blocking code, and the user's context if one is set. */
 export interface QuickCapture {
@@ -131,17 +136,17 @@ export class StackCapturer {
 
   /**
    * Take the blocking code's stack text without pausing or enabling the debugger. Leaves the
-   * session connected: a `capture()` for the request may follow; call `disconnect()` after.
+   * session connected (a `capture()` may be under way beside it): call `disconnect()` after.
    */
-  async quickStack(isStillBlocked: () => boolean): Promise<QuickCapture | undefined> {
+  async quickStack(seq: number, isStillBlocked: () => boolean): Promise<QuickCapture | undefined> {
     if (!this.#connect()) return undefined;
     const evaluated = (await this.#post('Runtime.evaluate', {
       expression: QUICK_STACK,
       returnByValue: true,
       silent: true,
-    })) as { result?: { value?: { stack?: unknown; context?: unknown } } };
-    const stillBlocked = isStillBlocked();
+    })) as { result?: { value?: { stack?: unknown; beat?: unknown; context?: unknown } } };
     const value = evaluated.result?.value;
+    const stillBlocked = value?.beat === -1 || value?.beat === undefined ? isStillBlocked() : value.beat === seq;
     if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked };
     const context = typeof value.context === 'object' && value.context !== null ? value.context : undefined;
     return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked };

@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { displayFile } from '../paths.js';
 import { toStackFrame } from '../sourcemaps.js';
-import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
+import { StackCapturer, type Capture } from './capture.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from './protocol.js';
 
 const data = workerData as WatchdogData;
@@ -66,35 +66,30 @@ async function capture(seq: number): Promise<Capture | undefined> {
 
 async function onStall(seq: number): Promise<void> {
   capturedSeq = seq;
-  // First the stack, at once and cheaply; then, only if the block is still under way and no
-  // context was set by the user, a debugger pause to find the request in the frames' scopes.
-  const quick = await quickCapture(seq);
-  const needsPause = quick === undefined || (quick.stillBlocked && quick.context === undefined && data.http);
-  const result = needsPause ? await capture(seq) : undefined;
-  if (!needsPause) capturer.disconnect();
-  const paused = result?.stillBlocked === true;
+  capturing = true;
+  Atomics.store(shared, Slot.CAPTURING, seq);
+  // Both requests go out at once, in this order, and the main thread handles them in one run
+  // of interrupts: the stack is taken first (~2 ms after the stall is seen), and when the
+  // request must be read from the frames' scopes, the debugger's enable cost falls inside this
+  // block rather than making a stall of its own once the loop has moved on.
+  const [quick, paused] = await Promise.allSettled([
+    capturer.quickStack(seq, stillBlocked(seq)),
+    data.http ? capturer.capture(stillBlocked(seq), true) : Promise.resolve(undefined),
+  ]);
+  capturing = false;
+  capturer.disconnect();
+  for (const outcome of [quick, paused]) if (outcome.status === 'rejected') inspectorUnavailable(outcome.reason);
+  const stack = quick.status === 'fulfilled' && quick.value?.stillBlocked === true ? quick.value : undefined;
+  const frames = paused.status === 'fulfilled' && paused.value?.stillBlocked === true ? paused.value : undefined;
+  if (frames !== undefined && frames.frames.length > 0) lastCapture = { seq, capture: frames };
   send({
     type: 'capture',
     seq,
-    stackText: quick?.stillBlocked === true ? quick.stackText : '',
-    frames: paused ? result.frames : [],
-    scripts: result?.scripts ?? {},
-    context: quick?.context ?? (paused ? result.context : undefined),
+    stackText: stack?.stackText ?? '',
+    frames: frames?.frames ?? [],
+    scripts: frames?.scripts ?? {},
+    context: stack?.context ?? frames?.context,
   });
-}
-
-async function quickCapture(seq: number): Promise<QuickCapture | undefined> {
-  capturing = true;
-  Atomics.store(shared, Slot.CAPTURING, seq);
-  try {
-    return await capturer.quickStack(stillBlocked(seq));
-  } catch (error) {
-    capturer.disconnect();
-    inspectorUnavailable(error);
-    return undefined;
-  } finally {
-    capturing = false;
-  }
 }
 
 async function onHang(seq: number, elapsed: number): Promise<void> {

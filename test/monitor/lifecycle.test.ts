@@ -40,6 +40,7 @@ describe('the monitor life cycle', () => {
     expect(process.listenerCount('exit')).toBe(exitListeners);
     expect(fs.readFileSync).toBe(readFileSync);
     expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.monitor')]).toBeUndefined();
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.heartbeat')]).toBeUndefined();
   });
 
   it('keeps a per-second timeline whose max shows a block', async () => {
