@@ -1,16 +1,21 @@
 /** How a block is named: its site (the innermost frame worth showing) and its route. */
-import { dirname, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { displayFile } from '../paths.js';
 import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
 
 /**
  * loopguard's own files, built (dist/) or source-mapped back to src/: a block is never blamed
- * on its wrappers (withContext, the sync-call wrappers) but on the user code they ran.
+ * on its wrappers (withContext, the sync-call wrappers) but on the user code they ran. Only
+ * when this file sits in the loopguard package: an application that bundles loopguard into
+ * its own dist/ must keep its frames.
  */
 const ownRoot = ((): string | undefined => {
   try {
-    return dirname(dirname(fileURLToPath(import.meta.url)));
+    const root = dirname(dirname(fileURLToPath(import.meta.url)));
+    const { name } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown };
+    return name === 'loopguard' ? root : undefined;
   } catch {
     return undefined;
   }
