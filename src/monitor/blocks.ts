@@ -152,8 +152,9 @@ export class BlockAssembler {
     const { sourceMaps } = this.#options;
     if (capture.stackText !== '') {
       // Drop the evaluated expression's own frames, which come first.
-      const frames = parseStack(capture.stackText)
-        .filter((frame, index, all) => all.slice(0, index + 1).some((earlier) => earlier.file !== EVALUATED))
+      const parsed = parseStack(capture.stackText);
+      const first = parsed.findIndex((frame) => frame.file !== EVALUATED);
+      const frames = (first === -1 ? [] : parsed.slice(first))
         // `Timeout.run [as _onTimeout]`: the alias says how it was called, not what it is.
         .map((frame) => ({ ...frame, function: frame.function.replace(/ \[as [^\]]+\]$/, '') }));
       if (frames.length > 0) return sourceMaps ? mapFileFrames(frames) : frames;

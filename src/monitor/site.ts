@@ -11,19 +11,24 @@ import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
  * when this file sits in the loopguard package: an application that bundles loopguard into
  * its own dist/ must keep its frames.
  */
-const ownRoot = ((): string | undefined => {
+let ownDirs: string[] | undefined;
+
+/** Read once, on the first block, not when the package is imported. */
+function ownDirectories(): string[] {
+  if (ownDirs !== undefined) return ownDirs;
+  ownDirs = [];
   try {
     const root = dirname(dirname(fileURLToPath(import.meta.url)));
     const { name } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown };
-    return name === 'loopguard' ? root : undefined;
+    if (name === 'loopguard') ownDirs = [`${root}${sep}dist${sep}`, `${root}${sep}src${sep}`];
   } catch {
-    return undefined;
+    // no package.json beside us: bundled into an application, whose frames all stay
   }
-})();
-const ownDirs = ownRoot === undefined ? [] : [`${ownRoot}${sep}dist${sep}`, `${ownRoot}${sep}src${sep}`];
+  return ownDirs;
+}
 
 export function isInternal(frame: StackFrame): boolean {
-  return frame.file.startsWith('node:') || frame.file === '' || ownDirs.some((dir) => frame.file.startsWith(dir));
+  return frame.file.startsWith('node:') || frame.file === '' || ownDirectories().some((dir) => frame.file.startsWith(dir));
 }
 
 /** Frames worth showing: Node's own internals left out (unless nothing else is left). */

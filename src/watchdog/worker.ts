@@ -72,16 +72,17 @@ async function onStall(seq: number): Promise<void> {
   // of interrupts: the stack is taken first (~2 ms after the stall is seen), and when the
   // request must be read from the frames' scopes, the debugger's enable cost falls inside this
   // block rather than making a stall of its own once the loop has moved on.
-  const [quick, paused] = await Promise.allSettled([
-    capturer.quickStack(seq, stillBlocked(seq)),
-    data.http ? capturer.capture(stillBlocked(seq), true) : Promise.resolve(undefined),
+  const [quick, paused] = await Promise.all([
+    capturer.quickStack(seq, stillBlocked(seq)).catch((error: unknown) => {
+      inspectorUnavailable(error);
+      return undefined;
+    }),
+    data.http ? capture(seq) : undefined,
   ]);
   capturing = false;
   capturer.disconnect();
-  for (const outcome of [quick, paused]) if (outcome.status === 'rejected') inspectorUnavailable(outcome.reason);
-  const stack = quick.status === 'fulfilled' && quick.value?.stillBlocked === true ? quick.value : undefined;
-  const frames = paused.status === 'fulfilled' && paused.value?.stillBlocked === true ? paused.value : undefined;
-  if (frames !== undefined && frames.frames.length > 0) lastCapture = { seq, capture: frames };
+  const stack = quick?.stillBlocked === true ? quick : undefined;
+  const frames = paused?.stillBlocked === true ? paused : undefined;
   send({
     type: 'capture',
     seq,
