@@ -56,7 +56,9 @@ describe('loopguard command line (process)', () => {
   );
 
   it.skipIf(!hasScript)('delivers Ctrl-C on a terminal to the command once, not a second time', async () => {
-    const command = `'${node}' '${cliPath}' -- '${node}' '${fixture('count-signals.mjs')}'`;
+    // `exec`: script runs the command through $SHELL (or /bin/sh when unset); dash does not
+    // replace itself with a lone command, and a shell left waiting would die by the Ctrl-C.
+    const command = `exec '${node}' '${cliPath}' -- '${node}' '${fixture('count-signals.mjs')}'`;
     const terminal = run('script', ['-qfec', command, '/dev/null'], cleanEnv(), { stdin: 'pipe' });
     await terminal.nextJson(); // listening
     terminal.child.stdin!.write('\x03');
