@@ -127,16 +127,18 @@ export class BlockAssembler {
     const { stall } = pending;
     const stack = capture === undefined ? [] : this.#stackOf(capture);
     const native = largest(this.#native, stall);
-    const gc = largest(this.#gc, stall);
     const cover = (interval: Interval | undefined): boolean =>
       interval !== undefined && overlap(interval, stall) >= COVERAGE * stall.duration;
+    // Collections are summed: one stall can hold several (a scavenge, then a full mark-compact),
+    // and the capture itself adds main-thread time that is not the app's.
+    const gcTime = this.#gc.reduce((sum, interval) => sum + overlap(interval, stall), 0);
     const event: BlockEvent = {
       kind: this.#hangs.delete(seq) ? 'hang' : 'block',
       duration: Math.round(stall.duration),
       threshold: this.#options.threshold,
       startedAt: Math.round(performance.timeOrigin + stall.start),
       stack,
-      cause: cover(native) ? 'native' : cover(gc) ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
+      cause: cover(native) ? 'native' : gcTime >= COVERAGE * stall.duration ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
     };
     if (capture?.context !== undefined) event.context = capture.context;
     if (native?.call !== undefined && cover(native)) event.call = native.call;
