@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import * as nodeTimers from 'node:timers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { guard, startMonitor, withContext, type BlockEvent, type Monitor, type MonitorOptions } from 'loopguard';
 import { spinAlso, spinFor } from '../fixtures/monitor/busy.mjs';
@@ -183,25 +184,30 @@ describe('startMonitor', () => {
   it('keeps watching, without false hangs, while a test uses fake timers', async () => {
     const seen: BlockEvent[] = [];
     const running = await start({ threshold: 50, hangTimeout: 200, onBlock: (event) => seen.push(event) });
+    let event: BlockEvent;
     vi.useFakeTimers();
     try {
       // The monitor runs on node:timers, which fake timers leave alone: it still sees this.
       // (spinFor reads Date.now, which is faked now, as are process.hrtime and the global
       // performance; node:perf_hooks' own performance object is left alone.)
-      const event = await nextBlock(
+      event = await nextBlock(
         running,
         () => {
-          const end = performance.now() + 300;
+          const end = performance.now() + 500;
           while (performance.now() < end);
         },
-        (candidate) => candidate.duration >= 250,
+        (candidate) => candidate.duration >= 450,
       );
-      expect(event.duration).toBeGreaterThanOrEqual(250);
+      expect(event.duration).toBeGreaterThanOrEqual(450);
       expect(event.startedAt).toBeGreaterThan(1_600_000_000_000);
+      // Twice hangTimeout with the loop free and the fake timers still on: a heartbeat stopped
+      // by them would be reported as a hang in this window.
+      await new Promise((resolve) => nodeTimers.setTimeout(resolve, 400));
     } finally {
       vi.useRealTimers();
     }
-    // One event for the one block: the heartbeat never looked stale to the watchdog otherwise.
-    expect(seen.filter((event) => event.kind === 'hang')).toHaveLength(1);
+    // The heartbeat never looked stale to the watchdog otherwise: no hang but the block itself
+    // (whether the watchdog flagged it before it ended depends on the host's scheduling).
+    expect(seen.filter((other) => other.kind === 'hang' && other.startedAt !== event.startedAt)).toEqual([]);
   });
 });
