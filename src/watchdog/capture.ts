@@ -200,22 +200,22 @@ export class StackCapturer {
       const script = this.#scripts.get(scriptId);
       if (script !== undefined) scripts[scriptId] = script;
     }
-    const stored = await this.#readStoredContext(callFrames[0]);
+    const stored = await this.#readStoredContext();
     const request = readRequest ? await this.#readRequest(callFrames) : undefined;
     const context = stored === undefined && request === undefined ? undefined : { ...request, ...stored };
     return { frames, scripts, context, stillBlocked: true };
   }
 
-  async #readStoredContext(top: CallFrame | undefined): Promise<Record<string, unknown> | undefined> {
+  /**
+   * Runtime.evaluate, never Debugger.evaluateOnCallFrame: evaluating on a frame writes the
+   * frame's variables back afterwards, and in a derived constructor paused before `super()`
+   * (with `this` captured by a closure) that write fills `this`, so `super()` then throws
+   * "Super constructor may only be called once" in the app. The store is the thread's
+   * current one either way, so the global evaluate reads the same value.
+   */
+  async #readStoredContext(): Promise<Record<string, unknown> | undefined> {
     try {
-      const result =
-        top === undefined
-          ? await this.#post('Runtime.evaluate', { expression: READ_CONTEXT, returnByValue: true })
-          : await this.#post('Debugger.evaluateOnCallFrame', {
-              callFrameId: top.callFrameId,
-              expression: READ_CONTEXT,
-              returnByValue: true,
-            });
+      const result = await this.#post('Runtime.evaluate', { expression: READ_CONTEXT, returnByValue: true });
       const value = (result as { result?: { value?: unknown } }).result?.value;
       return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
     } catch {

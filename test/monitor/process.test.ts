@@ -136,3 +136,22 @@ describe('the monitor in a process of its own', () => {
     expect(await fixture.exited).toEqual({ code: 0, signal: null });
   });
 });
+
+describe('a capture that lands in a derived-class constructor before super()', () => {
+  it('leaves the constructor working, and still reads the stack and the context', async () => {
+    fixture = runFixture('derived-constructor.mjs');
+    const { events } = await fixture.waitFor<{ events: Array<{ kind: string; top?: string; context?: unknown }> }>(
+      (line) => line['type'] === 'done',
+    );
+    expect(fixture.lines.filter((line) => line['type'] === 'constructed')).toEqual([
+      { type: 'constructed', ms: 300, error: null },
+      { type: 'constructed', ms: 1300, error: null },
+    ]);
+    // The 1300 ms block outlives hangTimeout (1000 ms): its report comes from the paused frames.
+    expect(events.filter((event) => event.top === 'Blocking')).toEqual([
+      { kind: 'block', top: 'Blocking', context: { job: 'construct-300' } },
+      { kind: 'hang', top: 'Blocking', context: { job: 'construct-1300' } },
+    ]);
+    expect(await fixture.exited).toEqual({ code: 0, signal: null });
+  });
+});
