@@ -81,9 +81,11 @@ if (config.parts.includes('rss')) {
   log(`rss: idle processes, ${config.rssReps} alternated runs per variant`);
   const rss = await runRss(config, log);
   raw.rss = rss;
-  out.push('', `Idle RSS after settling and a full GC (median of ${config.rssReps} processes)`);
-  out.push(formatTable(['variant', 'RSS MiB', 'Δ vs bare MiB'], rss.rows.map((row) =>
-    row.skipped ? [row.variant, 'skipped', ''] : [row.variant, fixed(row.rss / 2 ** 20), fixed((row.rss - rss.bare) / 2 ** 20)])));
+  out.push('', `Idle processes: RSS after settling and a full GC, then CPU over 3 s of doing nothing (median of ${config.rssReps} processes)`);
+  out.push(formatTable(['variant', 'RSS MiB', 'Δ vs bare MiB', 'idle CPU ms/s', 'Δ vs bare ms/s'], rss.rows.map((row) =>
+    row.skipped
+      ? [row.variant, 'skipped', '', '', '']
+      : [row.variant, fixed(row.rss / 2 ** 20), fixed((row.rss - rss.bare) / 2 ** 20), fixed(row.idleCpuMsPerS), fixed(row.idleCpuMsPerS - rss.bareIdleCpu)])));
 }
 
 if (config.parts.includes('capture')) {

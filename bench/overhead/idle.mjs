@@ -1,5 +1,7 @@
-// An idle process for the RSS comparison. argv: <variant>. Run with --expose-gc so both
-// sides are measured after a full collection, not at whatever point the heap happened to be.
+// An idle process for the RSS and idle-CPU comparison. argv: <variant>. Run with --expose-gc
+// so both sides are measured after a full collection, not at whatever point the heap happened
+// to be. Idle CPU is what a service that is not serving pays to be watched: the timers that
+// wake its loop and the watchdog thread's polling (process.cpuUsage counts every thread).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { installVariant, VariantUnavailable } from './variants.mjs';
 
@@ -18,6 +20,11 @@ globalThis.gc?.();
 await sleep(300);
 globalThis.gc?.();
 const usage = process.memoryUsage();
-process.send({ type: 'memory', rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external });
+const IDLE_WINDOW_MS = 3000;
+const cpuStart = process.cpuUsage();
+await sleep(IDLE_WINDOW_MS);
+const cpu = process.cpuUsage(cpuStart);
+const idleCpuMsPerS = (cpu.user + cpu.system) / IDLE_WINDOW_MS;
+process.send({ type: 'memory', rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external, idleCpuMsPerS });
 clearInterval(keepAlive);
 process.disconnect();

@@ -10,6 +10,7 @@ const BLOCK_MS = 500;
 
 export async function runRss(config, log) {
   const samples = Object.fromEntries(RSS_VARIANTS.map((v) => [v, []]));
+  const cpuSamples = Object.fromEntries(RSS_VARIANTS.map((v) => [v, []]));
   const skipped = {};
   for (let rep = 0; rep < config.rssReps; rep += 1) {
     const order = rep % 2 === 0 ? RSS_VARIANTS : [...RSS_VARIANTS].reverse();
@@ -20,6 +21,7 @@ export async function runRss(config, log) {
         const message = await fixture.next('memory', 'unavailable');
         if (message.type === 'unavailable') { skipped[variant] = message.reason; log(`  ${variant}: skipped — ${message.reason}`); continue; }
         samples[variant].push(message.rss);
+        cpuSamples[variant].push(message.idleCpuMsPerS);
       } finally {
         await fixture.close();
       }
@@ -27,8 +29,14 @@ export async function runRss(config, log) {
   }
   const rows = RSS_VARIANTS.map((variant) => (skipped[variant]
     ? { variant, skipped: skipped[variant] }
-    : { variant, rss: median(samples[variant]), samples: samples[variant] }));
-  return { rows, bare: rows[0].rss };
+    : {
+        variant,
+        rss: median(samples[variant]),
+        samples: samples[variant],
+        idleCpuMsPerS: median(cpuSamples[variant]),
+        idleCpuSamples: cpuSamples[variant],
+      }));
+  return { rows, bare: rows[0].rss, bareIdleCpu: rows[0].idleCpuMsPerS };
 }
 
 async function captureRun(variant, config) {
