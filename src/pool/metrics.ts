@@ -13,14 +13,20 @@ export class PoolMetrics {
   readonly offloaded = new Set<string>();
   readonly #wait = createHistogram();
   readonly #run = createHistogram();
-  /** Per function (definition index): moving average of one task's run time in ms, as seen
-   * from here (cloning included). Per function, so tiny tasks never make a heavy one pipeline. */
-  readonly #averageRunMs = new Map<number, number>();
+  /** Per function (definition index): moving average of one task's run time in ms, measured in
+   * the thread, NaN until measured. Per function, so tiny tasks never make a heavy one pipeline.
+   * A typed array: updated once per task, and a Map of numbers would allocate each time. */
+  #averageRunMs = new Float64Array(64).fill(NaN);
 
-  /** One task of function `index` took `ms` (its share of a batch). */
+  /** One task of function `index` ran `ms` in its thread. */
   learnRunTime(index: number, ms: number): void {
-    const average = this.#averageRunMs.get(index);
-    this.#averageRunMs.set(index, average === undefined ? ms : average * 0.7 + ms * 0.3);
+    if (index >= this.#averageRunMs.length) {
+      const grown = new Float64Array(Math.max(index + 1, this.#averageRunMs.length * 2)).fill(NaN);
+      grown.set(this.#averageRunMs);
+      this.#averageRunMs = grown;
+    }
+    const average = this.#averageRunMs[index]!;
+    this.#averageRunMs[index] = Number.isNaN(average) ? ms : average * 0.7 + ms * 0.3;
   }
 
   recordTask(waitMs: number, runMs: number): void {
@@ -33,8 +39,8 @@ export class PoolMetrics {
    * work; one for long tasks (no head-of-line wait) and for functions not measured yet.
    */
   depth(index: number): number {
-    const average = this.#averageRunMs.get(index);
-    if (average === undefined || average >= 5) return 1;
+    const average = index < this.#averageRunMs.length ? this.#averageRunMs[index]! : NaN;
+    if (Number.isNaN(average) || average >= 5) return 1;
     return Math.min(512, Math.max(2, Math.floor(4 / average)));
   }
 

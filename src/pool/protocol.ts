@@ -30,8 +30,14 @@ export interface TaskBatch {
   tasks: unknown[];
 }
 
-/** thread → main: a flat list `[status, value, status, value, …]`, one pair per task, in order. */
+/**
+ * thread → main: a flat list `[status, value, runMs, status, value, runMs, …]`, one triple per
+ * task, in order. `runMs` is the task's run time measured in the thread: the main thread's own
+ * view (post to answer) includes its GC pauses and queueing, and sizing pipelines on that made
+ * the depth collapse exactly when the main thread was busiest.
+ */
 export type ResultBatch = unknown[];
+export const RESULT_STRIDE = 3;
 
 export const STATUS_OK = 0;
 /** The function threw or rejected; the value is a {@link SerializedError}. */
@@ -50,7 +56,9 @@ export interface SerializedError {
 
 /** Int32 slots of the SharedArrayBuffer each thread gets in `workerData.control`. */
 export const SLOT_STARTED = 0; // how many tasks the thread has started (crash attribution)
-export const CONTROL_SLOTS = 1;
+/** Bumped and notified by the main thread after each post: an idle thread waits on it briefly. */
+export const SLOT_DOORBELL = 1;
+export const CONTROL_SLOTS = 2;
 
 export interface PoolWorkerData {
   control: SharedArrayBuffer;

@@ -2,6 +2,9 @@ import { AsyncResource } from 'node:async_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import type { FunctionDef } from './protocol.js';
 
+/** One object for every task: the options literal would be garbage per task otherwise. */
+const RESOURCE_OPTIONS = { requireManualDestroy: true };
+
 /**
  * One submitted task. It is an AsyncResource made in the caller's async scope and settles
  * through it, so callbacks chained on the result run in the caller's AsyncLocalStorage
@@ -37,7 +40,7 @@ export class Task extends AsyncResource {
     resolve: (value: unknown) => void,
     reject: (reason: unknown) => void,
   ) {
-    super('loopguard.PoolTask', { requireManualDestroy: true });
+    super('loopguard.PoolTask', RESOURCE_OPTIONS);
     this.def = def;
     this.args = args;
     this.transfer = transfer;
@@ -60,46 +63,63 @@ export class Task extends AsyncResource {
   }
 }
 
-/** An array-backed FIFO: `shift()` on a plain array is O(n) once it grows past V8's fast path. */
+/**
+ * A FIFO on a circular array that doubles when full. Every task passes through two of these
+ * (the pool's queue, then its thread's in-flight list), so neither `shift()` on a plain array
+ * (O(n) past V8's fast path) nor periodic compacting copies (garbage per task) are acceptable.
+ */
 export class Fifo<T> {
-  private items: (T | undefined)[] = [];
+  private items: (T | undefined)[] = new Array<T | undefined>(16);
   private head = 0;
+  private size = 0;
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.size;
   }
 
   push(item: T): void {
-    this.items.push(item);
+    if (this.size === this.items.length) this.grow();
+    this.items[(this.head + this.size) & (this.items.length - 1)] = item;
+    this.size++;
   }
 
   peek(): T | undefined {
-    return this.items[this.head];
+    return this.size === 0 ? undefined : this.items[this.head];
   }
 
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
+    if (this.size === 0) return undefined;
     const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) & (this.items.length - 1);
+    this.size--;
     return item;
   }
 
   /** Put tasks back at the front, keeping their order (work taken off a replaced thread). */
   unshiftAll(list: T[]): void {
     if (list.length === 0) return;
-    this.items = [...list, ...this.items.slice(this.head)];
-    this.head = 0;
+    const rest = this.drain();
+    for (const item of list) this.push(item);
+    for (const item of rest) this.push(item);
   }
 
   /** Take everything out, in order. */
   drain(): T[] {
-    const list = this.items.slice(this.head) as T[];
-    this.items = [];
+    const list = new Array<T>(this.size);
+    const mask = this.items.length - 1;
+    for (let i = 0; i < this.size; i++) list[i] = this.items[(this.head + i) & mask]!;
+    this.items = new Array<T | undefined>(16);
     this.head = 0;
+    this.size = 0;
     return list;
+  }
+
+  private grow(): void {
+    const items = new Array<T | undefined>(this.items.length * 2);
+    const mask = this.items.length - 1;
+    for (let i = 0; i < this.size; i++) items[i] = this.items[(this.head + i) & mask];
+    this.items = items;
+    this.head = 0;
   }
 }

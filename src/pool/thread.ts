@@ -1,6 +1,6 @@
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import { workerUrl } from '../worker-url.js';
-import { CONTROL_SLOTS, SLOT_STARTED, type FunctionDef, type PoolWorkerData, type ResultBatch } from './protocol.js';
+import { CONTROL_SLOTS, SLOT_DOORBELL, SLOT_STARTED, type FunctionDef, type PoolWorkerData, type ResultBatch } from './protocol.js';
 import { Fifo, type Task } from './task.js';
 
 export interface ThreadHost {
@@ -110,6 +110,9 @@ export class PoolThread {
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
     this.worker.postMessage({ defs, tasks: flat }, transfer);
+    // Wake the thread if it waits on the doorbell (see worker-idle.ts); the message is queued.
+    Atomics.add(this.control, SLOT_DOORBELL, 1);
+    Atomics.notify(this.control, SLOT_DOORBELL, 1);
     if (defs !== null) for (const def of defs) this.defined.add(def.index);
     for (const task of tasks) {
       task.seq = ++this.posted;

@@ -11,6 +11,7 @@ import {
   REGISTRY_KEY,
   RESULT_FLUSH_COUNT,
   RESULT_FLUSH_MS,
+  RESULT_STRIDE,
   SLOT_STARTED,
   STATUS_NOT_PORTABLE,
   STATUS_OK,
@@ -21,6 +22,7 @@ import {
   type SerializedError,
   type TaskBatch,
 } from './protocol.js';
+import { loopTurnIfDue, nextMessage, noteLoopTurn } from './worker-idle.js';
 
 type Fn = (...args: unknown[]) => unknown;
 type Global = Record<symbol, unknown>;
@@ -51,13 +53,22 @@ process.exit = ((code?: number) => {
 }) as typeof process.exit;
 
 port.on('message', (batch: TaskBatch) => {
+  noteLoopTurn();
   batches.push(batch);
   if (!running) void drain();
 });
 
 async function drain(): Promise<void> {
   running = true;
-  while (batches.length > 0) {
+  for (;;) {
+    if (batches.length === 0) {
+      postResults();
+      const next = nextMessage(port, control) as TaskBatch | undefined;
+      if (next === undefined) break;
+      batches.push(next);
+      const turn = loopTurnIfDue();
+      if (turn !== undefined) await turn;
+    }
     const batch = batches.shift()!;
     if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
     const tasks = batch.tasks;
@@ -71,26 +82,26 @@ async function drain(): Promise<void> {
         fn = functions[tasks[i] as number] = await fn;
       }
       if (typeof fn !== 'function') {
-        results.push(STATUS_NOT_PORTABLE, fn);
+        results.push(STATUS_NOT_PORTABLE, fn, 0);
         continue;
       }
+      const begin = performance.now();
       try {
         let value = fn(...(tasks[i + 1] as unknown[]));
         if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
           postResults();
           value = await value;
         }
-        results.push(STATUS_OK, value);
+        results.push(STATUS_OK, value, performance.now() - begin);
         addTransfers(value);
       } catch (error) {
-        results.push(STATUS_THROWN, serializeError(error, fn));
+        results.push(STATUS_THROWN, serializeError(error, fn), performance.now() - begin);
       }
-      if (results.length >= RESULT_FLUSH_COUNT * 2 || performance.now() - lastPost >= RESULT_FLUSH_MS) {
+      if (results.length >= RESULT_FLUSH_COUNT * RESULT_STRIDE || performance.now() - lastPost >= RESULT_FLUSH_MS) {
         postResults();
       }
     }
   }
-  postResults();
   running = false;
 }
 
@@ -280,12 +291,12 @@ function postResults(): void {
     port.postMessage(batch, list);
   } catch (error) {
     // One result could not be cloned: send them one by one, each failure as an error of its task.
-    for (let i = 0; i < batch.length; i += 2) {
+    for (let i = 0; i < batch.length; i += RESULT_STRIDE) {
       try {
-        port.postMessage([batch[i], batch[i + 1]]);
+        port.postMessage([batch[i], batch[i + 1], batch[i + 2]]);
       } catch (cloneError) {
         const message = `the result could not be cloned to the main thread: ${(cloneError as Error).message}`;
-        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }]);
+        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }, batch[i + 2]]);
       }
     }
   }
