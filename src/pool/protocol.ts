@@ -24,7 +24,12 @@ export interface FunctionDef {
   name: string;
 }
 
-/** main → thread: new definitions, then tasks as a flat list `[fnIndex, args, fnIndex, args, …]`. */
+/**
+ * main → thread: new definitions, then tasks as one flat list
+ * `[fnIndex, argCount, ...args, fnIndex, argCount, ...args, …]`. Flat, because structured clone
+ * pays per object (an identity-map entry, a header): an array of arguments per task was a
+ * third of the cost of posting a batch of tiny tasks.
+ */
 export interface TaskBatch {
   defs: FunctionDef[] | null;
   tasks: unknown[];

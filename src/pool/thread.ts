@@ -100,13 +100,13 @@ export class PoolThread {
   private post(tasks: Task[]): void {
     let defs: FunctionDef[] | null = null;
     let transfer: TransferListItem[] | undefined;
-    const flat = new Array<unknown>(tasks.length * 2);
-    for (let i = 0; i < tasks.length; i++) {
-      const task = tasks[i]!;
+    const flat: unknown[] = [];
+    for (const task of tasks) {
       const def = task.def;
       if (!this.defined.has(def.index) && (defs === null || !defs.includes(def))) (defs ??= []).push(def);
-      flat[i * 2] = def.index;
-      flat[i * 2 + 1] = task.args;
+      const args = task.args;
+      flat.push(def.index, args.length);
+      for (let i = 0; i < args.length; i++) flat.push(args[i]);
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
     this.worker.postMessage({ defs, tasks: flat }, transfer);

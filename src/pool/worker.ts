@@ -22,7 +22,7 @@ import {
   type SerializedError,
   type TaskBatch,
 } from './protocol.js';
-import { loopTurnIfDue, nextMessage, noteLoopTurn } from './worker-idle.js';
+import { loopTurnIfDue, nextMessage, noteLoopTurn, WAIT_AFTER_TASKS } from './worker-idle.js';
 
 type Fn = (...args: unknown[]) => unknown;
 type Global = Record<symbol, unknown>;
@@ -60,10 +60,13 @@ port.on('message', (batch: TaskBatch) => {
 
 async function drain(): Promise<void> {
   running = true;
+  let stretch = started; // tasks started before this stretch of work
   for (;;) {
     if (batches.length === 0) {
       postResults();
+      if (started - stretch > WAIT_AFTER_TASKS) break;
       const next = nextMessage(port, control) as TaskBatch | undefined;
+      stretch = started;
       if (next === undefined) break;
       batches.push(next);
       const turn = loopTurnIfDue();
@@ -72,14 +75,18 @@ async function drain(): Promise<void> {
     const batch = batches.shift()!;
     if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
     const tasks = batch.tasks;
-    for (let i = 0; i < tasks.length; i += 2) {
+    for (let i = 0; i < tasks.length; ) {
+      const index = tasks[i] as number;
+      const argCount = tasks[i + 1] as number;
+      const args = tasks.slice(i + 2, i + 2 + argCount);
+      i += 2 + argCount;
       // Counted before the first import of the function's module: a module that kills the
       // thread while loading is this task's fault, not a reason to retry it forever.
       Atomics.store(control, SLOT_STARTED, ++started);
-      let fn = functions[tasks[i] as number];
+      let fn = functions[index];
       if (fn instanceof Promise) {
         postResults();
-        fn = functions[tasks[i] as number] = await fn;
+        fn = functions[index] = await fn;
       }
       if (typeof fn !== 'function') {
         results.push(STATUS_NOT_PORTABLE, fn, 0);
@@ -87,7 +94,7 @@ async function drain(): Promise<void> {
       }
       const begin = performance.now();
       try {
-        let value = fn(...(tasks[i + 1] as unknown[]));
+        let value = fn(...args);
         if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
           postResults();
           value = await value;
