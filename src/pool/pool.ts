@@ -168,7 +168,7 @@ export class ThreadPool implements ThreadHost {
       const task = thread.inflight.shift();
       if (task === undefined) continue;
       const at = i * RESULT_STRIDE;
-      const runMs = batch[at + 2] as number;
+      const runMs = (batch[at + 2] as number) / 1000;
       this.#metrics.learnRunTime(task.def.index, runMs);
       const startedAt = task.startedAt > 0 ? task.startedAt : clock;
       clock = startedAt + runMs;

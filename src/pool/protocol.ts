@@ -36,8 +36,8 @@ export interface TaskBatch {
 }
 
 /**
- * thread → main: a flat list `[status, value, runMs, status, value, runMs, …]`, one triple per
- * task, in order. `runMs` is the task's run time measured in the thread: the main thread's own
+ * thread → main: a flat list `[status, value, runUs, status, value, runUs, …]`, one triple per
+ * task, in order. `runUs` is the task's run time in whole µs measured in the thread: the main thread's own
  * view (post to answer) includes its GC pauses and queueing, and sizing pipelines on that made
  * the depth collapse exactly when the main thread was busiest.
  */
@@ -70,6 +70,6 @@ export interface PoolWorkerData {
 }
 
 /** A thread posts its results once this many are waiting, or at the end of a batch. */
-export const RESULT_FLUSH_COUNT = 64;
+export const RESULT_FLUSH_COUNT = 256;
 /** …or once this many ms passed since its last post, so slow tasks do not delay fast ones. */
 export const RESULT_FLUSH_MS = 1;

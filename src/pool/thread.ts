@@ -66,47 +66,55 @@ export class PoolThread {
   flush(host: ThreadHost): void {
     const tasks = this.outbox;
     this.outbox = [];
-    let batch: Task[] = [];
+    let first = 0;
     let bytes = 0;
-    for (const task of tasks) {
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i]!;
       if (task.settled) continue;
-      batch.push(task);
       bytes += payloadBytes(task.args);
       // Big buffers go in messages of their own size class: one huge message would make the
       // thread wait for all of it to be copied before starting the first task.
       if (bytes >= BATCH_BYTES) {
-        this.postOrSplit(batch, host);
-        batch = [];
+        this.postOrSplit(tasks, first, i + 1, host);
+        first = i + 1;
         bytes = 0;
       }
     }
-    if (batch.length > 0) this.postOrSplit(batch, host);
+    if (first < tasks.length) this.postOrSplit(tasks, first, tasks.length, host);
   }
 
-  private postOrSplit(batch: Task[], host: ThreadHost): void {
+  /** Post `tasks[first..end)` (ranges, not copies: no garbage per flush). */
+  private postOrSplit(tasks: Task[], first: number, end: number, host: ThreadHost): void {
     try {
-      this.post(batch);
+      this.post(tasks, first, end);
     } catch {
-      for (const task of batch) {
+      for (let i = first; i < end; i++) {
         try {
-          this.post([task]);
+          this.post(tasks, i, i + 1);
         } catch (error) {
-          host.onCloneError(task, error);
+          host.onCloneError(tasks[i]!, error);
         }
       }
     }
   }
 
-  private post(tasks: Task[]): void {
+  private post(tasks: Task[], first: number, end: number): void {
     let defs: FunctionDef[] | null = null;
     let transfer: TransferListItem[] | undefined;
-    const flat: unknown[] = [];
-    for (const task of tasks) {
+    let length = 0;
+    for (let i = first; i < end; i++) if (!tasks[i]!.settled) length += 2 + tasks[i]!.args.length;
+    if (length === 0) return; // every task was aborted while waiting here
+    const flat = new Array<unknown>(length);
+    let at = 0;
+    for (let i = first; i < end; i++) {
+      const task = tasks[i]!;
+      if (task.settled) continue;
       const def = task.def;
       if (!this.defined.has(def.index) && (defs === null || !defs.includes(def))) (defs ??= []).push(def);
       const args = task.args;
-      flat.push(def.index, args.length);
-      for (let i = 0; i < args.length; i++) flat.push(args[i]);
+      flat[at++] = def.index;
+      flat[at++] = args.length;
+      for (let j = 0; j < args.length; j++) flat[at++] = args[j];
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
     this.worker.postMessage({ defs, tasks: flat }, transfer);
@@ -114,7 +122,9 @@ export class PoolThread {
     Atomics.add(this.control, SLOT_DOORBELL, 1);
     Atomics.notify(this.control, SLOT_DOORBELL, 1);
     if (defs !== null) for (const def of defs) this.defined.add(def.index);
-    for (const task of tasks) {
+    for (let i = first; i < end; i++) {
+      const task = tasks[i]!;
+      if (task.settled) continue;
       task.seq = ++this.posted;
       task.thread = this;
       this.inflight.push(task);

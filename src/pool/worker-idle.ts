@@ -9,15 +9,18 @@ import { SLOT_DOORBELL } from './protocol.js';
  * is still spinning takes it at once, where a sleeping one would need a wake-up of its own (on
  * a virtual machine with idle CPUs, tens of µs each way).
  */
-const SPIN_MS = 0.15;
+const SPIN_MS = 0.2;
 /**
- * After a spin that ended with no message, skip spinning for this many waits. A spin fails
- * when the main thread is slow to answer, typically because the machine is busy, and then the
- * spinning thread only takes CPU from the main thread it waits for (measured on 2 loaded
- * cores: round trips got slower with spinning, not faster).
+ * A spin loop that sees a gap of this long (ms) between two clock readings was preempted:
+ * another thread wanted this CPU, very likely the main thread with the next task (2 pool
+ * threads and the main thread on 2 cores, or a busy machine). Spinning then delays the
+ * very message it waits for: on 2 loaded cores, unconditional spinning made p90 round trips
+ * as long as the spin. Such a spin, or one that ends with no message, counts as a failure:
+ * each failure in a row doubles the number of waits (up to 64) that sleep without spinning;
+ * a spin that catches its message unpreempted resets the count.
  */
-const SPIN_BACKOFF = 32;
-
+const PREEMPTED_MS = 0.02;
+let spinFailures = 0;
 let skipSpins = 0;
 /**
  * Wait on the doorbell only after a stretch of at most this many tasks: the pattern of a caller
@@ -66,19 +69,27 @@ export function loopTurnIfDue(): Promise<void> | undefined {
  */
 export function nextMessage(port: MessagePort, control: Int32Array): unknown {
   const start = performance.now();
-  const spinMs = skipSpins > 0 ? 0 : SPIN_MS;
-  if (skipSpins > 0) skipSpins--;
+  let spinning = skipSpins === 0;
+  if (!spinning) skipSpins--;
   let bell = Atomics.load(control, SLOT_DOORBELL);
   for (;;) {
     const received = receiveMessageOnPort(port);
-    if (received !== undefined) return received.message;
-    let elapsed = performance.now() - start;
-    while (elapsed < spinMs && Atomics.load(control, SLOT_DOORBELL) === bell) elapsed = performance.now() - start;
-    if (elapsed >= spinMs) {
-      if (spinMs > 0) skipSpins = SPIN_BACKOFF;
-      if (elapsed >= spinMs + WAIT_MS) return undefined;
-      Atomics.wait(control, SLOT_DOORBELL, bell, spinMs + WAIT_MS - elapsed);
-      if (Atomics.load(control, SLOT_DOORBELL) === bell) return undefined; // timed out
+    if (received !== undefined) {
+      if (spinning) spinFailures = 0;
+      return received.message;
+    }
+    let now = performance.now();
+    let preempted = false;
+    for (let last = now; spinning && now - start < SPIN_MS && Atomics.load(control, SLOT_DOORBELL) === bell; last = now) {
+      now = performance.now();
+      preempted = now - last > PREEMPTED_MS;
+      if (preempted) break;
+    }
+    if (preempted || Atomics.load(control, SLOT_DOORBELL) === bell) {
+      if (spinning) skipSpins = 2 ** Math.min(++spinFailures, 6); // no message, or preempted: back off
+      spinning = false;
+      const left = SPIN_MS + WAIT_MS - (now - start);
+      if (left <= 0 || Atomics.wait(control, SLOT_DOORBELL, bell, left) === 'timed-out') return undefined;
     }
     bell = Atomics.load(control, SLOT_DOORBELL);
   }
