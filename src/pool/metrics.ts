@@ -1,5 +1,9 @@
 import { createHistogram } from 'node:perf_hooks';
 
+/** Tasks one thread may hold at most, however tiny: deep enough that a thread still has work
+ * through a main-thread GC pause of a few ms. */
+const MAX_DEPTH = 2048;
+
 type Percentiles = { p50: number; p99: number; max: number };
 
 /**
@@ -41,7 +45,7 @@ export class PoolMetrics {
   depth(index: number): number {
     const average = index < this.#averageRunMs.length ? this.#averageRunMs[index]! : NaN;
     if (Number.isNaN(average) || average >= 5) return 1;
-    return Math.min(512, Math.max(2, Math.floor(4 / average)));
+    return Math.min(MAX_DEPTH, Math.max(2, Math.floor(4 / average)));
   }
 
   waitMs(): Percentiles {

@@ -15,6 +15,9 @@ export class ThreadSet {
   readonly #host: ThreadHost;
   readonly #options: ResolvedPoolOptions;
   readonly #reaper: IdleReaper;
+  /** Read once: the pool thread's entry sets the flag before anything can make a pool, and
+   * this runs after every batch of results. */
+  readonly #inPoolWorker = inPoolWorker();
 
   constructor(host: ThreadHost, options: ResolvedPoolOptions) {
     this.#host = host;
@@ -61,7 +64,7 @@ export class ThreadSet {
   ensureMinThreads(closing: boolean): void {
     // A module that creates a pool at top level is imported by pool threads too: a pool made
     // there starts threads only when used, never warm ones of its own.
-    if (inPoolWorker()) return;
+    if (this.#inPoolWorker) return;
     while (!closing && this.list.length < this.#options.minThreads) this.#spawn();
   }
 
