@@ -6,6 +6,18 @@ const MAX_DEPTH = 2048;
 
 type Percentiles = { p50: number; p99: number; max: number };
 
+export interface PoolStats {
+  threads: number;
+  busy: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  waitMs: { p50: number; p99: number; max: number };
+  runMs: { p50: number; p99: number; max: number };
+  /** Marked functions with `offload: 'auto'` that moved to this pool (`name (module)`). */
+  offloaded: string[];
+}
+
 /**
  * What the pool has learnt from finished tasks: the counts and timings behind `stats()`, and
  * each function's typical run time, which decides how deep its tasks may be pipelined.

@@ -10,42 +10,20 @@ import { checkFunction, describeValue } from '../options.js';
 import { warnClassInstances } from './class-warning.js';
 import { cloneErrorFor } from './clone-path.js';
 import { attributeCrash } from './crash.js';
-import { PoolMetrics } from './metrics.js';
+import { PoolMetrics, type PoolStats } from './metrics.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
 import { RESULT_STRIDE, STATUS_OK, type ResultBatch } from './protocol.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
-import { Fifo, Task } from './task.js';
+import { Fifo, Task, taskPromise } from './task.js';
 import type { PoolThread, ThreadHost } from './thread.js';
 import { ThreadSet } from './threads.js';
 import { collectTransfers } from './transfer-list.js';
 
 export type { PoolOptions, RunOptions } from './options.js';
+export type { PoolStats } from './metrics.js';
 
-export interface PoolStats {
-  threads: number;
-  busy: number;
-  queued: number;
-  completed: number;
-  failed: number;
-  waitMs: { p50: number; p99: number; max: number };
-  runMs: { p50: number; p99: number; max: number };
-  /** Marked functions with `offload: 'auto'` that moved to this pool (`name (module)`). */
-  offloaded: string[];
-}
-
-/**
- * run()'s promise executor: one shared function instead of a closure (and its context) per
- * task. The Promise constructor calls it synchronously, so run() reads the resolvers back
- * right after.
- */
-let capturedResolve: ((value: unknown) => void) | undefined;
-let capturedReject: ((reason: unknown) => void) | undefined;
-function captureResolvers(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
-  capturedResolve = resolve as (value: unknown) => void;
-  capturedReject = reject;
-}
 
 /** Class-instance warnings cost a prototype check per argument: development only. */
 const developmentMode = process.env.NODE_ENV !== 'production';
@@ -90,7 +68,7 @@ export class ThreadPool implements ThreadHost {
       }
       const list = (args ?? []) as unknown[];
       if (developmentMode) warnClassInstances(list);
-      promise = new Promise<Awaited<R>>(captureResolvers);
+      promise = taskPromise<Awaited<R>>();
       task = new Task(
         def,
         list,
@@ -98,8 +76,6 @@ export class ThreadPool implements ThreadHost {
         timeout ?? this.#options.taskTimeout,
         signal,
         performance.now(),
-        capturedResolve!,
-        capturedReject!,
       );
     } catch (error) {
       return Promise.reject(error);

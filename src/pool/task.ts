@@ -2,6 +2,22 @@ import { AsyncResource } from 'node:async_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import type { FunctionDef } from './protocol.js';
 
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((reason: unknown) => void) | undefined;
+function captureResolvers(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
+}
+
+/**
+ * The promise of the Task made right after it (which takes its resolvers). One shared
+ * executor instead of a closure and its context per task: the Promise constructor calls it
+ * synchronously, so nothing can come between.
+ */
+export function taskPromise<T>(): Promise<T> {
+  return new Promise<T>(captureResolvers);
+}
+
 /** One object for every task: the options literal would be garbage per task otherwise. */
 const RESOURCE_OPTIONS = { requireManualDestroy: true };
 
@@ -37,18 +53,20 @@ export class Task extends AsyncResource {
     timeout: number,
     signal: AbortSignal | undefined,
     submittedAt: number,
-    resolve: (value: unknown) => void,
-    reject: (reason: unknown) => void,
   ) {
     super('loopguard.PoolTask', RESOURCE_OPTIONS);
+    if (capturedResolve === undefined || capturedReject === undefined) {
+      throw new Error('loopguard internal error: a Task must be made right after its taskPromise()');
+    }
     this.def = def;
     this.args = args;
     this.transfer = transfer;
     this.timeout = timeout;
     this.signal = signal;
     this.submittedAt = submittedAt;
-    this.resolveFn = resolve;
-    this.rejectFn = reject;
+    this.resolveFn = capturedResolve;
+    this.rejectFn = capturedReject;
+    capturedResolve = capturedReject = undefined;
   }
 
   /** Settle once; later calls are ignored (a late result after an abort, a crash after a result). */

@@ -22,6 +22,7 @@ import {
   type SerializedError,
   type TaskBatch,
 } from './protocol.js';
+import { freeVariable, notPortable, serializeError } from './worker-errors.js';
 import { loopTurnIfDue, nextMessage, noteLoopTurn, WAIT_AFTER_TASKS } from './worker-idle.js';
 
 type Fn = (...args: unknown[]) => unknown;
@@ -221,63 +222,6 @@ function compile(source: string, name: string): Fn {
   };
   Object.defineProperty(compiled, 'name', { value: name });
   return compiled;
-}
-
-const FREE_VARIABLE = Symbol('freeVariable');
-
-function freeVariable(error: unknown): unknown {
-  const match = error instanceof ReferenceError ? /^(\S+) is not defined$/.exec(error.message) : null;
-  if (match === null) return error;
-  return { [FREE_VARIABLE]: match[1], error };
-}
-
-function notPortable(error: unknown, message?: string): SerializedError {
-  const cause = serializeError(error);
-  return { name: 'FunctionNotPortableError', message: message ?? cause.message, cause };
-}
-
-function serializeError(error: unknown, fn?: Fn): SerializedError {
-  if (error !== null && typeof error === 'object' && FREE_VARIABLE in error) {
-    const variable = (error as Record<symbol, string>)[FREE_VARIABLE];
-    const name = fn?.name ? `${fn.name}()` : 'the function';
-    return {
-      name: 'FunctionNotPortableError',
-      message:
-        `${name} uses \`${variable}\`, a variable from outside its own body, which a worker thread ` +
-        `cannot see; pass it as an argument, or mark the function with threaded() in a module of its own`,
-      props: { variable },
-      cause: serializeError((error as unknown as { error: unknown }).error),
-    };
-  }
-  if (!(error instanceof Error)) {
-    return { name: 'Error', message: `non-error thrown: ${safeString(error)}`, props: { value: cloneable(error) } };
-  }
-  const props: Record<string, unknown> = {};
-  for (const key of Object.keys(error)) {
-    if (key === 'message' || key === 'stack' || key === 'cause') continue;
-    const value = cloneable((error as unknown as Record<string, unknown>)[key]);
-    if (value !== undefined) props[key] = value;
-  }
-  const serialized: SerializedError = { name: error.name, message: error.message, props };
-  if (error.stack !== undefined) serialized.stack = error.stack;
-  if (error.cause !== undefined) serialized.cause = error.cause instanceof Error ? serializeError(error.cause) : cloneable(error.cause);
-  return serialized;
-}
-
-function cloneable(value: unknown): unknown {
-  try {
-    return structuredClone(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function safeString(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return typeof value;
-  }
 }
 
 function addTransfers(value: unknown): void {
