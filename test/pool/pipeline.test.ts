@@ -75,4 +75,39 @@ describe('feeding threads', () => {
     expect(runMs.max).toBeLessThan(5000);
     await pool.close();
   });
+
+  it('a task taken from the doorbell wait still times out, and the pool works after', async () => {
+    const pool = createPool({ maxThreads: 1 });
+    for (let i = 0; i < 50; i++) await pool.run(add, [i, 1]); // the thread now waits on its doorbell between tasks
+    await expect(pool.run(busy, [5000], { timeout: 100 })).rejects.toMatchObject({ code: 'ERR_LOOPGUARD_TASK_TIMEOUT' });
+    await expect(pool.run(add, [1, 2])).resolves.toBe(3);
+    await pool.close();
+  });
+
+  it('a task taken from the doorbell wait can be aborted while it runs', async () => {
+    const pool = createPool({ maxThreads: 1 });
+    for (let i = 0; i < 50; i++) await pool.run(add, [i, 1]);
+    const controller = new AbortController();
+    const running = pool.run(busy, [5000], { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(pool.run(add, [2, 2])).resolves.toBe(4);
+    await pool.close();
+  });
+
+  it('process.exit in a task taken from the doorbell wait fails that task only', async () => {
+    const pool = createPool({ maxThreads: 1 });
+    for (let i = 0; i < 50; i++) await pool.run(add, [i, 1]);
+    await expect(pool.run(exitNow, [4])).rejects.toMatchObject({ code: 'ERR_LOOPGUARD_WORKER_CRASHED' });
+    for (let i = 0; i < 50; i++) expect(await pool.run(add, [i, 1])).toBe(i + 1);
+    await pool.close();
+  });
+
+  it('destroy() ends threads that wait on their doorbells at once', async () => {
+    const pool = createPool({ minThreads: 2, maxThreads: 2 });
+    for (let i = 0; i < 20; i++) await pool.run(add, [i, 1]);
+    await pool.destroy();
+    expect(pool.stats().threads).toBe(0);
+    await expect(pool.run(add, [1, 1])).rejects.toMatchObject({ code: 'ERR_LOOPGUARD_POOL_CLOSED' });
+  });
 });
