@@ -1,4 +1,4 @@
-import { createHistogram } from 'node:perf_hooks';
+import { DurationHistogram } from './histogram.js';
 
 /** Tasks one thread may hold at most, however tiny: deep enough that a thread still has work
  * through a main-thread GC pause of a few ms. */
@@ -27,8 +27,8 @@ export class PoolMetrics {
   failed = 0;
   /** Marked functions with `offload: 'auto'` that moved to this pool (`name (module)`). */
   readonly offloaded = new Set<string>();
-  readonly #wait = createHistogram();
-  readonly #run = createHistogram();
+  readonly #wait = new DurationHistogram();
+  readonly #run = new DurationHistogram();
   /** Per function (definition index): moving average of one task's run time in ms, measured in
    * the thread, NaN until measured. Per function, so tiny tasks never make a heavy one pipeline.
    * A typed array: updated once per task, and a Map of numbers would allocate each time. */
@@ -46,8 +46,8 @@ export class PoolMetrics {
   }
 
   recordTask(waitMs: number, runMs: number): void {
-    this.#wait.record(toMicros(waitMs));
-    this.#run.record(toMicros(runMs));
+    this.#wait.record(waitMs);
+    this.#run.record(runMs);
   }
 
   /**
@@ -69,16 +69,6 @@ export class PoolMetrics {
   }
 }
 
-/** Histograms hold integers: record milliseconds as microseconds (at least 1). */
-function toMicros(ms: number): number {
-  return Math.max(1, Math.round(ms * 1000));
-}
-
-function summarize(histogram: ReturnType<typeof createHistogram>): Percentiles {
-  if (histogram.count === 0) return { p50: 0, p99: 0, max: 0 };
-  return {
-    p50: histogram.percentile(50) / 1000,
-    p99: histogram.percentile(99) / 1000,
-    max: histogram.max / 1000,
-  };
+function summarize(histogram: DurationHistogram): Percentiles {
+  return { p50: histogram.percentile(50), p99: histogram.percentile(99), max: histogram.max / 1000 };
 }
