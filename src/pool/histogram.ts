@@ -38,6 +38,13 @@ export class DurationHistogram {
 
 function bucketOf(micros: number): number {
   if (micros < LINEAR) return Math.floor(micros);
+  if (micros < 2 ** 31) {
+    // Integer bit tricks (no Math.log2, no powers): the exponent from the leading zeros, the
+    // sub-bucket from the 5 bits after the leading one.
+    const whole = micros | 0;
+    const exponent = 31 - Math.clz32(whole);
+    return LINEAR + (exponent - LINEAR_BITS) * SUBBUCKETS + ((whole >>> (exponent - 5)) & (SUBBUCKETS - 1));
+  }
   const exponent = Math.min(MAX_EXPONENT, Math.floor(Math.log2(micros)));
   const fraction = Math.min(SUBBUCKETS - 1, Math.floor((micros / 2 ** exponent - 1) * SUBBUCKETS));
   return LINEAR + (exponent - LINEAR_BITS) * SUBBUCKETS + fraction;
