@@ -70,9 +70,12 @@ describe('feeding threads', () => {
   it('stats() reports run times measured in the thread', async () => {
     const pool = createPool({ maxThreads: 1 });
     await pool.run(busy, [120]);
+    for (let i = 0; i < 4; i++) await pool.run(busy, [60]);
     const { runMs } = pool.stats();
     expect(runMs.max).toBeGreaterThanOrEqual(115);
     expect(runMs.max).toBeLessThan(5000);
+    expect(runMs.p50).toBeGreaterThanOrEqual(55); // within the histogram's ~3% of 60 ms
+    expect(runMs.p50).toBeLessThan(runMs.max);
     await pool.close();
   });
 
