@@ -24,7 +24,6 @@ import { collectTransfers } from './transfer-list.js';
 export type { PoolOptions, RunOptions } from './options.js';
 export type { PoolStats } from './metrics.js';
 
-
 /** Class-instance warnings cost a prototype check per argument: development only. */
 const developmentMode = process.env.NODE_ENV !== 'production';
 
