@@ -138,14 +138,14 @@ export class ThreadPool implements ThreadHost {
     const count = batch.length / RESULT_STRIDE;
     const head = thread.inflight.peek();
     // Pipelined tasks started when the one before them ended: estimate from the thread's times.
-    let clock = head !== undefined && head.startedAt > 0 ? head.startedAt : performance.now();
+    let clock = head?.startedAt ?? performance.now();
     for (let i = 0; i < count; i++) {
       const task = thread.inflight.shift();
       if (task === undefined) continue;
       const at = i * RESULT_STRIDE;
       const runMs = (batch[at + 2] as number) / 1000;
       this.#metrics.learnRunTime(task.def.index, runMs);
-      const startedAt = task.startedAt > 0 ? task.startedAt : clock;
+      const startedAt = task.startedAt ?? clock;
       clock = startedAt + runMs;
       if (task.settled) continue; // aborted while pipelined
       this.#metrics.recordTask(startedAt - task.submittedAt, runMs);
@@ -222,7 +222,7 @@ export class ThreadPool implements ThreadHost {
   /** The thread's first unanswered task is running now: start its clock. */
   #startHead(thread: PoolThread): void {
     const head = thread.inflight.peek();
-    if (head === undefined || head.startedAt > 0 || head.settled) return;
+    if (head === undefined || head.startedAt !== undefined || head.settled) return;
     const now = performance.now();
     head.startedAt = now;
     if (head.timeout > 0 && head.timeout !== Infinity) this.#armTimeout(thread, head);
@@ -294,7 +294,7 @@ export class ThreadPool implements ThreadHost {
     const live = tasks.filter((task) => !task.settled);
     for (const task of live) {
       task.seq = 0;
-      task.startedAt = 0;
+      task.startedAt = undefined;
       task.thread = undefined;
       if (task.timer !== undefined) clearTimeout(task.timer);
       task.timer = undefined;

@@ -33,18 +33,24 @@ export class Task extends AsyncResource {
   readonly timeout: number;
   readonly submittedAt: number;
   readonly signal: AbortSignal | undefined;
-  startedAt = 0;
+  /**
+   * When the task started (main thread's clock), undefined until then. Not 0: a field that
+   * holds a small integer and later a double gets a heap-number box in every task at
+   * construction; one that starts undefined allocates a number only for tasks that start
+   * while at the head of a thread (16 bytes less per queued task).
+   */
+  startedAt: number | undefined = undefined;
   /** Position among the tasks posted to its thread (1-based), 0 while not posted. */
   seq = 0;
-  settled = false;
   /** How often it was put back after its thread died under another task. */
   retries = 0;
   /** The thread it was posted to (typed loosely: task.ts must not import thread.ts). */
   thread: { inflight: Fifo<Task> } | undefined;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
-  private readonly resolveFn: (value: unknown) => void;
-  private readonly rejectFn: (reason: unknown) => void;
+  /** Cleared when the task settles (which is what `settled` reads): no field of its own. */
+  private resolveFn: ((value: unknown) => void) | undefined;
+  private rejectFn: ((reason: unknown) => void) | undefined;
 
   constructor(
     def: FunctionDef,
@@ -69,13 +75,19 @@ export class Task extends AsyncResource {
     capturedResolve = capturedReject = undefined;
   }
 
+  get settled(): boolean {
+    return this.resolveFn === undefined;
+  }
+
   /** Settle once; later calls are ignored (a late result after an abort, a crash after a result). */
   settle(ok: boolean, value: unknown): boolean {
-    if (this.settled) return false;
-    this.settled = true;
+    const resolve = this.resolveFn;
+    const reject = this.rejectFn;
+    if (resolve === undefined || reject === undefined) return false;
+    this.resolveFn = this.rejectFn = undefined;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
-    this.runInAsyncScope(ok ? this.resolveFn : this.rejectFn, null, value);
+    this.runInAsyncScope(ok ? resolve : reject, null, value);
     this.emitDestroy();
     return true;
   }
