@@ -18,6 +18,13 @@ export function taskPromise<T>(): Promise<T> {
   return new Promise<T>(captureResolvers);
 }
 
+interface TaskExtra {
+  transfer: TransferListItem[] | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
 /** One object for every task: the options literal would be garbage per task otherwise. */
 const RESOURCE_OPTIONS = { requireManualDestroy: true };
 
@@ -29,10 +36,8 @@ const RESOURCE_OPTIONS = { requireManualDestroy: true };
 export class Task extends AsyncResource {
   readonly def: FunctionDef;
   readonly args: unknown[];
-  readonly transfer: TransferListItem[] | undefined;
   readonly timeout: number;
   readonly submittedAt: number;
-  readonly signal: AbortSignal | undefined;
   /**
    * When the task started (main thread's clock), undefined until then. Not 0: a field that
    * holds a small integer and later a double gets a heap-number box in every task at
@@ -46,8 +51,11 @@ export class Task extends AsyncResource {
   retries = 0;
   /** The thread it was posted to (typed loosely: task.ts must not import thread.ts). */
   thread: { inflight: Fifo<Task> } | undefined;
-  timer: NodeJS.Timeout | undefined;
-  onAbort: (() => void) | undefined;
+  /**
+   * What few tasks have (buffers to move, a signal, a timeout timer), in one object made only
+   * for them: four fields less in every task, and a queued task is what a burst is made of.
+   */
+  #extra: TaskExtra | undefined;
   /** Cleared when the task settles (which is what `settled` reads): no field of its own. */
   private resolveFn: ((value: unknown) => void) | undefined;
   private rejectFn: ((reason: unknown) => void) | undefined;
@@ -66,13 +74,37 @@ export class Task extends AsyncResource {
     }
     this.def = def;
     this.args = args;
-    this.transfer = transfer;
     this.timeout = timeout;
-    this.signal = signal;
     this.submittedAt = submittedAt;
+    if (transfer !== undefined || signal !== undefined) this.#extra = { transfer, signal, onAbort: undefined, timer: undefined };
     this.resolveFn = capturedResolve;
     this.rejectFn = capturedReject;
     capturedResolve = capturedReject = undefined;
+  }
+
+  get transfer(): TransferListItem[] | undefined {
+    return this.#extra?.transfer;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.#extra?.signal;
+  }
+
+  get onAbort(): (() => void) | undefined {
+    return this.#extra?.onAbort;
+  }
+
+  set onAbort(listener: (() => void) | undefined) {
+    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined }).onAbort = listener;
+  }
+
+  get timer(): NodeJS.Timeout | undefined {
+    return this.#extra?.timer;
+  }
+
+  set timer(timer: NodeJS.Timeout | undefined) {
+    if (timer === undefined && this.#extra === undefined) return;
+    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined }).timer = timer;
   }
 
   get settled(): boolean {
