@@ -151,7 +151,10 @@ const BATCH_BYTES = 256 * 1024;
 /** Bytes of ArrayBuffers and views among the top-level arguments (nested ones are not counted). */
 function payloadBytes(args: unknown[]): number {
   let bytes = 0;
-  for (const arg of args) {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    // Primitives first: the common tiny task never reaches the two builtin checks.
+    if (typeof arg !== 'object' || arg === null) continue;
     if (arg instanceof ArrayBuffer || ArrayBuffer.isView(arg)) bytes += arg.byteLength;
   }
   return bytes;
