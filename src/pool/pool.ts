@@ -190,7 +190,7 @@ export class ThreadPool implements ThreadHost {
       }
       let thread: PoolThread | undefined;
       try {
-        thread = this.#threads.pick(this.#metrics.depth(task.def.index));
+        thread = this.#threads.pick(this.#metrics.depth(task.def.index), task.bytes);
       } catch (error) {
         // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
         this.#queue.shift();

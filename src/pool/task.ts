@@ -23,6 +23,19 @@ interface TaskExtra {
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   timer: NodeJS.Timeout | undefined;
+  bytes: number;
+}
+
+/** Bytes of ArrayBuffers and views among the top-level arguments (nested ones are not counted). */
+function payloadBytes(args: unknown[]): number {
+  let bytes = 0;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    // Primitives first: the common tiny task never reaches the two builtin checks.
+    if (typeof arg !== 'object' || arg === null) continue;
+    if (arg instanceof ArrayBuffer || ArrayBuffer.isView(arg)) bytes += arg.byteLength;
+  }
+  return bytes;
 }
 
 /** One object for every task: the options literal would be garbage per task otherwise. */
@@ -76,10 +89,18 @@ export class Task extends AsyncResource {
     this.args = args;
     this.timeout = timeout;
     this.submittedAt = submittedAt;
-    if (transfer !== undefined || signal !== undefined) this.#extra = { transfer, signal, onAbort: undefined, timer: undefined };
+    const bytes = payloadBytes(args);
+    if (transfer !== undefined || signal !== undefined || bytes > 0) {
+      this.#extra = { transfer, signal, onAbort: undefined, timer: undefined, bytes };
+    }
     this.resolveFn = capturedResolve;
     this.rejectFn = capturedReject;
     capturedResolve = capturedReject = undefined;
+  }
+
+  /** Bytes of binary data among the top-level arguments (see {@link payloadBytes}). */
+  get bytes(): number {
+    return this.#extra?.bytes ?? 0;
   }
 
   get transfer(): TransferListItem[] | undefined {
@@ -95,7 +116,7 @@ export class Task extends AsyncResource {
   }
 
   set onAbort(listener: (() => void) | undefined) {
-    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined }).onAbort = listener;
+    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined, bytes: 0 }).onAbort = listener;
   }
 
   get timer(): NodeJS.Timeout | undefined {
@@ -104,7 +125,7 @@ export class Task extends AsyncResource {
 
   set timer(timer: NodeJS.Timeout | undefined) {
     if (timer === undefined && this.#extra === undefined) return;
-    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined }).timer = timer;
+    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined, bytes: 0 }).timer = timer;
   }
 
   get settled(): boolean {
@@ -164,6 +185,14 @@ export class Fifo<T> {
     const rest = this.drain();
     for (const item of list) this.push(item);
     for (const item of rest) this.push(item);
+  }
+
+  /** Sum of `value(item)` over the items. */
+  sum(value: (item: T) => number): number {
+    let total = 0;
+    const mask = this.items.length - 1;
+    for (let i = 0; i < this.size; i++) total += value(this.items[(this.head + i) & mask]!);
+    return total;
   }
 
   /** Take everything out, in order. */

@@ -50,6 +50,13 @@ export class PoolThread {
     return this.inflight.length + this.outbox.length;
   }
 
+  /** Bytes of binary arguments given to this thread and not answered yet. */
+  payloadBytes(): number {
+    let bytes = 0;
+    for (const task of this.outbox) bytes += task.bytes;
+    return bytes + this.inflight.sum(taskBytes);
+  }
+
   /** How many tasks the thread has started: the crash culprit is the one with this `seq`. */
   get started(): number {
     return Atomics.load(this.control, SLOT_STARTED);
@@ -71,7 +78,7 @@ export class PoolThread {
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i]!;
       if (task.settled) continue;
-      bytes += payloadBytes(task.args);
+      bytes += task.bytes;
       // Big buffers go in messages of their own size class: one huge message would make the
       // thread wait for all of it to be copied before starting the first task.
       if (bytes >= BATCH_BYTES) {
@@ -145,17 +152,7 @@ function packedArray(length: number): unknown[] {
   return nulls.slice(0, length);
 }
 
+const taskBytes = (task: Task): number => task.bytes;
+
 /** A batch is posted once its arguments carry this many bytes of binary data. */
 const BATCH_BYTES = 256 * 1024;
-
-/** Bytes of ArrayBuffers and views among the top-level arguments (nested ones are not counted). */
-function payloadBytes(args: unknown[]): number {
-  let bytes = 0;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    // Primitives first: the common tiny task never reaches the two builtin checks.
-    if (typeof arg !== 'object' || arg === null) continue;
-    if (arg instanceof ArrayBuffer || ArrayBuffer.isView(arg)) bytes += arg.byteLength;
-  }
-  return bytes;
-}
