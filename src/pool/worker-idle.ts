@@ -9,15 +9,16 @@ import { SLOT_DOORBELL } from './protocol.js';
  * is still spinning takes it at once, where a sleeping one would need a wake-up of its own (on
  * a virtual machine with idle CPUs, tens of µs each way).
  */
-const SPIN_MS = 0.2;
+const SPIN_MS = 0.1;
 /**
  * A spin loop that sees a gap of this long (ms) between two clock readings was preempted:
  * another thread wanted this CPU, very likely the main thread with the next task (2 pool
  * threads and the main thread on 2 cores, or a busy machine). Spinning then delays the
  * very message it waits for: on 2 loaded cores, unconditional spinning made p90 round trips
  * as long as the spin. Such a spin, or one that ends with no message, counts as a failure:
- * each failure in a row doubles the number of waits (up to 64) that sleep without spinning;
- * a spin that catches its message unpreempted resets the count.
+ * each failure doubles the number of waits (up to 64) that sleep without spinning, and a spin
+ * that catches its message unpreempted undoes one failure (not all: on a busy machine spins
+ * fail now and then, and each failure costs the round trip that hit it up to SPIN_MS).
  */
 const PREEMPTED_MS = 0.02;
 let spinFailures = 0;
@@ -75,7 +76,7 @@ export function nextMessage(port: MessagePort, control: Int32Array): unknown {
   for (;;) {
     const received = receiveMessageOnPort(port);
     if (received !== undefined) {
-      if (spinning) spinFailures = 0;
+      if (spinning && spinFailures > 0) spinFailures--;
       return received.message;
     }
     let now = performance.now();
