@@ -1,6 +1,22 @@
-import { createHistogram } from 'node:perf_hooks';
+import { DurationHistogram } from './histogram.js';
+
+/** Tasks one thread may hold at most, however tiny: deep enough that a thread still has work
+ * through a main-thread GC pause of a few ms. */
+const MAX_DEPTH = 2048;
 
 type Percentiles = { p50: number; p99: number; max: number };
+
+export interface PoolStats {
+  threads: number;
+  busy: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  waitMs: { p50: number; p99: number; max: number };
+  runMs: { p50: number; p99: number; max: number };
+  /** Marked functions with `offload: 'auto'` that moved to this pool (`name (module)`). */
+  offloaded: string[];
+}
 
 /**
  * What the pool has learnt from finished tasks: the counts and timings behind `stats()`, and
@@ -11,21 +27,27 @@ export class PoolMetrics {
   failed = 0;
   /** Marked functions with `offload: 'auto'` that moved to this pool (`name (module)`). */
   readonly offloaded = new Set<string>();
-  readonly #wait = createHistogram();
-  readonly #run = createHistogram();
-  /** Per function (definition index): moving average of one task's run time in ms, as seen
-   * from here (cloning included). Per function, so tiny tasks never make a heavy one pipeline. */
-  readonly #averageRunMs = new Map<number, number>();
+  readonly #wait = new DurationHistogram();
+  readonly #run = new DurationHistogram();
+  /** Per function (definition index): moving average of one task's run time in ms, measured in
+   * the thread, NaN until measured. Per function, so tiny tasks never make a heavy one pipeline.
+   * A typed array: updated once per task, and a Map of numbers would allocate each time. */
+  #averageRunMs = new Float64Array(64).fill(NaN);
 
-  /** One task of function `index` took `ms` (its share of a batch). */
+  /** One task of function `index` ran `ms` in its thread. */
   learnRunTime(index: number, ms: number): void {
-    const average = this.#averageRunMs.get(index);
-    this.#averageRunMs.set(index, average === undefined ? ms : average * 0.7 + ms * 0.3);
+    if (index >= this.#averageRunMs.length) {
+      const grown = new Float64Array(Math.max(index + 1, this.#averageRunMs.length * 2)).fill(NaN);
+      grown.set(this.#averageRunMs);
+      this.#averageRunMs = grown;
+    }
+    const average = this.#averageRunMs[index]!;
+    this.#averageRunMs[index] = Number.isNaN(average) ? ms : average * 0.7 + ms * 0.3;
   }
 
   recordTask(waitMs: number, runMs: number): void {
-    this.#wait.record(toMicros(waitMs));
-    this.#run.record(toMicros(runMs));
+    this.#wait.record(waitMs);
+    this.#run.record(runMs);
   }
 
   /**
@@ -33,9 +55,9 @@ export class PoolMetrics {
    * work; one for long tasks (no head-of-line wait) and for functions not measured yet.
    */
   depth(index: number): number {
-    const average = this.#averageRunMs.get(index);
-    if (average === undefined || average >= 5) return 1;
-    return Math.min(512, Math.max(2, Math.floor(4 / average)));
+    const average = index < this.#averageRunMs.length ? this.#averageRunMs[index]! : NaN;
+    if (Number.isNaN(average) || average >= 5) return 1;
+    return Math.min(MAX_DEPTH, Math.max(2, Math.floor(4 / average)));
   }
 
   waitMs(): Percentiles {
@@ -47,16 +69,6 @@ export class PoolMetrics {
   }
 }
 
-/** Histograms hold integers: record milliseconds as microseconds (at least 1). */
-function toMicros(ms: number): number {
-  return Math.max(1, Math.round(ms * 1000));
-}
-
-function summarize(histogram: ReturnType<typeof createHistogram>): Percentiles {
-  if (histogram.count === 0) return { p50: 0, p99: 0, max: 0 };
-  return {
-    p50: histogram.percentile(50) / 1000,
-    p99: histogram.percentile(99) / 1000,
-    max: histogram.max / 1000,
-  };
+function summarize(histogram: DurationHistogram): Percentiles {
+  return { p50: histogram.percentile(50), p99: histogram.percentile(99), max: histogram.max / 1000 };
 }

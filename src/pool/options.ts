@@ -92,8 +92,11 @@ function optionalNumber(name: string, value: unknown, fallback: number): number 
   return value === undefined ? fallback : checkNumber(name, value, { min: 0, infinity: true });
 }
 
+const NO_RUN_OPTIONS: RunOptions = Object.freeze({});
+
 /** Validate `run()`'s options; throws (run() turns it into a rejection). */
 export function resolveRunOptions(options: unknown): RunOptions {
+  if (options === undefined) return NO_RUN_OPTIONS; // the common case allocates nothing
   const given = checkOptionsObject('run options', options, ['signal', 'timeout', 'transfer']);
   if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
     throw new InvalidOptionTypeError(`signal must be an AbortSignal, got ${describeValue(given.signal)}`);

@@ -10,30 +10,19 @@ import { checkFunction, describeValue } from '../options.js';
 import { warnClassInstances } from './class-warning.js';
 import { cloneErrorFor } from './clone-path.js';
 import { attributeCrash } from './crash.js';
-import { PoolMetrics } from './metrics.js';
+import { PoolMetrics, type PoolStats } from './metrics.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
-import { STATUS_OK, type ResultBatch } from './protocol.js';
+import { RESULT_STRIDE, STATUS_OK, type ResultBatch } from './protocol.js';
 import { definitionOf } from './registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
-import { Fifo, Task } from './task.js';
+import { Fifo, Task, taskPromise } from './task.js';
 import type { PoolThread, ThreadHost } from './thread.js';
 import { ThreadSet } from './threads.js';
 import { collectTransfers } from './transfer-list.js';
 
 export type { PoolOptions, RunOptions } from './options.js';
-
-export interface PoolStats {
-  threads: number;
-  busy: number;
-  queued: number;
-  completed: number;
-  failed: number;
-  waitMs: { p50: number; p99: number; max: number };
-  runMs: { p50: number; p99: number; max: number };
-  /** Marked functions with `offload: 'auto'` that moved to this pool (`name (module)`). */
-  offloaded: string[];
-}
+export type { PoolStats } from './metrics.js';
 
 /** Class-instance warnings cost a prototype check per argument: development only. */
 const developmentMode = process.env.NODE_ENV !== 'production';
@@ -62,44 +51,40 @@ export class ThreadPool implements ThreadHost {
 
   /** Run `fn(...args)` in a thread: a threaded() function, or a self-contained one sent as source. */
   run<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: RunOptions): Promise<Awaited<R>> {
-    let task!: Task;
-    const promise = new Promise<Awaited<R>>((resolve, reject) => {
-      try {
-        checkFunction('fn', fn);
-        if (args !== undefined && !Array.isArray(args)) {
-          throw new InvalidOptionTypeError(`args must be an array, got ${describeValue(args)}`);
-        }
-        const { signal, timeout, transfer } = resolveRunOptions(options);
-        const def = definitionOf(fn as (...args: never[]) => unknown);
-        if (this.#closing) throw new PoolClosedError();
-        if (signal?.aborted === true) throw signal.reason;
-        if (this.#queue.length >= this.#options.maxQueue && !this.#threads.hasRoom()) {
-          throw new PoolQueueFullError(this.#options.maxQueue);
-        }
-        const list = (args ?? []) as unknown[];
-        if (developmentMode) warnClassInstances(list);
-        task = new Task(
-          def,
-          list,
-          collectTransfers(list, transfer),
-          timeout ?? this.#options.taskTimeout,
-          signal,
-          performance.now(),
-          resolve as (value: unknown) => void,
-          reject,
-        );
-      } catch (error) {
-        reject(error);
+    let task: Task;
+    let promise: Promise<Awaited<R>>;
+    try {
+      checkFunction('fn', fn);
+      if (args !== undefined && !Array.isArray(args)) {
+        throw new InvalidOptionTypeError(`args must be an array, got ${describeValue(args)}`);
       }
-    });
-    if (task !== undefined) {
-      if (task.signal !== undefined) {
-        task.onAbort = () => this.#abort(task);
-        task.signal.addEventListener('abort', task.onAbort, { once: true });
+      const { signal, timeout, transfer } = resolveRunOptions(options);
+      const def = definitionOf(fn as (...args: never[]) => unknown);
+      if (this.#closing) throw new PoolClosedError();
+      if (signal?.aborted === true) throw signal.reason;
+      if (this.#queue.length >= this.#options.maxQueue && !this.#threads.hasRoom()) {
+        throw new PoolQueueFullError(this.#options.maxQueue);
       }
-      this.#queue.push(task);
-      this.#pump();
+      const list = (args ?? []) as unknown[];
+      if (developmentMode) warnClassInstances(list);
+      promise = taskPromise<Awaited<R>>();
+      task = new Task(
+        def,
+        list,
+        collectTransfers(list, transfer),
+        timeout ?? this.#options.taskTimeout,
+        signal,
+        performance.now(),
+      );
+    } catch (error) {
+      return Promise.reject(error);
     }
+    if (task.signal !== undefined) {
+      task.onAbort = () => this.#abort(task);
+      task.signal.addEventListener('abort', task.onAbort, { once: true });
+    }
+    this.#queue.push(task);
+    this.#pump();
     return promise;
   }
 
@@ -150,26 +135,24 @@ export class ThreadPool implements ThreadHost {
   // ThreadHost: called by PoolThread.
 
   onResults(thread: PoolThread, batch: ResultBatch): void {
-    const now = performance.now();
-    const count = batch.length / 2;
+    const count = batch.length / RESULT_STRIDE;
     const head = thread.inflight.peek();
-    const begin = head !== undefined && head.startedAt > 0 ? head.startedAt : now;
-    const perTask = (now - begin) / count;
-    let lastIndex = -1;
+    // Pipelined tasks started when the one before them ended: estimate from the thread's times.
+    let clock = head?.startedAt ?? performance.now();
     for (let i = 0; i < count; i++) {
       const task = thread.inflight.shift();
       if (task === undefined) continue;
-      if (task.def.index !== lastIndex) {
-        lastIndex = task.def.index;
-        this.#metrics.learnRunTime(lastIndex, perTask);
-      }
+      const at = i * RESULT_STRIDE;
+      const runMs = (batch[at + 2] as number) / 1000;
+      this.#metrics.learnRunTime(task.def.index, runMs);
+      const startedAt = task.startedAt ?? clock;
+      clock = startedAt + runMs;
       if (task.settled) continue; // aborted while pipelined
-      const startedAt = task.startedAt > 0 ? task.startedAt : begin + perTask * i;
-      this.#metrics.recordTask(startedAt - task.submittedAt, perTask);
-      if (batch[i * 2] === STATUS_OK) {
-        if (task.settle(true, batch[i * 2 + 1])) this.#metrics.completed++;
+      this.#metrics.recordTask(startedAt - task.submittedAt, runMs);
+      if (batch[at] === STATUS_OK) {
+        if (task.settle(true, batch[at + 1])) this.#metrics.completed++;
       } else {
-        this.#fail(task, reviveError(batch[i * 2 + 1]));
+        this.#fail(task, reviveError(batch[at + 1]));
       }
     }
     this.#startHead(thread);
@@ -207,7 +190,7 @@ export class ThreadPool implements ThreadHost {
       }
       let thread: PoolThread | undefined;
       try {
-        thread = this.#threads.pick(this.#metrics.depth(task.def.index));
+        thread = this.#threads.pick(this.#metrics.depth(task.def.index), task.bytes);
       } catch (error) {
         // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
         this.#queue.shift();
@@ -239,7 +222,7 @@ export class ThreadPool implements ThreadHost {
   /** The thread's first unanswered task is running now: start its clock. */
   #startHead(thread: PoolThread): void {
     const head = thread.inflight.peek();
-    if (head === undefined || head.startedAt > 0 || head.settled) return;
+    if (head === undefined || head.startedAt !== undefined || head.settled) return;
     const now = performance.now();
     head.startedAt = now;
     if (head.timeout > 0 && head.timeout !== Infinity) this.#armTimeout(thread, head);
@@ -311,7 +294,7 @@ export class ThreadPool implements ThreadHost {
     const live = tasks.filter((task) => !task.settled);
     for (const task of live) {
       task.seq = 0;
-      task.startedAt = 0;
+      task.startedAt = undefined;
       task.thread = undefined;
       if (task.timer !== undefined) clearTimeout(task.timer);
       task.timer = undefined;

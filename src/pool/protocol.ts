@@ -24,14 +24,25 @@ export interface FunctionDef {
   name: string;
 }
 
-/** main → thread: new definitions, then tasks as a flat list `[fnIndex, args, fnIndex, args, …]`. */
+/**
+ * main → thread: new definitions, then tasks as one flat list
+ * `[fnIndex, argCount, ...args, fnIndex, argCount, ...args, …]`. Flat, because structured clone
+ * pays per object (an identity-map entry, a header): an array of arguments per task was a
+ * third of the cost of posting a batch of tiny tasks.
+ */
 export interface TaskBatch {
   defs: FunctionDef[] | null;
   tasks: unknown[];
 }
 
-/** thread → main: a flat list `[status, value, status, value, …]`, one pair per task, in order. */
+/**
+ * thread → main: a flat list `[status, value, runUs, status, value, runUs, …]`, one triple per
+ * task, in order. `runUs` is the task's run time in whole µs measured in the thread: the main thread's own
+ * view (post to answer) includes its GC pauses and queueing, and sizing pipelines on that made
+ * the depth collapse exactly when the main thread was busiest.
+ */
 export type ResultBatch = unknown[];
+export const RESULT_STRIDE = 3;
 
 export const STATUS_OK = 0;
 /** The function threw or rejected; the value is a {@link SerializedError}. */
@@ -50,13 +61,15 @@ export interface SerializedError {
 
 /** Int32 slots of the SharedArrayBuffer each thread gets in `workerData.control`. */
 export const SLOT_STARTED = 0; // how many tasks the thread has started (crash attribution)
-export const CONTROL_SLOTS = 1;
+/** Bumped and notified by the main thread after each post: an idle thread waits on it briefly. */
+export const SLOT_DOORBELL = 1;
+export const CONTROL_SLOTS = 2;
 
 export interface PoolWorkerData {
   control: SharedArrayBuffer;
 }
 
 /** A thread posts its results once this many are waiting, or at the end of a batch. */
-export const RESULT_FLUSH_COUNT = 64;
+export const RESULT_FLUSH_COUNT = 256;
 /** …or once this many ms passed since its last post, so slow tasks do not delay fast ones. */
 export const RESULT_FLUSH_MS = 1;

@@ -6,6 +6,13 @@ import type { Task } from './task.js';
 import { PoolThread, type ThreadHost } from './thread.js';
 
 /**
+ * Buffers one thread may hold in its pipeline. Depth is sized on run time measured in the
+ * thread, which leaves out the cost of copying the arguments there: without this bound, 500
+ * tasks of a 1 MiB buffer each (microseconds to run) were all posted in one tick.
+ */
+const MAX_BYTES_IN_FLIGHT = 1024 * 1024;
+
+/**
  * The pool's threads: which one takes the next task, starting threads up to `maxThreads`
  * and keeping `minThreads` warm, and ending idle or condemned ones. Which task goes where and
  * when a task settles is the pool's business; this only counts threads and their loads.
@@ -15,6 +22,9 @@ export class ThreadSet {
   readonly #host: ThreadHost;
   readonly #options: ResolvedPoolOptions;
   readonly #reaper: IdleReaper;
+  /** Read once: the pool thread's entry sets the flag before anything can make a pool, and
+   * this runs after every batch of results. */
+  readonly #inPoolWorker = inPoolWorker();
 
   constructor(host: ThreadHost, options: ResolvedPoolOptions) {
     this.#host = host;
@@ -24,10 +34,11 @@ export class ThreadSet {
 
   /**
    * The thread for the next task: an idle one, else a new one while below maxThreads, else the
-   * least loaded if it holds fewer than `depth` tasks, else none (the task waits). Throws
-   * when a new Worker cannot be started.
+   * least loaded if it holds fewer than `depth` tasks and, for a task carrying `bytes` of
+   * buffers, fewer than MAX_BYTES_IN_FLIGHT of them with it, else none (the task waits).
+   * Throws when a new Worker cannot be started.
    */
-  pick(depth: number): PoolThread | undefined {
+  pick(depth: number, bytes: number): PoolThread | undefined {
     let best: PoolThread | undefined;
     for (const thread of this.list) {
       const load = thread.load;
@@ -35,7 +46,9 @@ export class ThreadSet {
       if (best === undefined || load < best.load) best = thread;
     }
     if (this.list.length < this.#options.maxThreads) return this.#spawn();
-    return best !== undefined && best.load < depth ? best : undefined;
+    if (best === undefined || best.load >= depth) return undefined;
+    if (bytes > 0 && best.payloadBytes() + bytes > MAX_BYTES_IN_FLIGHT) return undefined;
+    return best;
   }
 
   /** A thread finished its last task: let the process exit, and end it if it stays idle. */
@@ -61,7 +74,7 @@ export class ThreadSet {
   ensureMinThreads(closing: boolean): void {
     // A module that creates a pool at top level is imported by pool threads too: a pool made
     // there starts threads only when used, never warm ones of its own.
-    if (inPoolWorker()) return;
+    if (this.#inPoolWorker) return;
     while (!closing && this.list.length < this.#options.minThreads) this.#spawn();
   }
 

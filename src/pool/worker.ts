@@ -11,6 +11,7 @@ import {
   REGISTRY_KEY,
   RESULT_FLUSH_COUNT,
   RESULT_FLUSH_MS,
+  RESULT_STRIDE,
   SLOT_STARTED,
   STATUS_NOT_PORTABLE,
   STATUS_OK,
@@ -21,6 +22,8 @@ import {
   type SerializedError,
   type TaskBatch,
 } from './protocol.js';
+import { freeVariable, notPortable, serializeError } from './worker-errors.js';
+import { loopTurnIfDue, nextMessage, noteLoopTurn, WAIT_AFTER_TASKS } from './worker-idle.js';
 
 type Fn = (...args: unknown[]) => unknown;
 type Global = Record<symbol, unknown>;
@@ -39,6 +42,8 @@ let running = false;
 let results: unknown[] = [];
 let transfers: TransferListItem[] = [];
 let lastPost = performance.now();
+/** The time at the end of the last task (read once per task, for its run time and the flush). */
+let now = lastPost;
 // Self-contained functions may still `require('node:crypto')`: give them one rooted at cwd.
 const requireForSource = createRequire(`${process.cwd()}/`);
 
@@ -51,46 +56,62 @@ process.exit = ((code?: number) => {
 }) as typeof process.exit;
 
 port.on('message', (batch: TaskBatch) => {
+  noteLoopTurn();
   batches.push(batch);
   if (!running) void drain();
 });
 
 async function drain(): Promise<void> {
   running = true;
-  while (batches.length > 0) {
+  let stretch = started; // tasks started before this stretch of work
+  for (;;) {
+    if (batches.length === 0) {
+      postResults();
+      if (started - stretch > WAIT_AFTER_TASKS) break;
+      const next = nextMessage(port, control) as TaskBatch | undefined;
+      stretch = started;
+      if (next === undefined) break;
+      batches.push(next);
+      const turn = loopTurnIfDue();
+      if (turn !== undefined) await turn;
+    }
     const batch = batches.shift()!;
     if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
     const tasks = batch.tasks;
-    for (let i = 0; i < tasks.length; i += 2) {
+    for (let i = 0; i < tasks.length; ) {
+      const index = tasks[i] as number;
+      const argCount = tasks[i + 1] as number;
+      const args = tasks.slice(i + 2, i + 2 + argCount);
+      i += 2 + argCount;
       // Counted before the first import of the function's module: a module that kills the
       // thread while loading is this task's fault, not a reason to retry it forever.
       Atomics.store(control, SLOT_STARTED, ++started);
-      let fn = functions[tasks[i] as number];
+      let fn = functions[index];
       if (fn instanceof Promise) {
         postResults();
-        fn = functions[tasks[i] as number] = await fn;
+        fn = functions[index] = await fn;
       }
       if (typeof fn !== 'function') {
-        results.push(STATUS_NOT_PORTABLE, fn);
+        results.push(STATUS_NOT_PORTABLE, fn, 0);
         continue;
       }
+      const begin = performance.now();
       try {
-        let value = fn(...(tasks[i + 1] as unknown[]));
+        let value = fn(...args);
         if (value !== null && typeof (value as PromiseLike<unknown>)?.then === 'function') {
           postResults();
           value = await value;
         }
-        results.push(STATUS_OK, value);
+        results.push(STATUS_OK, value, elapsedMicros(begin));
         addTransfers(value);
       } catch (error) {
-        results.push(STATUS_THROWN, serializeError(error, fn));
+        results.push(STATUS_THROWN, serializeError(error, fn), elapsedMicros(begin));
       }
-      if (results.length >= RESULT_FLUSH_COUNT * 2 || performance.now() - lastPost >= RESULT_FLUSH_MS) {
+      if (results.length >= RESULT_FLUSH_COUNT * RESULT_STRIDE || now - lastPost >= RESULT_FLUSH_MS) {
         postResults();
       }
     }
   }
-  postResults();
   running = false;
 }
 
@@ -203,63 +224,6 @@ function compile(source: string, name: string): Fn {
   return compiled;
 }
 
-const FREE_VARIABLE = Symbol('freeVariable');
-
-function freeVariable(error: unknown): unknown {
-  const match = error instanceof ReferenceError ? /^(\S+) is not defined$/.exec(error.message) : null;
-  if (match === null) return error;
-  return { [FREE_VARIABLE]: match[1], error };
-}
-
-function notPortable(error: unknown, message?: string): SerializedError {
-  const cause = serializeError(error);
-  return { name: 'FunctionNotPortableError', message: message ?? cause.message, cause };
-}
-
-function serializeError(error: unknown, fn?: Fn): SerializedError {
-  if (error !== null && typeof error === 'object' && FREE_VARIABLE in error) {
-    const variable = (error as Record<symbol, string>)[FREE_VARIABLE];
-    const name = fn?.name ? `${fn.name}()` : 'the function';
-    return {
-      name: 'FunctionNotPortableError',
-      message:
-        `${name} uses \`${variable}\`, a variable from outside its own body, which a worker thread ` +
-        `cannot see; pass it as an argument, or mark the function with threaded() in a module of its own`,
-      props: { variable },
-      cause: serializeError((error as unknown as { error: unknown }).error),
-    };
-  }
-  if (!(error instanceof Error)) {
-    return { name: 'Error', message: `non-error thrown: ${safeString(error)}`, props: { value: cloneable(error) } };
-  }
-  const props: Record<string, unknown> = {};
-  for (const key of Object.keys(error)) {
-    if (key === 'message' || key === 'stack' || key === 'cause') continue;
-    const value = cloneable((error as unknown as Record<string, unknown>)[key]);
-    if (value !== undefined) props[key] = value;
-  }
-  const serialized: SerializedError = { name: error.name, message: error.message, props };
-  if (error.stack !== undefined) serialized.stack = error.stack;
-  if (error.cause !== undefined) serialized.cause = error.cause instanceof Error ? serializeError(error.cause) : cloneable(error.cause);
-  return serialized;
-}
-
-function cloneable(value: unknown): unknown {
-  try {
-    return structuredClone(value);
-  } catch {
-    return undefined;
-  }
-}
-
-function safeString(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return typeof value;
-  }
-}
-
 function addTransfers(value: unknown): void {
   if (value === null || typeof value !== 'object') return;
   const lists = (globalThis as unknown as Global)[Symbol.for(`loopguard.${TRANSFER_KEY}`)] as
@@ -267,6 +231,12 @@ function addTransfers(value: unknown): void {
     | undefined;
   const list = lists?.get(value);
   if (list !== undefined) for (const item of list) transfers.push(item);
+}
+
+/** Whole µs since `begin`: a small integer is cloned and revived without a heap number. */
+function elapsedMicros(begin: number): number {
+  now = performance.now();
+  return Math.round((now - begin) * 1000);
 }
 
 function postResults(): void {
@@ -280,12 +250,12 @@ function postResults(): void {
     port.postMessage(batch, list);
   } catch (error) {
     // One result could not be cloned: send them one by one, each failure as an error of its task.
-    for (let i = 0; i < batch.length; i += 2) {
+    for (let i = 0; i < batch.length; i += RESULT_STRIDE) {
       try {
-        port.postMessage([batch[i], batch[i + 1]]);
+        port.postMessage([batch[i], batch[i + 1], batch[i + 2]]);
       } catch (cloneError) {
         const message = `the result could not be cloned to the main thread: ${(cloneError as Error).message}`;
-        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }]);
+        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }, batch[i + 2]]);
       }
     }
   }

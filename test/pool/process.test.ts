@@ -25,6 +25,12 @@ describe('the pool and the process', () => {
     expect(lastJson(child.stdout)).toEqual({ value: 42, threads: 2 });
   });
 
+  it('a process exits by itself right after sequential tasks, while its threads wait on their doorbells', async () => {
+    const child = await runChild(fixture('doorbell-exit.mjs'));
+    expect(child.code).toBe(0);
+    expect(lastJson(child.stdout)).toEqual({ sum: 20100 + 5, burst: 2000 });
+  });
+
   it('an idle thread above minThreads ends after idleTimeout', async () => {
     const pool = createPool({ maxThreads: 1, idleTimeout: 50 });
     await pool.run((n: number) => n, [1]);
