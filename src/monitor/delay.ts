@@ -11,9 +11,10 @@ import type { DelayStats, TimelinePoint } from '../types.js';
 /**
  * ms between two samples of monitorEventLoopDelay; subtracted from what it records. 20 ms, the
  * heartbeat's interval at the default threshold, so that both timers fall due together and
- * wake an idle loop once: each wake-up costs ~80–160 µs of CPU on a small VM, and at 10 ms
- * the monitor's idle cost was ~18 ms of CPU per second against ~8.5 ms now (BENCHMARKS.md).
- * Blocks never depend on it: the heartbeat measures each one exactly.
+ * wake an idle loop once: each wake-up costs ~80–160 µs of CPU on a small VM. Measured A/B
+ * here (idle process, median of 5): the main thread's share of the monitor's idle cost went
+ * from 18.4 to 11.5 ms of CPU per second (BENCHMARKS.md). Blocks never depend on it: the
+ * heartbeat measures each one exactly.
  */
 const RESOLUTION = 20;
 const TIMELINE_LENGTH = 3600;
