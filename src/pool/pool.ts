@@ -189,8 +189,10 @@ export class ThreadPool implements ThreadHost {
         continue;
       }
       let thread: PoolThread | undefined;
+      let depth = 1;
       try {
-        thread = this.#threads.pick(this.#metrics.depth(task.def.index), task.bytes);
+        depth = this.#metrics.depth(task.def.index);
+        thread = this.#threads.pick(depth, task.bytes);
       } catch (error) {
         // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
         this.#queue.shift();
@@ -200,6 +202,7 @@ export class ThreadPool implements ThreadHost {
       if (thread === undefined) return;
       this.#queue.shift();
       thread.outbox.push(task);
+      thread.took(depth);
       thread.setReferenced(true);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;

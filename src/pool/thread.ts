@@ -50,6 +50,24 @@ export class PoolThread {
     return this.inflight.length + this.outbox.length;
   }
 
+  /**
+   * The lowest pipeline depth of the tasks given since the thread was last empty: a thread
+   * holding a long task (depth 1) must not take tiny ones (depth 2,048) to run after it, or
+   * they would wait the long task out while another thread is free for them.
+   */
+  private depthCap = Number.POSITIVE_INFINITY;
+
+  /** Whether a task whose function allows `depth` tasks per thread may join this thread now. */
+  accepts(depth: number): boolean {
+    const load = this.load;
+    return load < depth && load < this.depthCap;
+  }
+
+  /** Call right after a task of depth `depth` was added to the outbox. */
+  took(depth: number): void {
+    this.depthCap = this.load === 1 ? depth : Math.min(this.depthCap, depth);
+  }
+
   /** Bytes of binary arguments given to this thread and not answered yet. */
   payloadBytes(): number {
     let bytes = 0;

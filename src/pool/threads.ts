@@ -34,7 +34,8 @@ export class ThreadSet {
 
   /**
    * The thread for the next task: an idle one, else a new one while below maxThreads, else the
-   * least loaded if it holds fewer than `depth` tasks and, for a task carrying `bytes` of
+   * least loaded of those that accept it (fewer than `depth` tasks held, and fewer than the
+   * depth of any task already there: see PoolThread.accepts) and, for a task carrying `bytes` of
    * buffers, fewer than MAX_BYTES_IN_FLIGHT of them with it, else none (the task waits).
    * Throws when a new Worker cannot be started.
    */
@@ -43,10 +44,10 @@ export class ThreadSet {
     for (const thread of this.list) {
       const load = thread.load;
       if (load === 0) return thread;
-      if (best === undefined || load < best.load) best = thread;
+      if (thread.accepts(depth) && (best === undefined || load < best.load)) best = thread;
     }
     if (this.list.length < this.#options.maxThreads) return this.#spawn();
-    if (best === undefined || best.load >= depth) return undefined;
+    if (best === undefined) return undefined;
     if (bytes > 0 && best.payloadBytes() + bytes > MAX_BYTES_IN_FLIGHT) return undefined;
     return best;
   }

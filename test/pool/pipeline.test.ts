@@ -67,6 +67,20 @@ describe('feeding threads', () => {
     await pool.close();
   });
 
+  it('never queues a short task behind a long one on a thread another could take it on', async () => {
+    const pool = createPool({ minThreads: 2, maxThreads: 2 });
+    // Measured first: busy runs long (one at a time per thread), add is tiny (pipelined deep).
+    await pool.run(busy, [30]);
+    for (let i = 0; i < 50; i++) await pool.run(add, [i, 1]);
+    const order: string[] = [];
+    const long = pool.run(busy, [500]).then(() => order.push('long'));
+    const short = Array.from({ length: 20 }, (_, i) => pool.run(add, [i, 1]).then(() => order.push('short')));
+    await Promise.all([long, ...short]);
+    // Every short task went to the thread that is not running the long one.
+    expect(order.indexOf('long')).toBe(20);
+    await pool.close();
+  });
+
   it('stats() reports run times measured in the thread', async () => {
     const pool = createPool({ maxThreads: 1 });
     await pool.run(busy, [120]);
