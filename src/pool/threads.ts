@@ -35,8 +35,8 @@ export class ThreadSet {
   /**
    * The thread for the next task: an idle one, else a new one while below maxThreads, else the
    * least loaded of those that accept it (fewer than `depth` tasks held, and fewer than the
-   * depth of any task already there: see PoolThread.accepts) and, for a task carrying `bytes` of
-   * buffers, fewer than MAX_BYTES_IN_FLIGHT of them with it, else none (the task waits).
+   * depth of any task already there: see PoolThread.accepts; for a task carrying `bytes` of
+   * buffers, fewer than MAX_BYTES_IN_FLIGHT of them with it), else none (the task waits).
    * Throws when a new Worker cannot be started.
    */
   pick(depth: number, bytes: number): PoolThread | undefined {
@@ -44,11 +44,12 @@ export class ThreadSet {
     for (const thread of this.list) {
       const load = thread.load;
       if (load === 0) return thread;
-      if (thread.accepts(depth) && (best === undefined || load < best.load)) best = thread;
+      if (!thread.accepts(depth) || (best !== undefined && load >= best.load)) continue;
+      // Summed only for a task that carries buffers, and only for a would-be best.
+      if (bytes > 0 && thread.payloadBytes() + bytes > MAX_BYTES_IN_FLIGHT) continue;
+      best = thread;
     }
     if (this.list.length < this.#options.maxThreads) return this.#spawn();
-    if (best === undefined) return undefined;
-    if (bytes > 0 && best.payloadBytes() + bytes > MAX_BYTES_IN_FLIGHT) return undefined;
     return best;
   }
 
