@@ -38,8 +38,9 @@ const MAX_SCOPE_FRAMES = 10;
 const MAX_CANDIDATES = 16;
 const PAUSE_TIMEOUT = 2_000;
 
-// Runs on the main thread while it is paused: both helpers are registered on globalThis by
-// the monitor, because evaluating on a native frame (or one without the module's scope) fails.
+// Run on the main thread while it blocks (READ_CONTEXT also inside QUICK_STACK below) or is
+// paused: both helpers are registered on globalThis by the monitor, because evaluating on a
+// native frame (or one without the module's scope) fails.
 const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('loopguard.contextStorage')];
   const v = s && s.getStore(); return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
   catch { return undefined; } })()`;
@@ -66,9 +67,7 @@ const QUICK_STACK = `(() => { const limit = Error.stackTraceLimit; Error.stackTr
   let stack; try { stack = new Error().stack; } finally { Error.stackTraceLimit = limit; }
   const heartbeat = globalThis[Symbol.for('loopguard.heartbeat')];
   const beat = heartbeat instanceof Int32Array ? Atomics.load(heartbeat, ${Slot.HEARTBEAT}) : -1;
-  let context;
-  try { const s = globalThis[Symbol.for('loopguard.contextStorage')]; const v = s && s.getStore();
-    context = v === undefined ? undefined : JSON.parse(JSON.stringify(v)); } catch {}
+  const context = ${READ_CONTEXT};
   return { stack: typeof stack === 'string' ? stack : '', beat, context }; })()`;
 
 /** The stack text of the blocking code, and the user's context if one is set. */
