@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 // Every public entry is built twice (ESM + CJS, each with its own .d.ts). The worker
 // entries (watchdog, pool) are separate outputs resolved at run time relative to the
-// module that starts them (see src/worker-url.ts), so they load from either build.
+// module that starts them (see src/shared/worker-url.ts), so they load from either build.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -14,8 +14,8 @@ export default defineConfig({
     fastify: 'src/adapters/fastify.ts',
     koa: 'src/adapters/koa.ts',
     hono: 'src/adapters/hono.ts',
-    'watchdog-worker': 'src/watchdog/worker.ts',
-    'pool-worker': 'src/pool/worker.ts',
+    'watchdog-worker': 'src/watchdog/thread/entry.ts',
+    'pool-worker': 'src/pool/thread/entry.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

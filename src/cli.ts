@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { isatty } from 'node:tty';
 import { pathToFileURL, fileURLToPath } from 'node:url';
-import { parseCliArgs, UsageError, USAGE, withPreload } from './report/cli-args.js';
+import { parseCliArgs, UsageError, USAGE, withPreload } from './zero-code/cli-args.js';
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

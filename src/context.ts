@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { checkFunction, checkOptionsObject } from './options.js';
-import { processSingleton } from './globals.js';
+import { checkFunction, checkOptionsObject } from './shared/validate.js';
+import { processSingleton } from './shared/globals.js';
 import type { BlockContext } from './types.js';
 
 /**

@@ -1,9 +1,9 @@
 // The public barrel: named exports only, no side effects (only loopguard/register has any).
 export { startMonitor } from './monitor/monitor.js';
 export { withContext, guard, currentContext } from './context.js';
-export { createPool, ThreadPool } from './pool/pool.js';
-export { threaded, runInThreadpool, transfer } from './pool/threaded.js';
-export { explainHandles } from './report/explain.js';
+export { createPool, ThreadPool } from './pool/main/pool.js';
+export { threaded, runInThreadpool, transfer } from './pool/marking/threaded.js';
+export { explainHandles } from './zero-code/explain.js';
 export {
   LoopguardError,
   InvalidOptionTypeError,
@@ -29,5 +29,5 @@ export type {
   MonitorOptions,
   Monitor,
 } from './types.js';
-export type { PoolOptions, PoolStats, RunOptions } from './pool/pool.js';
-export type { ThreadedOptions, ThreadedFunction } from './pool/threaded.js';
+export type { PoolOptions, PoolStats, RunOptions } from './pool/main/pool.js';
+export type { ThreadedOptions, ThreadedFunction } from './pool/marking/threaded.js';

@@ -10,11 +10,11 @@
 import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { runningMonitor, startMonitor } from './monitor/monitor.js';
-import { processSingleton } from './globals.js';
+import { processSingleton } from './shared/globals.js';
 import { collectReport, recordBlocks } from './report/collect.js';
-import { armExitWatchdog } from './report/exit-watchdog.js';
-import { trackHandles } from './report/explain.js';
-import { readSettings, type ZeroCodeSettings } from './report/settings.js';
+import { armExitWatchdog } from './zero-code/exit-watchdog.js';
+import { trackHandles } from './zero-code/explain.js';
+import { readSettings, type ZeroCodeSettings } from './zero-code/settings.js';
 import { formatSummary } from './report/summary.js';
 import { writeReportSync } from './report/write.js';
 import type { MonitorOptions } from './types.js';

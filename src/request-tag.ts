@@ -8,7 +8,7 @@
  * fails) to turn it into a BlockContext.
  */
 import type { BlockContext } from './types.js';
-import { processSingleton } from './globals.js';
+import { processSingleton } from './shared/globals.js';
 
 /** The property adapters set on request objects. A string key: the inspector reads it cheaply. */
 export const REQUEST_TAG = '__loopguard';

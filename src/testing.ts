@@ -6,8 +6,8 @@ import { clearInterval, setInterval } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 import { BlockedError } from './errors.js';
 import { runningMonitor, startMonitor, type InternalMonitor } from './monitor/monitor.js';
-import { routeOf, siteOf } from './monitor/site.js';
-import { checkFunction, checkNumber, checkOptionsObject } from './options.js';
+import { routeOf, siteOf } from './shared/frames.js';
+import { checkFunction, checkNumber, checkOptionsObject } from './shared/validate.js';
 import type { BlockEvent } from './types.js';
 
 export interface ExpectNoBlockOptions {

@@ -6,7 +6,7 @@
  * what only the application knows, a route pattern, still without any async context.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkFunction, checkOptionsObject } from '../options.js';
+import { checkFunction, checkOptionsObject } from '../shared/validate.js';
 import { tagRequest, type RequestTag } from '../request-tag.js';
 import {
   checkOffloadFunction,

@@ -10,8 +10,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { InvalidOptionTypeError } from '../errors.js';
-import { peekSingleton } from '../globals.js';
-import { checkFunction } from '../options.js';
+import { peekSingleton } from '../shared/globals.js';
+import { checkFunction } from '../shared/validate.js';
 
 /** What an offloaded route function receives. Every part is a plain, cloneable copy. */
 export interface OffloadInput<

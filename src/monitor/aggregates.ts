@@ -1,6 +1,6 @@
 /** The counts behind `stats().blocks`, `stats().routes` and `topBlockers()`. */
 import type { BlockerSummary, BlockEvent, LoopStats } from '../types.js';
-import { routeOf, siteOf } from './site.js';
+import { routeOf, siteOf } from '../shared/frames.js';
 
 const MAX_SITES = 1000;
 

@@ -9,8 +9,8 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import type { BlockEvent, StackFrame } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
-import { mapFileFrames, toStackFrame } from '../sourcemaps.js';
-import { parseStack } from './sync-stack.js';
+import { mapFileFrames, toStackFrame } from '../shared/sourcemaps.js';
+import { parseStack } from '../shared/stack-text.js';
 
 /** The file V8 gives code evaluated through the inspector. */
 const EVALUATED = '<anonymous>';

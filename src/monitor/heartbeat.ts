@@ -9,8 +9,8 @@ import { clearInterval, setInterval } from 'node:timers';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, Worker } from 'node:worker_threads';
-import { workerUrl } from '../worker-url.js';
-import { peekSingleton, setSingleton } from '../globals.js';
+import { workerUrl } from '../shared/worker-url.js';
+import { peekSingleton, setSingleton } from '../shared/globals.js';
 import { SLOT_COUNT, Slot, State, type WatchdogData, type WatchdogMessage } from '../watchdog/protocol.js';
 
 export interface Stall {

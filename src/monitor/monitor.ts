@@ -3,8 +3,8 @@
  * the heartbeat and watchdog, the delay sampler, the block assembler and the reporter.
  */
 import { contextStorage } from '../context.js';
-import { peekSingleton, processSingleton, setSingleton } from '../globals.js';
-import { checkFunction, checkNumber, checkOneOf } from '../options.js';
+import { peekSingleton, processSingleton, setSingleton } from '../shared/globals.js';
+import { checkFunction, checkNumber, checkOneOf } from '../shared/validate.js';
 import { registerRequestDescriber } from '../request-tag.js';
 import type { BlockEvent, BlockerSummary, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
 import { NATIVE_CALLS, type WatchdogMessage } from '../watchdog/protocol.js';
@@ -14,9 +14,9 @@ import { DelaySampler } from './delay.js';
 import { Heartbeat, inspectorUnavailableReason } from './heartbeat.js';
 import { resolveMonitorOptions, type ResolvedMonitorOptions } from './options.js';
 import { Reporter } from './reporter.js';
-import { mapFileFrames } from '../sourcemaps.js';
-import { installSyncCalls, type SyncCallsHandle } from './sync-calls.js';
-import { isIgnored } from './sync-ignore.js';
+import { mapFileFrames } from '../shared/sourcemaps.js';
+import { installSyncCalls, type SyncCallsHandle } from '../sync-calls/install.js';
+import { isIgnored } from '../shared/ignore.js';
 
 type BlockListener = (event: BlockEvent) => void;
 

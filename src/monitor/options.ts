@@ -7,9 +7,9 @@ import {
   checkOneOf,
   checkOptionsObject,
   describeValue,
-} from '../options.js';
+} from '../shared/validate.js';
 import type { BlockEvent, IgnoreRules, Logger, MonitorOptions } from '../types.js';
-import { checkIgnore } from './sync-ignore.js';
+import { checkIgnore } from '../shared/ignore.js';
 
 export interface ResolvedMonitorOptions {
   threshold: number;

@@ -4,7 +4,7 @@
  * logged once per `dedupe` window and counted.
  */
 import type { BlockEvent, Logger } from '../types.js';
-import { culpritOf, formatFrame, routeOf, siteOf, visibleFrames } from './site.js';
+import { culpritOf, formatFrame, routeOf, siteOf, visibleFrames } from '../shared/frames.js';
 
 const PRETTY_FRAMES = 8;
 

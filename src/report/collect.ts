@@ -2,8 +2,8 @@
  * The one place report data is gathered: the exit summary, the HTML page and the JSON file
  * are all rendered from the plain object `collectReport()` returns.
  */
-import { routeOf } from '../monitor/site.js';
-import { displayFile } from '../paths.js';
+import { routeOf } from '../shared/frames.js';
+import { displayFile } from '../shared/paths.js';
 import type { BlockerSummary, BlockEvent, LoopStats, Monitor, StackFrame, TimelinePoint } from '../types.js';
 
 /** One block as kept for the report: enough to mark it on the timeline and name it. */

@@ -4,7 +4,7 @@
  * Every string that came from the program (stacks, paths, routes) goes through escapeHtml.
  */
 import { CHART_COLOURS, renderChart } from './chart.js';
-import { displayFile } from '../paths.js';
+import { displayFile } from '../shared/paths.js';
 import type { BlockerSummary } from '../types.js';
 import type { ReportData } from './collect.js';
 import { escapeHtml, jsonForScript } from './escape.js';

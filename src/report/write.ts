@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ReportData } from './collect.js';
 import { renderHtml } from './html.js';
-import type { ReportFormat } from './settings.js';
+import type { ReportFormat } from '../zero-code/settings.js';
 
 export function renderReport(data: ReportData, format: ReportFormat): string {
   return format === 'html' ? renderHtml(data) : `${JSON.stringify(data, null, 2)}\n`;

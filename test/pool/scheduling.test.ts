@@ -4,9 +4,9 @@
  * through timing. The threads are real PoolThread objects without a worker behind them.
  */
 import { describe, expect, it } from 'vitest';
-import { Fifo, type Task } from '../../src/pool/task.js';
-import { PoolThread } from '../../src/pool/thread.js';
-import { ThreadSet } from '../../src/pool/threads.js';
+import { Fifo, type Task } from '../../src/pool/main/task.js';
+import { PoolThread } from '../../src/pool/main/thread.js';
+import { ThreadSet } from '../../src/pool/main/threads.js';
 
 const MiB = 1024 * 1024;
 

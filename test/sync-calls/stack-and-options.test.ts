@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { installSyncCalls, isIgnored, parseStack } from '../../src/monitor/sync-calls.js';
+import { installSyncCalls, isIgnored, parseStack } from '../../src/sync-calls/install.js';
 import type { BlockEvent } from '../../src/types.js';
 
 describe('parseStack', () => {

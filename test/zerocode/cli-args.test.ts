@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCliArgs, UsageError, WAIT_FOR_WATCHDOG_URL, withPreload } from '../../src/report/cli-args.js';
+import { parseCliArgs, UsageError, WAIT_FOR_WATCHDOG_URL, withPreload } from '../../src/zero-code/cli-args.js';
 
 describe('loopguard command line', () => {
   it('turns the flags into LOOPGUARD_* variables and keeps the command after --', () => {

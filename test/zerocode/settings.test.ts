@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSettings } from '../../src/report/settings.js';
+import { readSettings } from '../../src/zero-code/settings.js';
 
 describe('LOOPGUARD_* variables', () => {
   it('gives the defaults when none is set', () => {

@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { TransferListItem } from 'node:worker_threads';
-import type { FunctionDef } from './protocol.js';
+import type { FunctionDef } from '../protocol.js';
 
 let capturedResolve: ((value: unknown) => void) | undefined;
 let capturedReject: ((reason: unknown) => void) | undefined;

@@ -21,9 +21,9 @@ import {
   type PoolWorkerData,
   type SerializedError,
   type TaskBatch,
-} from './protocol.js';
-import { freeVariable, notPortable, serializeError } from './worker-errors.js';
-import { loopTurnIfDue, nextMessage, noteLoopTurn, WAIT_AFTER_TASKS } from './worker-idle.js';
+} from '../protocol.js';
+import { freeVariable, notPortable, serializeError } from './errors.js';
+import { loopTurnIfDue, nextMessage, noteLoopTurn, WAIT_AFTER_TASKS } from './idle-wait.js';
 
 type Fn = (...args: unknown[]) => unknown;
 type Global = Record<symbol, unknown>;

@@ -9,8 +9,8 @@
  * the policy nothing here is installed.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { processSingleton } from '../globals.js';
-import { markOwnFile } from './sync-stack.js';
+import { processSingleton } from '../shared/globals.js';
+import { markOwnFile } from '../shared/stack-text.js';
 
 markOwnFile(new Error().stack);
 

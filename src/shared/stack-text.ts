@@ -3,8 +3,8 @@
  * code that called a wrapped API. Shared by the sync-call policy and, if it likes, the
  * monitor: both report frames innermost first, in the same shape as the watchdog's.
  */
-import { callSitesOf } from '../call-sites.js';
-import { fileOf } from '../paths.js';
+import { callSitesOf } from './call-sites.js';
+import { fileOf } from './paths.js';
 import type { StackFrame } from '../types.js';
 
 /** Name used for a frame whose function has none (V8 prints nothing or `<anonymous>`). */

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { displayFile } from '../paths.js';
+import { displayFile } from './paths.js';
 import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
 
 /**

@@ -7,7 +7,7 @@
  * loaded, which would otherwise show up as a block of the monitor's own at start-up.
  */
 import { Session } from 'node:inspector';
-import { Slot, type RawFrame, type ScriptInfo } from './protocol.js';
+import { Slot, type RawFrame, type ScriptInfo } from '../protocol.js';
 
 export interface Capture {
   frames: RawFrame[];

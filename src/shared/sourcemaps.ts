@@ -12,7 +12,7 @@ import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 import { fileOf } from './paths.js';
-import type { StackFrame } from './types.js';
+import type { StackFrame } from '../types.js';
 
 /** A script as the inspector announced it: its URL and its `sourceMappingURL`, if any. */
 export interface ScriptSource {

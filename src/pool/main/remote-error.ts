@@ -1,5 +1,5 @@
-import type { SerializedError } from './protocol.js';
-import { FunctionNotPortableError } from '../errors.js';
+import type { SerializedError } from '../protocol.js';
+import { FunctionNotPortableError } from '../../errors.js';
 
 const BUILT_IN: Record<string, ErrorConstructor> = {
   Error,

@@ -5,21 +5,21 @@ import {
   PoolQueueFullError,
   TaskTimeoutError,
   WorkerCrashedError,
-} from '../errors.js';
-import { checkFunction, describeValue } from '../options.js';
-import { warnClassInstances } from './class-warning.js';
+} from '../../errors.js';
+import { checkFunction, describeValue } from '../../shared/validate.js';
+import { warnClassInstances } from '../marking/class-warning.js';
 import { cloneErrorFor } from './clone-path.js';
 import { attributeCrash } from './crash.js';
 import { PoolMetrics, type PoolStats } from './metrics.js';
 import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
-import { RESULT_STRIDE, STATUS_OK, type ResultBatch } from './protocol.js';
-import { definitionOf } from './registry.js';
+import { RESULT_STRIDE, STATUS_OK, type ResultBatch } from '../protocol.js';
+import { definitionOf } from '../marking/registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
 import { Fifo, Task, taskPromise } from './task.js';
 import type { PoolThread, ThreadHost } from './thread.js';
 import { ThreadSet } from './threads.js';
-import { collectTransfers } from './transfer-list.js';
+import { collectTransfers } from '../marking/transfer-list.js';
 
 export type { PoolOptions, RunOptions } from './options.js';
 export type { PoolStats } from './metrics.js';

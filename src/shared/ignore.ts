@@ -4,9 +4,9 @@
  * events and the sync-call policy, so a rule means the same to both.
  */
 import { InvalidOptionTypeError } from '../errors.js';
-import { checkOptionsObject, describeValue } from '../options.js';
+import { checkOptionsObject, describeValue } from './validate.js';
 import type { BlockEvent, IgnoreRules } from '../types.js';
-import { routeOf } from './site.js';
+import { routeOf } from './frames.js';
 
 export type IgnoreOption = ((event: BlockEvent) => boolean) | IgnoreRules;
 

@@ -1,6 +1,6 @@
-import { peekSingleton, processSingleton } from '../globals.js';
-import { FunctionNotPortableError } from '../errors.js';
-import { IN_POOL_WORKER_KEY, REGISTRY_KEY, type FunctionDef } from './protocol.js';
+import { peekSingleton, processSingleton } from '../../shared/globals.js';
+import { FunctionNotPortableError } from '../../errors.js';
+import { IN_POOL_WORKER_KEY, REGISTRY_KEY, type FunctionDef } from '../protocol.js';
 
 type AnyFunction = (...args: never[]) => unknown;
 

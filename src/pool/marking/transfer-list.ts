@@ -1,6 +1,6 @@
 import type { TransferListItem } from 'node:worker_threads';
-import { processSingleton } from '../globals.js';
-import { TRANSFER_KEY } from './protocol.js';
+import { processSingleton } from '../../shared/globals.js';
+import { TRANSFER_KEY } from '../protocol.js';
 
 /** ArrayBuffers named by transfer(value, list), keyed by value; shared by both builds and the thread. */
 export const transferLists = processSingleton(TRANSFER_KEY, () => new WeakMap<object, TransferListItem[]>());

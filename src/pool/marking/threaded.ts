@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
-import { FunctionNotPortableError, InvalidOptionTypeError } from '../errors.js';
-import { peekSingleton, setSingleton } from '../globals.js';
-import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../options.js';
+import { FunctionNotPortableError, InvalidOptionTypeError } from '../../errors.js';
+import { peekSingleton, setSingleton } from '../../shared/globals.js';
+import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../../shared/validate.js';
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
-import { ThreadPool } from './pool.js';
+import { ThreadPool } from '../main/pool.js';
 import { transferLists } from './transfer-list.js';
 import { aliasDefinition, defineMarked, inPoolWorker, markedFunctions, nextOrdinal } from './registry.js';
 

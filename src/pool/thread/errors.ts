@@ -1,6 +1,6 @@
 // Pool-thread side (imported by worker.ts only): errors thrown in a thread, as the main
 // thread's remote-error.ts revives them.
-import type { SerializedError } from './protocol.js';
+import type { SerializedError } from '../protocol.js';
 
 type Fn = (...args: unknown[]) => unknown;
 

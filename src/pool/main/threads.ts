@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { IdleReaper } from './idle.js';
 import type { ResolvedPoolOptions } from './options.js';
-import { inPoolWorker } from './registry.js';
+import { inPoolWorker } from '../marking/registry.js';
 import type { Task } from './task.js';
 import { PoolThread, type ThreadHost } from './thread.js';
 

@@ -1,6 +1,6 @@
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
-import { workerUrl } from '../worker-url.js';
-import { CONTROL_SLOTS, SLOT_DOORBELL, SLOT_STARTED, type FunctionDef, type PoolWorkerData, type ResultBatch } from './protocol.js';
+import { workerUrl } from '../../shared/worker-url.js';
+import { CONTROL_SLOTS, SLOT_DOORBELL, SLOT_STARTED, type FunctionDef, type PoolWorkerData, type ResultBatch } from '../protocol.js';
 import { Fifo, type Task } from './task.js';
 
 export interface ThreadHost {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits, TransferListItem } from 'node:worker_threads';
-import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
-import { checkNumber, checkOptionsObject, checkString, describeValue } from '../options.js';
+import { InvalidOptionRangeError, InvalidOptionTypeError } from '../../errors.js';
+import { checkNumber, checkOptionsObject, checkString, describeValue } from '../../shared/validate.js';
 
 export interface PoolOptions {
   /** Threads kept warm even when idle. @default 0 */

@@ -1,4 +1,4 @@
-import { InvalidOptionRangeError, InvalidOptionTypeError } from './errors.js';
+import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
 
 /** Describe a received value for an error message: ``"100"` (string)`, `NaN`, `null`. */
 export function describeValue(value: unknown): string {

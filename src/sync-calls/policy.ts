@@ -6,9 +6,9 @@ import { currentContext } from '../context.js';
 import { BlockingCallError } from '../errors.js';
 import { describeRequest } from '../request-tag.js';
 import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
-import { isIgnored, type IgnoreOption } from './sync-ignore.js';
-import { currentHttpRequest } from './sync-http.js';
-import { callerPosition, captureCallerStack, isUserFrame, markOwnFile } from './sync-stack.js';
+import { isIgnored, type IgnoreOption } from '../shared/ignore.js';
+import { currentHttpRequest } from './http.js';
+import { callerPosition, captureCallerStack, isUserFrame, markOwnFile } from '../shared/stack-text.js';
 
 markOwnFile(new Error().stack);
 

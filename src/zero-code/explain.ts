@@ -10,7 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import { format } from 'node:util';
-import { peekSingleton, processSingleton } from '../globals.js';
+import { peekSingleton, processSingleton } from '../shared/globals.js';
 
 type WhyIsNodeRunning = (logger: { error(...args: unknown[]): void }) => void;
 

@@ -23,17 +23,17 @@
  */
 import { syncBuiltinESMExports } from 'node:module';
 import { InvalidOptionTypeError } from '../errors.js';
-import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, describeValue } from '../options.js';
+import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, describeValue } from '../shared/validate.js';
 import type { BlockEvent, IgnoreRules } from '../types.js';
-import { trackHttpRequests } from './sync-http.js';
-import { checkIgnore } from './sync-ignore.js';
-import { createPolicy, type Policy } from './sync-policy.js';
-import { markOwnFile } from './sync-stack.js';
+import { trackHttpRequests } from './http.js';
+import { checkIgnore } from '../shared/ignore.js';
+import { createPolicy, type Policy } from './policy.js';
+import { markOwnFile } from '../shared/stack-text.js';
 
 markOwnFile(new Error().stack);
 
-export { parseStack } from './sync-stack.js';
-export { isIgnored } from './sync-ignore.js';
+export { parseStack } from '../shared/stack-text.js';
+export { isIgnored } from '../shared/ignore.js';
 
 /** The builtin modules whose `*Sync` functions are wrapped, by the prefix used in `call`. */
 export const SYNC_MODULES = ['fs', 'child_process', 'zlib', 'crypto'] as const;

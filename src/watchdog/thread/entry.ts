@@ -5,10 +5,10 @@
  */
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { displayFile } from '../paths.js';
-import { toStackFrame } from '../sourcemaps.js';
+import { displayFile } from '../../shared/paths.js';
+import { toStackFrame } from '../../shared/sourcemaps.js';
 import { StackCapturer, type Capture } from './capture.js';
-import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from './protocol.js';
+import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
 
 const data = workerData as WatchdogData;
 const shared = new Int32Array(data.buffer);

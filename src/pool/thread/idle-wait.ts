@@ -1,7 +1,7 @@
 // Pool-thread side (imported by worker.ts only): how an idle thread waits for its next batch.
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { SLOT_DOORBELL } from './protocol.js';
+import { SLOT_DOORBELL } from '../protocol.js';
 
 /**
  * Spin this long (ms) after the last task before sleeping. A caller that awaits one result at a

@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { callSitesOf } from '../call-sites.js';
+import { callSitesOf } from '../../shared/call-sites.js';
 
 export interface CallSiteInfo {
   /** file URL of the module that made the call, without query or hash; undefined for eval code. */

@@ -1,4 +1,4 @@
-import { peekSingleton } from '../globals.js';
+import { peekSingleton } from '../../shared/globals.js';
 
 /** The running monitor, if any: it reports through the user's chosen log (pretty, JSON, logger). */
 interface MonitorWarnings {
