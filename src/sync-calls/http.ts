@@ -9,13 +9,13 @@
  * the policy nothing here is installed.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { processSingleton } from '../shared/globals.js';
+import { ensureGlobal } from '../shared/globals.js';
 import { markOwnFile } from '../shared/stack-text.js';
 
 markOwnFile(new Error().stack);
 
 /** The request whose listeners are running (and everything they started asynchronously). */
-const requestStorage: AsyncLocalStorage<object> = processSingleton(
+const requestStorage: AsyncLocalStorage<object> = ensureGlobal(
   'syncCallsRequestStorage',
   () => new AsyncLocalStorage<object>(),
 );

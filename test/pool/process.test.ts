@@ -3,7 +3,7 @@ import { createPool } from 'loopguard';
 import { busy } from '../fixtures/pool/functions.mjs';
 import { fixture, lastJson, runChild } from './helpers.js';
 
-const monitorKey = Symbol.for('loopguard.monitor');
+const monitorKey = Symbol.for('loopguard.v1.monitor');
 
 describe('the pool and the process', () => {
   it('a process using the default pool waits for the pending result, then exits by itself', async () => {
