@@ -10,10 +10,8 @@
  * and `RangeError` (what Node's own option errors are) and carry the same brand, so they are
  * `instanceof LoopguardError` too.
  */
+import { ERROR_BRAND as BRAND } from './shared/globals.js';
 import type { BlockEvent } from './types.js';
-
-/** Bump the version when the brand's shape changes, so old and new copies never misread it. */
-const BRAND = Symbol.for('loopguard.error.v1');
 
 interface Branded {
   [BRAND]?: readonly string[];

@@ -18,6 +18,9 @@ import type { BlockContext } from '../types.js';
 
 const VERSION = 1;
 
+/** The brand on every loopguard error instance (errors.ts): what instanceof reads across copies. */
+export const ERROR_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.error`) as never;
+
 type AnyFunction = (...args: never[]) => unknown;
 
 /** What modules other than the monitor (and other copies of loopguard) use of the running one. */

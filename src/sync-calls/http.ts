@@ -60,6 +60,7 @@ function patchEmit(proto: object): () => void {
   const next = (): Emit => own ?? (Object.getPrototypeOf(proto) as { emit: Emit }).emit;
   const emit = function emit(this: unknown, event: string | symbol, request?: unknown): boolean {
     // `arguments` rather than a rest parameter: no array is built for the many other events.
+    // eslint-disable-next-line prefer-rest-params
     const args = arguments as unknown as unknown[];
     if (active && REQUEST_EVENTS.has(event) && typeof request === 'object' && request !== null) {
       return requestStorage.run(request, () => Reflect.apply(next(), this, args) as boolean);

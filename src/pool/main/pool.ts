@@ -189,7 +189,7 @@ export class ThreadPool implements ThreadHost {
         continue;
       }
       let thread: PoolThread | undefined;
-      let depth = 1;
+      let depth: number;
       try {
         depth = this.#metrics.depth(task.def.index);
         thread = this.#threads.pick(depth, task.bytes);
