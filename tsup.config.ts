@@ -14,6 +14,8 @@ export default defineConfig({
     fastify: 'src/adapters/fastify.ts',
     koa: 'src/adapters/koa.ts',
     hono: 'src/adapters/hono.ts',
+    prometheus: 'src/telemetry/prometheus.ts',
+    otel: 'src/telemetry/otel.ts',
     'watchdog-worker': 'src/watchdog/thread/entry.ts',
     'pool-worker': 'src/pool/thread/entry.ts',
   },

@@ -7,6 +7,7 @@ import {
   WorkerCrashedError,
 } from '../../errors.js';
 import { checkFunction, describeValue } from '../../shared/validate.js';
+import { ensureGlobal, getGlobal } from '../../shared/globals.js';
 import { warnClassInstances } from '../marking/class-warning.js';
 import { cloneErrorFor } from './clone-path.js';
 import { attributeCrash } from './crash.js';
@@ -47,6 +48,7 @@ export class ThreadPool implements ThreadHost {
     this.#options = resolvePoolOptions(options);
     this.#threads = new ThreadSet(this, this.#options);
     this.#threads.ensureMinThreads(false);
+    ensureGlobal('livePools', () => new Map()).set(this, this.#options.name);
   }
 
   /** Run `fn(...args)` in a thread: a threaded() function, or a self-contained one sent as source. */
@@ -113,6 +115,7 @@ export class ThreadPool implements ThreadHost {
     this.#closing = true;
     if (!this.#isIdle()) await new Promise<void>((resolve) => (this.#drained = resolve));
     await this.#threads.terminateAll();
+    getGlobal('livePools')?.delete(this);
   }
 
   /** Reject queued and running tasks with PoolClosedError and end every thread now. */
@@ -124,6 +127,7 @@ export class ThreadPool implements ThreadHost {
       for (const task of this.#threads.takeTasks(thread)) this.#fail(task, error);
     }
     await this.#threads.terminateAll();
+    getGlobal('livePools')?.delete(this);
     this.#drained?.();
   }
 

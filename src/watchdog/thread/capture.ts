@@ -42,9 +42,13 @@ const PAUSE_TIMEOUT = 2_000;
 // Run on the main thread while it blocks (READ_CONTEXT also inside QUICK_STACK below) or is
 // paused: both helpers are registered on globalThis by the monitor, because evaluating on a
 // native frame (or one without the module's scope) fails.
+// It adds the active OpenTelemetry span's ids when loopguard/otel registered a reader (in its
+// own try: a failing reader must not lose the request's context).
 const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('${globalKey('contextStorage')}')];
-  const v = s && s.getStore(); return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
-  catch { return undefined; } })()`;
+  const v = s && s.getStore(); let c = v === undefined ? undefined : JSON.parse(JSON.stringify(v));
+  try { const r = globalThis[Symbol.for('${globalKey('readActiveSpan')}')]; const t = typeof r === 'function' ? r() : undefined;
+    if (t) c = { ...c, traceId: String(t.traceId), spanId: String(t.spanId) }; } catch {}
+  return c; } catch { return undefined; } })()`;
 const DESCRIBE_REQUESTS = `function (...candidates) {
   const describe = globalThis[Symbol.for('${globalKey('describeRequest')}')];
   if (typeof describe !== 'function') return undefined;

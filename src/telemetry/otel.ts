@@ -1,0 +1,199 @@
+/**
+ * loopguard/otel: the semantic-convention runtime metrics (`nodejs.eventloop.*`) over the last
+ * window, and `loopguard.block.duration` with the request and the blocking site (API §8), on
+ * an OpenTelemetry MeterProvider. A block inside an active span is added to that span as an
+ * event and carries its ids. @opentelemetry/api is an optional peer, loaded by this entry only.
+ */
+import {
+  isSpanContextValid,
+  metrics as metricsApi,
+  trace,
+  type Attributes,
+  type BatchObservableResult,
+  type MeterProvider,
+  type Observable,
+  type Span,
+} from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
+import { InvalidOptionTypeError } from '../errors.js';
+import { getGlobal, setGlobal } from '../shared/globals.js';
+import { checkBoolean, checkOneOf, checkOptionsObject, describeValue } from '../shared/validate.js';
+import type { BlockEvent, Monitor } from '../types.js';
+import { BoundedLabel, MAX_ROUTES, blockLabels } from './labels.js';
+import { checkMonitor, onBlocks } from './monitor-source.js';
+import { LoopWindow } from './window.js';
+
+export interface OtelMetricsOptions {
+  /** The MeterProvider to create instruments on. @default `metrics.getMeterProvider()` of @opentelemetry/api (the global one) */
+  meterProvider?: MeterProvider;
+  /**
+   * Report `nodejs.eventloop.delay.*`, `.utilization` and `.time`. `'auto'` leaves them out
+   * while @opentelemetry/instrumentation-runtime-node reports them: it looks, at each
+   * collection, for that instrumentation's meter on the provider (and on the global one) —
+   * the SDK's MeterProvider is recognised; with another implementation, pass `true`/`false`.
+   * @default 'auto'
+   */
+  runtimeMetrics?: 'auto' | boolean;
+  /** Add each block inside an active span to that span as a `loopguard.block` event, and put its ids on the block event. @default true */
+  spans?: boolean;
+  /** The monitor whose blocks are recorded. @default the running monitor, else one started with defaults */
+  monitor?: Monitor;
+}
+
+export interface OtelMetrics {
+  /** Stop listening to the monitor and stop observing (instruments cannot be removed from a Meter). */
+  unregister(): void;
+}
+
+const KNOWN = ['meterProvider', 'runtimeMetrics', 'spans', 'monitor'] as const;
+const RUNTIME_INSTRUMENTATION = '@opentelemetry/instrumentation-runtime-node';
+const DELAY_FIELDS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+/** Spans remembered while a block may still be reported for them (by span id). */
+const MAX_SPANS = 256;
+/** Seconds: blocks start at the monitor's threshold (100 ms by default). */
+const BLOCK_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
+  const given = checkOptionsObject('options', options, KNOWN);
+  const provider = checkMeterProvider(given['meterProvider']);
+  const runtimeMetrics =
+    given['runtimeMetrics'] === undefined ? 'auto' : checkOneOf('runtimeMetrics', given['runtimeMetrics'], ['auto', true, false] as const);
+  const spans = given['spans'] === undefined ? true : checkBoolean('spans', given['spans']);
+  const monitor = checkMonitor(given['monitor']);
+
+  const meter = provider.getMeter('loopguard');
+  const routes = new BoundedLabel(MAX_ROUTES);
+  const window = new LoopWindow();
+  const blockDuration = meter.createHistogram('loopguard.block.duration', {
+    description: 'Duration of each event-loop block the monitor caught',
+    unit: 's',
+    advice: { explicitBucketBoundaries: BLOCK_BUCKETS },
+  });
+
+  let observing: (() => void) | undefined;
+  if (runtimeMetrics !== false) {
+    const delayGauges = DELAY_FIELDS.map((field) =>
+      meter.createObservableGauge(`nodejs.eventloop.delay.${field}`, {
+        description: `Event loop ${field} delay over the time since the previous collection`,
+        unit: 's',
+      }),
+    );
+    const utilization = meter.createObservableGauge('nodejs.eventloop.utilization', {
+      description: 'Event loop utilization over the time since the previous collection',
+      unit: '1',
+    });
+    const time = meter.createObservableCounter('nodejs.eventloop.time', {
+      description: 'Cumulative duration of time the event loop has been in each state',
+      unit: 's',
+    });
+    const observables: Observable[] = [...delayGauges, utilization, time];
+    const callback = (result: BatchObservableResult): void => {
+      if (runtimeMetrics === 'auto' && runtimeInstrumentationReports(provider)) return;
+      const reading = window.read();
+      DELAY_FIELDS.forEach((field, index) => result.observe(delayGauges[index]!, reading.delay[field] / 1000));
+      result.observe(utilization, reading.utilization);
+      const elu = performance.eventLoopUtilization();
+      result.observe(time, elu.active / 1000, { 'nodejs.eventloop.state': 'active' });
+      result.observe(time, elu.idle / 1000, { 'nodejs.eventloop.state': 'idle' });
+    };
+    meter.addBatchObservableCallback(callback, observables);
+    observing = () => meter.removeBatchObservableCallback(callback, observables);
+  }
+
+  const spanBook = spans ? new SpanBook() : undefined;
+  if (spanBook !== undefined) setGlobal('readActiveSpan', spanBook.reader);
+
+  const stopListening = onBlocks(monitor, (event: BlockEvent) => {
+    if (event.kind === 'sync-call') return;
+    window.recordBlock(event.duration);
+    const attributes = blockAttributes(event, routes);
+    blockDuration.record(event.duration / 1000, attributes);
+    spanBook?.addBlock(event, attributes);
+  });
+
+  let registered = true;
+  return {
+    unregister() {
+      if (!registered) return;
+      registered = false;
+      stopListening();
+      observing?.();
+      window.stop();
+      if (spanBook !== undefined && getGlobal('readActiveSpan') === spanBook.reader) setGlobal('readActiveSpan', undefined);
+    },
+  };
+}
+
+/** The attributes of `loopguard.block.duration`: route pattern and method (bounded), the blocking site, the cause. */
+function blockAttributes(event: BlockEvent, routes: BoundedLabel): Attributes {
+  const labels = blockLabels(event, routes);
+  const attributes: Attributes = {
+    'http.route': labels.route,
+    'http.request.method': labels.method,
+    'loopguard.block.cause': labels.cause,
+  };
+  // The innermost frame of the app's own code: a site is code, not client input, and the
+  // set of sites is the set of blocking functions, small in any app.
+  const frame = event.stack[0];
+  if (frame !== undefined) {
+    attributes['code.function.name'] = frame.function;
+    attributes['code.file.path'] = frame.file;
+    attributes['code.line.number'] = frame.line;
+  }
+  return attributes;
+}
+
+/**
+ * Spans seen by the watchdog's capture while the main thread blocked, by span id: the block
+ * event arrives after the block ended, by which time `trace.getActiveSpan()` is another's.
+ * Weakly held and bounded: a span that ended and was collected is simply not found.
+ */
+class SpanBook {
+  readonly #spans = new Map<string, WeakRef<Span>>();
+
+  /** Runs on the main thread inside the watchdog's capture expression: cheap, never throws. */
+  readonly reader = (): { traceId: string; spanId: string } | undefined => {
+    const span = trace.getActiveSpan();
+    if (span === undefined) return undefined;
+    const context = span.spanContext();
+    if (!isSpanContextValid(context)) return undefined;
+    this.#spans.delete(context.spanId);
+    this.#spans.set(context.spanId, new WeakRef(span));
+    if (this.#spans.size > MAX_SPANS) this.#spans.delete(this.#spans.keys().next().value as string);
+    return { traceId: context.traceId, spanId: context.spanId };
+  };
+
+  addBlock(event: BlockEvent, attributes: Attributes): void {
+    const spanId = event.context?.['spanId'];
+    if (typeof spanId !== 'string') return;
+    const span = this.#spans.get(spanId)?.deref();
+    this.#spans.delete(spanId);
+    if (span === undefined || !span.isRecording()) return;
+    span.addEvent('loopguard.block', { ...attributes, 'loopguard.block.duration': event.duration / 1000 }, event.startedAt);
+  }
+}
+
+/** Whether @opentelemetry/instrumentation-runtime-node has a meter on this provider or the global one. */
+function runtimeInstrumentationReports(provider: MeterProvider): boolean {
+  for (const candidate of new Set([provider, metricsApi.getMeterProvider()])) {
+    try {
+      // The SDK's MeterProvider keeps one shared state per meter, keyed `name:version:schemaUrl`.
+      const states = (candidate as { _sharedState?: { meterSharedStates?: Map<string, unknown> } })._sharedState
+        ?.meterSharedStates;
+      if (states instanceof Map) {
+        for (const key of states.keys()) if (key.startsWith(`${RUNTIME_INSTRUMENTATION}:`)) return true;
+      }
+    } catch {
+      // Another provider implementation: not detectable, report the metrics.
+    }
+  }
+  return false;
+}
+
+function checkMeterProvider(value: unknown): MeterProvider {
+  if (value === undefined) return metricsApi.getMeterProvider();
+  if (typeof value !== 'object' || value === null || typeof (value as MeterProvider).getMeter !== 'function') {
+    throw new InvalidOptionTypeError(`meterProvider must be an OpenTelemetry MeterProvider, got ${describeValue(value)}`);
+  }
+  return value as MeterProvider;
+}
