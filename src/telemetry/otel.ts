@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { InvalidOptionTypeError } from '../errors.js';
 import { getGlobal, setGlobal } from '../shared/globals.js';
 import { checkBoolean, checkOneOf, checkOptionsObject, describeValue } from '../shared/validate.js';
-import type { BlockEvent, Monitor } from '../types.js';
+import type { BlockEvent, Monitor, StackFrame } from '../types.js';
 import { BoundedLabel, MAX_ROUTES, blockLabels } from './labels.js';
 import { checkMonitor, onBlocks } from './monitor-source.js';
 import { LoopWindow } from './window.js';
@@ -132,15 +132,19 @@ function blockAttributes(event: BlockEvent, routes: BoundedLabel): Attributes {
     'http.request.method': labels.method,
     'loopguard.block.cause': labels.cause,
   };
-  // The innermost frame of the app's own code: a site is code, not client input, and the
-  // set of sites is the set of blocking functions, small in any app.
-  const frame = event.stack[0];
+  // The innermost frame of the app's own code (not node:, not node_modules): a site is code,
+  // not client input, and the set of sites is the set of blocking functions, small in any app.
+  const frame = event.stack.find(isAppFrame) ?? event.stack[0];
   if (frame !== undefined) {
     attributes['code.function.name'] = frame.function;
     attributes['code.file.path'] = frame.file;
     attributes['code.line.number'] = frame.line;
   }
   return attributes;
+}
+
+function isAppFrame(frame: StackFrame): boolean {
+  return frame.file.includes('/') && !frame.file.startsWith('node:') && !frame.file.includes('/node_modules/');
 }
 
 /**
