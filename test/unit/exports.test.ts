@@ -19,6 +19,8 @@ const entries: Record<string, string[]> = {
   'loopguard/fastify': ['loopguard', 'offload'],
   'loopguard/koa': ['loopguard', 'offload'],
   'loopguard/hono': ['loopguard', 'offload'],
+  'loopguard/prometheus': ['prometheusMetrics'],
+  'loopguard/otel': ['otelMetrics'],
 };
 
 function exportsVia(kind: 'import' | 'require', specifier: string): string[] {
