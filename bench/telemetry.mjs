@@ -1,8 +1,8 @@
 // npm run bench:telemetry — what do the exporters cost a service? CPU µs per request (read in
 // the server) of the node:http hello service with the monitor and one exporter, as a ratio to
 // the monitor alone in the runs just before and after it (bracketed, as bench/overhead does);
-// then the µs of one scrape. Knobs (env): BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_REPS=3
-// BENCH_CONNECTIONS=10 BENCH_SCRAPES=500 BENCH_SPACED_SCRAPES=5
+// then the CPU of an idle process, and the µs of one scrape. Knobs (env): BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_REPS=3
+// BENCH_CONNECTIONS=10 BENCH_IDLE_MS=5000 BENCH_SCRAPES=500 BENCH_SPACED_SCRAPES=5
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +63,23 @@ for (let rep = 0; rep < config.reps; rep++) {
   }
 }
 
+// Idle cost: the exporters' only standing work is one more monitorEventLoopDelay timer each.
+const IDLE_MS = envNumber('BENCH_IDLE_MS', 5000, { min: 1000 });
+const idle = { monitor: [], prometheus: [], otel: [] };
+for (let rep = 0; rep < config.reps; rep++) {
+  for (const variant of ['monitor', ...exporters.filter((name) => !skipped.has(name))]) {
+    const fixture = forkFixture(serverFile, [variant]);
+    try {
+      await fixture.next('ready');
+      await new Promise((resolve) => setTimeout(resolve, 3000)); // start-up (loading, compiling the SDK) settles
+      fixture.child.send({ type: 'idle', ms: IDLE_MS });
+      idle[variant].push((await fixture.next('idle')).cpuMsPerSecond);
+    } finally {
+      await fixture.close();
+    }
+  }
+}
+
 const scrape = JSON.parse(execFileSync(process.execPath, [fileURLToPath(new URL('./telemetry/scrape.mjs', import.meta.url))], { encoding: 'utf8' }));
 const cpuModel = os.cpus()[0]?.model ?? 'unknown';
 console.log(`\nTelemetry exporters — Node ${process.version}, ${os.availableParallelism()} CPUs (${cpuModel}), ${config.reps} reps × ${config.duration} s, ${config.connections} connections\n`);
@@ -76,6 +93,11 @@ console.log(formatTable(
   ['variant', 'CPU µs/request', 'vs monitor alone (median of bracketed runs)', 'req/s', 'scrapes in window'],
   [['monitor alone', fixed(median(runs.monitor.map((r) => r.cpuPerRequestUs))), '1', fixed(median(runs.monitor.map((r) => r.rps)), 0), '0'], row('prometheus'), row('otel')],
 ));
+console.log('');
+console.log(formatTable(['idle (no load, no scrapes)', 'CPU ms per second (median)'], ['monitor', ...exporters].map((variant) => [
+  variant === 'monitor' ? 'monitor alone' : `monitor + ${variant}`,
+  idle[variant].length === 0 ? 'skipped' : fixed(median(idle[variant]), 2),
+])));
 console.log('');
 console.log(formatTable(['one scrape', 'µs'], [
   ['loopguard_* (prometheusMetrics), back to back', fixed(scrape.prometheusUs)],

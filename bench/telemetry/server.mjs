@@ -2,10 +2,11 @@
 // argv: <variant: monitor|prometheus|otel>. IPC as bench/overhead/server.mjs:
 //   → { type: 'ready', port } | { type: 'unavailable', reason }
 //   ← { type: 'start' } → { type: 'started' }   ← { type: 'stop' } → { type: 'window', cpuUs, requests, scrapes }
+//   ← { type: 'idle', ms } → { type: 'idle', cpuMsPerSecond }   (no load, no scrapes)
 // The exporters are scraped (collected) once a second while loaded, far more often than a
 // Prometheus server or an OTel reader would (15–60 s): the scrapes' CPU counts in the window.
 import http from 'node:http';
-import { setInterval } from 'node:timers';
+import { clearInterval, setInterval, setTimeout } from 'node:timers';
 
 const variant = process.argv[2];
 const dist = (name) => new URL(`../../dist/${name}.js`, import.meta.url).href;
@@ -65,6 +66,17 @@ process.on('message', (message) => {
   } else if (message.type === 'stop') {
     const cpu = process.cpuUsage(window.cpu);
     process.send({ type: 'window', cpuUs: cpu.user + cpu.system, requests: served - window.served, scrapes: scrapes - window.scrapes });
+  }
+});
+process.on('message', (message) => {
+  // Idle: no load and no scrapes, the CPU the process spends per second doing nothing.
+  if (message.type === 'idle') {
+    clearInterval(scraper);
+    const cpu = process.cpuUsage();
+    setTimeout(() => {
+      const used = process.cpuUsage(cpu);
+      process.send({ type: 'idle', cpuMsPerSecond: (used.user + used.system) / 1000 / (message.ms / 1000) });
+    }, message.ms);
   }
 });
 process.on('disconnect', () => process.exit(0));

@@ -75,13 +75,8 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
   const calls = new BoundedLabel(MAX_CALLS);
   const pools = new PoolLabels();
 
-  // One read per scrape for all pool gauges: they are collected one after another.
-  let poolReading: { at: number; pools: NamedPoolStats[] } | undefined;
-  const readPools = (): NamedPoolStats[] => {
-    const now = Date.now();
-    if (poolReading === undefined || now - poolReading.at > 100) poolReading = { at: now, pools: pools.read() };
-    return poolReading.pools;
-  };
+  // Read afresh by each pool metric: stats() is a few counters and percentiles per pool.
+  const readPools = (): NamedPoolStats[] => pools.read();
   let reading: WindowReading | undefined;
 
   const blockDuration = new Histogram({
@@ -146,6 +141,8 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
     labelNames: ['pool', 'quantile'],
     registers,
     collect() {
+      // Reset first: a pool closed since the previous scrape leaves no stale series behind.
+      this.reset();
       for (const { pool, stats } of readPools()) {
         for (const [quantile, field] of POOL_QUANTILES) this.set({ pool, quantile }, stats.waitMs[field] / 1000);
       }
@@ -157,6 +154,8 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
     labelNames: ['pool', 'quantile'],
     registers,
     collect() {
+      // Reset first: a pool closed since the previous scrape leaves no stale series behind.
+      this.reset();
       for (const { pool, stats } of readPools()) {
         for (const [quantile, field] of POOL_QUANTILES) this.set({ pool, quantile }, stats.runMs[field] / 1000);
       }
@@ -168,6 +167,7 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
     labelNames: ['pool'],
     registers,
     collect() {
+      this.reset();
       for (const { pool, stats } of readPools()) this.set({ pool }, stats.threads);
     },
   });
@@ -177,6 +177,7 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
     labelNames: ['pool'],
     registers,
     collect() {
+      this.reset();
       for (const { pool, stats } of readPools()) this.set({ pool }, stats.queued);
     },
   });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { prometheusMetrics } from 'loopguard/prometheus';
-import type { BlockEvent, Monitor } from 'loopguard';
+import { createPool, type BlockEvent, type Monitor } from 'loopguard';
 
 type Listener = (event: BlockEvent) => void;
 
@@ -115,6 +115,25 @@ describe('prometheusMetrics() labels', () => {
     expect(exposition).toMatch(/^loopguard_sync_calls_total\{call="\(other\)",route="\(none\)"\} 21$/m);
     // Sync-call reports are not blocks.
     expect(exposition).not.toMatch(/^loopguard_blocks_total\{/m);
+    handle.unregister();
+  });
+});
+
+describe('prometheusMetrics() pools', () => {
+  it('lists a pool by its name while it is open, with its finished tasks, and drops it once closed', async () => {
+    const registry = new Registry();
+    const handle = prometheusMetrics({ registry, monitor: standInMonitor().monitor });
+    const pool = createPool({ name: 'thumbnails', maxThreads: 1 });
+    await Promise.all([1, 2, 3].map((n) => pool.run((x: number) => x * 2, [n])));
+    await expect(pool.run(() => { throw new Error('bad image'); })).rejects.toThrow('bad image');
+    const open = await registry.metrics();
+    expect(open).toMatch(/^loopguard_pool_tasks_total\{pool="thumbnails",outcome="completed"\} 3$/m);
+    expect(open).toMatch(/^loopguard_pool_tasks_total\{pool="thumbnails",outcome="failed"\} 1$/m);
+    expect(open).toMatch(/^loopguard_pool_threads\{pool="thumbnails"\} 1$/m);
+    expect(open).toMatch(/^loopguard_pool_run_seconds\{pool="thumbnails",quantile="0.99"\} /m);
+    await pool.close();
+    const closed = await registry.metrics();
+    expect(closed).not.toMatch(/^loopguard_pool_threads\{pool="thumbnails"\}/m);
     handle.unregister();
   });
 });
