@@ -13,8 +13,10 @@ import {
   type MeterProvider,
   type Observable,
   type Span,
+  type TimeInput,
 } from '@opentelemetry/api';
 import { performance } from 'node:perf_hooks';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { InvalidOptionTypeError } from '../errors.js';
 import { getGlobal, setGlobal } from '../shared/globals.js';
 import { checkBoolean, checkOneOf, checkOptionsObject, describeValue } from '../shared/validate.js';
@@ -50,6 +52,8 @@ const RUNTIME_INSTRUMENTATION = '@opentelemetry/instrumentation-runtime-node';
 const DELAY_FIELDS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
 /** Spans remembered while a block may still be reported for them (by span id). */
 const MAX_SPANS = 256;
+/** ms a span's end() waits at most for the event of a block seen inside it. */
+const MAX_END_DELAY_MS = 1000;
 /** Seconds: blocks start at the monitor's threshold (100 ms by default). */
 const BLOCK_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -151,29 +155,66 @@ function isAppFrame(frame: StackFrame): boolean {
  * Spans seen by the watchdog's capture while the main thread blocked, by span id: the block
  * event arrives after the block ended, by which time `trace.getActiveSpan()` is another's.
  * Weakly held and bounded: a span that ended and was collected is simply not found.
+ *
+ * A request's span often ends before its block is reported (the HTTP instrumentation ends it
+ * as soon as the response is written, a moment before the monitor's next heartbeat), and an
+ * ended span takes no events. So a span seen during a block has its `end()` deferred until
+ * that block's event arrives (at most {@link MAX_END_DELAY_MS}), with the end time it was given
+ * or the time it was called: the span's recorded duration does not change.
  */
 class SpanBook {
-  readonly #spans = new Map<string, WeakRef<Span>>();
+  readonly #spans = new Map<string, { span: WeakRef<Span>; finish?: () => void; timer?: NodeJS.Timeout }>();
+  readonly #patched = new WeakSet<Span>();
 
   /** Runs on the main thread inside the watchdog's capture expression: cheap, never throws. */
   readonly reader = (): { traceId: string; spanId: string } | undefined => {
     const span = trace.getActiveSpan();
     if (span === undefined) return undefined;
     const context = span.spanContext();
-    if (!isSpanContextValid(context)) return undefined;
-    this.#spans.delete(context.spanId);
-    this.#spans.set(context.spanId, new WeakRef(span));
-    if (this.#spans.size > MAX_SPANS) this.#spans.delete(this.#spans.keys().next().value as string);
-    return { traceId: context.traceId, spanId: context.spanId };
+    if (!isSpanContextValid(context) || !span.isRecording()) return undefined;
+    const spanId = context.spanId;
+    if (!this.#spans.has(spanId)) {
+      this.#spans.set(spanId, { span: new WeakRef(span) });
+      if (this.#spans.size > MAX_SPANS) this.#settle(this.#spans.keys().next().value as string);
+    }
+    if (!this.#patched.has(span)) {
+      this.#patched.add(span);
+      this.#deferEnd(span, spanId);
+    }
+    return { traceId: context.traceId, spanId };
   };
 
   addBlock(event: BlockEvent, attributes: Attributes): void {
     const spanId = event.context?.['spanId'];
     if (typeof spanId !== 'string') return;
-    const span = this.#spans.get(spanId)?.deref();
+    const span = this.#spans.get(spanId)?.span.deref();
+    if (span !== undefined && span.isRecording()) {
+      span.addEvent('loopguard.block', { ...attributes, 'loopguard.block.duration': event.duration / 1000 }, event.startedAt);
+    }
+    this.#settle(spanId);
+  }
+
+  /** Forget a span, ending it now (with its own end time) if its end() was deferred. */
+  #settle(spanId: string): void {
+    const entry = this.#spans.get(spanId);
     this.#spans.delete(spanId);
-    if (span === undefined || !span.isRecording()) return;
-    span.addEvent('loopguard.block', { ...attributes, 'loopguard.block.duration': event.duration / 1000 }, event.startedAt);
+    if (entry?.finish === undefined) return;
+    clearTimeout(entry.timer);
+    entry.finish();
+  }
+
+  #deferEnd(span: Span, spanId: string): void {
+    const end = span.end;
+    span.end = (endTime?: TimeInput): void => {
+      const entry = this.#spans.get(spanId);
+      span.end = end;
+      if (entry === undefined || entry.finish !== undefined) return end.call(span, endTime);
+      const time = endTime ?? performance.timeOrigin + performance.now();
+      entry.finish = () => end.call(span, time);
+      // The block's event may never come (an ignore rule, a stopped monitor): end it anyway.
+      entry.timer = setTimeout(() => this.#settle(spanId), MAX_END_DELAY_MS);
+      entry.timer.unref();
+    };
   }
 }
 
