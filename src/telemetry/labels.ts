@@ -9,6 +9,8 @@ import type { BlockEvent } from '../types.js';
 export const MAX_ROUTES = 100;
 /** Distinct blocking-API names (`call`) one exporter reports. */
 export const MAX_CALLS = 100;
+/** Distinct blocking sites (OTel's code.* attributes) one exporter reports. */
+export const MAX_SITES = 200;
 /** Distinct pools one exporter reports. */
 export const MAX_POOLS = 20;
 /** Longer route patterns are cut: a pattern is short, a long value is likely not one. */

@@ -21,7 +21,7 @@ import { InvalidOptionTypeError } from '../errors.js';
 import { getGlobal, setGlobal } from '../shared/globals.js';
 import { checkBoolean, checkOneOf, checkOptionsObject, describeValue } from '../shared/validate.js';
 import type { BlockEvent, Monitor, StackFrame } from '../types.js';
-import { BoundedLabel, MAX_ROUTES, blockLabels } from './labels.js';
+import { BoundedLabel, MAX_ROUTES, MAX_SITES, OTHER, blockLabels } from './labels.js';
 import { checkMonitor, onBlocks } from './monitor-source.js';
 import { LoopWindow } from './window.js';
 
@@ -67,7 +67,9 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
 
   const meter = provider.getMeter('loopguard');
   const routes = new BoundedLabel(MAX_ROUTES);
-  const window = new LoopWindow();
+  const sites = new BoundedLabel(MAX_SITES);
+  // Only the runtime metrics need a window (and its histogram's timer).
+  const window = runtimeMetrics === false ? undefined : new LoopWindow();
   const blockDuration = meter.createHistogram('loopguard.block.duration', {
     description: 'Duration of each event-loop block the monitor caught',
     unit: 's',
@@ -75,7 +77,7 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
   });
 
   let observing: (() => void) | undefined;
-  if (runtimeMetrics !== false) {
+  if (window !== undefined) {
     const delayGauges = DELAY_FIELDS.map((field) =>
       meter.createObservableGauge(`nodejs.eventloop.delay.${field}`, {
         description: `Event loop ${field} delay over the time since the previous collection`,
@@ -109,8 +111,8 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
 
   const stopListening = onBlocks(monitor, (event: BlockEvent) => {
     if (event.kind === 'sync-call') return;
-    window.recordBlock(event.duration);
-    const attributes = blockAttributes(event, routes);
+    window?.recordBlock(event.duration);
+    const attributes = blockAttributes(event, routes, sites);
     blockDuration.record(event.duration / 1000, attributes);
     spanBook?.addBlock(event, attributes);
   });
@@ -122,14 +124,14 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
       registered = false;
       stopListening();
       observing?.();
-      window.stop();
+      window?.stop();
       if (spanBook !== undefined && getGlobal('readActiveSpan') === spanBook.reader) setGlobal('readActiveSpan', undefined);
     },
   };
 }
 
 /** The attributes of `loopguard.block.duration`: route pattern and method (bounded), the blocking site, the cause. */
-function blockAttributes(event: BlockEvent, routes: BoundedLabel): Attributes {
+function blockAttributes(event: BlockEvent, routes: BoundedLabel, sites: BoundedLabel): Attributes {
   const labels = blockLabels(event, routes);
   const attributes: Attributes = {
     'http.route': labels.route,
@@ -138,8 +140,9 @@ function blockAttributes(event: BlockEvent, routes: BoundedLabel): Attributes {
   };
   // The innermost frame of the app's own code (not node:, not node_modules): a site is code,
   // not client input, and the set of sites is the set of blocking functions, small in any app.
+  // Bounded too (a site per eval'd or generated function would not be): beyond it, no code.*.
   const frame = event.stack.find(isAppFrame) ?? event.stack[0];
-  if (frame !== undefined) {
+  if (frame !== undefined && sites.value(`${frame.function}\0${frame.file}\0${frame.line}`) !== OTHER) {
     attributes['code.function.name'] = frame.function;
     attributes['code.file.path'] = frame.file;
     attributes['code.line.number'] = frame.line;

@@ -10,8 +10,15 @@
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import type { DelayStats } from '../types.js';
 
-/** ms between two samples: the monitor's own resolution (monitor/delay.ts), subtracted from each. */
-const RESOLUTION = 20;
+/**
+ * ms between two samples, subtracted from each. Coarser than the monitor's 20 ms: every
+ * wake-up of an idle loop costs CPU, and measured here (BENCHMARKS.md, "Telemetry") a second
+ * histogram at 20 ms added ~3.5 ms of CPU per second to an idle process. At 100 ms it is ten
+ * samples a second, plenty for a window of a scrape interval (15–60 s); a block shorter than
+ * the gap between two samples can fall between them, so `max` also takes every block the
+ * monitor measured ({@link LoopWindow.recordBlock}).
+ */
+const RESOLUTION = 100;
 /**
  * Reads closer together than this give the previous result again: a second scraper or a
  * curl of /metrics right after a scrape would otherwise see a window of a few samples.
