@@ -71,7 +71,26 @@ export function recordBlocks(monitor: Monitor, limit = 500): BlockRecorder {
   };
 }
 
-export function collectReport(monitor: Monitor, recorder?: BlockRecorder, topLimit = 10): ReportData {
+/**
+ * What a report is read from: the running monitor, or (in the `loopguard` CLI) the collector
+ * fed by the app's stream.
+ */
+export type ReportSource = Pick<Monitor, 'threshold' | 'stacksAvailable' | 'stats' | 'topBlockers' | 'timeline'>;
+
+/** The process the report is about, and when it was taken (this process, now, by default). */
+export interface ReportSubject {
+  pid: number;
+  command: string;
+  node: string;
+  generatedAt: number;
+}
+
+export function collectReport(
+  monitor: ReportSource,
+  recorder?: Pick<BlockRecorder, 'events' | 'dropped'>,
+  topLimit = 10,
+  subject: ReportSubject = { pid: process.pid, command: scriptName(), node: process.version, generatedAt: Date.now() },
+): ReportData {
   const stats = monitor.stats();
   const events = recorder?.events ?? [];
   const blocks = events.map(toReportBlock);
@@ -89,11 +108,11 @@ export function collectReport(monitor: Monitor, recorder?: BlockRecorder, topLim
   });
   return {
     version: 1,
-    pid: process.pid,
-    command: scriptName(),
-    node: process.version,
+    pid: subject.pid,
+    command: subject.command,
+    node: subject.node,
     since: stats.since,
-    generatedAt: Date.now(),
+    generatedAt: subject.generatedAt,
     threshold: monitor.threshold,
     stacksAvailable: monitor.stacksAvailable,
     stats,
@@ -139,8 +158,8 @@ function requestSeenAt(stack: readonly StackFrame[], events: readonly BlockEvent
   return undefined;
 }
 
-
-function scriptName(): string {
+/** The script this process runs, as the report names it (`app.mjs`). */
+export function scriptName(): string {
   const script = process.argv[1];
   return script === undefined ? process.argv0 : displayFile(script);
 }

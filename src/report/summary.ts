@@ -33,6 +33,8 @@ function table(header: readonly string[], rows: readonly string[][], rightAligne
 export interface SummaryOptions {
   /** Where the report was written, if one was. */
   reportPath?: string;
+  /** Why the report asked for could not be written (`EACCES: permission denied, open '…'`). */
+  reportError?: { path: string; reason: string };
   /** Rows in the blockers table. @default 10 */
   limit?: number;
 }
@@ -70,5 +72,8 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
   }
   if (!data.stacksAvailable) lines.push('  (stacks were not available in this process: sites may be unknown)');
   if (options.reportPath !== undefined) lines.push(`  report: ${options.reportPath}`);
+  if (options.reportError !== undefined) {
+    lines.push(`  report: not written to ${options.reportError.path}: ${options.reportError.reason}`);
+  }
   return `${lines.join('\n')}\n`;
 }
