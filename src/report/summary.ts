@@ -10,9 +10,21 @@ export function formatMs(ms: number): string {
   return `${ms.toFixed(1)} ms`;
 }
 
-/** Cut long cells in the middle of nothing: keep the end of a site (the file:line matters most). */
+/** Cut long cells at the start, where the least matters. */
 function fit(text: string, width: number): string {
   return text.length <= width ? text : `…${text.slice(text.length - width + 1)}`;
+}
+
+/**
+ * A site is `fn (file:line)`: the function's name and the file's own name matter most, so a
+ * long site loses the start of the file's path first.
+ */
+function fitSite(site: string, width: number): string {
+  const match = /^(.*) \((.*)\)$/.exec(site);
+  if (site.length <= width || match === null) return fit(site, width);
+  const [, name = '', file = ''] = match;
+  const room = width - name.length - 3;
+  return room >= 12 ? `${name} (${fit(file, room)})` : fit(site, width);
 }
 
 function table(header: readonly string[], rows: readonly string[][], rightAligned: readonly boolean[]): string[] {
@@ -60,7 +72,7 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
   if (blockers.length > 0) {
     lines.push('  top blockers');
     const rows = blockers.map((blocker) => [
-      fit(blocker.site, 60),
+      fitSite(blocker.site, 60),
       fit(blocker.route ?? '-', 32),
       String(blocker.count),
       formatMs(blocker.totalMs),

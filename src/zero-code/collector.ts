@@ -77,7 +77,11 @@ export class StreamCollector implements ReportSource {
         break;
       case 'block':
         this.#add(record.event);
-        if (record.event.kind !== 'sync-call') this.#forgetStallsOf(record.event);
+        if (record.event.kind !== 'sync-call') {
+          this.#forgetStallsOf(record.event);
+          // As the app's own delay.max will (monitor/delay.ts), before its next stats record.
+          this.#delay = { ...this.#delay, max: Math.max(this.#delay.max, record.event.duration) };
+        }
         break;
       case 'stats':
         this.#delay = record.delay;

@@ -32,6 +32,8 @@ export interface Running {
   nextJson<T = Record<string, unknown>>(): Promise<T>;
   /** Resolves once stderr contains `text`. */
   stderrIncludes(text: string): Promise<void>;
+  /** Resolves once stdout contains `text` (a terminal run by `script` has only stdout). */
+  stdoutIncludes(text: string): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -47,8 +49,15 @@ export function run(
   const jsonLines: unknown[] = [];
   const jsonWaiters: Array<(value: unknown) => void> = [];
   const stderrWaiters: Array<{ text: string; resolve: () => void }> = [];
+  const stdoutWaiters: Array<{ text: string; resolve: () => void }> = [];
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
+    for (const waiter of [...stdoutWaiters]) {
+      if (stdout.includes(waiter.text)) {
+        stdoutWaiters.splice(stdoutWaiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
   });
   onJsonLines(child.stdout!, (parsed) => {
     const waiter = jsonWaiters.shift();
@@ -88,6 +97,13 @@ export function run(
       return Promise.race([
         new Promise<void>((resolve) => stderrWaiters.push({ text, resolve })),
         failOnExit<void>(`stderr included ${JSON.stringify(text)}`),
+      ]);
+    },
+    stdoutIncludes(text: string) {
+      if (stdout.includes(text)) return Promise.resolve();
+      return Promise.race([
+        new Promise<void>((resolve) => stdoutWaiters.push({ text, resolve })),
+        failOnExit<void>(`stdout included ${JSON.stringify(text)}`),
       ]);
     },
     exited,
