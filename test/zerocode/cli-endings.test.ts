@@ -1,0 +1,73 @@
+// The CLI holds the numbers (streamed by the app and its watchdog thread), so it prints the
+// summary and writes the report however the app ends, including endings in which the app
+// itself can print nothing: SIGHUP with no handler, SIGKILL, out of memory.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, cliPath, fixture, run } from './helpers.js';
+
+const node = process.execPath;
+const dir = mkdtempSync(join(tmpdir(), 'loopguard-endings-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function exportJob(name: string, ending: string, nodeFlags: readonly string[] = []) {
+  const report = join(dir, `${name}.json`);
+  const cli = run(
+    node,
+    [cliPath, '--threshold', '50', '--report', report, '--', node, ...nodeFlags, fixture('export-job.mjs'), ending],
+    cleanEnv(),
+  );
+  return { cli, report };
+}
+
+/** The summary on stderr and the report on disk both name the batch that blocked. */
+function expectBlockReported(stderr: string, report: string): void {
+  expect(stderr).toContain('loopguard summary: ');
+  expect(stderr).toMatch(/blocked\s+1 block, /);
+  expect(stderr).toMatch(/\n\s+compressBatch \(.*compress\.mjs:\d+\)/);
+  expect(stderr).toContain(`report: ${report}`);
+  const data = JSON.parse(readFileSync(report, 'utf8'));
+  expect(data.stats.blocks.count).toBe(1);
+  expect(data.topBlockers[0].site).toContain('compressBatch');
+  expect(data.blocks[0].duration).toBeGreaterThanOrEqual(300);
+}
+
+describe('the CLI writes the summary and the report however the app ends', () => {
+  it('on a normal exit: exit code 0', async () => {
+    const { cli, report } = exportJob('exit', 'exit');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expectBlockReported(cli.stderr, report);
+    expect(cli.stderr.match(/loopguard summary/g)).toHaveLength(1);
+  });
+
+  it('on an uncaught exception: exit code 1, after Node printed the error', async () => {
+    const { cli, report } = exportJob('throw', 'throw');
+    expect(await cli.exited).toEqual({ code: 1, signal: null });
+    expect(cli.stderr).toContain('Error: export target went away');
+    expectBlockReported(cli.stderr, report);
+  });
+
+  it('on SIGHUP (the app has no handler): the CLI dies by SIGHUP too', async () => {
+    const { cli, report } = exportJob('hup', 'wait');
+    await cli.nextJson(); // exported
+    cli.child.kill('SIGHUP');
+    expect(await cli.exited).toEqual({ code: null, signal: 'SIGHUP' });
+    expectBlockReported(cli.stderr, report);
+  });
+
+  it('on SIGKILL of the app itself', async () => {
+    const { cli, report } = exportJob('kill', 'wait');
+    const { pid } = await cli.nextJson<{ pid: number }>();
+    process.kill(pid, 'SIGKILL');
+    expect(await cli.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expectBlockReported(cli.stderr, report);
+  });
+
+  it('when the app runs out of memory: exit code 134, as a shell reports SIGABRT', async () => {
+    const { cli, report } = exportJob('oom', 'oom', ['--max-old-space-size=32']);
+    expect(await cli.exited).toEqual({ code: 134, signal: null });
+    expect(cli.stderr).toContain('heap out of memory');
+    expectBlockReported(cli.stderr, report);
+  });
+});
