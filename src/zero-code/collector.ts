@@ -7,6 +7,11 @@
  * block still under way when the app died (killed mid-block, stuck in a loop) was never
  * emitted by the app: the watchdog thread's records say when it started and where it was,
  * and `end()` counts it as the app would have.
+ *
+ * Only a block still under way counts that way. One the watchdog saw end ('resumed') is the
+ * app's to report: on a busy host the watchdog's own thread can be descheduled and see a
+ * stale heartbeat that the main thread, measuring the gap itself, rightly did not count.
+ * (A block that ended in the last moment before the app died, and was not emitted yet, is lost.)
  */
 import { Aggregates } from '../monitor/aggregates.js';
 import type { AppRecord, WatchdogRecord } from '../shared/cli-stream.js';
@@ -20,12 +25,6 @@ const TIMELINE_LENGTH = 3600;
 const MAX_STALLS = 4;
 /** Clock rounding between the two threads' timestamps. */
 const SLACK_MS = 20;
-/**
- * A block that ended this shortly before the app did may not have been emitted yet (the
- * monitor waits up to 3 s for a capture under way): count it from the watchdog's records.
- */
-const UNREPORTED_WINDOW_MS = 4000;
-
 type StartRecord = Extract<AppRecord, { type: 'start' }>;
 type StackRecord = Extract<WatchdogRecord, { type: 'stack' }>;
 
@@ -36,7 +35,6 @@ interface Stall {
   call?: string;
   stack?: StackRecord;
   hang: boolean;
-  resumedAt?: number;
 }
 
 export class StreamCollector implements ReportSource {
@@ -101,21 +99,21 @@ export class StreamCollector implements ReportSource {
       if (this.#stalls.length > MAX_STALLS) this.#stalls.shift();
       return;
     }
-    const stall = this.#stalls.find((candidate) => candidate.seq === record.seq);
+    const index = this.#stalls.findIndex((candidate) => candidate.seq === record.seq);
+    const stall = this.#stalls[index];
     if (stall === undefined) return;
-    if (record.type === 'stack') {
-      stall.stack = record;
-      if (record.hang) stall.hang = true;
-    } else {
-      stall.resumedAt = record.at;
+    if (record.type === 'resumed') {
+      this.#stalls.splice(index, 1);
+      return;
     }
+    stall.stack = record;
+    if (record.hang) stall.hang = true;
   }
 
-  /** The app has ended at `endedAt` (epoch ms): count the blocks it could not report. */
+  /** The app has ended at `endedAt` (epoch ms): count the block it was stuck in, if any. */
   end(endedAt: number): void {
     for (const stall of this.#stalls.splice(0)) {
-      if (stall.resumedAt !== undefined && endedAt - stall.resumedAt > UNREPORTED_WINDOW_MS) continue;
-      const duration = Math.round((stall.resumedAt ?? endedAt) - stall.startedAt);
+      const duration = Math.round(endedAt - stall.startedAt);
       if (duration < this.threshold) continue;
       const stack = stall.stack === undefined ? [] : stackOf(stall.stack);
       const hangTimeout = this.#start?.hangTimeout ?? 0;

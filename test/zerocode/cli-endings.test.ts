@@ -4,12 +4,14 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanEnv, cliPath, fixture, run } from './helpers.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, cliPath, fixture, killLeftovers, run } from './helpers.js';
 
 const node = process.execPath;
 const dir = mkdtempSync(join(tmpdir(), 'loopguard-endings-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// A failing test must not leave a stuck app spinning behind it.
+afterEach(killLeftovers);
 
 function exportJob(name: string, ending: string, nodeFlags: readonly string[] = []) {
   const report = join(dir, `${name}.json`);

@@ -24,6 +24,20 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, NODE_ENV: 'development', ...extra };
 }
 
+const started = new Set<ChildProcess>();
+
+/** SIGKILL every process group run() started that is still running (call it in afterEach). */
+export function killLeftovers(): void {
+  for (const child of started) {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  started.clear();
+}
+
 export interface Running {
   child: ChildProcess;
   readonly stdout: string;
@@ -43,7 +57,15 @@ export function run(
   env: NodeJS.ProcessEnv,
   options: { cwd?: string; stdin?: 'ignore' | 'pipe' } = {},
 ): Running {
-  const child = spawn(command, args, { env, cwd: options.cwd ?? root, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  // Detached: in a process group of its own, so killLeftovers() can end the command and the
+  // processes it started (a stuck app under the CLI) when a test fails before they exit.
+  const child = spawn(command, args, {
+    env,
+    cwd: options.cwd ?? root,
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  started.add(child);
   let stdout = '';
   let stderr = '';
   const jsonLines: unknown[] = [];

@@ -7,13 +7,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanEnv, cliPath, fixture, get, registerCjs, registerEsm, run, type Running } from './helpers.js';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { cleanEnv, cliPath, fixture, get, registerCjs, registerEsm, killLeftovers, run, type Running } from './helpers.js';
 
 const node = process.execPath;
 const waitReady = fixture('wait-ready.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'loopguard-signals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// A failing test must not leave a stuck app spinning behind it.
+afterEach(killLeftovers);
 
 const hasScript = spawnSync('sh', ['-c', 'command -v script'], { encoding: 'utf8' }).status === 0;
 if (!hasScript) console.warn('skipping the terminal Ctrl-C tests: util-linux `script` is not installed');
