@@ -10,7 +10,7 @@ export const USAGE = `Usage: loopguard [options] -- <command> [args...]
 
 Runs <command> (usually \`node app.js\`) with loopguard preloaded: blocks of the event loop
 are reported as they happen, with their stack and request, and a summary (delay percentiles,
-top blockers) is printed when the process exits. The app needs no change. Works for ESM and
+top blockers) is printed when the process ends. The app needs no change. Works for ESM and
 CommonJS apps (it adds --import loopguard/register to NODE_OPTIONS).
 
 Options:
@@ -26,8 +26,11 @@ Options:
   -h, --help                show this help
   -v, --version             show the version
 
-Signals SIGINT, SIGTERM and SIGHUP are passed on to the command, and loopguard exits with its
-exit code (or dies by the same signal). Example:
+SIGTERM and SIGHUP are passed on to the command, and SIGINT when not on a terminal (there
+Ctrl-C reaches the command by itself). loopguard prints the summary however the command ends
+(even on SIGKILL or out of memory) and exits with its exit code, or dies by the same signal.
+Under a process manager run this bin directly, not through npx (npx does not pass signals on).
+Example:
   npx loopguard --threshold 50 --report report.html -- node server.js
 
 Without the CLI: node --import loopguard/register app.js (or -r for CommonJS), configured by
