@@ -1,11 +1,12 @@
 // The CLI holds the numbers (streamed by the app and its watchdog thread), so it prints the
 // summary and writes the report however the app ends, including endings in which the app
 // itself can print nothing: SIGHUP with no handler, SIGKILL, out of memory.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, cliPath, fixture, killLeftovers, run } from './helpers.js';
+import { cleanEnv, cliPath, fixture, killLeftovers, registerEsm, run } from './helpers.js';
 
 const node = process.execPath;
 const dir = mkdtempSync(join(tmpdir(), 'loopguard-endings-'));
@@ -71,5 +72,29 @@ describe('the CLI writes the summary and the report however the app ends', () =>
     expect(await cli.exited).toEqual({ code: 134, signal: null });
     expect(cli.stderr).toContain('heap out of memory');
     expectBlockReported(cli.stderr, report);
+  });
+});
+
+describe('the stream from the app to the CLI', () => {
+  it('is named to the app alone: register removes its variable, so processes the app starts never see it', async () => {
+    const cli = run(node, [cliPath, '--no-summary', '--', node, fixture('spawns-child.mjs')], cleanEnv());
+    expect(await cli.nextJson()).toEqual({ app: null, child: 'undefined' });
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('is never written to descriptors that are not pipes: register then prints its own summary', async () => {
+    const file = join(dir, 'not-a-pipe.txt');
+    const fd = openSync(file, 'w');
+    const app = spawn(node, ['--import', registerEsm, fixture('exit-code.mjs')], {
+      env: cleanEnv({ LOOPGUARD_STREAM_FDS: '3,4' }),
+      stdio: ['ignore', 'ignore', 'pipe', fd, fd],
+    });
+    closeSync(fd);
+    let stderr = '';
+    app.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const [code] = await new Promise<[number | null]>((resolve) => app.on('close', (exitCode) => resolve([exitCode])));
+    expect(code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('');
+    expect(stderr).toContain('loopguard summary: ');
   });
 });
