@@ -24,16 +24,20 @@ function exportJob(name: string, ending: string, nodeFlags: readonly string[] = 
   return { cli, report };
 }
 
-/** The summary on stderr and the report on disk both name the batch that blocked. */
+/**
+ * The summary on stderr and the report on disk both name the batch that blocked. (Other blocks
+ * may be counted too: GC pauses near the heap limit, or a busy host descheduling the app.)
+ */
 function expectBlockReported(stderr: string, report: string): void {
   expect(stderr).toContain('loopguard summary: ');
-  expect(stderr).toMatch(/blocked\s+1 block, /);
+  expect(stderr).toMatch(/blocked\s+\d+ blocks?, /);
   expect(stderr).toMatch(/\n\s+compressBatch \(.*compress\.mjs:\d+\)/);
   expect(stderr).toContain(`report: ${report}`);
   const data = JSON.parse(readFileSync(report, 'utf8'));
-  expect(data.stats.blocks.count).toBe(1);
-  expect(data.topBlockers[0].site).toContain('compressBatch');
-  expect(data.blocks[0].duration).toBeGreaterThanOrEqual(300);
+  expect(data.stats.blocks.count).toBeGreaterThanOrEqual(1);
+  expect(data.topBlockers.map((blocker: { site: string }) => blocker.site)).toContainEqual(expect.stringContaining('compressBatch'));
+  const batch = data.blocks.find((block: { site: string }) => block.site.includes('compressBatch'));
+  expect(batch.duration).toBeGreaterThanOrEqual(300);
 }
 
 describe('the CLI writes the summary and the report however the app ends', () => {

@@ -73,8 +73,7 @@ describe('an app stuck in an endless loop', () => {
       await makeStuck(cli, 'cli');
       cli.child.kill(signal);
       expect(await cli.exited).toEqual(bareEnd);
-      expect(cli.stderr).toMatch(/blocked\s+1 block/);
-      expect(cli.stderr).toMatch(/top blockers\n\s+site.*\n\s+buildIndex \(.*index-builder\.mjs:\d+\)/);
+      expect(cli.stderr).toMatch(/top blockers\n\s+site[^\n]*\n(\s+[^\n]*\n)*\s+buildIndex \(.*index-builder\.mjs:\d+\)/);
     },
   );
 
@@ -161,12 +160,13 @@ describe('SIGTERM during the last block of a job', () => {
     cli.child.kill('SIGTERM');
     expect(await cli.exited).toEqual({ code: null, signal: 'SIGTERM' });
     expect(cli.stdout).not.toContain('"done"');
-    expect(cli.stderr).toMatch(/blocked\s+1 block, /);
-    expect(cli.stderr).toMatch(/\n\s+buildYearlyTotals \(.*last-block\.mjs:\d+\)/);
+    expect(cli.stderr).toMatch(/top blockers\n\s+site[^\n]*\n(\s+[^\n]*\n)*\s+buildYearlyTotals \(.*last-block\.mjs:\d+\)/);
     const data = JSON.parse(readFileSync(report, 'utf8'));
-    expect(data.stats.blocks.count).toBe(1);
-    expect(data.blocks).toHaveLength(1);
-    expect(data.blocks[0]).toMatchObject({ kind: 'hang', site: expect.stringContaining('buildYearlyTotals') });
-    expect(data.blocks[0].duration).toBeGreaterThanOrEqual(300);
+    // The last block itself, counted though the app never finished it (a busy host may add others).
+    const last = data.blocks.filter((block: { site: string }) => block.site.includes('buildYearlyTotals'));
+    expect(last).toHaveLength(1);
+    expect(last[0].kind).toBe('hang');
+    expect(last[0].duration).toBeGreaterThanOrEqual(300);
+    expect(data.stats.blocks.count).toBeGreaterThanOrEqual(1);
   });
 });
