@@ -16,7 +16,6 @@
  * register is a preload), and the wrapper stays a pass-through after `disarm()` for the
  * listeners that were bound to it.
  */
-import { clearTimeout, setTimeout } from 'node:timers';
 import { explainHandles } from './explain.js';
 
 export const WATCHED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
