@@ -31,9 +31,23 @@ export interface FunctionDef {
  * third of the cost of posting a batch of tiny tasks.
  */
 export interface TaskBatch {
+  /**
+   * Self-contained functions (sent as source) the thread may forget before reading `defs`:
+   * the main thread keeps at most {@link SOURCE_CACHE_SIZE} of them defined per thread and
+   * never lists one that a task of this batch uses.
+   */
+  forget: number[] | null;
   defs: FunctionDef[] | null;
   tasks: unknown[];
 }
+
+/**
+ * How many self-contained functions (runInThreadpool with a plain function, sent as source)
+ * the main thread remembers, and each pool thread keeps compiled: the least recently used
+ * beyond this are forgotten (and sent again if used again). Functions marked with threaded()
+ * are not counted: they are few, made once per module.
+ */
+export const SOURCE_CACHE_SIZE = 1000;
 
 /**
  * thread → main: a flat list `[status, value, runUs, status, value, runUs, …]`, one triple per

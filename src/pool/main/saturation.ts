@@ -6,7 +6,8 @@ interface MonitorWarnings {
 }
 
 /**
- * One warning per saturation episode: a task waited `waited` ms for a thread. This is the
+ * One warning per saturation episode: a task waited `waited` ms for a thread; `queued` tasks
+ * still wait as it is written (the pool's count, the one `maxQueue` bounds). This is the
  * Node form of thread-pool exhaustion, which FastAPI users meet as silently slow requests.
  */
 export function warnSaturated(pool: string, queued: number, waited: number, threads: number): void {
@@ -17,7 +18,8 @@ export function warnSaturated(pool: string, queued: number, waited: number, thre
   const fields = { kind: 'pool-saturated', pool, queued, waitMs, threads };
   const monitor = peekSingleton<MonitorWarnings>('monitor');
   if (typeof monitor?.warn === 'function') {
-    monitor.warn(fields, `loopguard: ${message}`);
+    // The monitor's reporter says whose warning it is ("loopguard: ") in its own format.
+    monitor.warn(fields, message);
   } else {
     process.emitWarning(message, { type: 'LoopguardWarning', code: 'LOOPGUARD_POOL_SATURATED' });
   }

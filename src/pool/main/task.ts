@@ -1,4 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
+import { types } from 'node:util';
 import type { TransferListItem } from 'node:worker_threads';
 import type { FunctionDef } from '../protocol.js';
 
@@ -33,7 +34,10 @@ function payloadBytes(args: unknown[]): number {
     const arg = args[i];
     // Primitives first: the common tiny task never reaches the two builtin checks.
     if (typeof arg !== 'object' || arg === null) continue;
-    if (arg instanceof ArrayBuffer || ArrayBuffer.isView(arg)) bytes += arg.byteLength;
+    if (ArrayBuffer.isView(arg)) bytes += arg.byteLength;
+    // instanceof reads the prototype: a Proxy's trap would run (a revoked one throws). Such an
+    // argument fails the task when it is posted, with a DataCloneError naming it.
+    else if (!types.isProxy(arg) && arg instanceof ArrayBuffer) bytes += arg.byteLength;
   }
   return bytes;
 }

@@ -76,6 +76,8 @@ async function drain(): Promise<void> {
       if (turn !== undefined) await turn;
     }
     const batch = batches.shift()!;
+    // Forgotten before the new ones are defined: the main thread never forgets one this batch uses.
+    if (batch.forget !== null) for (const index of batch.forget) functions[index] = undefined;
     if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
     const tasks = batch.tasks;
     for (let i = 0; i < tasks.length; ) {
