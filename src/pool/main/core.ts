@@ -269,6 +269,8 @@ export class PoolCore implements ThreadHost {
     task.timer = setTimeout(
       () => {
         if (thread.dead || task.settled) return;
+        // The thread is past it: it finished in time and its result is on its way.
+        if (thread.started > task.seq) return;
         if (started) this.#kill(thread, task, new TaskTimeoutError(task.timeout));
         else this.#armTimeout(thread, task);
       },
@@ -304,7 +306,9 @@ export class PoolCore implements ThreadHost {
   #abort(task: Task): void {
     if (task.settled) return;
     const thread = task.thread as PoolThread | undefined;
-    if (thread !== undefined && !thread.dead && thread.inflight.peek() === task) {
+    // Ending the thread is only for a task it is running: one it is already past has finished
+    // (its result is on its way) and the thread may be running the next, which would run twice.
+    if (thread !== undefined && !thread.dead && thread.inflight.peek() === task && thread.started <= task.seq) {
       this.#kill(thread, task, task.signal!.reason);
     } else {
       // Queued or pipelined behind another task: settle now, drop its result when it comes.
