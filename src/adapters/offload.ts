@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { InvalidOptionTypeError } from '../errors.js';
-import { peekSingleton } from '../shared/globals.js';
+import { getGlobal } from '../shared/globals.js';
 import { checkFunction } from '../shared/validate.js';
 
 /** What an offloaded route function receives. Every part is a plain, cloneable copy. */
@@ -51,13 +51,8 @@ export function checkOffloadFunction(fn: unknown): void {
   }
 }
 
-interface PoolDefinitions {
-  byFunction: WeakMap<object, { module?: string }>;
-}
-
 function isMarked(fn: object): boolean {
-  const definitions = peekSingleton<PoolDefinitions>('poolDefinitions');
-  return definitions?.byFunction.get(fn)?.module !== undefined;
+  return getGlobal('poolDefinitions')?.byFunction.get(fn as never)?.module !== undefined;
 }
 
 /**

@@ -8,11 +8,6 @@
  * the order received, so results come back in order and carry no task id.
  */
 
-/** `globalThis[Symbol.for('loopguard.<key>')]` keys shared by both builds and the worker. */
-export const REGISTRY_KEY = 'threadedRegistry';
-export const IN_POOL_WORKER_KEY = 'inPoolWorker';
-export const TRANSFER_KEY = 'transferLists';
-
 /** How a thread finds a function the first time a task names its index. */
 export interface FunctionDef {
   index: number;

@@ -35,7 +35,7 @@ describe('ThreadPool is a facade', () => {
 });
 
 describe('the function-source registry is bounded', () => {
-  const definitionsKey = Symbol.for('loopguard.poolDefinitions');
+  const definitionsKey = Symbol.for('loopguard.v1.poolDefinitions');
 
   it('remembers at most 1,000 sources, and one forgotten then used again still runs right', async () => {
     const pool = createPool({ maxThreads: 1 });

@@ -3,7 +3,7 @@ import { createPool, startMonitor } from 'loopguard';
 import { busy } from '../fixtures/pool/functions.mjs';
 import { fixture, lastJson, runChild } from './helpers.js';
 
-const monitorKey = Symbol.for('loopguard.monitor');
+const monitorKey = Symbol.for('loopguard.v1.monitor');
 
 describe('the pool and the process', () => {
   it('a process using the default pool waits for the pending result, then exits by itself', async () => {
@@ -74,7 +74,7 @@ describe('pool saturation warnings', () => {
   it('reports through the running monitor, prefixed "loopguard:" once, counting the tasks still waiting', async () => {
     const written: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    process.stderr.write = ((chunk: string | Uint8Array) => {
       written.push(String(chunk));
       return true;
     }) as typeof process.stderr.write;

@@ -208,7 +208,7 @@ export class PoolCore implements ThreadHost {
         continue;
       }
       let thread: PoolThread | undefined;
-      let depth = 1;
+      let depth: number;
       try {
         depth = this.#metrics.depth(task.def.index);
         thread = this.#threads.pick(depth, task.bytes);

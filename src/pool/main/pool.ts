@@ -1,4 +1,4 @@
-import { processSingleton } from '../../shared/globals.js';
+import { ensureGlobal } from '../../shared/globals.js';
 import { PoolCore } from './core.js';
 import type { PoolStats } from './metrics.js';
 import type { PoolOptions, RunOptions } from './options.js';
@@ -11,7 +11,7 @@ export type { PoolStats } from './metrics.js';
  * Process-wide, because the pool may come from the other build (the default pool is shared
  * by both); a WeakMap, not a method, so that nothing of the pool's inside is on the instance.
  */
-const offloadNotes = processSingleton('poolOffloadNotes', () => new WeakMap<object, (label: string) => void>());
+const offloadNotes = ensureGlobal('poolOffloadNotes', () => new WeakMap<object, (label: string) => void>());
 
 /**
  * A pool of worker threads running marked (threaded()) or self-contained functions. Tasks

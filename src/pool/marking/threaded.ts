@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import { FunctionNotPortableError, InvalidOptionTypeError } from '../../errors.js';
-import { peekSingleton, setSingleton } from '../../shared/globals.js';
+import { getGlobal, setGlobal } from '../../shared/globals.js';
 import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../../shared/validate.js';
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
 import { noteOffloaded, ThreadPool } from '../main/pool.js';
@@ -37,11 +37,11 @@ const THREADED_OPTIONS = ['pool', 'timeout', 'name', 'offload', 'threshold', 'co
 
 /** The default pool: made on first use, shared by both builds, ended when the process exits. */
 export function defaultPool(): ThreadPool {
-  let pool = peekSingleton<ThreadPool>('defaultPool');
+  let pool = getGlobal('defaultPool') as ThreadPool | undefined;
   if (pool === undefined) {
     const created = new ThreadPool({ name: 'default' });
     pool = created;
-    setSingleton('defaultPool', created);
+    setGlobal('defaultPool', created);
     process.once('exit', () => void created.destroy());
   }
   return pool;
@@ -116,7 +116,7 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
 
   const call = (args: A): Promise<Awaited<R>> => {
     if (!movedToPool) {
-      const threshold = given.threshold ?? peekSingleton<{ threshold?: number }>('monitor')?.threshold ?? 50;
+      const threshold = given.threshold ?? getGlobal('monitor')?.threshold ?? 50;
       const start = performance.now();
       const result = runInline(fn, args);
       // Timed synchronously: only the part that held the loop counts, not what it awaited.

@@ -7,8 +7,6 @@ import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  IN_POOL_WORKER_KEY,
-  REGISTRY_KEY,
   RESULT_FLUSH_COUNT,
   RESULT_FLUSH_MS,
   RESULT_STRIDE,
@@ -16,21 +14,20 @@ import {
   STATUS_NOT_PORTABLE,
   STATUS_OK,
   STATUS_THROWN,
-  TRANSFER_KEY,
   type FunctionDef,
   type PoolWorkerData,
   type SerializedError,
   type TaskBatch,
 } from '../protocol.js';
+import { getGlobal, setGlobal } from '../../shared/globals.js';
 import { freeVariable, notPortable, serializeError } from './errors.js';
 import { loopTurnIfDue, nextMessage, noteLoopTurn, WAIT_AFTER_TASKS } from './idle-wait.js';
 
 type Fn = (...args: unknown[]) => unknown;
-type Global = Record<symbol, unknown>;
 
 // threaded() reads this flag and returns the plain function inside a pool thread, so a
 // marked function calling another runs it inline instead of waiting for a second slot.
-(globalThis as unknown as Global)[Symbol.for(`loopguard.${IN_POOL_WORKER_KEY}`)] = true;
+setGlobal('inPoolWorker', true);
 
 const port = parentPort!;
 const control = new Int32Array((workerData as PoolWorkerData).control);
@@ -126,9 +123,7 @@ function define(def: FunctionDef): Fn | Promise<Fn | SerializedError> | Serializ
     }
   }
   return importMarkingModule(def.module!).then(() => {
-    const registry = (globalThis as unknown as Global)[Symbol.for(`loopguard.${REGISTRY_KEY}`)] as
-      | Map<string, Fn>
-      | undefined;
+    const registry = getGlobal('threadedRegistry') as Map<string, Fn> | undefined;
     const fn = registry?.get(`${def.module}#${def.key}`);
     if (fn === undefined) {
       throw new Error(
@@ -228,9 +223,7 @@ function compile(source: string, name: string): Fn {
 
 function addTransfers(value: unknown): void {
   if (value === null || typeof value !== 'object') return;
-  const lists = (globalThis as unknown as Global)[Symbol.for(`loopguard.${TRANSFER_KEY}`)] as
-    | WeakMap<object, TransferListItem[]>
-    | undefined;
+  const lists = getGlobal('transferLists');
   const list = lists?.get(value);
   if (list !== undefined) for (const item of list) transfers.push(item);
 }
