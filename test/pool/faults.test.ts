@@ -126,6 +126,30 @@ describe('faults stay inside their task', () => {
     await pool.close();
   });
 
+  it('aborting a task its thread has already finished ends no thread and runs the task behind it once', async () => {
+    const pool = createPool({ maxThreads: 1 });
+    const ledger = ledgerFor(2);
+    for (let i = 0; i < 50; i++) {
+      await pool.run(holdUntilReleased, [ledgerFor(1), 0, gate({ released: true })]);
+      await pool.run(priceOrder, [ledgerFor(1), 0, 1, 1]);
+    }
+    const held = gate();
+    const controller = new AbortController();
+    const finished = pool.run(priceOrder, [ledger, 0, 2, 3], { signal: controller.signal }).catch((error: Error) => error.name);
+    const behind = pool.run(holdUntilReleased, [ledger, 1, held]);
+    await null; // the batch is posted in the microtask queued by the first run()
+    // Block this thread until the pool thread is in the second task, so the pool has not read
+    // the first one's result yet, then abort the first: it is done, not running.
+    Atomics.wait(held, 0, 0);
+    controller.abort();
+    release(held);
+    await expect(behind).resolves.toBe(1);
+    await expect(finished).resolves.toBe('AbortError');
+    expect(Array.from(ledger)).toEqual([1, 1]); // the task behind it was not run again on a new thread
+    await expect(pool.run(priceOrder, [ledgerFor(1), 0, 6, 7])).resolves.toBe(42);
+    await pool.close();
+  });
+
   it('an already aborted signal rejects without running', async () => {
     const pool = createPool({ maxThreads: 1 });
     await expect(pool.run(add, [1, 1], { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
