@@ -12,7 +12,7 @@ import { cloneErrorFor } from './clone-path.js';
 import { attributeCrash } from './crash.js';
 import { PoolMetrics, type PoolStats } from './metrics.js';
 import { resolvePoolOptions, resolveRunOptions, type ResolvedPoolOptions } from './options.js';
-import { RESULT_STRIDE, STATUS_OK, type ResultBatch } from '../protocol.js';
+import { RESULT_RUN_US, RESULT_STATUS, RESULT_STRIDE, RESULT_VALUE, STATUS_OK, type ResultBatch } from '../protocol.js';
 import { definitionOf } from '../marking/registry.js';
 import { reviveError } from './remote-error.js';
 import { warnSaturated } from './saturation.js';
@@ -144,16 +144,16 @@ export class PoolCore implements ThreadHost {
       const task = thread.inflight.shift();
       if (task === undefined) continue;
       const at = i * RESULT_STRIDE;
-      const runMs = (batch[at + 2] as number) / 1000;
+      const runMs = (batch[at + RESULT_RUN_US] as number) / 1000;
       this.#metrics.learnRunTime(task.def.index, runMs);
       const startedAt = task.startedAt ?? clock;
       clock = startedAt + runMs;
       if (task.settled) continue; // aborted while pipelined
       this.#metrics.recordTask(startedAt - task.submittedAt, runMs);
-      if (batch[at] === STATUS_OK) {
-        if (task.settle(true, batch[at + 1])) this.#metrics.completed++;
+      if (batch[at + RESULT_STATUS] === STATUS_OK) {
+        if (task.settle(true, batch[at + RESULT_VALUE])) this.#metrics.completed++;
       } else {
-        this.#fail(task, reviveError(batch[at + 1]));
+        this.#fail(task, reviveError(batch[at + RESULT_VALUE]));
       }
     }
     this.#startHead(thread);

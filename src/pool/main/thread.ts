@@ -5,6 +5,9 @@ import {
   SLOT_DOORBELL,
   SLOT_STARTED,
   SOURCE_CACHE_SIZE,
+  TASK_ARG_COUNT,
+  TASK_ARGS,
+  TASK_FUNCTION,
   type FunctionDef,
   type PoolWorkerData,
   type ResultBatch,
@@ -158,7 +161,7 @@ export class PoolThread {
     let used: Set<number> | null = null;
     let transfer: TransferListItem[] | undefined;
     let length = 0;
-    for (let i = first; i < end; i++) if (!tasks[i]!.settled) length += 2 + tasks[i]!.args.length;
+    for (let i = first; i < end; i++) if (!tasks[i]!.settled) length += TASK_ARGS + tasks[i]!.args.length;
     if (length === 0) return; // every task was aborted while waiting here
     const flat = packedArray(length);
     let at = 0;
@@ -173,8 +176,9 @@ export class PoolThread {
         (defs ??= []).push(def);
       }
       const args = task.args;
-      flat[at++] = def.index;
-      flat[at++] = args.length;
+      flat[at + TASK_FUNCTION] = def.index;
+      flat[at + TASK_ARG_COUNT] = args.length;
+      at += TASK_ARGS;
       for (let j = 0; j < args.length; j++) flat[at++] = args[j];
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
