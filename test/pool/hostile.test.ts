@@ -64,6 +64,24 @@ describe('hostile arguments hurt only their own task', () => {
     await pool.close();
   });
 
+  it('an arguments array whose trap throws only once the task is posted fails that task alone, with a DataCloneError', async () => {
+    const pool = await warmPool();
+    const ledger = ledgerFor(3);
+    let posted = false;
+    const args = new Proxy([ledger, 1, 2, 3], {
+      get(target, key, receiver) {
+        if (posted && key === '2') throw new Error('cart expired');
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const tasks = [pool.run(priceOrder, [ledger, 0, 2, 3]), pool.run(priceOrder, args as never), pool.run(priceOrder, [ledger, 2, 4, 5])];
+    posted = true; // before the microtask that posts the batch
+    const settled = await Promise.allSettled(tasks);
+    expect(settled.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ name: 'DataCloneError' });
+    await pool.close();
+  });
+
   it('an argument whose getters build new objects on every read fails with a clone error, and the path finder ends', async () => {
     const pool = await warmPool();
     const ledger = ledgerFor(2);
