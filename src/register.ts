@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { runningMonitor, startMonitor } from './monitor/monitor.js';
 import { resolveMonitorOptions } from './monitor/options.js';
-import { processSingleton } from './shared/globals.js';
+import { ensureGlobal } from './shared/globals.js';
 import { collectReport, recordBlocks } from './report/collect.js';
 import type { Monitor } from './types.js';
 import { armExitWatchdog } from './zero-code/exit-watchdog.js';
@@ -65,7 +65,7 @@ function setUp(): void {
   // CommonJS build has no top-level await), so the CLI adds a tiny ESM preload that does
   // (WAIT_FOR_WATCHDOG in cli-args.ts): blocks in the app's own start-up then get stacks.
   const ready = runningMonitor()?.ready ?? Promise.resolve();
-  processSingleton('registerReady', () => ready);
+  ensureGlobal('registerReady', () => ready);
   const exitWatchdog = armExitWatchdog({ exitTimeout: settings.exitTimeout });
 
   const finish = (): void => {
@@ -86,7 +86,7 @@ function setUp(): void {
 // the monitor watches the main thread's loop, so a worker sets up nothing.
 // Loaded twice (say --import and -r, or both builds)? Set up once.
 if (isMainThread) {
-  processSingleton('register', () => {
+  ensureGlobal('register', () => {
     setUp();
     return true;
   });

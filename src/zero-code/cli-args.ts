@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ENV_VARIABLES, parseChoice, parseMs, parseReport, type EnvName } from './settings.js';
+import { globalKey } from '../shared/globals.js';
 
 export const USAGE = `Usage: loopguard [options] -- <command> [args...]
 
@@ -164,7 +165,7 @@ export function parseCliArgs(argv: readonly string[], cwd = process.cwd()): CliR
  * The interval keeps the loop alive meanwhile (the watchdog is unref'd).
  */
 const WAIT_FOR_WATCHDOG = `
-const ready = globalThis[Symbol.for('loopguard.registerReady')];
+const ready = globalThis[Symbol.for('${globalKey('registerReady')}')];
 if (ready !== undefined) {
   const keepAlive = setInterval(() => {}, 1000);
   await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);

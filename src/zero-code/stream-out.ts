@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 // From node:timers, not the globals: a test's fake timers must not stop the stream.
 import { clearInterval, setInterval } from 'node:timers';
-import { peekSingleton } from '../shared/globals.js';
+import { getGlobal } from '../shared/globals.js';
 import { isPipe, parseStreamFds, STREAM_ENV, writeRecord, type AppRecord } from '../shared/cli-stream.js';
 import type { BlockEvent, Monitor } from '../types.js';
 import { Slot } from '../watchdog/protocol.js';
@@ -56,7 +56,7 @@ export function streamToCli(monitor: Monitor, fds: { app: number; watchdog: numb
     stacksAvailable: monitor.stacksAvailable,
   });
   // The watchdog thread writes to its own descriptor (see shared/cli-stream.ts for why two).
-  const heartbeat = peekSingleton<Int32Array>('heartbeat');
+  const heartbeat = getGlobal('heartbeat');
   if (heartbeat !== undefined) Atomics.store(heartbeat, Slot.STREAM_FD, fds.watchdog);
 
   const onBlock = (event: BlockEvent): void => {

@@ -7,6 +7,7 @@
  * loaded, which would otherwise show up as a block of the monitor's own at start-up.
  */
 import { Session } from 'node:inspector';
+import { globalKey } from '../../shared/globals.js';
 import { Slot, type RawFrame, type ScriptInfo } from '../protocol.js';
 
 export interface Capture {
@@ -41,11 +42,11 @@ const PAUSE_TIMEOUT = 2_000;
 // Run on the main thread while it blocks (READ_CONTEXT also inside QUICK_STACK below) or is
 // paused: both helpers are registered on globalThis by the monitor, because evaluating on a
 // native frame (or one without the module's scope) fails.
-const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('loopguard.contextStorage')];
+const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('${globalKey('contextStorage')}')];
   const v = s && s.getStore(); return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
   catch { return undefined; } })()`;
 const DESCRIBE_REQUESTS = `function (...candidates) {
-  const describe = globalThis[Symbol.for('loopguard.describeRequest')];
+  const describe = globalThis[Symbol.for('${globalKey('describeRequest')}')];
   if (typeof describe !== 'function') return undefined;
   for (const candidate of [this, ...candidates]) {
     const context = describe(candidate);
@@ -65,7 +66,7 @@ const DESCRIBE_REQUESTS = `function (...candidates) {
 // returned, say) and throw a good stack away.
 const QUICK_STACK = `(() => { const limit = Error.stackTraceLimit; Error.stackTraceLimit = 64;
   let stack; try { stack = new Error().stack; } finally { Error.stackTraceLimit = limit; }
-  const heartbeat = globalThis[Symbol.for('loopguard.heartbeat')];
+  const heartbeat = globalThis[Symbol.for('${globalKey('heartbeat')}')];
   const beat = heartbeat instanceof Int32Array ? Atomics.load(heartbeat, ${Slot.HEARTBEAT}) : -1;
   const context = ${READ_CONTEXT};
   return { stack: typeof stack === 'string' ? stack : '', beat, context }; })()`;
