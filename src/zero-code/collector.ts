@@ -8,10 +8,11 @@
  * emitted by the app: the watchdog thread's records say when it started and where it was,
  * and `end()` counts it as the app would have.
  *
- * Only a block still under way counts that way. One the watchdog saw end ('resumed') is the
- * app's to report: on a busy host the watchdog's own thread can be descheduled and see a
- * stale heartbeat that the main thread, measuring the gap itself, rightly did not count.
- * (A block that ended in the last moment before the app died, and was not emitted yet, is lost.)
+ * A block the watchdog saw end ('resumed') is the app's to report, which it does within a turn
+ * of its loop: it is counted from the watchdog's records only when the app died right after it
+ * (within ENDED_JUST_BEFORE_MS) without reporting it. Not later ones: on a busy host the
+ * watchdog's own thread can be descheduled and see a stale heartbeat that the main thread,
+ * measuring the gap itself, rightly did not count.
  */
 import { Aggregates } from '../monitor/aggregates.js';
 import type { AppRecord, WatchdogRecord } from '../shared/cli-stream.js';
@@ -25,6 +26,8 @@ const TIMELINE_LENGTH = 3600;
 const MAX_STALLS = 4;
 /** Clock rounding between the two threads' timestamps. */
 const SLACK_MS = 20;
+const ENDED_JUST_BEFORE_MS = 1000;
+
 type StartRecord = Extract<AppRecord, { type: 'start' }>;
 type StackRecord = Extract<WatchdogRecord, { type: 'stack' }>;
 
@@ -35,6 +38,7 @@ interface Stall {
   call?: string;
   stack?: StackRecord;
   hang: boolean;
+  resumedAt?: number;
 }
 
 export class StreamCollector implements ReportSource {
@@ -103,17 +107,18 @@ export class StreamCollector implements ReportSource {
     const stall = this.#stalls[index];
     if (stall === undefined) return;
     if (record.type === 'resumed') {
-      this.#stalls.splice(index, 1);
+      stall.resumedAt = record.at;
       return;
     }
     stall.stack = record;
     if (record.hang) stall.hang = true;
   }
 
-  /** The app has ended at `endedAt` (epoch ms): count the block it was stuck in, if any. */
+  /** The app has ended at `endedAt` (epoch ms): count the block it died in (or just after). */
   end(endedAt: number): void {
     for (const stall of this.#stalls.splice(0)) {
-      const duration = Math.round(endedAt - stall.startedAt);
+      if (stall.resumedAt !== undefined && endedAt - stall.resumedAt > ENDED_JUST_BEFORE_MS) continue;
+      const duration = Math.round((stall.resumedAt ?? endedAt) - stall.startedAt);
       if (duration < this.threshold) continue;
       const stack = stall.stack === undefined ? [] : stackOf(stall.stack);
       const hangTimeout = this.#start?.hangTimeout ?? 0;

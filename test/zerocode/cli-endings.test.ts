@@ -29,9 +29,9 @@ function exportJob(name: string, ending: string, nodeFlags: readonly string[] = 
  * may be counted too: GC pauses near the heap limit, or a busy host descheduling the app.)
  */
 function expectBlockReported(stderr: string, report: string): void {
-  expect(stderr).toContain('loopguard summary: ');
+  expect(stderr, stderr).toContain('loopguard summary: ');
   expect(stderr).toMatch(/blocked\s+\d+ blocks?, /);
-  expect(stderr).toMatch(/\n\s+compressBatch \(.*compress\.mjs:\d+\)/);
+  expect(stderr, stderr).toMatch(/\n\s+compressBatch \(.*compress\.mjs:\d+\)/);
   expect(stderr).toContain(`report: ${report}`);
   const data = JSON.parse(readFileSync(report, 'utf8'));
   expect(data.stats.blocks.count).toBeGreaterThanOrEqual(1);
@@ -58,6 +58,7 @@ describe('the CLI writes the summary and the report however the app ends', () =>
   it('on SIGHUP (the app has no handler): the CLI dies by SIGHUP too', async () => {
     const { cli, report } = exportJob('hup', 'wait');
     await cli.nextJson(); // exported
+    await cli.stderrIncludes('at compressBatch ('); // the app has reported the block
     cli.child.kill('SIGHUP');
     expect(await cli.exited).toEqual({ code: null, signal: 'SIGHUP' });
     expectBlockReported(cli.stderr, report);
@@ -66,6 +67,7 @@ describe('the CLI writes the summary and the report however the app ends', () =>
   it('on SIGKILL of the app itself', async () => {
     const { cli, report } = exportJob('kill', 'wait');
     const { pid } = await cli.nextJson<{ pid: number }>();
+    await cli.stderrIncludes('at compressBatch (');
     process.kill(pid, 'SIGKILL');
     expect(await cli.exited).toEqual({ code: null, signal: 'SIGKILL' });
     expectBlockReported(cli.stderr, report);

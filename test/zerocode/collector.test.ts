@@ -60,13 +60,22 @@ describe('StreamCollector', () => {
     expect(collector.topBlockers()[0]?.site).toContain('buildIndex');
   });
 
-  it('leaves out a stall the watchdog saw end: the main thread measured it and did not count it', () => {
+  it('leaves out a stall the watchdog saw end well before the app did: the main thread measured it and did not count it', () => {
     const collector = new StreamCollector();
     collector.app(start);
     collector.watchdog({ type: 'stall', seq: 3, startedAt: 1_000_100, seenAt: 1_000_160 });
     collector.watchdog({ type: 'resumed', seq: 3, at: 1_000_200 });
-    collector.end(1_000_300);
+    collector.end(1_005_000);
     expect(collector.stats().blocks.count).toBe(0);
+  });
+
+  it('counts a block that ended just before the app died, before the app could report it', () => {
+    const collector = new StreamCollector();
+    collector.app(start);
+    collector.watchdog({ type: 'stall', seq: 5, startedAt: 1_000_000, seenAt: 1_000_060 });
+    collector.watchdog({ type: 'resumed', seq: 5, at: 1_000_400 });
+    collector.end(1_000_410);
+    expect(collector.stats().blocks).toEqual({ count: 1, totalMs: 400, longestMs: 400 });
   });
 
   it('names the native call a stall happened in', () => {
