@@ -22,8 +22,6 @@ const MAX_FRAMES = 30;
 export interface CliStreamOut {
   /** The final record; false when the CLI could not be reached (print the summary here instead). */
   finish(): boolean;
-  /** Whether every write so far reached the CLI. */
-  readonly connected: boolean;
 }
 
 /**
@@ -83,9 +81,6 @@ export function streamToCli(monitor: Monitor, fds: { app: number; watchdog: numb
   timer.unref();
 
   return {
-    get connected() {
-      return connected;
-    },
     finish() {
       clearInterval(timer);
       monitor.off('block', onBlock);
