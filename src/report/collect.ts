@@ -2,7 +2,7 @@
  * The one place report data is gathered: the exit summary, the HTML page and the JSON file
  * are all rendered from the plain object `collectReport()` returns.
  */
-import { routeOf } from '../shared/frames.js';
+import { routeOf, siteOf } from '../shared/frames.js';
 import { displayFile } from '../shared/paths.js';
 import type { BlockerSummary, BlockEvent, LoopStats, Monitor, StackFrame, TimelinePoint } from '../types.js';
 
@@ -129,19 +129,12 @@ function toReportBlock(event: BlockEvent): ReportBlock {
     startedAt: event.startedAt,
     duration: event.duration,
     cause: event.cause,
-    site: siteOf(event.stack),
+    site: siteOf(event),
   };
   const request = routeOf(event.context);
   if (request !== undefined) block.request = request;
   if (event.call !== undefined) block.call = event.call;
   return block;
-}
-
-/** `'fn (file:line)'` for the innermost frame. */
-export function siteOf(stack: readonly StackFrame[]): string {
-  const top = stack[0];
-  if (top === undefined) return '(unknown)';
-  return `${top.function || '(anonymous)'} (${displayFile(top.file)}:${top.line})`;
 }
 
 /** Without an adapter the monitor knows no route; the request seen for the same frame is the next best thing. */
