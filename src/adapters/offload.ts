@@ -147,6 +147,37 @@ export async function readBody(stream: Readable, headers: Record<string, unknown
 }
 
 /**
+ * Read a fetch-API body (Hono's `c.req.raw.body`) as text, refusing more than
+ * {@link BODY_LIMIT} bytes with a 413 the way {@link readBody} does: a declared
+ * `content-length` over the limit before reading anything, else once the bytes read pass it
+ * (the rest is not read: the stream is cancelled).
+ */
+export async function readWebBody(
+  body: ReadableStream<Uint8Array> | null,
+  contentLength: string | undefined,
+): Promise<string> {
+  if (contentLength !== undefined && Number(contentLength) > BODY_LIMIT) {
+    await body?.cancel().catch(() => undefined);
+    throw httpError(413, `request body larger than ${BODY_LIMIT} bytes`);
+  }
+  if (body === null) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > BODY_LIMIT) {
+      await reader.cancel().catch(() => undefined);
+      throw httpError(413, `request body larger than ${BODY_LIMIT} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
  * The input of an offloaded route on a node:http request (Express, Koa): `parsed` is what a
  * body parser left on the framework's request, and when none ran the body is read here.
  */

@@ -66,6 +66,9 @@ export interface ProcessGlobals {
   threadedRegistry: Map<string, AnyFunction>;
   /** Set by the pool thread's entry first thing: threaded() then returns the plain function. */
   inPoolWorker: boolean;
+  /** Pool → how threaded() tells it a function moved there for good (`offload: 'auto'`); not a
+   * method on the pool, so that nothing of its inside is reachable on the instance. */
+  poolOffloadNotes: WeakMap<object, (label: string) => void>;
   /** ArrayBuffers named by transfer(value, list), keyed by value. */
   transferLists: WeakMap<object, TransferListItem[]>;
   /** why-is-node-running, once handle tracking is on. */

@@ -1,7 +1,8 @@
 import { getGlobal } from '../../shared/globals.js';
 
 /**
- * One warning per saturation episode: a task waited `waited` ms for a thread. This is the
+ * One warning per saturation episode: a task waited `waited` ms for a thread; `queued` tasks
+ * still wait as it is written (the pool's count, the one `maxQueue` bounds). This is the
  * Node form of thread-pool exhaustion, which FastAPI users meet as silently slow requests.
  */
 export function warnSaturated(pool: string, queued: number, waited: number, threads: number): void {
@@ -13,7 +14,8 @@ export function warnSaturated(pool: string, queued: number, waited: number, thre
   // The running monitor, if any, reports through the user's chosen log (pretty, JSON, logger).
   const monitor = getGlobal('monitor');
   if (typeof monitor?.warn === 'function') {
-    monitor.warn(fields, `loopguard: ${message}`);
+    // The monitor's reporter says whose warning it is ("loopguard: ") in its own format.
+    monitor.warn(fields, message);
   } else {
     process.emitWarning(message, { type: 'LoopguardWarning', code: 'LOOPGUARD_POOL_SATURATED' });
   }

@@ -1,6 +1,6 @@
 import { ensureGlobal, getGlobal, type SharedDefinitions } from '../../shared/globals.js';
 import { FunctionNotPortableError } from '../../errors.js';
-import type { FunctionDef } from '../protocol.js';
+import { SOURCE_CACHE_SIZE, type FunctionDef } from '../protocol.js';
 
 type AnyFunction = (...args: never[]) => unknown;
 
@@ -49,11 +49,18 @@ export function definitionOf(fn: AnyFunction): FunctionDef {
   if (/^class\b/.test(source)) {
     throw new FunctionNotPortableError(`${fn.name || 'the function'} is a class, not a function a worker thread can call`);
   }
+  // Least recently used first, at most SOURCE_CACHE_SIZE: sources may be made at run time
+  // (new Function per request), and a forgotten one only costs a new index if it comes back.
   let def = definitions.bySource.get(source);
   if (def === undefined) {
     def = { index: definitions.nextIndex++, source, name: fn.name };
-    definitions.bySource.set(source, def);
+    if (definitions.bySource.size >= SOURCE_CACHE_SIZE) {
+      definitions.bySource.delete(definitions.bySource.keys().next().value as string);
+    }
+  } else {
+    definitions.bySource.delete(source);
   }
+  definitions.bySource.set(source, def);
   definitions.byFunction.set(fn, def);
   return def;
 }

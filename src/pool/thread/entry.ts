@@ -9,11 +9,17 @@ import { pathToFileURL } from 'node:url';
 import {
   RESULT_FLUSH_COUNT,
   RESULT_FLUSH_MS,
+  RESULT_RUN_US,
+  RESULT_STATUS,
   RESULT_STRIDE,
+  RESULT_VALUE,
   SLOT_STARTED,
   STATUS_NOT_PORTABLE,
   STATUS_OK,
   STATUS_THROWN,
+  TASK_ARG_COUNT,
+  TASK_ARGS,
+  TASK_FUNCTION,
   type FunctionDef,
   type PoolWorkerData,
   type SerializedError,
@@ -73,13 +79,15 @@ async function drain(): Promise<void> {
       if (turn !== undefined) await turn;
     }
     const batch = batches.shift()!;
+    // Forgotten before the new ones are defined: the main thread never forgets one this batch uses.
+    if (batch.forget !== null) for (const index of batch.forget) functions[index] = undefined;
     if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
     const tasks = batch.tasks;
     for (let i = 0; i < tasks.length; ) {
-      const index = tasks[i] as number;
-      const argCount = tasks[i + 1] as number;
-      const args = tasks.slice(i + 2, i + 2 + argCount);
-      i += 2 + argCount;
+      const index = tasks[i + TASK_FUNCTION] as number;
+      const argCount = tasks[i + TASK_ARG_COUNT] as number;
+      const args = tasks.slice(i + TASK_ARGS, i + TASK_ARGS + argCount);
+      i += TASK_ARGS + argCount;
       // Counted before the first import of the function's module: a module that kills the
       // thread while loading is this task's fault, not a reason to retry it forever.
       Atomics.store(control, SLOT_STARTED, ++started);
@@ -245,10 +253,10 @@ function postResults(): void {
     // One result could not be cloned: send them one by one, each failure as an error of its task.
     for (let i = 0; i < batch.length; i += RESULT_STRIDE) {
       try {
-        port.postMessage([batch[i], batch[i + 1], batch[i + 2]]);
+        port.postMessage([batch[i + RESULT_STATUS], batch[i + RESULT_VALUE], batch[i + RESULT_RUN_US]]);
       } catch (cloneError) {
         const message = `the result could not be cloned to the main thread: ${(cloneError as Error).message}`;
-        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }, batch[i + 2]]);
+        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }, batch[i + RESULT_RUN_US]]);
       }
     }
   }

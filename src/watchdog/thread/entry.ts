@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
 import { StackCapturer, type Capture } from './capture.js';
+import { CliStream } from './to-cli.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
 
 const data = workerData as WatchdogData;
@@ -33,6 +34,7 @@ let lastCapture: { seq: number; capture: Capture } | undefined;
 let hangWrittenAt: number | undefined;
 let stopped = false;
 let unavailableSent = false;
+const toCli = new CliStream(shared);
 
 function send(message: WatchdogMessage): void {
   port?.postMessage(message);
@@ -83,14 +85,14 @@ async function onStall(seq: number): Promise<void> {
   capturer.disconnect();
   const stack = quick?.stillBlocked === true ? quick : undefined;
   const frames = paused?.stillBlocked === true ? paused : undefined;
-  send({
-    type: 'capture',
-    seq,
+  const found = {
     stackText: stack?.stackText ?? '',
     frames: frames?.frames ?? [],
     scripts: frames?.scripts ?? {},
     context: stack?.context ?? frames?.context,
-  });
+  };
+  send({ type: 'capture', seq, ...found });
+  toCli.stack(seq, false, found);
 }
 
 async function onHang(seq: number, elapsed: number): Promise<void> {
@@ -101,6 +103,7 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
   writeHang(elapsed, best);
   send({ type: 'hang', seq, elapsed });
+  if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context });
 }
 
 function nativeCall(): string | undefined {
@@ -171,9 +174,11 @@ function tick(): void {
     lastBeat = beat;
     lastBeatSeenAt = now;
     hangWrittenAt = undefined;
+    toCli.beat();
     return;
   }
   const stale = now - lastBeatSeenAt;
+  if (stale > data.threshold) toCli.stall(beat, stale, nativeCall());
   if (stale > data.threshold && capturedSeq !== beat && !capturing) void onStall(beat);
   if (
     data.hangTimeout > 0 &&
