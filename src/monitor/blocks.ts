@@ -125,7 +125,9 @@ export class BlockAssembler {
     this.#pending.delete(seq);
     pending.cancel();
     const { stall } = pending;
-    const stack = capture === undefined ? [] : this.#stackOf(capture);
+    // A capture that landed after the block ended says nothing about it: drop its context too.
+    const landed = capture === undefined ? undefined : this.#stackOf(capture);
+    const stack = landed ?? [];
     const native = largest(this.#native, stall);
     const cover = (interval: Interval | undefined): boolean =>
       interval !== undefined && overlap(interval, stall) >= COVERAGE * stall.duration;
@@ -140,7 +142,7 @@ export class BlockAssembler {
       stack,
       cause: cover(native) ? 'native' : gcTime >= COVERAGE * stall.duration ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
     };
-    if (capture?.context !== undefined) event.context = capture.context;
+    if (landed !== undefined && capture?.context !== undefined) event.context = capture.context;
     if (native?.call !== undefined && cover(native)) event.call = native.call;
     try {
       this.#options.emit(event);
@@ -149,19 +151,37 @@ export class BlockAssembler {
     }
   }
 
-  /** The quick stack text when the watchdog took one, else the paused frames. */
-  #stackOf(capture: CaptureMessage): StackFrame[] {
+  /**
+   * The quick stack text when the watchdog took one, else the paused frames; undefined when
+   * the capture landed after the block had ended.
+   *
+   * The watchdog's "still blocked" check reads the heartbeat, which moves only in the timers
+   * phase, so it cannot see a block that ended moments before its requests were handled. The
+   * main thread handles them late when V8 does not service interrupts during the block: Node 26
+   * does not, for a whole call of a function running Maglev code while its Turbofan tier-up is
+   * pending (a hot function, once per tier-up). They then run outside JavaScript (the quick
+   * stack holds only its own frames, and the pause sent with it lands in whatever runs next) or
+   * in Node's own loop code (timers, GC observers) before the next heartbeat.
+   */
+  #stackOf(capture: CaptureMessage): StackFrame[] | undefined {
     const { sourceMaps } = this.#options;
+    let stack: StackFrame[];
     if (capture.stackText !== '') {
       // Drop the evaluated expression's own frames, which come first.
       const parsed = parseStack(capture.stackText);
       const first = parsed.findIndex((frame) => frame.file !== EVALUATED);
-      const frames = (first === -1 ? [] : parsed.slice(first))
+      if (first === -1) return undefined;
+      const frames = parsed
+        .slice(first)
         // `Timeout.run [as _onTimeout]`: the alias says how it was called, not what it is.
         .map((frame) => ({ ...frame, function: frame.function.replace(/ \[as [^\]]+\]$/, '') }));
-      if (frames.length > 0) return sourceMaps ? mapFileFrames(frames) : frames;
+      stack = sourceMaps ? mapFileFrames(frames) : frames;
+    } else {
+      stack = capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps));
     }
-    return capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps));
+    // Only Node's own frames: the loop's code that ran after the block, not what blocked.
+    if (stack.length > 0 && stack.every((frame) => frame.file.startsWith('node:'))) return undefined;
+    return stack;
   }
 
   #flushIdle(): void {
