@@ -43,6 +43,15 @@ describe('the monitor life cycle', () => {
     expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.heartbeat')]).toBeUndefined();
   });
 
+  it('stops through Symbol.asyncDispose, as `await using` does', async () => {
+    const workers = workerCount();
+    const started = await ready(startMonitor({ threshold: 50, log: false }));
+    expect(typeof started[Symbol.asyncDispose]).toBe('function');
+    await started[Symbol.asyncDispose]();
+    expect(workerCount()).toBe(workers);
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.monitor')]).toBeUndefined();
+  });
+
   it('keeps a per-second timeline whose max shows a block', async () => {
     monitor = await ready(startMonitor({ threshold: 50, log: false }));
     await nextBlock(monitor, () => spinFor(300));
