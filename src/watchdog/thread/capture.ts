@@ -38,11 +38,34 @@ const MAX_SCOPE_FRAMES = 10;
 const MAX_CANDIDATES = 16;
 const PAUSE_TIMEOUT = 2_000;
 
+/** Context keys copied, `name` first; longer strings are cut to MAX_CONTEXT_STRING characters. */
+const MAX_CONTEXT_KEYS = 32;
+const MAX_CONTEXT_STRING = 1024;
+
 // Run on the main thread while it blocks (READ_CONTEXT also inside QUICK_STACK below) or is
 // paused: both helpers are registered on globalThis by the monitor, because evaluating on a
 // native frame (or one without the module's scope) fails.
+// READ_CONTEXT runs none of the store's own code and copies nothing large: it was
+// `JSON.parse(JSON.stringify(store))`, which ran a value's toJSON inside the app's block (a
+// toJSON that never returned hung the app for good, a slow one made a 150 ms block 2.3 s) and
+// copied 300,000 loaded rows, while a BigInt made it throw and lose the context's name. Now: own
+// enumerable data properties only (descriptors, so no getter runs; the store is the plain object
+// withContext spread, so no Proxy trap either), `name` first, at most MAX_CONTEXT_KEYS of them,
+// strings, finite numbers and booleans as they are, bigints and other numbers as strings, strings
+// cut at MAX_CONTEXT_STRING; objects, arrays and functions are left out.
 const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('loopguard.contextStorage')];
-  const v = s && s.getStore(); return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
+  const store = s && s.getStore(); if (store === null || typeof store !== 'object') return undefined;
+  const out = {}; let kept = 0;
+  const copy = (key) => { const d = Object.getOwnPropertyDescriptor(store, key);
+    if (d === undefined || !d.enumerable || !('value' in d)) return; const v = d.value; const t = typeof v;
+    if (t === 'string') out[key] = v.length > ${MAX_CONTEXT_STRING} ? v.slice(0, ${MAX_CONTEXT_STRING}) + '…' : v;
+    else if (t === 'boolean' || (t === 'number' && Number.isFinite(v))) out[key] = v;
+    else if (t === 'number' || t === 'bigint') out[key] = String(v);
+    else return;
+    kept++; };
+  copy('name');
+  for (const key of Object.keys(store)) { if (kept >= ${MAX_CONTEXT_KEYS}) break; if (key !== 'name') copy(key); }
+  return out; }
   catch { return undefined; } })()`;
 const DESCRIBE_REQUESTS = `function (...candidates) {
   const describe = globalThis[Symbol.for('loopguard.describeRequest')];
