@@ -15,6 +15,11 @@ export interface Capture {
   context: Record<string, unknown> | undefined;
   /** False when the pause landed after the loop had moved on. */
   stillBlocked: boolean;
+  /**
+   * True when the main thread was already paused by another debugger (DevTools, an agent in a
+   * worker) when the watchdog looked: the stall is that pause, which the watchdog left alone.
+   */
+  foreignPause?: true;
 }
 
 interface CallFrame {
@@ -111,7 +116,15 @@ export class StackCapturer {
   readonly #gate: SessionGate;
   #session: Session | undefined;
   #scripts = new Map<string, ScriptInfo>();
-  #waiting: ((frames: CallFrame[]) => void) | undefined;
+  #waiting: ((frames: CallFrame[] | 'foreign') => void) | undefined;
+  /**
+   * Set once Debugger.enable has been answered in this capture. V8 tells a session that
+   * enables while the thread is already paused about that pause at once, before the answer
+   * (measured on Node 20: `paused` arrives between the scripts and the enable reply), while our
+   * own Debugger.pause, sent right behind the enable, can only land after both replies.
+   * A pause seen before this is set was made by someone else.
+   */
+  #enableAnswered = false;
 
   constructor(gate: SessionGate) {
     this.#gate = gate;
@@ -119,26 +132,45 @@ export class StackCapturer {
 
   /**
    * Pause the main thread, read its frames and context, resume. `isStillBlocked` is asked
-   * while paused: if the heartbeat moved, the pause landed in whatever ran next.
+   * while paused: if the heartbeat moved, the pause landed in whatever ran next. Leaves the
+   * session connected: call `disconnect()` once the main thread runs again (see there).
+   *
+   * Only a pause this capture asked for is resumed. One that was there before (another
+   * debugger holding the thread) is left as it is: no Debugger.resume, and Debugger.disable
+   * resumes a thread only when no other session is debugging it (measured: with a second
+   * session paused, disable and disconnect leave its pause alone; alone, disable lets a
+   * `debugger;` statement hit during the capture go, as it would have without us).
    */
-  async capture(isStillBlocked: () => boolean, readRequest: boolean): Promise<Capture> {
+  async capture(isStillBlocked: () => boolean, readRequest: boolean, inNativeCall: boolean): Promise<Capture> {
     if (!this.#connect()) return { frames: [], scripts: {}, context: undefined, stillBlocked: false };
     try {
-      // Sent together, not one after the other: inside a native call the main thread handles
-      // inspector messages only once it returns to JavaScript, and a pause sent after that
-      // would land after the block.
-      const enabled = this.#post('Debugger.enable');
-      const paused = new Promise<CallFrame[] | undefined>((resolve) => {
+      this.#enableAnswered = false;
+      let foreign = false;
+      const paused = new Promise<CallFrame[] | 'foreign' | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), PAUSE_TIMEOUT);
         this.#waiting = (frames) => {
           clearTimeout(timer);
+          foreign = frames === 'foreign';
           resolve(frames);
         };
       });
-      const pauseSent = this.#post('Debugger.pause');
+      const enabled = this.#post('Debugger.enable').finally(() => {
+        this.#enableAnswered = true;
+      });
+      // Inside a native call the main thread handles inspector messages only once it returns to
+      // JavaScript, and a pause sent after the enable's reply would land after the block: there
+      // both go out together. Otherwise the pause waits for the reply, and is not sent at all
+      // when the reply showed another debugger's pause: sent into a pause, V8 keeps it and
+      // breaks again as soon as that debugger resumes (measured on Node 20), a pause nobody
+      // would then resume.
+      let pauseSent = inNativeCall ? this.#post('Debugger.pause') : undefined;
       await enabled;
+      if (pauseSent === undefined && !foreign) pauseSent = this.#post('Debugger.pause');
       await pauseSent;
       const callFrames = await paused;
+      if (callFrames === 'foreign') {
+        return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked(), foreignPause: true };
+      }
       if (callFrames === undefined) {
         // A native call that never returns to JavaScript: nothing to read.
         return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked() };
@@ -152,7 +184,6 @@ export class StackCapturer {
     } finally {
       this.#waiting = undefined;
       await this.#post('Debugger.disable').catch(() => undefined);
-      this.disconnect();
     }
   }
 
@@ -174,6 +205,12 @@ export class StackCapturer {
     return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked };
   }
 
+  /**
+   * Drop the session. Call it once the heartbeat has moved again (or when stopping), not while
+   * the main thread may still be held: when another debugger holds it paused, Node 20 handles a
+   * session's removal from inside the pause loop and can abort the whole process there
+   * (SIGABRT in MainThreadInterface::Post, measured: 3 runs in 6 of the foreign-pause fixture).
+   */
   disconnect(): void {
     const session = this.#session;
     this.#session = undefined;
@@ -205,9 +242,9 @@ export class StackCapturer {
     session.on('Debugger.paused', (message) => {
       const waiting = this.#waiting;
       this.#waiting = undefined;
-      if (waiting !== undefined) waiting(message.params.callFrames as unknown as CallFrame[]);
-      // A pause nobody asked for (a `debugger;` statement hit while enabled): let it go.
-      else void this.#post('Debugger.resume').catch(() => undefined);
+      // Never resumed here: a pause that is not the answer to our own Debugger.pause belongs to
+      // whoever made it (see capture()).
+      if (waiting !== undefined) waiting(this.#enableAnswered ? (message.params.callFrames as unknown as CallFrame[]) : 'foreign');
     });
     this.#session = session;
     return true;

@@ -31,6 +31,8 @@ let capturedSeq: number | undefined;
 let capturing = false;
 let lastCapture: { seq: number; capture: Capture } | undefined;
 let hangWrittenAt: number | undefined;
+/** The block during which another debugger was found holding the thread: no hang report for it. */
+let foreignPauseSeq: number | undefined;
 let stopped = false;
 let unavailableSent = false;
 
@@ -53,7 +55,8 @@ async function capture(seq: number): Promise<Capture | undefined> {
   capturing = true;
   Atomics.store(shared, Slot.CAPTURING, seq);
   try {
-    const result = await capturer.capture(stillBlocked(seq), data.http);
+    const result = await capturer.capture(stillBlocked(seq), data.http, Atomics.load(shared, Slot.NATIVE_CALL) !== 0);
+    if (result.foreignPause === true) foreignPauseSeq = seq;
     if (result.stillBlocked && result.frames.length > 0) lastCapture = { seq, capture: result };
     return result;
   } catch (error) {
@@ -80,7 +83,7 @@ async function onStall(seq: number): Promise<void> {
     data.http ? capture(seq) : undefined,
   ]);
   capturing = false;
-  capturer.disconnect();
+  releaseSession();
   const stack = quick?.stillBlocked === true ? quick : undefined;
   const frames = paused?.stillBlocked === true ? paused : undefined;
   send({
@@ -93,11 +96,32 @@ async function onStall(seq: number): Promise<void> {
   });
 }
 
+/**
+ * The session is dropped only once the main thread runs again (the heartbeat moved): it may be
+ * held in another debugger's pause, where dropping a session can abort the process (see
+ * StackCapturer.disconnect). Until then it stays connected, which costs a blocked thread nothing.
+ */
+let releaseWhenBeatMoves = false;
+
+function releaseSession(): void {
+  if (capturing) return;
+  if (Atomics.load(shared, Slot.HEARTBEAT) === lastBeat && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
+    releaseWhenBeatMoves = true;
+  } else {
+    releaseWhenBeatMoves = false;
+    capturer.disconnect();
+  }
+}
+
 async function onHang(seq: number, elapsed: number): Promise<void> {
   hangWrittenAt = performance.now();
+  // Someone is sitting in a debugger: that is no hang of the app's, and it is not ours to
+  // report (nor to pause again every hangTimeout).
+  if (foreignPauseSeq === seq) return;
   // A fresh stack: an endless loop may have moved on from where the block started.
   const fresh = capturing ? undefined : await capture(seq);
-  if (stopped || !stillBlocked(seq)()) return;
+  if (fresh !== undefined) releaseSession();
+  if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
   writeHang(elapsed, best);
   send({ type: 'hang', seq, elapsed });
@@ -171,6 +195,7 @@ function tick(): void {
     lastBeat = beat;
     lastBeatSeenAt = now;
     hangWrittenAt = undefined;
+    if (releaseWhenBeatMoves) releaseSession();
     return;
   }
   const stale = now - lastBeatSeenAt;
