@@ -15,6 +15,10 @@ export interface Capture {
   context: Record<string, unknown> | undefined;
   /** False when the pause landed after the loop had moved on. */
   stillBlocked: boolean;
+  /** When Debugger.enable's reply came (epoch ms as in QuickCapture.ranAt), if it was sent. */
+  enabledAt?: number;
+  /** ms the main thread was held in our own pause. */
+  pausedMs?: number;
   /**
    * True when the main thread was already paused by another debugger (DevTools, an agent in a
    * worker) when the watchdog looked: the stall is that pause, which the watchdog left alone.
@@ -96,13 +100,15 @@ const QUICK_STACK = `(() => { const limit = Error.stackTraceLimit; Error.stackTr
   const heartbeat = globalThis[Symbol.for('loopguard.heartbeat')];
   const beat = heartbeat instanceof Int32Array ? Atomics.load(heartbeat, ${Slot.HEARTBEAT}) : -1;
   const context = ${READ_CONTEXT};
-  return { stack: typeof stack === 'string' ? stack : '', beat, context }; })()`;
+  return { stack: typeof stack === 'string' ? stack : '', beat, context, ranAt: performance.timeOrigin + performance.now() }; })()`;
 
 /** The stack text of the blocking code, and the user's context if one is set. */
 export interface QuickCapture {
   stackText: string;
   context: Record<string, unknown> | undefined;
   stillBlocked: boolean;
+  /** When the main thread ran it (epoch ms, `performance.timeOrigin + now()`, comparable across threads). */
+  ranAt: number | undefined;
 }
 
 export interface SessionGate {
@@ -154,8 +160,10 @@ export class StackCapturer {
           resolve(frames);
         };
       });
+      let enabledAt: number | undefined;
       const enabled = this.#post('Debugger.enable').finally(() => {
         this.#enableAnswered = true;
+        enabledAt = performance.timeOrigin + performance.now();
       });
       // Inside a native call the main thread handles inspector messages only once it returns to
       // JavaScript, and a pause sent after the enable's reply would land after the block: there
@@ -168,19 +176,22 @@ export class StackCapturer {
       if (pauseSent === undefined && !foreign) pauseSent = this.#post('Debugger.pause');
       await pauseSent;
       const callFrames = await paused;
+      const timing = (): { enabledAt?: number } => (enabledAt === undefined ? {} : { enabledAt });
       if (callFrames === 'foreign') {
-        return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked(), foreignPause: true };
+        return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked(), foreignPause: true, ...timing() };
       }
       if (callFrames === undefined) {
         // A native call that never returns to JavaScript: nothing to read.
-        return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked() };
+        return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked(), ...timing() };
       }
+      const pausedAt = performance.now();
+      let result: Capture = { frames: [], scripts: {}, context: undefined, stillBlocked: false };
       try {
-        if (!isStillBlocked()) return { frames: [], scripts: {}, context: undefined, stillBlocked: false };
-        return await this.#read(callFrames, readRequest);
+        if (isStillBlocked()) result = await this.#read(callFrames, readRequest);
       } finally {
         await this.#post('Debugger.resume').catch(() => undefined);
       }
+      return { ...result, ...timing(), pausedMs: performance.now() - pausedAt };
     } finally {
       this.#waiting = undefined;
       await this.#post('Debugger.disable').catch(() => undefined);
@@ -197,12 +208,13 @@ export class StackCapturer {
       expression: QUICK_STACK,
       returnByValue: true,
       silent: true,
-    })) as { result?: { value?: { stack?: unknown; beat?: unknown; context?: unknown } } };
+    })) as { result?: { value?: { stack?: unknown; beat?: unknown; context?: unknown; ranAt?: unknown } } };
     const value = evaluated.result?.value;
+    const ranAt = typeof value?.ranAt === 'number' ? value.ranAt : undefined;
     const stillBlocked = value?.beat === -1 || value?.beat === undefined ? isStillBlocked() : value.beat === seq;
-    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked };
+    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked, ranAt };
     const context = typeof value.context === 'object' && value.context !== null ? value.context : undefined;
-    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked };
+    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked, ranAt };
   }
 
   /**

@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
-import { StackCapturer, type Capture } from './capture.js';
+import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
 
 const data = workerData as WatchdogData;
@@ -93,6 +93,7 @@ async function onStall(seq: number): Promise<void> {
     frames: frames?.frames ?? [],
     scripts: frames?.scripts ?? {},
     context: stack?.context ?? frames?.context,
+    ownMs: ownTime(quick, paused),
   });
 }
 
@@ -111,6 +112,16 @@ function releaseSession(): void {
     releaseWhenBeatMoves = false;
     capturer.disconnect();
   }
+}
+
+/**
+ * The main thread's time that went to the capture: from the quick stack (run on the main thread
+ * right before the enable, in the same batch) to the enable's reply, plus our pause.
+ */
+function ownTime(quick: QuickCapture | undefined, paused: Capture | undefined): number {
+  if (paused === undefined) return 0;
+  const enabling = quick?.ranAt !== undefined && paused.enabledAt !== undefined ? Math.max(0, paused.enabledAt - quick.ranAt) : 0;
+  return Math.round(enabling + (paused.pausedMs ?? 0));
 }
 
 async function onHang(seq: number, elapsed: number): Promise<void> {
