@@ -7,6 +7,7 @@ import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
+import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
 import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
 
@@ -165,7 +166,7 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ...(context === undefined ? {} : { context }),
       ...(call === undefined ? {} : { call }),
     };
-    text = `${JSON.stringify(record)}\n`;
+    text = `${jsonLine(record)}\n`;
   } else {
     const where = context === undefined ? '' : ` in ${describeContext(context)}`;
     const inside = call === undefined ? '' : ` inside ${call}`;
@@ -176,7 +177,9 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ),
     ];
     if (frames.length === 0) lines.push('    (stack not captured)');
-    text = `${lines.join('\n')}\n`;
+    // Paths, routes, function names and context values are the app's and its clients': no
+    // control or bidi character of theirs reaches the terminal raw.
+    text = `${lines.map(escapeTerminal).join('\n')}\n`;
   }
   try {
     // fd 2 directly: process.stderr belongs to the main thread, which is stuck.
