@@ -127,8 +127,9 @@ export class StackCapturer {
    * Set once Debugger.enable has been answered in this capture. V8 tells a session that
    * enables while the thread is already paused about that pause at once, before the answer
    * (measured on Node 20: `paused` arrives between the scripts and the enable reply), while our
-   * own Debugger.pause, sent right behind the enable, can only land after both replies.
-   * A pause seen before this is set was made by someone else.
+   * own Debugger.pause, sent with the enable or after its reply, can only land after it.
+   * A pause seen before this is set was made by someone else. (One that another debugger makes
+   * after it, in the few ms before our own lands, cannot be told from ours.)
    */
   #enableAnswered = false;
 
