@@ -79,6 +79,7 @@ describe('control characters from requests and code', () => {
     );
     const text = written.join('');
     // Only the line breaks of the log itself remain.
+    // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/);
     expect(text).toContain('in GET\\x1B[31m /a\\x1B[2J\\x1B]0;pwned\\x07\\r\\x85\\u202E\\u2066x');
     expect(text).toContain('at evil\\x1B[1m\\x9Bfn (app/\\u202Ebad.js:1:2)');
@@ -94,6 +95,7 @@ describe('control characters from requests and code', () => {
     const written = captureStderr();
     start({ log: 'json' }).report(event({ context: { path: hostile } }));
     expect(written).toHaveLength(1);
+    // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
     expect(written[0]).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/);
     expect((JSON.parse(written[0] ?? '') as { context: { path: string } }).context.path).toBe(hostile);
   });
