@@ -42,7 +42,9 @@ export class BlockAssembler {
   readonly #hangs = new Set<number>();
   readonly #native: Interval[] = [];
   readonly #gc: Interval[] = [];
-  #nativeNow: Interval | undefined;
+  /** The wrapped native call running now and when it started (no object per call: hot path). */
+  #nativeCall: string | undefined;
+  #nativeStart = 0;
   #observer: PerformanceObserver | undefined;
   #idle: Array<() => void> = [];
 
@@ -61,13 +63,19 @@ export class BlockAssembler {
   }
 
   nativeEnter(call: string): void {
-    this.#nativeNow = { start: performance.now(), end: Number.POSITIVE_INFINITY, call };
+    this.#nativeCall = call;
+    this.#nativeStart = performance.now();
   }
 
   nativeExit(call: string): void {
-    const current = this.#nativeNow;
-    this.#nativeNow = undefined;
-    if (current?.call === call) remember(this.#native, { ...current, end: performance.now() });
+    if (this.#nativeCall !== call) return;
+    this.#nativeCall = undefined;
+    const end = performance.now();
+    // Only a call long enough to cover half of a block can be its cause: the rest (nearly every
+    // statSync or existsSync) is not remembered, which keeps the wrapper's cost per call small.
+    if (end - this.#nativeStart >= COVERAGE * this.#options.threshold) {
+      remember(this.#native, { start: this.#nativeStart, end, call });
+    }
   }
 
   onStall(stall: Stall): void {
