@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { checkFunction, checkOptionsObject } from './shared/validate.js';
-import { processSingleton } from './shared/globals.js';
+import { ensureGlobal } from './shared/globals.js';
 import type { BlockContext } from './types.js';
 
 /**
@@ -8,7 +8,7 @@ import type { BlockContext } from './types.js';
  * context explicitly (guard/withContext); the monitor's default node:http attribution does
  * not use it (see DESIGN.md: ALS per request costs 1.21× CPU on Node 20).
  */
-export const contextStorage: AsyncLocalStorage<BlockContext> = processSingleton(
+export const contextStorage: AsyncLocalStorage<BlockContext> = ensureGlobal(
   'contextStorage',
   () => new AsyncLocalStorage<BlockContext>(),
 );

@@ -1,14 +1,52 @@
 /**
- * Every error loopguard throws or rejects with extends {@link LoopguardError} and carries a
- * stable `code`, so callers can branch on `err.code` without matching message text.
+ * Every error loopguard throws or rejects with is a {@link LoopguardError} with a stable
+ * `code`, so callers can branch on `err.code` without matching message text.
+ *
+ * `instanceof` must work across copies of these classes: the ESM and the CJS build (and a
+ * second installed copy of the package) each define their own classes, and an error made by
+ * one copy is tested against another copy's class. So, as undici does, `instanceof` reads a
+ * brand on the instance — the names of its classes under a versioned `Symbol.for` key, which
+ * every copy shares — instead of the prototype chain. The option errors extend `TypeError`
+ * and `RangeError` (what Node's own option errors are) and carry the same brand, so they are
+ * `instanceof LoopguardError` too.
  */
+import { ERROR_BRAND as BRAND } from './shared/globals.js';
+import type { BlockEvent } from './types.js';
+
+interface Branded {
+  [BRAND]?: readonly string[];
+}
+
+/** The error classes that stand between our built-in parent and the instance, innermost first. */
+function brand(error: Error, target: Function): void {
+  const names: string[] = [];
+  for (let c: unknown = target; typeof c === 'function' && !BUILT_IN_PARENTS.has(c); c = Object.getPrototypeOf(c)) {
+    names.push((c as Function).name);
+  }
+  Object.defineProperty(error, BRAND, { value: names, enumerable: false });
+}
+const BUILT_IN_PARENTS = new Set<unknown>([Error, TypeError, RangeError, Function.prototype]);
+
+function hasBrand(value: unknown, name: string | undefined): boolean {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return false;
+  const names = (value as Branded)[BRAND];
+  return Array.isArray(names) && (name === undefined || names.includes(name));
+}
+
 export class LoopguardError extends Error {
+  /** A stable identifier of what went wrong (`ERR_LOOPGUARD_*`). */
   readonly code: string;
 
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    brand(this, new.target);
+  }
+
+  /** Recognises errors of every copy of loopguard (ESM, CJS, another installed version 1). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, this === LoopguardError ? undefined : this.name);
   }
 }
 
@@ -18,6 +56,10 @@ export class InvalidOptionTypeError extends TypeError {
   constructor(message: string) {
     super(message);
     this.name = 'InvalidOptionTypeError';
+    brand(this, new.target);
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, this.name);
   }
 }
 
@@ -27,6 +69,10 @@ export class InvalidOptionRangeError extends RangeError {
   constructor(message: string) {
     super(message);
     this.name = 'InvalidOptionRangeError';
+    brand(this, new.target);
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, this.name);
   }
 }
 
@@ -79,8 +125,8 @@ export class BlockingCallError extends LoopguardError {
 /** From `expectNoBlock`: the loop was blocked longer than the threshold. */
 export class BlockedError extends LoopguardError {
   /** The block that failed the expectation. */
-  readonly event: import('./types.js').BlockEvent;
-  constructor(message: string, event: import('./types.js').BlockEvent) {
+  readonly event: BlockEvent;
+  constructor(message: string, event: BlockEvent) {
     super('ERR_LOOPGUARD_BLOCKED', message);
     this.event = event;
   }

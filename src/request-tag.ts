@@ -8,7 +8,7 @@
  * fails) to turn it into a BlockContext.
  */
 import type { BlockContext } from './types.js';
-import { processSingleton } from './shared/globals.js';
+import { ensureGlobal } from './shared/globals.js';
 
 /** The property adapters set on request objects. A string key: the inspector reads it cheaply. */
 export const REQUEST_TAG = '__loopguard';
@@ -98,5 +98,5 @@ export function describeRequest(value: unknown): BlockContext | undefined {
 
 /** Registered on globalThis so the watchdog can call it on a paused frame's objects. */
 export function registerRequestDescriber(): void {
-  processSingleton('describeRequest', () => describeRequest);
+  ensureGlobal('describeRequest', () => describeRequest);
 }

@@ -13,6 +13,7 @@ import {
   jsonOf,
   parseBody,
   plainHeaders,
+  readWebBody,
   statusOf,
   type OffloadFunction,
   type OffloadInput,
@@ -78,9 +79,16 @@ export function offload<P = Record<string, string>, Q = Record<string, unknown>,
   };
 }
 
+/**
+ * The body, read here with the same 1 MiB limit as the other adapters (`c.req.text()` has
+ * none). A body some middleware already read (a validator, `c.req.json()`) comes from Hono's
+ * cache: it is in memory already, under whatever limit that middleware applied.
+ */
 async function bodyOf(c: Context): Promise<unknown> {
   if (c.req.method === 'GET' || c.req.method === 'HEAD') return undefined;
-  return parseBody(await c.req.text(), c.req.header('content-type') ?? '');
+  const raw = c.req.raw;
+  const text = raw.bodyUsed ? await c.req.text() : await readWebBody(raw.body, c.req.header('content-length'));
+  return parseBody(text, c.req.header('content-type') ?? '');
 }
 
 function withResponse(error: unknown): unknown {

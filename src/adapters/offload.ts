@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { InvalidOptionTypeError } from '../errors.js';
-import { peekSingleton } from '../shared/globals.js';
+import { getGlobal } from '../shared/globals.js';
 import { checkFunction } from '../shared/validate.js';
 
 /** What an offloaded route function receives. Every part is a plain, cloneable copy. */
@@ -51,13 +51,8 @@ export function checkOffloadFunction(fn: unknown): void {
   }
 }
 
-interface PoolDefinitions {
-  byFunction: WeakMap<object, { module?: string }>;
-}
-
 function isMarked(fn: object): boolean {
-  const definitions = peekSingleton<PoolDefinitions>('poolDefinitions');
-  return definitions?.byFunction.get(fn)?.module !== undefined;
+  return getGlobal('poolDefinitions')?.byFunction.get(fn as never)?.module !== undefined;
 }
 
 /**
@@ -149,6 +144,37 @@ export async function readBody(stream: Readable, headers: Record<string, unknown
     chunks.push(buffer);
   }
   return parseBody(Buffer.concat(chunks).toString('utf8'), String(headers['content-type'] ?? ''));
+}
+
+/**
+ * Read a fetch-API body (Hono's `c.req.raw.body`) as text, refusing more than
+ * {@link BODY_LIMIT} bytes with a 413 the way {@link readBody} does: a declared
+ * `content-length` over the limit before reading anything, else once the bytes read pass it
+ * (the rest is not read: the stream is cancelled).
+ */
+export async function readWebBody(
+  body: ReadableStream<Uint8Array> | null,
+  contentLength: string | undefined,
+): Promise<string> {
+  if (contentLength !== undefined && Number(contentLength) > BODY_LIMIT) {
+    await body?.cancel().catch(() => undefined);
+    throw httpError(413, `request body larger than ${BODY_LIMIT} bytes`);
+  }
+  if (body === null) return '';
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > BODY_LIMIT) {
+      await reader.cancel().catch(() => undefined);
+      throw httpError(413, `request body larger than ${BODY_LIMIT} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**

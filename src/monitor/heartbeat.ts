@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, Worker } from 'node:worker_threads';
 import { workerUrl } from '../shared/worker-url.js';
-import { peekSingleton, setSingleton } from '../shared/globals.js';
+import { getGlobal, setGlobal } from '../shared/globals.js';
 import { SLOT_COUNT, Slot, State, type WatchdogData, type WatchdogMessage } from '../watchdog/protocol.js';
 
 export interface Stall {
@@ -73,7 +73,7 @@ export class Heartbeat {
     this.#timer = setInterval(() => this.#beat(), this.interval);
     this.#timer.unref();
     // The watchdog's stack capture reads the heartbeat on this thread while it blocks.
-    setSingleton('heartbeat', this.#shared);
+    setGlobal('heartbeat', this.#shared);
     if (options.stacks) this.#startWorker();
   }
 
@@ -90,7 +90,7 @@ export class Heartbeat {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     process.off('exit', this.#onExit);
-    if (peekSingleton('heartbeat') === this.#shared) setSingleton('heartbeat', undefined);
+    if (getGlobal('heartbeat') === this.#shared) setGlobal('heartbeat', undefined);
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker === undefined) return;

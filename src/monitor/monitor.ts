@@ -3,7 +3,7 @@
  * the heartbeat and watchdog, the delay sampler, the block assembler and the reporter.
  */
 import { contextStorage } from '../context.js';
-import { peekSingleton, processSingleton, setSingleton } from '../shared/globals.js';
+import { ensureGlobal, getGlobal, setGlobal, type SharedMonitor } from '../shared/globals.js';
 import { checkFunction, checkNumber, checkOneOf } from '../shared/validate.js';
 import { registerRequestDescriber } from '../request-tag.js';
 import type { BlockEvent, BlockerSummary, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
@@ -25,8 +25,7 @@ type BlockListener = (event: BlockEvent) => void;
  * the monitor's reporter, sync-calls feeds its events in, and loopguard/testing waits for
  * the watchdog and for blocks to settle.
  */
-export interface InternalMonitor extends Monitor {
-  warn(fields: object, message: string): void;
+export interface InternalMonitor extends Monitor, SharedMonitor {
   report(event: BlockEvent): void;
   /** Resolves once the watchdog thread is watching (at once without one). */
   readonly ready: Promise<void>;
@@ -192,7 +191,7 @@ class LoopMonitor implements InternalMonitor {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (peekSingleton('monitor') === this) setSingleton('monitor', undefined);
+    if (getGlobal('monitor') === this) setGlobal('monitor', undefined);
     this.#syncCalls.uninstall();
     this.#delay.stop();
     this.#assembler.stop();
@@ -269,7 +268,7 @@ class LoopMonitor implements InternalMonitor {
 
   #sayStacksUnavailable(reason: string): void {
     // Once per process, not once per monitor: a restarted monitor has nothing new to say.
-    const said = processSingleton('stacksUnavailableSaid', () => ({ said: false }));
+    const said = ensureGlobal('stacksUnavailableSaid', () => ({ said: false }));
     if (said.said) return;
     said.said = true;
     this.#reporter.warn({ reason }, 'stack capture is unavailable here; blocks are reported without stacks');
@@ -279,10 +278,10 @@ class LoopMonitor implements InternalMonitor {
 /** Start the event-loop monitor, or return the one already running in this process. */
 export function startMonitor(options?: MonitorOptions): Monitor {
   const resolved = resolveMonitorOptions(options);
-  return processSingleton<InternalMonitor>('monitor', () => new LoopMonitor(resolved));
+  return ensureGlobal('monitor', () => new LoopMonitor(resolved)) as InternalMonitor;
 }
 
 /** The running monitor with its internal members, if any (for the pool, testing, reports). */
 export function runningMonitor(): InternalMonitor | undefined {
-  return peekSingleton<InternalMonitor>('monitor');
+  return getGlobal('monitor') as InternalMonitor | undefined;
 }

@@ -8,11 +8,6 @@
  * the order received, so results come back in order and carry no task id.
  */
 
-/** `globalThis[Symbol.for('loopguard.<key>')]` keys shared by both builds and the worker. */
-export const REGISTRY_KEY = 'threadedRegistry';
-export const IN_POOL_WORKER_KEY = 'inPoolWorker';
-export const TRANSFER_KEY = 'transferLists';
-
 /** How a thread finds a function the first time a task names its index. */
 export interface FunctionDef {
   index: number;
@@ -30,10 +25,29 @@ export interface FunctionDef {
  * pays per object (an identity-map entry, a header): an array of arguments per task was a
  * third of the cost of posting a batch of tiny tasks.
  */
+/** Offsets within one task of `TaskBatch.tasks`: its function's index, its argument count, then its arguments. */
+export const TASK_FUNCTION = 0;
+export const TASK_ARG_COUNT = 1;
+export const TASK_ARGS = 2;
+
 export interface TaskBatch {
+  /**
+   * Self-contained functions (sent as source) the thread may forget before reading `defs`:
+   * the main thread keeps at most {@link SOURCE_CACHE_SIZE} of them defined per thread and
+   * never lists one that a task of this batch uses.
+   */
+  forget: number[] | null;
   defs: FunctionDef[] | null;
   tasks: unknown[];
 }
+
+/**
+ * How many self-contained functions (runInThreadpool with a plain function, sent as source)
+ * the main thread remembers, and each pool thread keeps compiled: the least recently used
+ * beyond this are forgotten (and sent again if used again). Functions marked with threaded()
+ * are not counted: they are few, made once per module.
+ */
+export const SOURCE_CACHE_SIZE = 1000;
 
 /**
  * thread → main: a flat list `[status, value, runUs, status, value, runUs, …]`, one triple per
@@ -42,6 +56,10 @@ export interface TaskBatch {
  * the depth collapse exactly when the main thread was busiest.
  */
 export type ResultBatch = unknown[];
+/** Offsets within one result's triple, and the triple's length. */
+export const RESULT_STATUS = 0;
+export const RESULT_VALUE = 1;
+export const RESULT_RUN_US = 2;
 export const RESULT_STRIDE = 3;
 
 export const STATUS_OK = 0;

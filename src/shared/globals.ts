@@ -1,26 +1,104 @@
 /**
- * Process-wide state lives on `globalThis` under `Symbol.for` keys, never in module scope:
- * the ESM and the CJS build (and each CJS entry, which tsup bundles separately) may all be
- * loaded into one process, and they must share one monitor, one context store and one
- * registry of marked functions.
+ * Every process-wide value loopguard keeps, in one place.
+ *
+ * They live on `globalThis` under `Symbol.for` keys, never in module scope: the ESM and the
+ * CJS build (and each CJS entry, which tsup bundles separately) may all be loaded into one
+ * process, and they must share one monitor, one context store and one registry of marked
+ * functions. Code that cannot import this module reads the same keys by their string: the
+ * pool thread's entry (its own bundle) and the expressions the watchdog evaluates on the
+ * main thread, which is why {@link globalKey} is exported as plain data too.
+ *
+ * The version is in the key: two installed versions of loopguard whose shapes differ must
+ * never read each other's values. Bump it when a shape below changes incompatibly.
  */
-export function processSingleton<T>(key: string, create: () => T): T {
-  const symbol = Symbol.for(`loopguard.${key}`);
-  const holder = globalThis as unknown as Record<symbol, T | undefined>;
-  let value = holder[symbol];
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import type { TransferListItem } from 'node:worker_threads';
+import type { FunctionDef } from '../pool/protocol.js';
+import type { BlockContext } from '../types.js';
+
+const VERSION = 1;
+
+/** The brand on every loopguard error instance (errors.ts): what instanceof reads across copies. */
+export const ERROR_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.error`) as never;
+
+type AnyFunction = (...args: never[]) => unknown;
+
+/** What modules other than the monitor (and other copies of loopguard) use of the running one. */
+export interface SharedMonitor {
+  readonly threshold: number;
+  /** Report through the user's chosen log (pretty, JSON, a logger). */
+  warn(fields: object, message: string): void;
+}
+
+/** Function → how a pool thread finds it (both builds share it, so either build's pool runs either's marks). */
+export interface SharedDefinitions {
+  nextIndex: number;
+  byFunction: WeakMap<AnyFunction, FunctionDef>;
+  bySource: Map<string, FunctionDef>;
+  /** Per module URL: how many threaded() calls it made (the key of unnamed functions). */
+  ordinals: Map<string, number>;
+}
+
+/** The type of every process-wide value, by name. */
+export interface ProcessGlobals {
+  /** The running monitor (at most one per process, whichever build started it). */
+  monitor: SharedMonitor;
+  /** The heartbeat's shared slots, read by the watchdog's expressions on the main thread. */
+  heartbeat: Int32Array;
+  /** Said "stacks unavailable" once already (per process, not per monitor). */
+  stacksUnavailableSaid: { said: boolean };
+  /** The store behind withContext/guard/currentContext. */
+  contextStorage: AsyncLocalStorage<BlockContext>;
+  /** The request the sync-call policy is inside (its own store: it may cost what the monitor must not). */
+  syncCallsRequestStorage: AsyncLocalStorage<object>;
+  /** Called by the watchdog on a paused frame's objects to find the request being served. */
+  describeRequest: (candidate: unknown) => BlockContext | undefined;
+  /** register ran in this process. */
+  register: true;
+  /** Resolves once register's monitor is watching (awaited by the CLI's second preload). */
+  registerReady: Promise<void>;
+  /** The pool created on first use of threaded()/runInThreadpool(). */
+  defaultPool: { close(): Promise<void> };
+  /** Function → how a pool thread finds it. */
+  poolDefinitions: SharedDefinitions;
+  /** `moduleUrl#key` → marked function; read by the pool thread after importing the module. */
+  threadedRegistry: Map<string, AnyFunction>;
+  /** Set by the pool thread's entry first thing: threaded() then returns the plain function. */
+  inPoolWorker: boolean;
+  /** Pool → how threaded() tells it a function moved there for good (`offload: 'auto'`); not a
+   * method on the pool, so that nothing of its inside is reachable on the instance. */
+  poolOffloadNotes: WeakMap<object, (label: string) => void>;
+  /** ArrayBuffers named by transfer(value, list), keyed by value. */
+  transferLists: WeakMap<object, TransferListItem[]>;
+  /** why-is-node-running, once handle tracking is on. */
+  whyIsNodeRunning: (logger: { error(...args: unknown[]): void }) => void;
+}
+
+export type GlobalName = keyof ProcessGlobals;
+
+/** The `Symbol.for` key of a process-wide value, as a string for code that cannot import this module. */
+export function globalKey(name: GlobalName): string {
+  return `loopguard.v${VERSION}.${name}`;
+}
+
+type Holder = { [key: symbol]: unknown };
+
+/** Read a process-wide value without creating it. */
+export function getGlobal<K extends GlobalName>(name: K): ProcessGlobals[K] | undefined {
+  return (globalThis as Holder)[Symbol.for(globalKey(name))] as ProcessGlobals[K] | undefined;
+}
+
+/** Set or clear (undefined) a process-wide value. */
+export function setGlobal<K extends GlobalName>(name: K, value: ProcessGlobals[K] | undefined): void {
+  (globalThis as Holder)[Symbol.for(globalKey(name))] = value;
+}
+
+/** The process-wide value, created by `create` if no copy of loopguard has made it yet. */
+export function ensureGlobal<K extends GlobalName>(name: K, create: () => ProcessGlobals[K]): ProcessGlobals[K] {
+  let value = getGlobal(name);
   if (value === undefined) {
     value = create();
-    holder[symbol] = value;
+    setGlobal(name, value);
   }
   return value;
-}
-
-/** Read a process singleton without creating it. */
-export function peekSingleton<T>(key: string): T | undefined {
-  return (globalThis as unknown as Record<symbol, T | undefined>)[Symbol.for(`loopguard.${key}`)];
-}
-
-/** Set or clear (undefined) a process singleton. */
-export function setSingleton<T>(key: string, value: T | undefined): void {
-  (globalThis as unknown as Record<symbol, T | undefined>)[Symbol.for(`loopguard.${key}`)] = value;
 }

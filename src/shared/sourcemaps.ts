@@ -54,7 +54,7 @@ function originalFrame(map: TraceMap, frame: StackFrame): StackFrame {
 function mapFor(script: ScriptSource): TraceMap | null {
   const cached = maps.get(script.url);
   if (cached !== undefined) return cached;
-  let map: TraceMap | null = null;
+  let map: TraceMap | null;
   try {
     map = loadMap(script);
   } catch {

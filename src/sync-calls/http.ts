@@ -9,13 +9,13 @@
  * the policy nothing here is installed.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { processSingleton } from '../shared/globals.js';
+import { ensureGlobal } from '../shared/globals.js';
 import { markOwnFile } from '../shared/stack-text.js';
 
 markOwnFile(new Error().stack);
 
 /** The request whose listeners are running (and everything they started asynchronously). */
-const requestStorage: AsyncLocalStorage<object> = processSingleton(
+const requestStorage: AsyncLocalStorage<object> = ensureGlobal(
   'syncCallsRequestStorage',
   () => new AsyncLocalStorage<object>(),
 );
@@ -60,6 +60,7 @@ function patchEmit(proto: object): () => void {
   const next = (): Emit => own ?? (Object.getPrototypeOf(proto) as { emit: Emit }).emit;
   const emit = function emit(this: unknown, event: string | symbol, request?: unknown): boolean {
     // `arguments` rather than a rest parameter: no array is built for the many other events.
+    // eslint-disable-next-line prefer-rest-params
     const args = arguments as unknown as unknown[];
     if (active && REQUEST_EVENTS.has(event) && typeof request === 'object' && request !== null) {
       return requestStorage.run(request, () => Reflect.apply(next(), this, args) as boolean);

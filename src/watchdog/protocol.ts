@@ -20,6 +20,8 @@ export const Slot = {
    * main thread sets STATE before it reads this: one of the two always sees the other.
    */
   SESSION: 5,
+  /** The descriptor the watchdog streams to the `loopguard` CLI on (shared/cli-stream.ts); 0 = none. Set by register. */
+  STREAM_FD: 6,
 } as const;
 
 export const SLOT_COUNT = 8;

@@ -10,11 +10,9 @@
  */
 import { createRequire } from 'node:module';
 import { format } from 'node:util';
-import { peekSingleton, processSingleton } from '../shared/globals.js';
+import { ensureGlobal, getGlobal } from '../shared/globals.js';
 
 type WhyIsNodeRunning = (logger: { error(...args: unknown[]): void }) => void;
-
-const TRACKER_KEY = 'whyIsNodeRunning';
 
 /**
  * Start recording where handles are created. Call it as early as possible (a preload):
@@ -23,7 +21,7 @@ const TRACKER_KEY = 'whyIsNodeRunning';
  * app's first line runs.
  */
 export function trackHandles(): void {
-  processSingleton<WhyIsNodeRunning>(TRACKER_KEY, () => {
+  ensureGlobal('whyIsNodeRunning', () => {
     const loaded = createRequire(import.meta.url)('why-is-node-running') as
       | WhyIsNodeRunning
       | { default: WhyIsNodeRunning };
@@ -68,7 +66,7 @@ export function explainHandles(): void {
       ? 'loopguard: no active handles keep the process alive'
       : `loopguard: ${resources.length} active handle(s) keep the process alive: ${describeResources(resources)}`,
   );
-  const whyIsNodeRunning = peekSingleton<WhyIsNodeRunning>(TRACKER_KEY);
+  const whyIsNodeRunning = getGlobal('whyIsNodeRunning');
   if (whyIsNodeRunning === undefined) {
     write(
       'loopguard: to see where each was created, run with LOOPGUARD_TRACK_HANDLES=true ' +

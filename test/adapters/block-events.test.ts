@@ -54,7 +54,7 @@ for (const framework of ['express', 'express4', 'fastify', 'koa', 'hono']) {
           try {
             return (await server.next('block', 10_000))['event'] as BlockEventLike;
           } catch (error) {
-            throw new Error(`${(error as Error).message}\nevents skipped: ${JSON.stringify(skipped)}`);
+            throw new Error(`${(error as Error).message}\nevents skipped: ${JSON.stringify(skipped)}`, { cause: error });
           }
         };
         let event = await nextEvent();

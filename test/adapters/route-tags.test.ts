@@ -3,7 +3,7 @@
  * the paused handler's scope. These tests capture that object in real handlers and describe
  * it at the two moments that matter: at once, and after an await.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import express5 from 'express';
 import express4 from 'express4';

@@ -39,8 +39,8 @@ describe('the monitor life cycle', () => {
     expect(workerCount()).toBe(workers);
     expect(process.listenerCount('exit')).toBe(exitListeners);
     expect(fs.readFileSync).toBe(readFileSync);
-    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.monitor')]).toBeUndefined();
-    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.heartbeat')]).toBeUndefined();
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.v1.monitor')]).toBeUndefined();
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.v1.heartbeat')]).toBeUndefined();
   });
 
   it('leaves no handle, listener, worker or wrapper behind after 30 start/stop cycles', async () => {

@@ -4,7 +4,7 @@ import { expectNoBlock } from 'loopguard/testing';
 
 // Options are checked before anything starts; a bad one must leave no monitor behind.
 afterEach(async () => {
-  const running = (globalThis as Record<symbol, { stop(): Promise<void> } | undefined>)[Symbol.for('loopguard.monitor')];
+  const running = (globalThis as Record<symbol, { stop(): Promise<void> } | undefined>)[Symbol.for('loopguard.v1.monitor')];
   await running?.stop();
 });
 
@@ -48,7 +48,7 @@ describe('startMonitor option validation', () => {
     expect(error).toBeInstanceOf(type);
     expect(error.message).toMatch(message);
     expect((error as { code?: string }).code).toBe('ERR_LOOPGUARD_INVALID_OPTION');
-    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.monitor')]).toBeUndefined();
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.v1.monitor')]).toBeUndefined();
   });
 
   it('accepts every documented option', async () => {

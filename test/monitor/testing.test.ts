@@ -5,7 +5,7 @@ import { expectNoBlock } from 'loopguard/testing';
 import { spinFor } from '../fixtures/monitor/busy.mjs';
 import { fixturePath } from './fixture.js';
 
-const monitorSymbol = Symbol.for('loopguard.monitor');
+const monitorSymbol = Symbol.for('loopguard.v1.monitor');
 const running = (): Monitor | undefined => (globalThis as Record<symbol, Monitor | undefined>)[monitorSymbol];
 
 afterEach(async () => {

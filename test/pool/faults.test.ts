@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { createPool } from 'loopguard';
-import { add, allocateForever, busy, exitNow, throwRange } from '../fixtures/pool/functions.mjs';
+import { add, allocateForever, busy, exitNow } from '../fixtures/pool/functions.mjs';
+import {
+  chargeOverQuota,
+  crashMidway,
+  gate,
+  holdUntilReleased,
+  ledgerFor,
+  priceOrder,
+  release,
+  renderForever,
+  running,
+} from '../fixtures/pool/ledger.mjs';
+import { watchSettlements } from '../fixtures/pool/settlements.mjs';
 
 describe('faults stay inside their task', () => {
   it('a worker calling process.exit fails its task with ERR_LOOPGUARD_WORKER_CRASHED, then the pool works', async () => {
@@ -81,15 +93,60 @@ describe('faults stay inside their task', () => {
     await pool.close();
   });
 
-  it('an aborted task pipelined behind another rejects at once; the tasks around it still succeed', async () => {
+  it('an aborted task pipelined behind a running one rejects at once, still runs when its turn comes, and its result is dropped', async () => {
     const pool = createPool({ maxThreads: 1 });
-    await Promise.all(Array.from({ length: 200 }, (_, i) => pool.run(add, [i, 0]))); // measured as tiny: pipelined
+    const ledger = ledgerFor(4);
+    // Both functions measured as tiny, so the thread takes the second behind the first.
+    for (let i = 0; i < 50; i++) {
+      await pool.run(holdUntilReleased, [ledgerFor(1), 0, gate({ released: true })]);
+      await pool.run(priceOrder, [ledgerFor(1), 0, 1, 1]);
+    }
+    const held = gate();
     const controller = new AbortController();
-    const tasks = [pool.run(add, [1, 1]), pool.run(add, [2, 2], { signal: controller.signal }), pool.run(add, [3, 3])];
+    const settlements = watchSettlements();
+    const first = pool.run(holdUntilReleased, [ledger, 0, held]);
+    const pipelined = settlements.track(() => pool.run(priceOrder, [ledger, 1, 2, 3], { signal: controller.signal }));
+    const after = pool.run(priceOrder, [ledger, 2, 4, 5]);
+    await running(held); // the thread runs the first task; the other two were posted with it
+    expect(pool.stats()).toMatchObject({ threads: 1, busy: 1, queued: 2 });
     controller.abort();
-    const results = await Promise.allSettled(tasks);
-    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ name: 'AbortError' });
+    await expect(pipelined.value).rejects.toMatchObject({ name: 'AbortError' });
+    expect(Atomics.load(ledger, 1)).toBe(0); // rejected before the thread reached it
+    release(held);
+    await expect(first).resolves.toBe(0);
+    await expect(after).resolves.toBe(20);
+    // It was in the thread's pipeline, not the pool's queue: the thread ran it (a queued task
+    // that is aborted never runs), and the pool dropped the result instead of settling again.
+    expect(Array.from(ledger.slice(0, 3))).toEqual([1, 1, 1]);
+    await settlements.flush();
+    expect(settlements.settledCount(pipelined.taskId!)).toBe(1);
+    expect(settlements.destroyed(pipelined.taskId!)).toBe(true);
+    settlements.stop();
+    expect(pool.stats().completed).toBeGreaterThanOrEqual(102);
+    await pool.close();
+  });
+
+  it('aborting a task its thread has already finished ends no thread and runs the task behind it once', async () => {
+    const pool = createPool({ maxThreads: 1 });
+    const ledger = ledgerFor(2);
+    for (let i = 0; i < 50; i++) {
+      await pool.run(holdUntilReleased, [ledgerFor(1), 0, gate({ released: true })]);
+      await pool.run(priceOrder, [ledgerFor(1), 0, 1, 1]);
+    }
+    const held = gate();
+    const controller = new AbortController();
+    const finished = pool.run(priceOrder, [ledger, 0, 2, 3], { signal: controller.signal }).catch((error: Error) => error.name);
+    const behind = pool.run(holdUntilReleased, [ledger, 1, held]);
+    await null; // the batch is posted in the microtask queued by the first run()
+    // Block this thread until the pool thread is in the second task, so the pool has not read
+    // the first one's result yet, then abort the first: it is done, not running.
+    Atomics.wait(held, 0, 0);
+    controller.abort();
+    release(held);
+    await expect(behind).resolves.toBe(1);
+    await expect(finished).resolves.toBe('AbortError');
+    expect(Array.from(ledger)).toEqual([1, 1]); // the task behind it was not run again on a new thread
+    await expect(pool.run(priceOrder, [ledgerFor(1), 0, 6, 7])).resolves.toBe(42);
     await pool.close();
   });
 
@@ -144,46 +201,66 @@ describe('faults stay inside their task', () => {
     await pool.close();
   });
 
-  it('a fault storm of 1,200 tasks with random crashes, throws and timeouts settles every task exactly once', async () => {
+  it('a fault storm of 1,200 tasks with random crashes, throws and timeouts settles every task exactly once and runs each one it should', async () => {
     const pool = createPool({ maxThreads: 2 });
+    const total = 1200;
+    const ledger = ledgerFor(total);
+    const settlements = watchSettlements();
     let seed = 42;
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const kinds: string[] = [];
-    const settlements = new Array<number>(1200).fill(0);
+    const taskIds: Array<number | undefined> = [];
+    const thenCalls = new Array<number>(total).fill(0);
     const outcomes = await Promise.all(
-      Array.from({ length: 1200 }, (_, index) => {
+      Array.from({ length: total }, (_, index) => {
         const roll = random();
-        let promise: Promise<unknown>;
+        let submit: () => Promise<unknown>;
         if (roll < 0.03) {
           kinds.push('crash');
-          promise = pool.run(exitNow, [1]);
+          submit = () => pool.run(crashMidway, [ledger, index, 1]);
         } else if (roll < 0.06) {
           kinds.push('timeout');
-          promise = pool.run(busy, [3000], { timeout: 30 });
+          submit = () => pool.run(renderForever, [ledger, index], { timeout: 30 });
         } else if (roll < 0.2) {
           kinds.push('throw');
-          promise = pool.run(throwRange, [`task ${index}`]);
+          submit = () => pool.run(chargeOverQuota, [ledger, index, 10]);
         } else {
           kinds.push('ok');
-          promise = pool.run(add, [index, 1]);
+          submit = () => pool.run(priceOrder, [ledger, index, index, 2]);
         }
-        const count = (): void => void settlements[index]!++;
+        const { value: promise, taskId } = settlements.track(submit);
+        taskIds.push(taskId);
+        const count = (): void => void thenCalls[index]!++;
         return promise.then(
           (value) => (count(), { ok: true, value }),
-          (error: unknown) => (count(), { ok: false, error: error as Error & { code?: string } }),
+          (error: unknown) => (count(), { ok: false, error: error as Error & { code?: string; limit?: number } }),
         );
       }),
     );
-    expect(settlements.every((count) => count === 1)).toBe(true);
+    await settlements.flush();
+    settlements.stop();
+    // Settled exactly once, as the pool's own async resources saw it, and every one destroyed.
+    expect(taskIds.every((id) => id !== undefined)).toBe(true);
+    expect(taskIds.filter((id) => settlements.settledCount(id!) !== 1)).toEqual([]);
+    expect(taskIds.filter((id) => !settlements.destroyed(id!))).toEqual([]);
+    expect(thenCalls.every((count) => count === 1)).toBe(true);
     outcomes.forEach((outcome, index) => {
       const kind = kinds[index];
-      if (kind === 'ok') expect(outcome).toEqual({ ok: true, value: index + 1 });
-      else if (kind === 'throw') expect(outcome.ok ? null : outcome.error).toBeInstanceOf(RangeError);
+      // Every task ran in a thread: at least once, and more only when a crash lost its result
+      // (at most 3 retries). A timeout counts from the task's start in the thread, which on a
+      // fresh thread includes importing the function's module: a 30 ms one may end first.
+      expect(Atomics.load(ledger, index)).toBeGreaterThanOrEqual(kind === 'timeout' ? 0 : 1);
+      expect(Atomics.load(ledger, index)).toBeLessThanOrEqual(4);
+      if (kind === 'ok') expect(outcome).toEqual({ ok: true, value: index * 2 });
+      else if (kind === 'throw') expect(outcome.ok ? null : outcome.error).toMatchObject({ name: 'QuotaError', code: 'E_QUOTA', limit: 10 });
       else if (kind === 'crash') expect(outcome.ok ? null : outcome.error.code).toBe('ERR_LOOPGUARD_WORKER_CRASHED');
       else expect(outcome.ok ? null : outcome.error.code).toBe('ERR_LOOPGUARD_TASK_TIMEOUT');
     });
+    // A task whose thread exited under it ran exactly once, and one that timed out at most once: never retried.
+    expect(kinds.flatMap((kind, index) => (kind === 'crash' && Atomics.load(ledger, index) !== 1 ? [index] : []))).toEqual([]);
+    expect(kinds.flatMap((kind, index) => (kind === 'timeout' && Atomics.load(ledger, index) > 1 ? [index] : []))).toEqual([]);
     const stats = pool.stats();
-    expect(stats.completed + stats.failed).toBe(1200);
+    expect(stats.completed + stats.failed).toBe(total);
     expect(stats.completed).toBe(kinds.filter((kind) => kind === 'ok').length);
     await expect(pool.run(add, [1, 1])).resolves.toBe(2);
     await pool.close();

@@ -3,10 +3,10 @@ import { createPool, InvalidOptionRangeError, InvalidOptionTypeError, ThreadPool
 
 describe('pool option validation', () => {
   it.each([
-    [{ minThreads: -1 }, InvalidOptionRangeError, /minThreads must be an integer >= 0, got `-1`/],
+    [{ minThreads: -1 }, InvalidOptionRangeError, /minThreads must be an integer from 0 to 256, got `-1`/],
     [{ minThreads: 1.5 }, InvalidOptionRangeError, /minThreads/],
-    [{ maxThreads: 0 }, InvalidOptionRangeError, /maxThreads must be an integer >= 1, got `0`/],
-    [{ maxThreads: '4' }, InvalidOptionTypeError, /maxThreads must be an integer >= 1, got `"4"` \(string\)/],
+    [{ maxThreads: 0 }, InvalidOptionRangeError, /maxThreads must be an integer from 1 to 256, got `0`/],
+    [{ maxThreads: '4' }, InvalidOptionTypeError, /maxThreads must be an integer from 1 to 256, got `"4"` \(string\)/],
     [{ minThreads: 3, maxThreads: 2 }, InvalidOptionRangeError, /minThreads must be <= maxThreads \(2\), got `3`/],
     [{ idleTimeout: -5 }, InvalidOptionRangeError, /idleTimeout/],
     [{ maxQueue: 1.5 }, InvalidOptionRangeError, /maxQueue/],

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPool } from 'loopguard';
+import { createPool, startMonitor } from 'loopguard';
 import { busy } from '../fixtures/pool/functions.mjs';
 import { fixture, lastJson, runChild } from './helpers.js';
 
-const monitorKey = Symbol.for('loopguard.monitor');
+const monitorKey = Symbol.for('loopguard.v1.monitor');
 
 describe('the pool and the process', () => {
   it('a process using the default pool waits for the pending result, then exits by itself', async () => {
@@ -71,19 +71,28 @@ describe('pool saturation warnings', () => {
     expect(saturation[0]!.message).toMatch(/thread pool "reports" is saturated: a task waited \d+ ms for a thread \(\d+ queued/);
   });
 
-  it('reports through the running monitor when there is one', async () => {
-    const calls: Array<{ fields: Record<string, unknown>; message: string }> = [];
-    (globalThis as Record<symbol, unknown>)[monitorKey] = {
-      threshold: 100,
-      warn: (fields: Record<string, unknown>, message: string) => calls.push({ fields, message }),
-    };
-    const pool = createPool({ maxThreads: 1, queueWarning: 100, name: 'reports' });
-    await Promise.all([pool.run(busy, [250]), pool.run(busy, [250])]);
-    await pool.close();
-    expect(calls).toHaveLength(1);
-    expect(calls[0]!.fields).toMatchObject({ kind: 'pool-saturated', pool: 'reports', threads: 1 });
-    expect(calls[0]!.fields.waitMs as number).toBeGreaterThanOrEqual(100);
-    expect(calls[0]!.message).toContain('saturated');
+  it('reports through the running monitor, prefixed "loopguard:" once, counting the tasks still waiting', async () => {
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    const monitor = startMonitor({ log: 'pretty', threshold: 5000 });
+    try {
+      const pool = createPool({ maxThreads: 1, queueWarning: 100, name: 'reports' });
+      // busy is not measured yet: one at a time, so when the second starts the last two wait.
+      await Promise.all([pool.run(busy, [250]), pool.run(busy, [250]), pool.run(busy, [250]), pool.run(busy, [250])]);
+      await pool.close();
+    } finally {
+      await monitor.stop();
+      process.stderr.write = write;
+    }
+    const lines = written.join('').split('\n').filter((line) => line.includes('saturated'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^loopguard: thread pool "reports" is saturated: a task waited \d+ ms for a thread \(2 queued, 1 threads\)/);
+    expect(lines[0]!.split('loopguard:')).toHaveLength(2);
+    expect(lines[0]).toContain('queued=2');
   });
 
   it('does not warn when tasks start within queueWarning', async () => {

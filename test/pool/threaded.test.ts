@@ -94,7 +94,7 @@ describe("threaded(): offload 'auto' and concurrency", () => {
   });
 
   it("uses the running monitor's threshold when none is given", async () => {
-    const monitorKey = Symbol.for('loopguard.monitor');
+    const monitorKey = Symbol.for('loopguard.v1.monitor');
     const holder = globalThis as Record<symbol, unknown>;
     try {
       holder[monitorKey] = { threshold: 2000 };

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BlockEvent } from '../../src/types.js';
 import { forkFixture, nextMessage } from './run-fixture.js';
 

@@ -8,8 +8,8 @@ type Expect<T extends true> = T;
 declare function hash(password: string, rounds: number): string;
 declare function fetchUser(id: number): Promise<{ id: number }>;
 
-const threadedHash = threaded(hash);
-const threadedFetch = threaded(fetchUser);
+export const threadedHash = threaded(hash);
+export const threadedFetch = threaded(fetchUser);
 
 export type Checks = [
   Expect<Equal<typeof threadedHash, (password: string, rounds: number) => Promise<string>>>,

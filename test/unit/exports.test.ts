@@ -43,15 +43,32 @@ describe('the built package', () => {
     expect(exportsVia('import', 'loopguard')).not.toContain('default');
   });
 
-  it('shares one class identity for errors across the ESM and CJS builds only by code, not by instance', () => {
-    // Two builds are two copies of each class; users should branch on `code`, which both share.
+  it('recognises an error of one build with instanceof against the other build\'s classes', () => {
+    // Two builds are two copies of each class: instanceof reads a shared brand, not the prototype.
     const script = `
       const cjs = require('loopguard');
       import('loopguard').then((esm) => {
-        const a = new cjs.PoolClosedError(); const b = new esm.PoolClosedError();
-        console.log(JSON.stringify([a.code, b.code, a instanceof cjs.LoopguardError, b instanceof esm.LoopguardError]));
+        const fromCjs = new cjs.TaskTimeoutError(5); const fromEsm = new esm.PoolClosedError();
+        let optionError; try { esm.createPool({ maxThreads: -1 }); } catch (e) { optionError = e; }
+        console.log(JSON.stringify({
+          cjsInEsm: [fromCjs instanceof esm.TaskTimeoutError, fromCjs instanceof esm.LoopguardError],
+          esmInCjs: [fromEsm instanceof cjs.PoolClosedError, fromEsm instanceof cjs.LoopguardError],
+          notOther: [fromCjs instanceof esm.PoolClosedError, fromEsm instanceof cjs.TaskTimeoutError],
+          option: [optionError instanceof cjs.LoopguardError, optionError instanceof cjs.InvalidOptionRangeError,
+            optionError instanceof RangeError, optionError instanceof cjs.InvalidOptionTypeError, optionError.code],
+          plain: [new Error('x') instanceof cjs.LoopguardError, null instanceof esm.LoopguardError,
+            Object.assign(new Error('x'), { code: 'ERR_LOOPGUARD_POOL_CLOSED' }) instanceof esm.LoopguardError],
+          name: fromCjs.name,
+        }));
       });`;
     const output = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' });
-    expect(JSON.parse(output)).toEqual(['ERR_LOOPGUARD_POOL_CLOSED', 'ERR_LOOPGUARD_POOL_CLOSED', true, true]);
+    expect(JSON.parse(output)).toEqual({
+      cjsInEsm: [true, true],
+      esmInCjs: [true, true],
+      notOther: [false, false],
+      option: [true, true, true, false, 'ERR_LOOPGUARD_INVALID_OPTION'],
+      plain: [false, false, false],
+      name: 'TaskTimeoutError',
+    });
   });
 });

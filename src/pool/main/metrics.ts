@@ -3,6 +3,9 @@ import { DurationHistogram } from './histogram.js';
 /** Tasks one thread may hold at most, however tiny: deep enough that a thread still has work
  * through a main-thread GC pause of a few ms. */
 const MAX_DEPTH = 2048;
+/** Run-time slots: function indexes only grow (sources forgotten and sent again get new ones),
+ * so beyond this they share slots; a shared slot only blurs a pipelining estimate. */
+const RUN_TIME_SLOTS = 4096;
 
 type Percentiles = { p50: number; p99: number; max: number };
 
@@ -35,9 +38,10 @@ export class PoolMetrics {
   #averageRunMs = new Float64Array(64).fill(NaN);
 
   /** One task of function `index` ran `ms` in its thread. */
-  learnRunTime(index: number, ms: number): void {
+  learnRunTime(functionIndex: number, ms: number): void {
+    const index = functionIndex % RUN_TIME_SLOTS;
     if (index >= this.#averageRunMs.length) {
-      const grown = new Float64Array(Math.max(index + 1, this.#averageRunMs.length * 2)).fill(NaN);
+      const grown = new Float64Array(Math.min(RUN_TIME_SLOTS, Math.max(index + 1, this.#averageRunMs.length * 2))).fill(NaN);
       grown.set(this.#averageRunMs);
       this.#averageRunMs = grown;
     }
@@ -54,7 +58,8 @@ export class PoolMetrics {
    * How many tasks one thread may hold when the next is of function `index`: ~4 ms of its
    * work; one for long tasks (no head-of-line wait) and for functions not measured yet.
    */
-  depth(index: number): number {
+  depth(functionIndex: number): number {
+    const index = functionIndex % RUN_TIME_SLOTS;
     const average = index < this.#averageRunMs.length ? this.#averageRunMs[index]! : NaN;
     if (Number.isNaN(average) || average >= 5) return 1;
     return Math.min(MAX_DEPTH, Math.max(2, Math.floor(4 / average)));

@@ -1,319 +1,71 @@
-import { performance } from 'node:perf_hooks';
-import {
-  InvalidOptionTypeError,
-  PoolClosedError,
-  PoolQueueFullError,
-  TaskTimeoutError,
-  WorkerCrashedError,
-} from '../../errors.js';
-import { checkFunction, describeValue } from '../../shared/validate.js';
-import { warnClassInstances } from '../marking/class-warning.js';
-import { cloneErrorFor } from './clone-path.js';
-import { attributeCrash } from './crash.js';
-import { PoolMetrics, type PoolStats } from './metrics.js';
-import { resolvePoolOptions, resolveRunOptions, type PoolOptions, type ResolvedPoolOptions, type RunOptions } from './options.js';
-import { RESULT_STRIDE, STATUS_OK, type ResultBatch } from '../protocol.js';
-import { definitionOf } from '../marking/registry.js';
-import { reviveError } from './remote-error.js';
-import { warnSaturated } from './saturation.js';
-import { Fifo, Task, taskPromise } from './task.js';
-import type { PoolThread, ThreadHost } from './thread.js';
-import { ThreadSet } from './threads.js';
-import { collectTransfers } from '../marking/transfer-list.js';
+import { ensureGlobal } from '../../shared/globals.js';
+import { PoolCore } from './core.js';
+import type { PoolStats } from './metrics.js';
+import type { PoolOptions, RunOptions } from './options.js';
 
 export type { PoolOptions, RunOptions } from './options.js';
 export type { PoolStats } from './metrics.js';
 
-/** Class-instance warnings cost a prototype check per argument: development only. */
-const developmentMode = process.env.NODE_ENV !== 'production';
+/**
+ * Pool → how threaded() tells it that a function moved there for good (`offload: 'auto'`).
+ * Process-wide, because the pool may come from the other build (the default pool is shared
+ * by both); a WeakMap, not a method, so that nothing of the pool's inside is on the instance.
+ */
+const offloadNotes = ensureGlobal('poolOffloadNotes', () => new WeakMap<object, (label: string) => void>());
 
 /**
- * A pool of worker threads running marked (threaded()) or self-contained functions.
- * Tasks are pipelined: a thread gets several at once (how many adapts to their measured
- * run time) so tiny tasks pay one message per batch, not one per task.
+ * A pool of worker threads running marked (threaded()) or self-contained functions. Tasks
+ * are pipelined: a thread gets several at once (how many adapts to their measured run time),
+ * so tiny tasks pay one message per batch, not one per task.
+ *
+ * `await using pool = createPool()` closes it at the end of the scope.
  */
-export class ThreadPool implements ThreadHost {
-  readonly #options: ResolvedPoolOptions;
-  readonly #threads: ThreadSet;
-  readonly #queue = new Fifo<Task>();
-  readonly #metrics = new PoolMetrics();
-  #flushScheduled = false;
-  #closing = false;
-  #drained: (() => void) | undefined;
-  #saturationWarned = false;
-  readonly #flush = (): void => this.#flushAll();
+export class ThreadPool implements AsyncDisposable {
+  readonly #impl: PoolCore;
 
   constructor(options?: PoolOptions) {
-    this.#options = resolvePoolOptions(options);
-    this.#threads = new ThreadSet(this, this.#options);
-    this.#threads.ensureMinThreads(false);
+    const impl = new PoolCore(options);
+    this.#impl = impl;
+    offloadNotes.set(this, (label) => impl.noteOffloaded(label));
   }
 
   /** Run `fn(...args)` in a thread: a threaded() function, or a self-contained one sent as source. */
   run<A extends unknown[], R>(fn: (...args: A) => R, args?: A, options?: RunOptions): Promise<Awaited<R>> {
-    let task: Task;
-    let promise: Promise<Awaited<R>>;
-    try {
-      checkFunction('fn', fn);
-      if (args !== undefined && !Array.isArray(args)) {
-        throw new InvalidOptionTypeError(`args must be an array, got ${describeValue(args)}`);
-      }
-      const { signal, timeout, transfer } = resolveRunOptions(options);
-      const def = definitionOf(fn as (...args: never[]) => unknown);
-      if (this.#closing) throw new PoolClosedError();
-      if (signal?.aborted === true) throw signal.reason;
-      if (this.#queue.length >= this.#options.maxQueue && !this.#threads.hasRoom()) {
-        throw new PoolQueueFullError(this.#options.maxQueue);
-      }
-      const list = (args ?? []) as unknown[];
-      if (developmentMode) warnClassInstances(list);
-      promise = taskPromise<Awaited<R>>();
-      task = new Task(
-        def,
-        list,
-        collectTransfers(list, transfer),
-        timeout ?? this.#options.taskTimeout,
-        signal,
-        performance.now(),
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (task.signal !== undefined) {
-      task.onAbort = () => this.#abort(task);
-      task.signal.addEventListener('abort', task.onAbort, { once: true });
-    }
-    this.#queue.push(task);
-    this.#pump();
-    return promise;
+    return this.#impl.run(fn, args, options) as Promise<Awaited<R>>;
   }
 
+  /** Threads, busy threads, waiting tasks (`queued`, as `maxQueue` counts them), counts and timings. */
   stats(): PoolStats {
-    let busy = 0;
-    let pipelined = 0;
-    for (const thread of this.#threads.list) {
-      if (thread.load > 0) busy++;
-      pipelined += Math.max(0, thread.load - 1);
-    }
-    const metrics = this.#metrics;
-    return {
-      threads: this.#threads.list.length,
-      busy,
-      queued: this.#queue.length + pipelined,
-      completed: metrics.completed,
-      failed: metrics.failed,
-      waitMs: metrics.waitMs(),
-      runMs: metrics.runMs(),
-      offloaded: [...metrics.offloaded],
-    };
-  }
-
-  /** Finish queued and running tasks, then end every thread. New tasks are refused. */
-  async close(): Promise<void> {
-    this.#closing = true;
-    if (!this.#isIdle()) await new Promise<void>((resolve) => (this.#drained = resolve));
-    await this.#threads.terminateAll();
-  }
-
-  /** Reject queued and running tasks with PoolClosedError and end every thread now. */
-  async destroy(): Promise<void> {
-    this.#closing = true;
-    const error = new PoolClosedError('thread pool was destroyed');
-    for (const task of this.#queue.drain()) this.#fail(task, error);
-    for (const thread of this.#threads.list) {
-      for (const task of this.#threads.takeTasks(thread)) this.#fail(task, error);
-    }
-    await this.#threads.terminateAll();
-    this.#drained?.();
-  }
-
-  /** @internal threaded() reports a function that moved here for good (`offload: 'auto'`). */
-  _noteOffloaded(label: string): void {
-    this.#metrics.offloaded.add(label);
-  }
-
-  // ThreadHost: called by PoolThread.
-
-  onResults(thread: PoolThread, batch: ResultBatch): void {
-    const count = batch.length / RESULT_STRIDE;
-    const head = thread.inflight.peek();
-    // Pipelined tasks started when the one before them ended: estimate from the thread's times.
-    let clock = head?.startedAt ?? performance.now();
-    for (let i = 0; i < count; i++) {
-      const task = thread.inflight.shift();
-      if (task === undefined) continue;
-      const at = i * RESULT_STRIDE;
-      const runMs = (batch[at + 2] as number) / 1000;
-      this.#metrics.learnRunTime(task.def.index, runMs);
-      const startedAt = task.startedAt ?? clock;
-      clock = startedAt + runMs;
-      if (task.settled) continue; // aborted while pipelined
-      this.#metrics.recordTask(startedAt - task.submittedAt, runMs);
-      if (batch[at] === STATUS_OK) {
-        if (task.settle(true, batch[at + 1])) this.#metrics.completed++;
-      } else {
-        this.#fail(task, reviveError(batch[at + 1]));
-      }
-    }
-    this.#startHead(thread);
-    this.#afterProgress(thread);
-  }
-
-  onExit(thread: PoolThread, exitCode: number): void {
-    this.#threads.remove(thread);
-    if (thread.dead) return; // terminated by the pool, which already took its tasks
-    thread.dead = true;
-    const tasks = this.#threads.takeTasks(thread);
-    const cause = thread.lastError;
-    const reason = cause?.message ?? `it exited with code ${exitCode}`;
-    const { culprits, requeued } = attributeCrash(tasks, thread.started);
-    for (const task of culprits) {
-      const label = task.def.name || 'a task';
-      this.#fail(task, new WorkerCrashedError(`worker thread crashed while running ${label}: ${reason}`, { cause }));
-    }
-    this.#requeue(requeued);
-    this.#afterProgress(undefined);
-  }
-
-  onCloneError(task: Task, error: unknown): void {
-    this.#fail(task, cloneErrorFor(task.args, error));
-  }
-
-  // Scheduling.
-
-  #pump(): void {
-    while (this.#queue.length > 0) {
-      const task = this.#queue.peek()!;
-      if (task.settled) {
-        this.#queue.shift();
-        continue;
-      }
-      let thread: PoolThread | undefined;
-      let depth = 1;
-      try {
-        depth = this.#metrics.depth(task.def.index);
-        thread = this.#threads.pick(depth, task.bytes);
-      } catch (error) {
-        // new Worker() itself failed (e.g. execArgv a worker refuses): fail the task, not run().
-        this.#queue.shift();
-        this.#fail(task, new WorkerCrashedError(`could not start a worker thread: ${(error as Error).message}`, { cause: error }));
-        continue;
-      }
-      if (thread === undefined) return;
-      this.#queue.shift();
-      thread.outbox.push(task);
-      thread.took(depth);
-      thread.setReferenced(true);
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        queueMicrotask(this.#flush);
-      }
-    }
-  }
-
-  #flushAll(): void {
-    this.#flushScheduled = false;
-    for (const thread of this.#threads.list) {
-      if (thread.outbox.length === 0) continue;
-      thread.flush(this);
-      this.#startHead(thread);
-      // Every task of the batch failed to clone: the thread is idle again, give it the next ones.
-      if (thread.load === 0) this.#afterProgress(thread);
-    }
-  }
-
-  /** The thread's first unanswered task is running now: start its clock. */
-  #startHead(thread: PoolThread): void {
-    const head = thread.inflight.peek();
-    if (head === undefined || head.startedAt !== undefined || head.settled) return;
-    const now = performance.now();
-    head.startedAt = now;
-    if (head.timeout > 0 && head.timeout !== Infinity) this.#armTimeout(thread, head);
-    const waited = now - head.submittedAt;
-    // One warning per episode: it ends when a task gets a thread within queueWarning again.
-    if (waited < this.#options.queueWarning) {
-      this.#saturationWarned = false;
-    } else if (this.#options.queueWarning > 0 && !this.#saturationWarned) {
-      this.#saturationWarned = true;
-      const stats = this.stats();
-      warnSaturated(this.#options.name, stats.queued, waited, stats.threads);
-    }
+    return this.#impl.stats();
   }
 
   /**
-   * The timeout counts from the task's start in the thread. The thread counts the tasks it
-   * started in shared memory: a new thread may still be booting (or importing) when its first
-   * task is posted, so until the thread reaches the task, look again every 10 ms; from then
-   * on, the task has its full time.
+   * Finish queued and running tasks, then end every thread. New tasks are refused. Any number
+   * of callers may await it; each is resolved once the threads have ended.
    */
-  #armTimeout(thread: PoolThread, task: Task): void {
-    const started = thread.started >= task.seq;
-    task.timer = setTimeout(
-      () => {
-        if (thread.dead || task.settled) return;
-        if (started) this.#kill(thread, task, new TaskTimeoutError(task.timeout));
-        else this.#armTimeout(thread, task);
-      },
-      started ? task.timeout : Math.min(task.timeout, 10),
-    );
-    task.timer.unref(); // the referenced worker keeps the process alive while it runs
+  close(): Promise<void> {
+    return this.#impl.close();
   }
 
-  #afterProgress(thread: PoolThread | undefined): void {
-    if (thread !== undefined && thread.load === 0) this.#threads.idle(thread);
-    this.#pump();
-    this.#threads.ensureMinThreads(this.#closing);
-    if (this.#drained !== undefined && this.#isIdle()) {
-      const drained = this.#drained;
-      this.#drained = undefined;
-      drained();
-    }
+  /** Reject queued and running tasks with `PoolClosedError` and end every thread now. */
+  destroy(): Promise<void> {
+    return this.#impl.destroy();
   }
 
-  /** End a thread running `culprit` (timeout, abort): fail that task, requeue the rest. */
-  #kill(thread: PoolThread, culprit: Task, reason: unknown): void {
-    if (thread.dead || culprit.settled) return;
-    this.#threads.end(thread);
-    const tasks = this.#threads.takeTasks(thread);
-    this.#fail(culprit, reason);
-    this.#requeue(tasks.filter((task) => task !== culprit));
-    this.#afterProgress(undefined);
-  }
-
-  #abort(task: Task): void {
-    if (task.settled) return;
-    const thread = task.thread as PoolThread | undefined;
-    if (thread !== undefined && !thread.dead && thread.inflight.peek() === task) {
-      this.#kill(thread, task, task.signal!.reason);
-    } else {
-      // Queued or pipelined behind another task: settle now, drop its result when it comes.
-      this.#fail(task, task.signal!.reason);
-      this.#pump();
-    }
-  }
-
-  /** Put tasks taken off a dead thread back at the front of the queue, in their order. */
-  #requeue(tasks: Task[]): void {
-    const live = tasks.filter((task) => !task.settled);
-    for (const task of live) {
-      task.seq = 0;
-      task.startedAt = undefined;
-      task.thread = undefined;
-      if (task.timer !== undefined) clearTimeout(task.timer);
-      task.timer = undefined;
-    }
-    this.#queue.unshiftAll(live);
-  }
-
-  #fail(task: Task, error: unknown): void {
-    if (task.settle(false, error)) this.#metrics.failed++;
-  }
-
-  #isIdle(): boolean {
-    return this.#queue.length === 0 && this.#threads.allIdle();
+  /**
+   * `await using pool = createPool(…)`: the same as {@link close}. Node defines
+   * Symbol.asyncDispose from 20.4 on (the supported range starts at 20.19).
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#impl.close();
   }
 }
 
 export function createPool(options?: PoolOptions): ThreadPool {
   return new ThreadPool(options);
+}
+
+/** threaded() with `offload: 'auto'`: `label` moved to `pool` for good (listed in its stats). */
+export function noteOffloaded(pool: object, label: string): void {
+  offloadNotes.get(pool)?.(label);
 }

@@ -1,4 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
+import { types } from 'node:util';
 import type { TransferListItem } from 'node:worker_threads';
 import type { FunctionDef } from '../protocol.js';
 
@@ -26,14 +27,18 @@ interface TaskExtra {
   bytes: number;
 }
 
-/** Bytes of ArrayBuffers and views among the top-level arguments (nested ones are not counted). */
+/** Bytes of ArrayBuffers and views among the top-level arguments that a post copies (nested ones are not counted). */
 function payloadBytes(args: unknown[]): number {
   let bytes = 0;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     // Primitives first: the common tiny task never reaches the two builtin checks.
     if (typeof arg !== 'object' || arg === null) continue;
-    if (arg instanceof ArrayBuffer || ArrayBuffer.isView(arg)) bytes += arg.byteLength;
+    // A view of shared memory is not copied: it costs the thread nothing to receive.
+    if (ArrayBuffer.isView(arg)) bytes += arg.buffer instanceof SharedArrayBuffer ? 0 : arg.byteLength;
+    // instanceof reads the prototype: a Proxy's trap would run (a revoked one throws). Such an
+    // argument fails the task when it is posted, with a DataCloneError naming it.
+    else if (!types.isProxy(arg) && arg instanceof ArrayBuffer) bytes += arg.byteLength;
   }
   return bytes;
 }

@@ -1,6 +1,18 @@
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import { workerUrl } from '../../shared/worker-url.js';
-import { CONTROL_SLOTS, SLOT_DOORBELL, SLOT_STARTED, type FunctionDef, type PoolWorkerData, type ResultBatch } from '../protocol.js';
+import {
+  CONTROL_SLOTS,
+  SLOT_DOORBELL,
+  SLOT_STARTED,
+  SOURCE_CACHE_SIZE,
+  TASK_ARG_COUNT,
+  TASK_ARGS,
+  TASK_FUNCTION,
+  type FunctionDef,
+  type PoolWorkerData,
+  type ResultBatch,
+  type TaskBatch,
+} from '../protocol.js';
 import { Fifo, type Task } from './task.js';
 
 export interface ThreadHost {
@@ -18,7 +30,10 @@ export class PoolThread {
   /** Assigned during this tick; posted together by {@link flush}. */
   outbox: Task[] = [];
   private posted = 0;
+  /** Marked functions the thread was sent (few: one per threaded() call). */
   private readonly defined = new Set<number>();
+  /** Self-contained functions the thread holds, least recently used first (at most SOURCE_CACHE_SIZE). */
+  private readonly sources = new Map<number, true>();
   idleSince = 0;
   referenced = false;
   /** Terminated by the pool, or exited: its messages and exit no longer count. */
@@ -123,11 +138,30 @@ export class PoolThread {
     }
   }
 
+  /**
+   * The least recently used sources to drop so that the thread holds at most SOURCE_CACHE_SIZE
+   * once this batch's are added; never one that this batch uses (it may hold more until the
+   * next batch when one batch alone uses more).
+   */
+  private sourcesToForget(used: Set<number>): number[] | null {
+    let size = this.sources.size;
+    for (const index of used) if (!this.sources.has(index)) size++;
+    let forget: number[] | null = null;
+    for (const index of this.sources.keys()) {
+      if (size <= SOURCE_CACHE_SIZE) break;
+      if (used.has(index)) continue;
+      (forget ??= []).push(index);
+      size--;
+    }
+    return forget;
+  }
+
   private post(tasks: Task[], first: number, end: number): void {
     let defs: FunctionDef[] | null = null;
+    let used: Set<number> | null = null;
     let transfer: TransferListItem[] | undefined;
     let length = 0;
-    for (let i = first; i < end; i++) if (!tasks[i]!.settled) length += 2 + tasks[i]!.args.length;
+    for (let i = first; i < end; i++) if (!tasks[i]!.settled) length += TASK_ARGS + tasks[i]!.args.length;
     if (length === 0) return; // every task was aborted while waiting here
     const flat = packedArray(length);
     let at = 0;
@@ -135,18 +169,33 @@ export class PoolThread {
       const task = tasks[i]!;
       if (task.settled) continue;
       const def = task.def;
-      if (!this.defined.has(def.index) && (defs === null || !defs.includes(def))) (defs ??= []).push(def);
+      if (def.source !== undefined) {
+        (used ??= new Set()).add(def.index);
+        if (!this.sources.has(def.index) && (defs === null || !defs.includes(def))) (defs ??= []).push(def);
+      } else if (!this.defined.has(def.index) && (defs === null || !defs.includes(def))) {
+        (defs ??= []).push(def);
+      }
       const args = task.args;
-      flat[at++] = def.index;
-      flat[at++] = args.length;
+      flat[at + TASK_FUNCTION] = def.index;
+      flat[at + TASK_ARG_COUNT] = args.length;
+      at += TASK_ARGS;
       for (let j = 0; j < args.length; j++) flat[at++] = args[j];
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
-    this.worker.postMessage({ defs, tasks: flat }, transfer);
+    const forget = used === null ? null : this.sourcesToForget(used);
+    const batch: TaskBatch = { forget, defs, tasks: flat };
+    this.worker.postMessage(batch, transfer);
     // Wake the thread if it waits on the doorbell (see worker-idle.ts); the message is queued.
     Atomics.add(this.control, SLOT_DOORBELL, 1);
     Atomics.notify(this.control, SLOT_DOORBELL, 1);
-    if (defs !== null) for (const def of defs) this.defined.add(def.index);
+    if (defs !== null) for (const def of defs) if (def.source === undefined) this.defined.add(def.index);
+    if (used !== null) {
+      if (forget !== null) for (const index of forget) this.sources.delete(index);
+      for (const index of used) {
+        this.sources.delete(index); // to the most recently used end
+        this.sources.set(index, true);
+      }
+    }
     for (let i = first; i < end; i++) {
       const task = tasks[i]!;
       if (task.settled) continue;

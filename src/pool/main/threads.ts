@@ -22,6 +22,7 @@ export class ThreadSet {
   readonly #host: ThreadHost;
   readonly #options: ResolvedPoolOptions;
   readonly #reaper: IdleReaper;
+  #terminated: Promise<void> = Promise.resolve();
   /** Read once: the pool thread's entry sets the flag before anything can make a pool, and
    * this runs after every batch of results. */
   readonly #inPoolWorker = inPoolWorker();
@@ -96,15 +97,18 @@ export class ThreadSet {
     return tasks;
   }
 
-  async terminateAll(): Promise<void> {
+  /**
+   * End every thread; resolves once they and those of any earlier call have exited, so that
+   * close() and destroy() racing each other both wait for the same end.
+   */
+  terminateAll(): Promise<void> {
     this.#reaper.stop();
-    const threads = this.list.splice(0);
-    await Promise.all(
-      threads.map((thread) => {
-        thread.dead = true;
-        return thread.worker.terminate();
-      }),
-    );
+    const ending = this.list.splice(0).map((thread) => {
+      thread.dead = true;
+      return thread.worker.terminate();
+    });
+    this.#terminated = Promise.all([this.#terminated, ...ending]).then(() => undefined);
+    return this.#terminated;
   }
 
   #spawn(): PoolThread {

@@ -2,6 +2,8 @@
  * Structured clone keeps data, not classes: a `new User()` argument arrives in the thread as
  * a plain object without its methods. Outside production, say so once per class.
  */
+import { types } from 'node:util';
+
 const warned = new Set<string>();
 
 const CLONEABLE_PROTOTYPES = new Set<unknown>([
@@ -25,7 +27,10 @@ const CLONEABLE_PROTOTYPES = new Set<unknown>([
 export function warnClassInstances(args: unknown[]): void {
   for (let i = 0; i < args.length; i++) {
     const value = args[i];
-    if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof Error) continue;
+    if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) continue;
+    // A Proxy is never cloneable (the task fails with a DataCloneError naming it), and reading
+    // its prototype would run a trap (or throw, when revoked).
+    if (types.isProxy(value) || value instanceof Error) continue;
     const prototype = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
     if (CLONEABLE_PROTOTYPES.has(prototype)) continue;
     const name = prototype?.constructor?.name || 'a class';

@@ -1,22 +1,10 @@
-import { peekSingleton, processSingleton } from '../../shared/globals.js';
+import { ensureGlobal, getGlobal, type SharedDefinitions } from '../../shared/globals.js';
 import { FunctionNotPortableError } from '../../errors.js';
-import { IN_POOL_WORKER_KEY, REGISTRY_KEY, type FunctionDef } from '../protocol.js';
+import { SOURCE_CACHE_SIZE, type FunctionDef } from '../protocol.js';
 
 type AnyFunction = (...args: never[]) => unknown;
 
-/**
- * Function → how a pool thread finds it. Process-wide (both builds share it), so a function
- * marked through the CJS build runs on a pool made by the ESM build and the other way round.
- */
-interface Definitions {
-  nextIndex: number;
-  byFunction: WeakMap<AnyFunction, FunctionDef>;
-  bySource: Map<string, FunctionDef>;
-  /** Per module URL: how many threaded() calls it made (the key of unnamed functions). */
-  ordinals: Map<string, number>;
-}
-
-const definitions = processSingleton<Definitions>('poolDefinitions', () => ({
+const definitions: SharedDefinitions = ensureGlobal('poolDefinitions', () => ({
   nextIndex: 0,
   byFunction: new WeakMap(),
   bySource: new Map(),
@@ -25,11 +13,11 @@ const definitions = processSingleton<Definitions>('poolDefinitions', () => ({
 
 /** Whether this code runs in a pool thread (the thread's entry sets the flag first thing). */
 export function inPoolWorker(): boolean {
-  return peekSingleton<boolean>(IN_POOL_WORKER_KEY) === true;
+  return getGlobal('inPoolWorker') === true;
 }
 
 /** `moduleUrl#key` → marked function; read by the pool thread after importing the module. */
-export const markedFunctions = processSingleton(REGISTRY_KEY, () => new Map<string, AnyFunction>());
+export const markedFunctions = ensureGlobal('threadedRegistry', () => new Map<string, AnyFunction>());
 
 export function nextOrdinal(moduleUrl: string): number {
   const ordinal = definitions.ordinals.get(moduleUrl) ?? 0;
@@ -61,11 +49,18 @@ export function definitionOf(fn: AnyFunction): FunctionDef {
   if (/^class\b/.test(source)) {
     throw new FunctionNotPortableError(`${fn.name || 'the function'} is a class, not a function a worker thread can call`);
   }
+  // Least recently used first, at most SOURCE_CACHE_SIZE: sources may be made at run time
+  // (new Function per request), and a forgotten one only costs a new index if it comes back.
   let def = definitions.bySource.get(source);
   if (def === undefined) {
     def = { index: definitions.nextIndex++, source, name: fn.name };
-    definitions.bySource.set(source, def);
+    if (definitions.bySource.size >= SOURCE_CACHE_SIZE) {
+      definitions.bySource.delete(definitions.bySource.keys().next().value as string);
+    }
+  } else {
+    definitions.bySource.delete(source);
   }
+  definitions.bySource.set(source, def);
   definitions.byFunction.set(fn, def);
   return def;
 }

@@ -1,17 +1,23 @@
 import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import { FunctionNotPortableError, InvalidOptionTypeError } from '../../errors.js';
-import { peekSingleton, setSingleton } from '../../shared/globals.js';
+import { getGlobal, setGlobal } from '../../shared/globals.js';
 import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../../shared/validate.js';
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
-import { ThreadPool } from '../main/pool.js';
+import { noteOffloaded, ThreadPool } from '../main/pool.js';
+import { checkTimeout } from '../main/options.js';
 import { transferLists } from './transfer-list.js';
 import { aliasDefinition, defineMarked, inPoolWorker, markedFunctions, nextOrdinal } from './registry.js';
 
 export interface ThreadedOptions {
   /** The pool to run in. @default the default pool, created on first use */
   pool?: ThreadPool;
-  /** ms a call may run before `TaskTimeoutError`; `0` = the pool's `taskTimeout`. */
+  /**
+   * ms a call may run (from its start in the thread) before `TaskTimeoutError`, at most
+   * 2147483647 (setTimeout's limit); `0` = the pool's `taskTimeout` (as when unset);
+   * `Infinity` = no timeout, whatever the pool's `taskTimeout`.
+   * @default the pool's `taskTimeout`
+   */
   timeout?: number;
   /** The key the worker finds the function by, unique within its module. @default fn.name, else its ordinal */
   name?: string;
@@ -31,11 +37,11 @@ const THREADED_OPTIONS = ['pool', 'timeout', 'name', 'offload', 'threshold', 'co
 
 /** The default pool: made on first use, shared by both builds, ended when the process exits. */
 export function defaultPool(): ThreadPool {
-  let pool = peekSingleton<ThreadPool>('defaultPool');
+  let pool = getGlobal('defaultPool') as ThreadPool | undefined;
   if (pool === undefined) {
     const created = new ThreadPool({ name: 'default' });
     pool = created;
-    setSingleton('defaultPool', created);
+    setGlobal('defaultPool', created);
     process.once('exit', () => void created.destroy());
   }
   return pool;
@@ -52,7 +58,7 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   if (given.pool !== undefined && !(given.pool instanceof ThreadPool) && typeof (given.pool as { run?: unknown }).run !== 'function') {
     throw new InvalidOptionTypeError(`pool must be a ThreadPool, got ${describeValue(given.pool)}`);
   }
-  if (given.timeout !== undefined) checkNumber('timeout', given.timeout, { min: 0, infinity: true });
+  if (given.timeout !== undefined) checkTimeout('timeout', given.timeout);
   if (given.name !== undefined) checkString('name', given.name);
   const offload = given.offload === undefined ? 'always' : checkOneOf('offload', given.offload, ['always', 'auto'] as const);
   if (given.threshold !== undefined) checkNumber('threshold', given.threshold, { min: 0 });
@@ -102,20 +108,21 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   }
   const def = defineMarked(fn as (...args: never[]) => unknown, moduleUrl, key);
   const label = `${key} (${moduleUrl})`;
-  const runOptions = given.timeout === undefined ? undefined : { timeout: given.timeout };
+  // 0 means the pool's taskTimeout, as documented: leave the option out and the pool applies it.
+  const runOptions = given.timeout === undefined || given.timeout === 0 ? undefined : { timeout: given.timeout };
   const pool = (): ThreadPool => given.pool ?? defaultPool();
   const limit = concurrency === Infinity ? undefined : limiter(concurrency);
   let movedToPool = offload === 'always';
 
   const call = (args: A): Promise<Awaited<R>> => {
     if (!movedToPool) {
-      const threshold = given.threshold ?? peekSingleton<{ threshold?: number }>('monitor')?.threshold ?? 50;
+      const threshold = given.threshold ?? getGlobal('monitor')?.threshold ?? 50;
       const start = performance.now();
       const result = runInline(fn, args);
       // Timed synchronously: only the part that held the loop counts, not what it awaited.
       if (performance.now() - start > threshold) {
         movedToPool = true;
-        pool()._noteOffloaded(label);
+        noteOffloaded(pool(), label);
       }
       return result;
     }
@@ -125,12 +132,15 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   aliasDefinition(wrapper, def);
   markedWrappers.set(wrapper, fn);
   poolOf.set(fn, given.pool);
+  if (runOptions !== undefined) runOptionsOf.set(fn, runOptions);
   return wrapper;
 }
 
 /** threaded() wrapper → marked function, so runInThreadpool(wrapper) takes the marked path. */
 const markedWrappers = new WeakMap<object, (...args: never[]) => unknown>();
 const poolOf = new WeakMap<object, ThreadPool | undefined>();
+/** The marked function's own `timeout`, which runInThreadpool(wrapper) honours too. */
+const runOptionsOf = new WeakMap<object, { timeout: number }>();
 
 /**
  * Run `fn(...args)` in the default pool: a threaded() function, or a self-contained
@@ -139,7 +149,7 @@ const poolOf = new WeakMap<object, ThreadPool | undefined>();
 export function runInThreadpool<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Awaited<R>> {
   const target = (markedWrappers.get(fn) ?? fn) as (...args: A) => R;
   if (inPoolWorker()) return runInline(target, args);
-  return (poolOf.get(target) ?? defaultPool()).run(target, args);
+  return (poolOf.get(target) ?? defaultPool()).run(target, args, runOptionsOf.get(target));
 }
 
 /** Mark `list` (ArrayBuffers, MessagePorts) to be moved, not copied, when `value` is an argument. */

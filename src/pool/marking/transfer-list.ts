@@ -1,9 +1,8 @@
 import type { TransferListItem } from 'node:worker_threads';
-import { processSingleton } from '../../shared/globals.js';
-import { TRANSFER_KEY } from '../protocol.js';
+import { ensureGlobal } from '../../shared/globals.js';
 
 /** ArrayBuffers named by transfer(value, list), keyed by value; shared by both builds and the thread. */
-export const transferLists = processSingleton(TRANSFER_KEY, () => new WeakMap<object, TransferListItem[]>());
+export const transferLists = ensureGlobal('transferLists', () => new WeakMap<object, TransferListItem[]>());
 
 /** The run() option's list plus whatever transfer() marked on the arguments. */
 export function collectTransfers(args: unknown[], given: TransferListItem[] | undefined): TransferListItem[] | undefined {

@@ -7,30 +7,33 @@ import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  IN_POOL_WORKER_KEY,
-  REGISTRY_KEY,
   RESULT_FLUSH_COUNT,
   RESULT_FLUSH_MS,
+  RESULT_RUN_US,
+  RESULT_STATUS,
   RESULT_STRIDE,
+  RESULT_VALUE,
   SLOT_STARTED,
   STATUS_NOT_PORTABLE,
   STATUS_OK,
   STATUS_THROWN,
-  TRANSFER_KEY,
+  TASK_ARG_COUNT,
+  TASK_ARGS,
+  TASK_FUNCTION,
   type FunctionDef,
   type PoolWorkerData,
   type SerializedError,
   type TaskBatch,
 } from '../protocol.js';
+import { getGlobal, setGlobal } from '../../shared/globals.js';
 import { freeVariable, notPortable, serializeError } from './errors.js';
 import { loopTurnIfDue, nextMessage, noteLoopTurn, WAIT_AFTER_TASKS } from './idle-wait.js';
 
 type Fn = (...args: unknown[]) => unknown;
-type Global = Record<symbol, unknown>;
 
 // threaded() reads this flag and returns the plain function inside a pool thread, so a
 // marked function calling another runs it inline instead of waiting for a second slot.
-(globalThis as unknown as Global)[Symbol.for(`loopguard.${IN_POOL_WORKER_KEY}`)] = true;
+setGlobal('inPoolWorker', true);
 
 const port = parentPort!;
 const control = new Int32Array((workerData as PoolWorkerData).control);
@@ -76,13 +79,15 @@ async function drain(): Promise<void> {
       if (turn !== undefined) await turn;
     }
     const batch = batches.shift()!;
+    // Forgotten before the new ones are defined: the main thread never forgets one this batch uses.
+    if (batch.forget !== null) for (const index of batch.forget) functions[index] = undefined;
     if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
     const tasks = batch.tasks;
     for (let i = 0; i < tasks.length; ) {
-      const index = tasks[i] as number;
-      const argCount = tasks[i + 1] as number;
-      const args = tasks.slice(i + 2, i + 2 + argCount);
-      i += 2 + argCount;
+      const index = tasks[i + TASK_FUNCTION] as number;
+      const argCount = tasks[i + TASK_ARG_COUNT] as number;
+      const args = tasks.slice(i + TASK_ARGS, i + TASK_ARGS + argCount);
+      i += TASK_ARGS + argCount;
       // Counted before the first import of the function's module: a module that kills the
       // thread while loading is this task's fault, not a reason to retry it forever.
       Atomics.store(control, SLOT_STARTED, ++started);
@@ -124,9 +129,7 @@ function define(def: FunctionDef): Fn | Promise<Fn | SerializedError> | Serializ
     }
   }
   return importMarkingModule(def.module!).then(() => {
-    const registry = (globalThis as unknown as Global)[Symbol.for(`loopguard.${REGISTRY_KEY}`)] as
-      | Map<string, Fn>
-      | undefined;
+    const registry = getGlobal('threadedRegistry') as Map<string, Fn> | undefined;
     const fn = registry?.get(`${def.module}#${def.key}`);
     if (fn === undefined) {
       throw new Error(
@@ -226,9 +229,7 @@ function compile(source: string, name: string): Fn {
 
 function addTransfers(value: unknown): void {
   if (value === null || typeof value !== 'object') return;
-  const lists = (globalThis as unknown as Global)[Symbol.for(`loopguard.${TRANSFER_KEY}`)] as
-    | WeakMap<object, TransferListItem[]>
-    | undefined;
+  const lists = getGlobal('transferLists');
   const list = lists?.get(value);
   if (list !== undefined) for (const item of list) transfers.push(item);
 }
@@ -252,10 +253,10 @@ function postResults(): void {
     // One result could not be cloned: send them one by one, each failure as an error of its task.
     for (let i = 0; i < batch.length; i += RESULT_STRIDE) {
       try {
-        port.postMessage([batch[i], batch[i + 1], batch[i + 2]]);
+        port.postMessage([batch[i + RESULT_STATUS], batch[i + RESULT_VALUE], batch[i + RESULT_RUN_US]]);
       } catch (cloneError) {
         const message = `the result could not be cloned to the main thread: ${(cloneError as Error).message}`;
-        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }, batch[i + 2]]);
+        port.postMessage([STATUS_THROWN, { name: 'DataCloneError', message, cause: serializeError(error) }, batch[i + RESULT_RUN_US]]);
       }
     }
   }

@@ -7,6 +7,7 @@
  * loaded, which would otherwise show up as a block of the monitor's own at start-up.
  */
 import { Session } from 'node:inspector';
+import { globalKey } from '../../shared/globals.js';
 import { Slot, type RawFrame, type ScriptInfo } from '../protocol.js';
 
 export interface Capture {
@@ -62,7 +63,7 @@ const MAX_CONTEXT_STRING = 1024;
 // withContext spread, so no Proxy trap either), `name` first, at most MAX_CONTEXT_KEYS of them,
 // strings, finite numbers and booleans as they are, bigints and other numbers as strings, strings
 // cut at MAX_CONTEXT_STRING; objects, arrays and functions are left out.
-const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('loopguard.contextStorage')];
+const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('${globalKey('contextStorage')}')];
   const store = s && s.getStore(); if (store === null || typeof store !== 'object') return undefined;
   const out = {}; let kept = 0;
   const copy = (key) => { const d = Object.getOwnPropertyDescriptor(store, key);
@@ -77,7 +78,7 @@ const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('loopguard.
   return out; }
   catch { return undefined; } })()`;
 const DESCRIBE_REQUESTS = `function (...candidates) {
-  const describe = globalThis[Symbol.for('loopguard.describeRequest')];
+  const describe = globalThis[Symbol.for('${globalKey('describeRequest')}')];
   if (typeof describe !== 'function') return undefined;
   for (const candidate of [this, ...candidates]) {
     const context = describe(candidate);
@@ -97,7 +98,7 @@ const DESCRIBE_REQUESTS = `function (...candidates) {
 // returned, say) and throw a good stack away.
 const QUICK_STACK = `(() => { const limit = Error.stackTraceLimit; Error.stackTraceLimit = 64;
   let stack; try { stack = new Error().stack; } finally { Error.stackTraceLimit = limit; }
-  const heartbeat = globalThis[Symbol.for('loopguard.heartbeat')];
+  const heartbeat = globalThis[Symbol.for('${globalKey('heartbeat')}')];
   const beat = heartbeat instanceof Int32Array ? Atomics.load(heartbeat, ${Slot.HEARTBEAT}) : -1;
   const context = ${READ_CONTEXT};
   return { stack: typeof stack === 'string' ? stack : '', beat, context, ranAt: performance.timeOrigin + performance.now() }; })()`;

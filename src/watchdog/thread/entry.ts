@@ -9,6 +9,7 @@ import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
 import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
 import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
+import { CliStream } from './to-cli.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
 
 const data = workerData as WatchdogData;
@@ -36,6 +37,7 @@ let hangWrittenAt: number | undefined;
 let foreignPauseSeq: number | undefined;
 let stopped = false;
 let unavailableSent = false;
+const toCli = new CliStream(shared);
 
 function send(message: WatchdogMessage): void {
   port?.postMessage(message);
@@ -87,15 +89,15 @@ async function onStall(seq: number): Promise<void> {
   releaseSession();
   const stack = quick?.stillBlocked === true ? quick : undefined;
   const frames = paused?.stillBlocked === true ? paused : undefined;
-  send({
-    type: 'capture',
-    seq,
+  const found = {
     stackText: stack?.stackText ?? '',
     frames: frames?.frames ?? [],
     scripts: frames?.scripts ?? {},
     context: stack?.context ?? frames?.context,
     ownMs: ownTime(quick, paused),
-  });
+  };
+  send({ type: 'capture', seq, ...found });
+  toCli.stack(seq, false, found);
 }
 
 /**
@@ -137,6 +139,7 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
   writeHang(elapsed, best);
   send({ type: 'hang', seq, elapsed });
+  if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context });
 }
 
 function nativeCall(): string | undefined {
@@ -210,9 +213,11 @@ function tick(): void {
     lastBeatSeenAt = now;
     hangWrittenAt = undefined;
     if (releaseWhenBeatMoves) releaseSession();
+    toCli.beat();
     return;
   }
   const stale = now - lastBeatSeenAt;
+  if (stale > data.threshold) toCli.stall(beat, stale, nativeCall());
   if (stale > data.threshold && capturedSeq !== beat && !capturing) void onStall(beat);
   if (
     data.hangTimeout > 0 &&
