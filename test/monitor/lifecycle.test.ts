@@ -67,6 +67,18 @@ describe('the monitor life cycle', () => {
     }
   });
 
+  it('gives the next monitor fresh delay figures, and keeps a stopped one its own', async () => {
+    const first = await ready(startMonitor({ threshold: 50, log: false }));
+    await nextBlock(first, () => spinFor(300));
+    await first.stop();
+    const kept = first.stats().delay;
+    expect(kept.max).toBeGreaterThanOrEqual(250);
+    monitor = await ready(startMonitor({ threshold: 50, log: false }));
+    // The histograms are reused (Node keeps the memory of every one made): reset, not carried over.
+    expect(monitor.stats().delay.max).toBeLessThan(250);
+    expect(first.stats().delay).toEqual(kept);
+  });
+
   it('stops through Symbol.asyncDispose, as `await using` does', async () => {
     const workers = workerCount();
     const started = await ready(startMonitor({ threshold: 50, log: false }));
