@@ -119,6 +119,11 @@ export type WatchdogMessage =
       frames: RawFrame[];
       scripts: Record<string, ScriptInfo>;
       context: Record<string, unknown> | undefined;
+      /**
+       * ms of the block that were the capture's own (Debugger.enable, which grows with the heap,
+       * and the pause): not the app's, so left out when the block's cause is judged.
+       */
+      ownMs: number;
     }
   /** The watchdog wrote a hang report for the block at `seq` (it lasted >= hangTimeout). */
   | { type: 'hang'; seq: number; elapsed: number };
