@@ -1,4 +1,5 @@
 /** The summary `loopguard/register` and the CLI print to stderr at exit. */
+import { escapeTerminal } from '../shared/terminal-text.js';
 import type { ReportData } from './collect.js';
 
 /** `0.4 ms`, `12 ms`, `1.53 s`: precise where it matters, short where it does not. */
@@ -57,7 +58,7 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
   const seconds = (data.generatedAt - data.since) / 1000;
   const lines: string[] = [];
   lines.push(
-    `loopguard summary: ${data.command} (pid ${data.pid}, ${seconds.toFixed(1)} s, threshold ${formatMs(data.threshold)})`,
+    `loopguard summary: ${escapeTerminal(data.command)} (pid ${data.pid}, ${seconds.toFixed(1)} s, threshold ${formatMs(data.threshold)})`,
   );
   lines.push(
     `  loop delay   p50 ${formatMs(delay.p50)}  p90 ${formatMs(delay.p90)}  p99 ${formatMs(delay.p99)}  max ${formatMs(delay.max)}` +
@@ -72,8 +73,9 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
   if (blockers.length > 0) {
     lines.push('  top blockers');
     const rows = blockers.map((blocker) => [
-      fitSite(blocker.site, 60),
-      fit(blocker.route ?? '-', 32),
+      // Sites and routes come from the app and its clients: no control character reaches the terminal.
+      fitSite(escapeTerminal(blocker.site), 60),
+      fit(escapeTerminal(blocker.route ?? '-'), 32),
       String(blocker.count),
       formatMs(blocker.totalMs),
       formatMs(blocker.maxMs),

@@ -32,7 +32,7 @@ export const ENV_VARIABLES = {
   LOOPGUARD_LOG: "'pretty' | 'json' | 'false' (default: pretty on a TTY or outside production)",
   LOOPGUARD_SYNC_CALLS: "'warn' | 'throw' | 'false' (default false)",
   LOOPGUARD_REPORT: 'file.html or file.json written at exit',
-  LOOPGUARD_HANG_TIMEOUT: 'ms before a block still in progress is reported; 0 = off (default 5000)',
+  LOOPGUARD_HANG_TIMEOUT: 'ms before a block still in progress is reported; 0 = off (default 5000, or twice the threshold when that is longer)',
   LOOPGUARD_EXIT_TIMEOUT: 'ms after SIGINT/SIGTERM before explaining what keeps the process alive; 0 = off (default 3000)',
   LOOPGUARD_TRACK_HANDLES: "'true' to record where each handle is created (slow: for debugging exits)",
   LOOPGUARD_SUMMARY: "'false' to skip the summary printed at exit (default true)",
@@ -63,10 +63,10 @@ export function readSettings(env: NodeJS.ProcessEnv, nameOf: (name: EnvName) => 
     settings.hangTimeout !== undefined &&
     settings.hangTimeout !== 0 &&
     settings.threshold !== undefined &&
-    settings.hangTimeout < settings.threshold
+    settings.hangTimeout <= settings.threshold
   ) {
     throw new InvalidOptionRangeError(
-      `${nameOf('LOOPGUARD_HANG_TIMEOUT')} must be 0 or a number of ms >= ${nameOf('LOOPGUARD_THRESHOLD')} (${settings.threshold}), got ${JSON.stringify(hangTimeout)}`,
+      `${nameOf('LOOPGUARD_HANG_TIMEOUT')} must be 0 or a number of ms > ${nameOf('LOOPGUARD_THRESHOLD')} (${settings.threshold}), got ${JSON.stringify(hangTimeout)}`,
     );
   }
   const exitTimeout = value('LOOPGUARD_EXIT_TIMEOUT');

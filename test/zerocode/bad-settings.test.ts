@@ -24,7 +24,7 @@ describe('bad settings', () => {
     const app = run(node, ['--import', registerEsm, fixture('exit-code.mjs')], env);
     expect(await app.exited).toEqual({ code: 9, signal: null });
     expect(app.stderr).toBe(
-      'loopguard: LOOPGUARD_HANG_TIMEOUT must be 0 or a number of ms >= LOOPGUARD_THRESHOLD (6000), got "5000"\n',
+      'loopguard: LOOPGUARD_HANG_TIMEOUT must be 0 or a number of ms > LOOPGUARD_THRESHOLD (6000), got "5000"\n',
     );
     expect(app.stdout).toBe('');
   });
@@ -32,7 +32,7 @@ describe('bad settings', () => {
   it('the CLI: the same check on its flags, naming them, before it starts the command', async () => {
     const cli = run(node, [cliPath, '--threshold', '6000', '--hang-timeout', '5000', '--', node, fixture('exit-code.mjs')], cleanEnv());
     expect(await cli.exited).toEqual({ code: 9, signal: null });
-    expect(cli.stderr).toBe('loopguard: --hang-timeout must be 0 or a number of ms >= --threshold (6000), got "5000"\n');
+    expect(cli.stderr).toBe('loopguard: --hang-timeout must be 0 or a number of ms > --threshold (6000), got "5000"\n');
     expect(cli.stdout).toBe('');
   });
 

@@ -65,8 +65,9 @@ describe('LOOPGUARD_* variables', () => {
 
   it('refuses a hang timeout below the threshold, naming both variables', () => {
     expect(() => readSettings({ LOOPGUARD_THRESHOLD: '6000', LOOPGUARD_HANG_TIMEOUT: '5000' })).toThrow(
-      'LOOPGUARD_HANG_TIMEOUT must be 0 or a number of ms >= LOOPGUARD_THRESHOLD (6000), got "5000"',
+      'LOOPGUARD_HANG_TIMEOUT must be 0 or a number of ms > LOOPGUARD_THRESHOLD (6000), got "5000"',
     );
+    expect(() => readSettings({ LOOPGUARD_THRESHOLD: '6000', LOOPGUARD_HANG_TIMEOUT: '6000' })).toThrow(/got "6000"/);
     expect(readSettings({ LOOPGUARD_THRESHOLD: '6000', LOOPGUARD_HANG_TIMEOUT: '0' }).hangTimeout).toBe(0);
   });
 
