@@ -11,7 +11,7 @@ import type { BlockContext } from './types.js';
 import { ensureGlobal } from './shared/globals.js';
 
 /** The property adapters set on request objects. A string key: the inspector reads it cheaply. */
-export const REQUEST_TAG = '__loopguard';
+const REQUEST_TAG = '__loopguard';
 
 /** What an adapter stores: a BlockContext whose values may be getters that find nothing yet. */
 export type RequestTag = { [K in keyof BlockContext]?: BlockContext[K] | undefined };
@@ -64,7 +64,7 @@ function isIncomingMessage(value: unknown): boolean {
 }
 
 /** The URL path without its query string or fragment. */
-export function pathOf(url: string): string {
+function pathOf(url: string): string {
   const end = url.search(/[?#]/);
   return end === -1 ? url : url.slice(0, end);
 }

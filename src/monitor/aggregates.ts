@@ -10,7 +10,7 @@ import type { BlockerSummary, BlockEvent, LoopStats } from '../types.js';
 import { routeOf, siteOf } from '../shared/frames.js';
 
 /** Keys kept per map, besides `(other)`. */
-export const MAX_KEYS = 1000;
+const MAX_KEYS = 1000;
 /** Where blocks beyond MAX_KEYS routes or sites are counted. */
 export const OTHER = '(other)';
 

@@ -40,7 +40,7 @@ const KNOWN = [
 ] as const;
 
 /** `'pretty'` on a terminal or outside production, `'json'` for log pipelines. */
-export function defaultLog(): 'pretty' | 'json' {
+function defaultLog(): 'pretty' | 'json' {
   return process.stderr.isTTY === true || process.env['NODE_ENV'] !== 'production' ? 'pretty' : 'json';
 }
 
@@ -49,7 +49,7 @@ export function defaultLog(): 'pretty' | 'json' {
  * longer, so that a large threshold (`threshold: 6000`) needs no hangTimeout of its own and a
  * hang is always a block that ran well past the point where it counted as one.
  */
-export function defaultHangTimeout(threshold: number): number {
+function defaultHangTimeout(threshold: number): number {
   return Math.max(5000, 2 * threshold);
 }
 

@@ -33,7 +33,7 @@ function ownDirectories(): string[] {
   return ownDirs;
 }
 
-export function isInternal(frame: StackFrame): boolean {
+function isInternal(frame: StackFrame): boolean {
   return frame.file.startsWith('node:') || frame.file === '' || ownDirectories().some((dir) => frame.file.startsWith(dir));
 }
 

@@ -36,7 +36,7 @@ export { parseStack } from '../shared/stack-text.js';
 export { isIgnored } from '../shared/ignore.js';
 
 /** The builtin modules whose `*Sync` functions are wrapped, by the prefix used in `call`. */
-export const SYNC_MODULES = ['fs', 'child_process', 'zlib', 'crypto'] as const;
+const SYNC_MODULES = ['fs', 'child_process', 'zlib', 'crypto'] as const;
 
 export interface SyncCallHooks {
   /** Called synchronously right before a wrapped API runs, e.g. with `'crypto.pbkdf2Sync'`. */
@@ -76,11 +76,6 @@ export interface SyncCallsHandle {
    * place and ours turns into a plain pass-through. Calling it twice is harmless.
    */
   uninstall(): void;
-}
-
-/** The wrapped APIs this Node has, e.g. `['fs.accessSync', …, 'crypto.scryptSync']`. */
-export function syncCallNames(): string[] {
-  return SYNC_MODULES.flatMap((name) => syncKeysOf(name).map((key) => `${name}.${key}`));
 }
 
 function builtin(name: (typeof SYNC_MODULES)[number]): Record<string, unknown> {

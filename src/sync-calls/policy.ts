@@ -142,7 +142,7 @@ function contextOf(request: object | undefined, storeContext: BlockContext | und
 }
 
 /** What `'throw'` says: the API, where it was called, and how to get it off the loop. */
-export function blockingCallMessage(event: BlockEvent): string {
+function blockingCallMessage(event: BlockEvent): string {
   const call = event.call ?? 'a blocking call';
   const where = describeContext(event.context);
   const top = event.stack[0];

@@ -19,7 +19,7 @@ const MAX_ROUTE_LENGTH = 200;
 /** Values beyond a label's bound. */
 export const OTHER = '(other)';
 /** A block inside a request whose route no adapter named (node:http, a 404): its path is never a label. */
-export const UNMATCHED = '(unmatched)';
+const UNMATCHED = '(unmatched)';
 /** A block outside any request (start-up, a timer, a job). */
 export const NONE = '(none)';
 

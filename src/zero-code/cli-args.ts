@@ -174,7 +174,7 @@ if (ready !== undefined) {
 
 // encodeURIComponent leaves ' ( ) ! * ~ alone; encode them too, so no shell or NODE_OPTIONS
 // quoting rule can ever apply to the URL.
-export const WAIT_FOR_WATCHDOG_URL = `data:text/javascript,${encodeURIComponent(WAIT_FOR_WATCHDOG.trim()).replace(
+const WAIT_FOR_WATCHDOG_URL = `data:text/javascript,${encodeURIComponent(WAIT_FOR_WATCHDOG.trim()).replace(
   /['()!*~]/g,
   (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
 )}`;

@@ -18,7 +18,7 @@
  */
 import { explainHandles } from './explain.js';
 
-export const WATCHED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const WATCHED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 type WatchedSignal = (typeof WATCHED_SIGNALS)[number];
 
 export interface ExitWatchdogOptions {

@@ -24,7 +24,7 @@ export interface ZeroCodeSettings {
   summary: boolean;
 }
 
-export const DEFAULT_EXIT_TIMEOUT = 3000;
+const DEFAULT_EXIT_TIMEOUT = 3000;
 
 /** Every variable register reads, with the value it expects (for messages and --help). */
 export const ENV_VARIABLES = {
@@ -119,7 +119,7 @@ export function unknownVariableWarnings(env: NodeJS.ProcessEnv): string[] {
 }
 
 /** The candidate nearest to `name` by edit distance, if it is near enough to be a typo. */
-export function closestName(name: string, candidates: readonly string[]): string | undefined {
+function closestName(name: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
@@ -169,7 +169,7 @@ export function parseChoice<T extends string>(name: string, raw: string, choices
   throw new InvalidOptionTypeError(`${name} must be one of ${list}, got ${JSON.stringify(raw)}`);
 }
 
-export function parseFlag(name: string, raw: string): boolean {
+function parseFlag(name: string, raw: string): boolean {
   const lower = raw.toLowerCase();
   if (['1', 'true', 'on', 'yes'].includes(lower)) return true;
   if (['0', 'false', 'off', 'no'].includes(lower)) return false;

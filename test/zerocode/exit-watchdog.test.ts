@@ -1,7 +1,9 @@
 // The exit watchdog listens for no signal (a listener changes how the app dies): it watches
 // process.emit, through which Node delivers a signal to the app's own listeners.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { armExitWatchdog, WATCHED_SIGNALS } from '../../src/zero-code/exit-watchdog.js';
+import { armExitWatchdog } from '../../src/zero-code/exit-watchdog.js';
+
+const WATCHED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 describe('armExitWatchdog', () => {
   afterEach(() => vi.useRealTimers());

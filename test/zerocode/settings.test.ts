@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closestName, readSettings, unknownVariableWarnings } from '../../src/zero-code/settings.js';
+import { readSettings, unknownVariableWarnings } from '../../src/zero-code/settings.js';
 
 describe('LOOPGUARD_* variables', () => {
   it('gives the defaults when none is set', () => {
@@ -94,7 +94,11 @@ describe('misspelt LOOPGUARD_* variables', () => {
   });
 
   it('measures closeness by edit distance, case-insensitively', () => {
-    expect(closestName('LOOPGUARD_HANG_TIMOUT', ['LOOPGUARD_HANG_TIMEOUT', 'LOOPGUARD_EXIT_TIMEOUT'])).toBe('LOOPGUARD_HANG_TIMEOUT');
-    expect(closestName('LOOPGUARD_threshold', ['LOOPGUARD_THRESHOLD'])).toBe('LOOPGUARD_THRESHOLD');
+    expect(unknownVariableWarnings({ LOOPGUARD_HANG_TIMOUT: '9000' })).toEqual([
+      'loopguard: ignoring LOOPGUARD_HANG_TIMOUT: not a loopguard variable; did you mean LOOPGUARD_HANG_TIMEOUT?',
+    ]);
+    expect(unknownVariableWarnings({ LOOPGUARD_threshold: '50' })).toEqual([
+      'loopguard: ignoring LOOPGUARD_threshold: not a loopguard variable; did you mean LOOPGUARD_THRESHOLD?',
+    ]);
   });
 });

@@ -4,9 +4,9 @@ import { InvalidOptionRangeError, InvalidOptionTypeError } from '../../errors.js
 import { checkNumber, checkOptionsObject, checkString, describeValue } from '../../shared/validate.js';
 
 /** The most threads one pool may have (`minThreads`, `maxThreads`). */
-export const MAX_POOL_THREADS = 256;
+const MAX_POOL_THREADS = 256;
 /** The longest delay setTimeout honours: a longer one fires after 1 ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PoolOptions {
   /** Threads kept warm even when idle, at most 256. @default 0 */
