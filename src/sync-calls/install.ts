@@ -22,18 +22,13 @@
  * as tsx's) and `crypto.randomFillSync`, which id generators call for a few bytes.
  */
 import { syncBuiltinESMExports } from 'node:module';
-import { InvalidOptionTypeError } from '../errors.js';
-import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, describeValue } from '../shared/validate.js';
 import type { BlockEvent, IgnoreRules } from '../types.js';
 import { trackHttpRequests } from './http.js';
-import { checkIgnore } from '../shared/ignore.js';
 import { createPolicy, type Policy } from './policy.js';
 import { markOwnFile } from '../shared/stack-text.js';
 
 markOwnFile(new Error().stack);
 
-export { parseStack } from '../shared/stack-text.js';
-export { isIgnored } from '../shared/ignore.js';
 
 /** The builtin modules whose `*Sync` functions are wrapped, by the prefix used in `call`. */
 const SYNC_MODULES = ['fs', 'child_process', 'zlib', 'crypto'] as const;
@@ -107,15 +102,14 @@ interface Patch {
   wrapper: Function;
 }
 
-const OPTION_KEYS = ['policy', 'hooks', 'report', 'ignore', 'threshold'] as const;
 
 /**
  * Wrap the blocking APIs (see the module comment). With `policy: false` and no `hooks`
- * there is nothing to do and nothing is wrapped. Options are validated; a bad one throws an
- * `ERR_LOOPGUARD_INVALID_OPTION` TypeError/RangeError naming it.
+ * there is nothing to do and nothing is wrapped.
  */
 export function installSyncCalls(options: SyncCallsOptions): SyncCallsHandle {
-  const settings = checkSyncCallsOptions(options);
+  // Internal: the monitor validated its options (syncCalls, ignore, threshold) already.
+  const settings = { ...options, threshold: options.threshold ?? 100 };
   if (settings.policy === false && settings.hooks === undefined) return { uninstall() {} };
 
   const state: WrapState = {
@@ -182,45 +176,4 @@ function wrap(call: string, original: Function, state: WrapState): Function {
     if (descriptor !== undefined) Object.defineProperty(wrapper, key, descriptor);
   }
   return wrapper;
-}
-
-interface SyncCallsSettings {
-  policy: 'warn' | 'throw' | false;
-  hooks: SyncCallHooks | undefined;
-  report: ((event: BlockEvent) => void) | undefined;
-  ignore: ((event: BlockEvent) => boolean) | IgnoreRules | undefined;
-  threshold: number;
-}
-
-function checkSyncCallsOptions(options: SyncCallsOptions): SyncCallsSettings {
-  const raw = checkOptionsObject('syncCalls options', options, OPTION_KEYS);
-  const policy = checkOneOf('syncCalls', raw['policy'], ['warn', 'throw', false] as const);
-  const hooks = raw['hooks'];
-  if (hooks !== undefined) {
-    const shape = hooks as Partial<SyncCallHooks> | null;
-    const valid =
-      shape !== null &&
-      typeof shape === 'object' &&
-      typeof shape.onEnter === 'function' &&
-      typeof shape.onExit === 'function';
-    if (!valid) {
-      throw new InvalidOptionTypeError(
-        `hooks must be an object with onEnter and onExit functions, got ${describeValue(hooks)}`,
-      );
-    }
-  }
-  const report =
-    raw['report'] === undefined
-      ? undefined
-      : checkFunction<(event: BlockEvent) => void>('report', raw['report']);
-  if (policy === 'warn' && report === undefined) {
-    throw new InvalidOptionTypeError(`report must be a function when syncCalls is 'warn', got \`undefined\``);
-  }
-  return {
-    policy,
-    hooks: hooks as SyncCallHooks | undefined,
-    report,
-    ignore: checkIgnore('ignore', raw['ignore']),
-    threshold: raw['threshold'] === undefined ? 100 : checkNumber('threshold', raw['threshold'], { min: 1 }),
-  };
 }

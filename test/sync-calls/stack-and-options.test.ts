@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { installSyncCalls, isIgnored, parseStack } from '../../src/sync-calls/install.js';
+import { isIgnored } from '../../src/shared/ignore.js';
+import { parseStack } from '../../src/shared/stack-text.js';
+import { installSyncCalls } from '../../src/sync-calls/install.js';
 import type { BlockEvent } from '../../src/types.js';
 
 describe('parseStack', () => {
@@ -91,32 +93,8 @@ describe('isIgnored', () => {
   });
 });
 
-describe('installSyncCalls options', () => {
-  const install = (options: unknown) => () => installSyncCalls(options as never);
-
-  it('refuses a policy other than warn, throw or false, naming the option and the value', () => {
-    expect(install({ policy: 'log' })).toThrow("syncCalls must be one of 'warn', 'throw', false, got `\"log\"` (string)");
-    expect(install({ policy: true })).toThrow(expect.objectContaining({ code: 'ERR_LOOPGUARD_INVALID_OPTION' }));
-  });
-
-  it("requires report with 'warn'", () => {
-    expect(install({ policy: 'warn' })).toThrow(/report must be a function/);
-  });
-
-  it('refuses hooks without onEnter and onExit functions', () => {
-    expect(install({ policy: false, hooks: { onEnter() {} } })).toThrow(/hooks must be an object with onEnter and onExit/);
-  });
-
-  it('refuses ignore lists holding something other than strings and RegExps', () => {
-    expect(install({ policy: 'throw', ignore: { files: [42] } })).toThrow('ignore.files[0] must be a string or a RegExp, got `42` (number)');
-    expect(install({ policy: 'throw', ignore: { functions: 'fs.readFileSync' } })).toThrow(/ignore.functions must be an array/);
-    expect(install({ policy: 'throw', ignore: { paths: [] } })).toThrow(/unknown option `paths`/);
-  });
-
-  it('refuses a threshold below 1 with a RangeError', () => {
-    expect(install({ policy: false, threshold: 0 })).toThrow(RangeError);
-  });
-
+describe('installSyncCalls', () => {
+  // Its options come from the monitor, which validated them (test/monitor/options.test.ts).
   it('wraps nothing with no policy and no hooks', () => {
     const original = fs.readFileSync;
     const handle = installSyncCalls({ policy: false });
