@@ -4,7 +4,7 @@
  */
 import { routeOf, siteOf } from '../shared/frames.js';
 import { displayFile } from '../shared/paths.js';
-import type { BlockerSummary, BlockEvent, LoopStats, Monitor, StackFrame, TimelinePoint } from '../types.js';
+import type { BlockerSummary, BlockEvent, LoopStats, Monitor, TimelinePoint } from '../types.js';
 
 /** One block as kept for the report: enough to mark it on the timeline and name it. */
 export interface ReportBlock {
@@ -102,8 +102,8 @@ export function collectReport(
       maxMs: blocker.maxMs,
       stack: blocker.stack.slice(0, MAX_FRAMES_KEPT),
     };
-    const route = blocker.route ?? requestSeenAt(blocker.stack, events);
-    if (route !== undefined) result.route = route;
+    // Only the blocker's own route: a block that had no request is never given another's.
+    if (blocker.route !== undefined) result.route = blocker.route;
     return result;
   });
   return {
@@ -135,20 +135,6 @@ function toReportBlock(event: BlockEvent): ReportBlock {
   if (request !== undefined) block.request = request;
   if (event.call !== undefined) block.call = event.call;
   return block;
-}
-
-/** Without an adapter the monitor knows no route; the request seen for the same frame is the next best thing. */
-function requestSeenAt(stack: readonly StackFrame[], events: readonly BlockEvent[]): string | undefined {
-  const top = stack[0];
-  if (top === undefined) return undefined;
-  for (let i = events.length - 1; i >= 0; i -= 1) {
-    const frame = events[i]?.stack[0];
-    if (frame !== undefined && frame.file === top.file && frame.line === top.line && frame.function === top.function) {
-      const request = routeOf(events[i]?.context);
-      if (request !== undefined) return request;
-    }
-  }
-  return undefined;
 }
 
 /** The script this process runs, as the report names it (`app.mjs`). */

@@ -79,11 +79,15 @@ describe('collectReport', () => {
     expect(data.blocksDropped).toBe(2);
   });
 
-  it('fills in the request seen at a blocker\'s site when the monitor knows no route', () => {
-    const monitor = fakeMonitor([{ site: 'renderInvoice (/srv/app.mjs:9)', count: 1, totalMs: 300, maxMs: 300, stack: [frame] }]);
+  it("never gives a blocker that had no request the route of another block at the same frame", () => {
+    const monitor = fakeMonitor([
+      { site: 'renderInvoice (/srv/app.mjs:9)', route: 'POST /invoice', count: 1, totalMs: 300, maxMs: 300, stack: [frame] },
+      { site: 'renderInvoice (/srv/app.mjs:9)', count: 1, totalMs: 200, maxMs: 200, stack: [frame] },
+    ]);
     const recorder = recordBlocks(monitor);
     monitor.emit(block(1500, { method: 'POST', path: '/invoice' }));
-    expect(collectReport(monitor, recorder).topBlockers[0]?.route).toBe('POST /invoice');
+    monitor.emit(block(1900));
+    expect(collectReport(monitor, recorder).topBlockers.map((blocker) => blocker.route)).toEqual(['POST /invoice', undefined]);
   });
 
   it('stops listening when the recorder is stopped', () => {
