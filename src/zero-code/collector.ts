@@ -49,6 +49,8 @@ export class StreamCollector implements ReportSource {
   dropped = 0;
   #delay: DelayStats = { min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
   #utilization = 0;
+  /** When the app's last stats record was taken (its figures cover `since` up to here). */
+  #statsAt: number | undefined;
   #timeline: TimelinePoint[] = [];
   #stacksAvailable = false;
   readonly #stalls: Stall[] = [];
@@ -88,6 +90,7 @@ export class StreamCollector implements ReportSource {
       case 'stats':
         this.#delay = record.delay;
         this.#utilization = record.utilization;
+        this.#statsAt = record.at;
         this.#stacksAvailable = record.stacksAvailable;
         this.#timeline.push(...record.timeline);
         if (this.#timeline.length > TIMELINE_LENGTH) this.#timeline.splice(0, this.#timeline.length - TIMELINE_LENGTH);
@@ -135,7 +138,24 @@ export class StreamCollector implements ReportSource {
       this.#add(event);
       // stats().delay.max includes every measured block (monitor/delay.ts): this one too.
       this.#delay = { ...this.#delay, max: Math.max(this.#delay.max, duration) };
+      if (stall.resumedAt === undefined) this.#addStuckTail(stall.startedAt, endedAt, duration);
     }
+  }
+
+  /**
+   * The app died stuck: its last stats record predates the block, so the loop's busy time
+   * since then, and a timeline point for it, come from the block itself (a hung app's summary
+   * would otherwise read "utilization 0%" for a loop that was busy all along).
+   */
+  #addStuckTail(startedAt: number, endedAt: number, duration: number): void {
+    const since = this.#start?.since;
+    if (since === undefined || endedAt <= since) return;
+    const coveredUntil = Math.max(since, Math.min(this.#statsAt ?? since, endedAt));
+    const stuckFrom = Math.max(startedAt, coveredUntil);
+    const busy = this.#utilization * (coveredUntil - since) + (endedAt - stuckFrom);
+    this.#utilization = Math.min(1, busy / (endedAt - since));
+    this.#timeline.push({ t: endedAt, p50: duration, p99: duration, max: duration, utilization: 1 });
+    if (this.#timeline.length > TIMELINE_LENGTH) this.#timeline.shift();
   }
 
   subject(endedAt: number): ReportSubject {

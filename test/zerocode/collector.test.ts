@@ -86,6 +86,18 @@ describe('StreamCollector', () => {
     expect(collector.events[0]).toMatchObject({ cause: 'native', call: 'crypto.pbkdf2Sync', kind: 'block' });
   });
 
+  it('counts the time an app died stuck as busy, in its utilisation and its timeline', () => {
+    const collector = new StreamCollector();
+    collector.app(start);
+    const delay = { min: 0, max: 12, mean: 1, stddev: 1, p50: 0.5, p90: 2, p99: 9 };
+    // One idle second reported, then stuck for the next 9 s until killed.
+    collector.app({ type: 'stats', at: 1_001_000, delay, utilization: 0, timeline: [], stacksAvailable: true, final: false });
+    collector.watchdog({ type: 'stall', seq: 3, startedAt: 1_001_000, seenAt: 1_001_060 });
+    collector.end(1_010_000);
+    expect(collector.stats().utilization).toBeCloseTo(0.9, 5);
+    expect(collector.timeline()).toEqual([{ t: 1_010_000, p50: 9000, p99: 9000, max: 9000, utilization: 1 }]);
+  });
+
   it('keeps the app\'s figures and appends its timeline', () => {
     const collector = new StreamCollector();
     collector.app(start);
