@@ -5,6 +5,7 @@
  */
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { formatFrame, routeOf, visibleFrames } from '../../shared/frames.js';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
 import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
@@ -171,13 +172,12 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
     };
     text = `${jsonLine(record)}\n`;
   } else {
-    const where = context === undefined ? '' : ` in ${describeContext(context)}`;
+    const where = context === undefined ? '' : ` in ${routeOf(context) ?? JSON.stringify(context)}`;
     const inside = call === undefined ? '' : ` inside ${call}`;
     const lines = [
       `loopguard: event loop hung: blocked for ${Math.round(elapsed)} ms and still blocked${inside}${where} (pid ${process.pid})`,
-      ...frames.filter((frame) => !frame.file.startsWith('node:internal')).slice(0, 10).map(
-        (frame) => `    at ${frame.function} (${frame.file}:${frame.line}:${frame.column})`,
-      ),
+      // Shown as the main thread's block warnings show them (shared/frames.ts).
+      ...visibleFrames(frames).slice(0, 10).map((frame) => `    at ${formatFrame(frame)}`),
     ];
     if (frames.length === 0) lines.push('    (stack not captured)');
     // Paths, routes, function names and context values are the app's and its clients': no
@@ -190,14 +190,6 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
   } catch {
     // stderr closed: nothing else to do
   }
-}
-
-function describeContext(context: Record<string, unknown>): string {
-  const { method, route, path, name } = context;
-  const target = typeof route === 'string' ? route : typeof path === 'string' ? path : undefined;
-  if (typeof method === 'string' && target !== undefined) return `${method} ${target}`;
-  if (typeof name === 'string') return name;
-  return target ?? JSON.stringify(context);
 }
 
 function tick(): void {
