@@ -11,6 +11,7 @@ import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
 import { mapFileFrames, toStackFrame } from '../shared/sourcemaps.js';
 import { parseStack } from '../shared/stack-text.js';
+import { attributeRouteFrames } from '../shared/route-frames.js';
 
 /** The file V8 gives code evaluated through the inspector. */
 const EVALUATED = '<anonymous>';
@@ -125,7 +126,8 @@ export class BlockAssembler {
     this.#pending.delete(seq);
     pending.cancel();
     const { stall } = pending;
-    const stack = capture === undefined ? [] : this.#stackOf(capture);
+    // Adapters' named handler frames give the route after any `await` chain (route-frames.ts).
+    const { stack, context } = attributeRouteFrames(capture === undefined ? [] : this.#stackOf(capture), capture?.context);
     const native = largest(this.#native, stall);
     const cover = (interval: Interval | undefined): boolean =>
       interval !== undefined && overlap(interval, stall) >= COVERAGE * stall.duration;
@@ -140,7 +142,7 @@ export class BlockAssembler {
       stack,
       cause: cover(native) ? 'native' : gcTime >= COVERAGE * stall.duration ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
     };
-    if (capture?.context !== undefined) event.context = capture.context;
+    if (context !== undefined) event.context = context;
     if (native?.call !== undefined && cover(native)) event.call = native.call;
     try {
       this.#options.emit(event);
