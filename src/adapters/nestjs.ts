@@ -20,7 +20,7 @@ import { startMonitor } from '../monitor/monitor.js';
 import { checkOptionsObject } from '../shared/validate.js';
 import type { MonitorOptions } from '../types.js';
 import { loopguard as expressMiddleware } from './express.js';
-import { tagFastifyRequest, wrapFastifyRoute } from './fastify.js';
+import { tagFastifyRequest, wrapFastifyRoute } from './fastify-hooks.js';
 
 /** The token of the provider that hooks the platform (created eagerly by Nest). */
 const SETUP = 'LOOPGUARD_NESTJS_SETUP';

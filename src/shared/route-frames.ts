@@ -34,7 +34,9 @@ export interface RouteIdRegistry {
 const PREFIX = 'loopguard·route·';
 const ID_IN_NAME = /loopguard·route·(\d+)/;
 /** Marks a wrapper (and its original) so a walk that sees it again leaves it alone. */
-const WRAPPED = Symbol.for('loopguard.routeWrapped');
+// Per copy of loopguard: a handler wrapped by another copy is wrapped again, which only nests
+// a second frame of the same route.
+const WRAPPED = Symbol('loopguard.routeWrapped');
 
 type Handler = (this: unknown, ...args: never[]) => unknown;
 
