@@ -149,23 +149,22 @@ export function attributeRouteFrames(
   if (entry === undefined || typeof context?.route === 'string') return { stack: kept, context };
   let method: string | undefined;
   let route: string | undefined;
-  const withPath = (given: BlockContext | undefined, from: RouteEntry): BlockContext | undefined => {
-    const path = from.path;
-    if (path === undefined || typeof given?.path === 'string') return given;
-    return { ...given, ...(method === undefined ? {} : { method }), path };
-  };
+  let path: string | undefined;
   try {
-    method = entry.method;
-    route = entry.route;
+    // Getters of an adapter's own (read late, when the route is known late).
+    ({ method, route, path } = entry);
   } catch {
     return { stack: kept, context };
   }
-  if (route === undefined) return { stack: kept, context: withPath(context, entry) };
-  const merged: BlockContext = { ...withPath(context, entry), route };
+  if (route === undefined && path === undefined) return { stack: kept, context };
+  const merged: BlockContext = { ...context };
   if (method !== undefined) {
+    // A path the walk found for a request of another method is not this request's.
     if (merged.method !== undefined && merged.method !== method) delete merged.path;
     merged.method = method;
   }
+  if (route !== undefined) merged.route = route;
+  if (path !== undefined && typeof merged.path !== 'string') merged.path = path;
   return { stack: kept, context: merged };
 }
 
