@@ -36,8 +36,8 @@ describe('a route handler wrapper', () => {
 
   it('passes this and every argument on, and keeps the length Express reads', () => {
     const seen: unknown[] = [];
-    const handler = function (this: unknown, _err: unknown, _req: unknown, _res: unknown, _next: unknown): void {
-      seen.push(this, ...arguments);
+    const handler = function (this: unknown, err: unknown, req: unknown, res: unknown, next: unknown): void {
+      seen.push(this, err, req, res, next);
     };
     const wrapped = wrapRouteHandler(handler, { route: '/c' });
     const receiver = { name: 'layer' };
