@@ -15,6 +15,8 @@ export default defineConfig({
     koa: 'src/adapters/koa.ts',
     hono: 'src/adapters/hono.ts',
     nestjs: 'src/adapters/nestjs.ts',
+    prometheus: 'src/telemetry/prometheus.ts',
+    otel: 'src/telemetry/otel.ts',
     'watchdog-worker': 'src/watchdog/thread/entry.ts',
     'pool-worker': 'src/pool/thread/entry.ts',
   },

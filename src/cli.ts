@@ -3,11 +3,37 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { pathToFileURL, fileURLToPath } from 'node:url';
-import { parseCliArgs, UsageError, USAGE, withPreload } from './zero-code/cli-args.js';
+import { resolveMonitorOptions } from './monitor/options.js';
+import { collectReport } from './report/collect.js';
+import { STREAM_ENV, type AppRecord, type WatchdogRecord } from './shared/cli-stream.js';
+import { FLAG_OF, parseCliArgs, UsageError, USAGE, withPreload } from './zero-code/cli-args.js';
+import { StreamCollector } from './zero-code/collector.js';
+import { writeOutputs } from './zero-code/outputs.js';
+import {
+  isSettingError,
+  monitorOptions,
+  readSettings,
+  unknownVariableWarnings,
+  type EnvName,
+  type ZeroCodeSettings,
+} from './zero-code/settings.js';
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** Node's own exit code for an invalid argument or option (register uses it too). */
+const EXIT_INVALID_ARGUMENT = 9;
+/** stdio[3] carries the app's main thread's records, stdio[4] the watchdog thread's. */
+const STREAM_FDS = '3,4';
+/**
+ * After the app has exited, how long to wait for its streams to end. They end at once unless
+ * a process the app started inherited the descriptors and still runs.
+ */
+const DRAIN_TIMEOUT = 1000;
+/** Raising these on ourselves would dump a core of the CLI: exit with the shell's 128 + n instead. */
+const CORE_SIGNALS = new Set(['SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGQUIT', 'SIGSEGV', 'SIGSYS', 'SIGTRAP']);
 
 /** dist/register.js sits next to this file in the built package (both builds). */
 function registerUrl(): string {
@@ -21,30 +47,81 @@ function version(): string {
   return packageJson.version;
 }
 
+/** Calls `onRecord` with each JSON line; a line that does not parse is skipped. */
+function readRecords<T>(stream: Readable, onRecord: (record: T) => void): Promise<void> {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline = buffered.indexOf('\n');
+    while (newline !== -1) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf('\n');
+      try {
+        onRecord(JSON.parse(line) as T);
+      } catch {
+        // not a record of ours
+      }
+    }
+  });
+  return new Promise((resolveEnd) => {
+    stream.once('end', resolveEnd);
+    stream.once('close', resolveEnd);
+    stream.once('error', resolveEnd);
+  });
+}
+
+/** The same settings register will read in the child, checked before anything runs. */
+function checkSettings(env: NodeJS.ProcessEnv, fromFlags: Partial<Record<EnvName, string>>): ZeroCodeSettings {
+  const settings = readSettings(env, (name) => (fromFlags[name] === undefined ? name : FLAG_OF[name]));
+  resolveMonitorOptions(monitorOptions(settings));
+  return settings;
+}
+
 function main(argv: readonly string[]): void {
   let request;
+  let settings: ZeroCodeSettings;
+  let env: NodeJS.ProcessEnv;
   try {
     request = parseCliArgs(argv);
+    if (request.action !== 'run') {
+      process.stdout.write(request.action === 'help' ? USAGE : `${version()}\n`);
+      return;
+    }
+    env = { ...process.env, ...request.env };
+    settings = checkSettings(env, request.env);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`loopguard: ${error.message}\n\n${USAGE}`);
-    process.exitCode = 2;
+    if (error instanceof UsageError) {
+      process.stderr.write(`loopguard: ${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    // A bad value: the one line register would print, and the same exit code.
+    if (!isSettingError(error)) throw error;
+    process.stderr.write(`loopguard: ${error.message}\n`);
+    process.exitCode = EXIT_INVALID_ARGUMENT;
     return;
   }
-  if (request.action === 'help') {
-    process.stdout.write(USAGE);
-    return;
-  }
-  if (request.action === 'version') {
-    process.stdout.write(`${version()}\n`);
-    return;
-  }
+  for (const warning of unknownVariableWarnings(env)) process.stderr.write(`${warning}\n`);
+  const report = settings.report === undefined ? undefined : { ...settings.report, path: resolve(settings.report.path) };
 
   const [file, ...args] = request.command as [string, ...string[]];
   const child = spawn(file, args, {
-    stdio: 'inherit',
-    env: { ...process.env, ...request.env, NODE_OPTIONS: withPreload(process.env['NODE_OPTIONS'], registerUrl()) },
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'],
+    env: {
+      ...env,
+      NODE_OPTIONS: withPreload(process.env['NODE_OPTIONS'], registerUrl()),
+      [STREAM_ENV]: STREAM_FDS,
+    },
   });
+  const appStream = child.stdio[3] as Readable;
+  const watchdogStream = child.stdio[4] as Readable;
+  const collector = new StreamCollector();
+  const streamsEnded = Promise.all([
+    readRecords<AppRecord>(appStream, (record) => collector.app(record)),
+    readRecords<WatchdogRecord>(watchdogStream, (record) => collector.watchdog(record)),
+  ]);
 
   // Ctrl-C in a terminal already reaches the child (it shares our process group); passing it
   // on as well would deliver it twice, which many apps read as "force quit". So on a terminal
@@ -62,19 +139,42 @@ function main(argv: readonly string[]): void {
     process.stderr.write(`loopguard: ${reason}\n`);
     process.exitCode = error.code === 'ENOENT' ? 127 : 1;
     for (const signal of FORWARDED_SIGNALS) process.removeListener(signal, forward);
+    appStream.destroy();
+    watchdogStream.destroy();
   });
 
   child.on('exit', (code, signal) => {
-    for (const forwarded of FORWARDED_SIGNALS) process.removeListener(forwarded, forward);
-    if (signal !== null) {
-      // Die the same way, so our parent (a shell, a supervisor) sees what happened.
-      process.kill(process.pid, signal);
-      // Signals that cannot kill us (ignored by our own parent): the shell's convention.
-      process.exitCode = 128 + (constants.signals[signal] ?? 0);
-      return;
-    }
-    process.exitCode = code ?? 1;
+    const endedAt = Date.now();
+    let drainTimer: NodeJS.Timeout | undefined;
+    const drained = new Promise<void>((resolveDrain) => {
+      drainTimer = setTimeout(resolveDrain, DRAIN_TIMEOUT);
+    });
+    void Promise.race([streamsEnded, drained]).then(() => {
+      clearTimeout(drainTimer);
+      appStream.destroy();
+      watchdogStream.destroy();
+      if (collector.started) {
+        collector.end(endedAt);
+        writeOutputs(collectReport(collector, collector, 10, collector.subject(endedAt)), {
+          summary: settings.summary,
+          ...(report === undefined ? {} : { report }),
+        });
+      }
+      exitLike(code, signal, forward);
+    });
   });
+}
+
+/** Exit the way the child did, so our parent (a shell, a supervisor) sees what happened. */
+function exitLike(code: number | null, signal: NodeJS.Signals | null, forward: (signal: NodeJS.Signals) => void): void {
+  for (const forwarded of FORWARDED_SIGNALS) process.removeListener(forwarded, forward);
+  if (signal === null) {
+    process.exitCode = code ?? 1;
+    return;
+  }
+  // The shell's convention, also for a signal that cannot kill us (ignored by our own parent).
+  process.exitCode = 128 + (constants.signals[signal] ?? 0);
+  if (!CORE_SIGNALS.has(signal)) process.kill(process.pid, signal);
 }
 
 main(process.argv.slice(2));

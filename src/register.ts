@@ -3,74 +3,83 @@
  * `node -r loopguard/register app.js` (CJS), which the `loopguard` CLI uses too.
  *
  * It starts the monitor from the LOOPGUARD_* variables (node:http requests are attributed by
- * the monitor's default `http: true`), and at exit prints the summary and writes the report.
- * Everything at exit is synchronous ('exit' listeners cannot wait) and nothing here keeps the
- * process alive: the app still exits by itself.
+ * the monitor's default `http: true`). Under the CLI it streams what the summary and the report
+ * need to the CLI, which prints and writes them however the app ends; alone, it prints the
+ * summary and writes the report in process 'exit'.
+ *
+ * It never changes how the app dies: it adds no signal listener (see zero-code/exit-watchdog.ts),
+ * and nothing here keeps the process alive. Everything at exit is synchronous ('exit'
+ * listeners cannot wait). The cost of that: a bare register run cannot print a summary when the
+ * app dies by a signal it does not handle ('exit' does not fire); the CLI can.
  */
 import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { runningMonitor, startMonitor } from './monitor/monitor.js';
+import { resolveMonitorOptions } from './monitor/options.js';
 import { ensureGlobal } from './shared/globals.js';
 import { collectReport, recordBlocks } from './report/collect.js';
+import type { Monitor } from './types.js';
 import { armExitWatchdog } from './zero-code/exit-watchdog.js';
 import { trackHandles } from './zero-code/explain.js';
-import { readSettings, type ZeroCodeSettings } from './zero-code/settings.js';
-import { formatSummary } from './report/summary.js';
-import { writeReportSync } from './report/write.js';
-import type { MonitorOptions } from './types.js';
+import { writeOutputs } from './zero-code/outputs.js';
+import { isSettingError, monitorOptions, readSettings, unknownVariableWarnings } from './zero-code/settings.js';
+import { streamToCli, takeStreamFds } from './zero-code/stream-out.js';
 
 /** Node's own exit code for an invalid argument or option. */
 const EXIT_INVALID_ARGUMENT = 9;
 
-function loadSettings(): ZeroCodeSettings {
-  try {
-    return readSettings(process.env);
-  } catch (error) {
-    // A preload that cannot honour its configuration must not let the app run unwatched,
-    // and a one-line message beats a stack trace out of a preload nobody wrote.
-    process.stderr.write(`loopguard: ${(error as Error).message}\n`);
-    process.exit(EXIT_INVALID_ARGUMENT);
-  }
+/**
+ * A preload that cannot honour its configuration must not let the app run unwatched, and a
+ * one-line message beats a stack trace out of a preload nobody wrote.
+ */
+function refuse(error: unknown): never {
+  if (!isSettingError(error)) throw error;
+  process.stderr.write(`loopguard: ${error.message}\n`);
+  process.exit(EXIT_INVALID_ARGUMENT);
 }
 
 function setUp(): void {
-  const settings = loadSettings();
-  // First, so handles the app creates from its first line on are recorded.
-  if (settings.trackHandles) trackHandles();
-
-  const options: MonitorOptions = {};
-  if (settings.threshold !== undefined) options.threshold = settings.threshold;
-  if (settings.hangTimeout !== undefined) options.hangTimeout = settings.hangTimeout;
-  if (settings.log !== undefined) options.log = settings.log;
-  if (settings.syncCalls !== undefined) options.syncCalls = settings.syncCalls;
+  // First, before anything can fail or start a process: the descriptors are ours alone.
+  const cli = takeStreamFds(process.env);
+  let settings;
+  let monitor: Monitor;
+  let hangTimeout: number;
+  try {
+    settings = readSettings(process.env);
+    const options = monitorOptions(settings);
+    // Validated before anything starts, so a refusal leaves no monitor or thread behind.
+    hangTimeout = resolveMonitorOptions(options).hangTimeout;
+    // The CLI has already warned about these.
+    if (cli === undefined) for (const warning of unknownVariableWarnings(process.env)) process.stderr.write(`${warning}\n`);
+    // Before the monitor, so handles the app creates from its first line on are recorded.
+    if (settings.trackHandles) trackHandles();
+    monitor = startMonitor(options);
+  } catch (error) {
+    refuse(error);
+  }
   // Resolved now: an app that changes directory must not move its report.
   const report = settings.report === undefined ? undefined : { ...settings.report, path: resolve(settings.report.path) };
-  const monitor = startMonitor(options);
   const recorder = recordBlocks(monitor);
+  const stream = cli === undefined ? undefined : streamToCli(monitor, cli, hangTimeout);
   // Resolves once the watchdog thread is watching. A preload cannot wait for it itself (the
   // CommonJS build has no top-level await), so the CLI adds a tiny ESM preload that does
   // (WAIT_FOR_WATCHDOG in cli-args.ts): blocks in the app's own start-up then get stacks.
   const ready = runningMonitor()?.ready ?? Promise.resolve();
   ensureGlobal('registerReady', () => ready);
+  const exitWatchdog = armExitWatchdog({ exitTimeout: settings.exitTimeout });
 
-  let finished = false;
   const finish = (): void => {
-    if (finished) return;
-    finished = true;
+    exitWatchdog.disarm();
+    // The CLI prints and writes; here only when there is none, or it can no longer be reached.
+    if (stream?.finish() === true) return;
     try {
-      const data = collectReport(monitor, recorder);
-      let reportPath: string | undefined;
-      if (report !== undefined) reportPath = writeReportSync(data, report.path, report.format);
-      if (settings.summary) {
-        process.stderr.write(formatSummary(data, reportPath === undefined ? {} : { reportPath }));
-      }
+      writeOutputs(collectReport(monitor, recorder), { summary: settings.summary, ...(report === undefined ? {} : { report }) });
     } catch (error) {
       process.stderr.write(`loopguard: could not write the summary or report: ${String(error)}\n`);
     }
   };
   // Prepended so the numbers are read before the monitor's own 'exit' listener tears it down.
   process.prependListener('exit', finish);
-  armExitWatchdog({ exitTimeout: settings.exitTimeout, beforeDefault: finish });
 }
 
 // Worker threads inherit NODE_OPTIONS preloads (loopguard's own pool threads among them):

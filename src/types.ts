@@ -90,7 +90,11 @@ export interface MonitorOptions {
   threshold?: number;
   /** Capture the stack of the blocking code while it blocks, from a watchdog thread. @default true */
   stacks?: boolean;
-  /** ms after which a block still in progress is written to stderr by the watchdog; `0` turns it off. @default 5000 */
+  /**
+   * ms after which a block still in progress is written to stderr by the watchdog; `0` turns it
+   * off. Otherwise it must be greater than `threshold`.
+   * @default `Math.max(5000, 2 * threshold)`: 5000 at the default threshold
+   */
   hangTimeout?: number;
   /** Report original file:line where a source map exists. @default true */
   sourceMaps?: boolean;
@@ -102,6 +106,14 @@ export interface MonitorOptions {
   http?: boolean;
   /** Report (or throw on) blocking Node APIs called inside a request/task context. @default false */
   syncCalls?: 'warn' | 'throw' | false;
+  /**
+   * Wrap Node's blocking built-ins (every `*Sync` function of `fs`, `child_process`, `zlib` and
+   * `crypto`) while the monitor runs, so that a block inside one is named (`cause: 'native'`,
+   * `call: 'crypto.pbkdf2Sync'`): the inspector cannot pause native code. `false` touches no
+   * built-in at all (and cannot be combined with `syncCalls`, which needs the same wrapping).
+   * @default true
+   */
+  nativeCalls?: boolean;
   /** Blocks to leave out. */
   ignore?: ((event: BlockEvent) => boolean) | IgnoreRules;
   /** Called for every block, same as `monitor.on('block')`. */
@@ -121,4 +133,6 @@ export interface Monitor {
   /** Whether stacks can be captured here (false without an inspector). */
   readonly stacksAvailable: boolean;
   stop(): Promise<void>;
+  /** The same as `stop()`: `await using monitor = startMonitor()`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }

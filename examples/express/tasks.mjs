@@ -5,7 +5,7 @@ import { threaded } from 'loopguard';
 /** Key stretching in plain JavaScript: a few hundred ms of CPU per call. */
 export function hashPassword(password) {
   let hash = 0x811c9dc5;
-  for (let round = 0; round < 40_000_000; round++) {
+  for (let round = 0; round < 150_000_000; round++) {
     hash = Math.imul(hash ^ password.charCodeAt(round % password.length), 0x01000193);
   }
   return (hash >>> 0).toString(16);

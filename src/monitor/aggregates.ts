@@ -1,14 +1,30 @@
-/** The counts behind `stats().blocks`, `stats().routes` and `topBlockers()`. */
+/**
+ * The counts behind `stats().blocks`, `stats().routes` and `topBlockers()`.
+ *
+ * Routes fall back to the raw path when no adapter knows the pattern, so a client decides how
+ * many distinct keys there are (`GET /users/1`, `/users/2`, …). Both maps therefore keep at most
+ * MAX_KEYS keys; blocks under any later key are counted in one `(other)` entry, so totals stay
+ * right and the memory stays bounded.
+ */
 import type { BlockerSummary, BlockEvent, LoopStats } from '../types.js';
 import { routeOf, siteOf } from '../shared/frames.js';
 
-const MAX_SITES = 1000;
+/** Keys kept per map, besides `(other)`. */
+export const MAX_KEYS = 1000;
+/** Where blocks beyond MAX_KEYS routes or sites are counted. */
+export const OTHER = '(other)';
+
+interface RouteEntry {
+  blocks: number;
+  totalMs: number;
+  maxMs: number;
+}
 
 export class Aggregates {
   #count = 0;
   #totalMs = 0;
   #longestMs = 0;
-  readonly #routes = new Map<string, { blocks: number; totalMs: number; maxMs: number }>();
+  readonly #routes = new Map<string, RouteEntry>();
   readonly #sites = new Map<string, BlockerSummary>();
 
   add(event: BlockEvent): void {
@@ -18,20 +34,33 @@ export class Aggregates {
     this.#longestMs = Math.max(this.#longestMs, event.duration);
     const route = routeOf(event.context);
     if (route !== undefined) {
-      const entry = this.#routes.get(route) ?? { blocks: 0, totalMs: 0, maxMs: 0 };
+      let entry = this.#routes.get(route);
+      if (entry === undefined) {
+        const key = this.#routes.size < MAX_KEYS ? route : OTHER;
+        entry = this.#routes.get(key) ?? { blocks: 0, totalMs: 0, maxMs: 0 };
+        this.#routes.set(key, entry);
+      }
       entry.blocks += 1;
       entry.totalMs += event.duration;
       entry.maxMs = Math.max(entry.maxMs, event.duration);
-      this.#routes.set(route, entry);
     }
     const site = siteOf(event);
     const key = `${site}\0${route ?? ''}`;
     let summary = this.#sites.get(key);
     if (summary === undefined) {
-      if (this.#sites.size >= MAX_SITES) return;
-      summary = { site, count: 0, totalMs: 0, maxMs: 0, stack: event.stack };
-      if (route !== undefined) summary.route = route;
-      this.#sites.set(key, summary);
+      if (this.#sites.size < MAX_KEYS) {
+        summary = { site, count: 0, totalMs: 0, maxMs: 0, stack: event.stack };
+        if (route !== undefined) summary.route = route;
+        this.#sites.set(key, summary);
+      } else {
+        // No route and an empty stack: the (other) entry stands for many sites and routes.
+        summary = this.#sites.get(OTHER) ?? { site: OTHER, count: 0, totalMs: 0, maxMs: 0, stack: [] };
+        this.#sites.set(OTHER, summary);
+        summary.count += 1;
+        summary.totalMs += event.duration;
+        summary.maxMs = Math.max(summary.maxMs, event.duration);
+        return;
+      }
     }
     summary.count += 1;
     summary.totalMs += event.duration;

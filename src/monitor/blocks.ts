@@ -43,7 +43,9 @@ export class BlockAssembler {
   readonly #hangs = new Set<number>();
   readonly #native: Interval[] = [];
   readonly #gc: Interval[] = [];
-  #nativeNow: Interval | undefined;
+  /** The wrapped native call running now and when it started (no object per call: hot path). */
+  #nativeCall: string | undefined;
+  #nativeStart = 0;
   #observer: PerformanceObserver | undefined;
   #idle: Array<() => void> = [];
 
@@ -62,13 +64,19 @@ export class BlockAssembler {
   }
 
   nativeEnter(call: string): void {
-    this.#nativeNow = { start: performance.now(), end: Number.POSITIVE_INFINITY, call };
+    this.#nativeCall = call;
+    this.#nativeStart = performance.now();
   }
 
   nativeExit(call: string): void {
-    const current = this.#nativeNow;
-    this.#nativeNow = undefined;
-    if (current?.call === call) remember(this.#native, { ...current, end: performance.now() });
+    if (this.#nativeCall !== call) return;
+    this.#nativeCall = undefined;
+    const end = performance.now();
+    // Only a call long enough to cover half of a block can be its cause: the rest (nearly every
+    // statSync or existsSync) is not remembered, which keeps the wrapper's cost per call small.
+    if (end - this.#nativeStart >= COVERAGE * this.#options.threshold) {
+      remember(this.#native, { start: this.#nativeStart, end, call });
+    }
   }
 
   onStall(stall: Stall): void {
@@ -114,10 +122,27 @@ export class BlockAssembler {
     this.#flushIdle();
   }
 
-  /** Finish on the check phase, after the messages and GC entries already queued. */
+  /**
+   * Finish two check phases later, once the GC entries of the block have been delivered. Node
+   * hands a GC entry to JavaScript from a native immediate, which queues the observer's
+   * dispatch as a JS immediate behind any already queued: one hop (as before) judged the block
+   * before its own collection was known, and a long full GC followed by a little JavaScript was
+   * 'js' (measured: 6 of 6 with the request walk on, 2 of 6 without). The second hop runs after
+   * that dispatch; takeRecords() then picks up anything still buffered.
+   */
   #later(stall: Stall, finish: () => void): void {
-    const immediate = setImmediate(finish);
+    let immediate = setImmediate(() => {
+      immediate = setImmediate(() => {
+        this.#takeGcRecords();
+        finish();
+      });
+    });
     this.#pending.set(stall.seq, { stall, cancel: () => clearImmediate(immediate) });
+  }
+
+  #takeGcRecords(): void {
+    const records = this.#observer?.takeRecords() ?? [];
+    for (const entry of records) remember(this.#gc, { start: entry.startTime, end: entry.startTime + entry.duration });
   }
 
   #finish(seq: number, capture: CaptureMessage | undefined): void {
@@ -126,13 +151,17 @@ export class BlockAssembler {
     this.#pending.delete(seq);
     pending.cancel();
     const { stall } = pending;
+    // A capture that landed after the block ended says nothing about it: drop its context too.
+    const landed = capture === undefined ? undefined : this.#stackOf(capture);
     // Adapters' named handler frames give the route after any `await` chain (route-frames.ts).
-    const { stack, context } = attributeRouteFrames(capture === undefined ? [] : this.#stackOf(capture), capture?.context);
+    const { stack, context } = attributeRouteFrames(landed ?? [], landed === undefined ? undefined : capture?.context);
     const native = largest(this.#native, stall);
+    // The capture's own share (Debugger.enable walks the heap: hundreds of ms on a large one)
+    // is not the app's: judged against the rest, a long collection stays 'gc'.
+    const appTime = Math.max(1, stall.duration - (capture?.ownMs ?? 0));
     const cover = (interval: Interval | undefined): boolean =>
-      interval !== undefined && overlap(interval, stall) >= COVERAGE * stall.duration;
-    // Collections are summed: one stall can hold several (a scavenge, then a full mark-compact),
-    // and the capture itself adds main-thread time that is not the app's.
+      interval !== undefined && overlap(interval, stall) >= COVERAGE * appTime;
+    // Collections are summed: one stall can hold several (a scavenge, then a full mark-compact).
     const gcTime = this.#gc.reduce((sum, interval) => sum + overlap(interval, stall), 0);
     const event: BlockEvent = {
       kind: this.#hangs.delete(seq) ? 'hang' : 'block',
@@ -140,7 +169,7 @@ export class BlockAssembler {
       threshold: this.#options.threshold,
       startedAt: Math.round(performance.timeOrigin + stall.start),
       stack,
-      cause: cover(native) ? 'native' : gcTime >= COVERAGE * stall.duration ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
+      cause: cover(native) ? 'native' : gcTime >= COVERAGE * appTime ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
     };
     if (context !== undefined) event.context = context;
     if (native?.call !== undefined && cover(native)) event.call = native.call;
@@ -151,19 +180,37 @@ export class BlockAssembler {
     }
   }
 
-  /** The quick stack text when the watchdog took one, else the paused frames. */
-  #stackOf(capture: CaptureMessage): StackFrame[] {
+  /**
+   * The quick stack text when the watchdog took one, else the paused frames; undefined when
+   * the capture landed after the block had ended.
+   *
+   * The watchdog's "still blocked" check reads the heartbeat, which moves only in the timers
+   * phase, so it cannot see a block that ended moments before its requests were handled. The
+   * main thread handles them late when V8 does not service interrupts during the block: Node 26
+   * does not, for a whole call of a function running Maglev code while its Turbofan tier-up is
+   * pending (a hot function, once per tier-up). They then run outside JavaScript (the quick
+   * stack holds only its own frames, and the pause sent with it lands in whatever runs next) or
+   * in Node's own loop code (timers, GC observers) before the next heartbeat.
+   */
+  #stackOf(capture: CaptureMessage): StackFrame[] | undefined {
     const { sourceMaps } = this.#options;
+    let stack: StackFrame[];
     if (capture.stackText !== '') {
       // Drop the evaluated expression's own frames, which come first.
       const parsed = parseStack(capture.stackText);
       const first = parsed.findIndex((frame) => frame.file !== EVALUATED);
-      const frames = (first === -1 ? [] : parsed.slice(first))
+      if (first === -1) return undefined;
+      const frames = parsed
+        .slice(first)
         // `Timeout.run [as _onTimeout]`: the alias says how it was called, not what it is.
         .map((frame) => ({ ...frame, function: frame.function.replace(/ \[as [^\]]+\]$/, '') }));
-      if (frames.length > 0) return sourceMaps ? mapFileFrames(frames) : frames;
+      stack = sourceMaps ? mapFileFrames(frames) : frames;
+    } else {
+      stack = capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps));
     }
-    return capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps));
+    // Only Node's own frames: the loop's code that ran after the block, not what blocked.
+    if (stack.length > 0 && stack.every((frame) => frame.file.startsWith('node:'))) return undefined;
+    return stack;
   }
 
   #flushIdle(): void {

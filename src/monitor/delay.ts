@@ -21,20 +21,37 @@ const TIMELINE_LENGTH = 3600;
 const SAMPLE_INTERVAL = 1000;
 
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
+type DelayHistogram = ReturnType<typeof monitorEventLoopDelay>;
+
+/**
+ * The histograms of a stopped sampler, kept for the next one. Node 20 never gives back the
+ * memory of a `monitorEventLoopDelay()` histogram (measured: 147 MiB of RSS after 1000
+ * create/enable/disable cycles, gc() run; BENCHMARKS.md "Start and stop"), so a process that
+ * starts and stops monitors (tests, `expectNoBlock`) would grow by that much. Module scope on
+ * purpose: each loaded copy of loopguard keeps at most one pair, and nothing process-wide.
+ */
+let spare: { delay: DelayHistogram; second: RecordableHistogram } | undefined;
 
 export class DelaySampler {
   readonly since = epochNow();
-  #histogram = monitorEventLoopDelay({ resolution: RESOLUTION });
+  #histogram: DelayHistogram;
   /** Heartbeat lateness in µs over the current second. */
-  #second: RecordableHistogram = createHistogram();
+  #second: RecordableHistogram;
   #secondMaxMs = 0;
   #longestBlockMs = 0;
   #eluStart: EventLoopUtilization = performance.eventLoopUtilization();
   #eluLast: EventLoopUtilization = this.#eluStart;
   #timeline: TimelinePoint[] = [];
   #timer: NodeJS.Timeout;
+  #final: DelayStats | undefined;
 
   constructor() {
+    const reused = spare;
+    spare = undefined;
+    this.#histogram = reused?.delay ?? monitorEventLoopDelay({ resolution: RESOLUTION });
+    this.#second = reused?.second ?? createHistogram();
+    this.#histogram.reset();
+    this.#second.reset();
     this.#histogram.enable();
     this.#timer = setInterval(() => this.#sample(), SAMPLE_INTERVAL);
     this.#timer.unref();
@@ -42,6 +59,7 @@ export class DelaySampler {
 
   /** How late a heartbeat came, in ms (0 when on time). */
   recordLateness(ms: number): void {
+    if (this.#final !== undefined) return;
     this.#second.record(Math.max(1, Math.round(ms * 1000)));
     if (ms > this.#secondMaxMs) this.#secondMaxMs = ms;
   }
@@ -53,6 +71,7 @@ export class DelaySampler {
   }
 
   delay(): DelayStats {
+    if (this.#final !== undefined) return { ...this.#final };
     const h = this.#histogram;
     const ms = (ns: number): number => round(Math.max(0, ns / 1e6 - RESOLUTION));
     if (h.count === 0) {
@@ -79,8 +98,12 @@ export class DelaySampler {
   }
 
   stop(): void {
+    if (this.#final !== undefined) return;
+    // What stats() of a stopped monitor shows: its histograms may serve the next one.
+    this.#final = this.delay();
     clearInterval(this.#timer);
     this.#histogram.disable();
+    spare ??= { delay: this.#histogram, second: this.#second };
   }
 
   #sample(): void {

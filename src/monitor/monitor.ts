@@ -96,22 +96,7 @@ class LoopMonitor implements InternalMonitor {
         this.#sayStacksUnavailable(`the watchdog thread failed: ${error.message}`);
       },
     });
-    this.#syncCalls = installSyncCalls({
-      policy: options.syncCalls,
-      hooks: {
-        onEnter: (call) => {
-          this.#assembler.nativeEnter(call);
-          this.#heartbeat.setNativeCall(NATIVE_INDEX.get(call) ?? 0);
-        },
-        onExit: (call) => {
-          this.#assembler.nativeExit(call);
-          this.#heartbeat.setNativeCall(0);
-        },
-      },
-      report: (event) => this.report(event),
-      ...(options.ignore === undefined ? {} : { ignore: options.ignore }),
-      threshold: options.threshold,
-    });
+    this.#syncCalls = this.#wrapBuiltins(options);
     this.#heartbeat.restart();
   }
 
@@ -165,7 +150,22 @@ class LoopMonitor implements InternalMonitor {
         : reported;
     if (this.#ignores(event)) return;
     this.#aggregates.add(event);
-    this.#reporter.block(event);
+    this.#emit(event);
+    // After the listeners, and guarded: whatever the log does (a logger that throws, a bug in
+    // formatting a hostile value), the event has already been counted and delivered.
+    try {
+      this.#reporter.block(event);
+    } catch {
+      // the line is lost; the event is not
+    }
+  }
+
+  /**
+   * onBlock first, then the listeners in the order they were added. A listener that throws
+   * behaves as in an EventEmitter whose emit runs from a timer: its error becomes the process's
+   * uncaught exception (on the next tick, so the other listeners and our state are not cut short).
+   */
+  #emit(event: BlockEvent): void {
     const listeners = this.#options.onBlock === undefined ? [] : [this.#options.onBlock];
     for (const entry of this.#listeners.slice()) {
       listeners.push(entry.listener);
@@ -201,6 +201,35 @@ class LoopMonitor implements InternalMonitor {
     for (const resolve of waiting) resolve();
     this.#markReady();
     await this.#heartbeat.stop();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /**
+   * The wrapped built-ins tell the watchdog which native call runs (nativeCalls) and apply the
+   * syncCalls policy. With nativeCalls: false (which options refuse beside a policy) nothing is
+   * wrapped, not even for a moment.
+   */
+  #wrapBuiltins(options: ResolvedMonitorOptions): SyncCallsHandle {
+    if (!options.nativeCalls) return { uninstall() {} };
+    return installSyncCalls({
+      policy: options.syncCalls,
+      hooks: {
+        onEnter: (call) => {
+          this.#assembler.nativeEnter(call);
+          this.#heartbeat.setNativeCall(NATIVE_INDEX.get(call) ?? 0);
+        },
+        onExit: (call) => {
+          this.#assembler.nativeExit(call);
+          this.#heartbeat.setNativeCall(0);
+        },
+      },
+      report: (event) => this.report(event),
+      ...(options.ignore === undefined ? {} : { ignore: options.ignore }),
+      threshold: options.threshold,
+    });
   }
 
   #add(event: 'block', listener: BlockListener, once: boolean): this {

@@ -20,6 +20,7 @@ export interface ResolvedMonitorOptions {
   dedupe: number;
   http: boolean;
   syncCalls: 'warn' | 'throw' | false;
+  nativeCalls: boolean;
   ignore: ((event: BlockEvent) => boolean) | IgnoreRules | undefined;
   onBlock: ((event: BlockEvent) => void) | undefined;
 }
@@ -33,6 +34,7 @@ const KNOWN = [
   'dedupe',
   'http',
   'syncCalls',
+  'nativeCalls',
   'ignore',
   'onBlock',
 ] as const;
@@ -42,13 +44,36 @@ export function defaultLog(): 'pretty' | 'json' {
   return process.stderr.isTTY === true || process.env['NODE_ENV'] !== 'production' ? 'pretty' : 'json';
 }
 
+/**
+ * An unset hangTimeout follows the threshold: 5000 ms, or twice the threshold when that is
+ * longer, so that a large threshold (`threshold: 6000`) needs no hangTimeout of its own and a
+ * hang is always a block that ran well past the point where it counted as one.
+ */
+export function defaultHangTimeout(threshold: number): number {
+  return Math.max(5000, 2 * threshold);
+}
+
 export function resolveMonitorOptions(options: MonitorOptions | undefined): ResolvedMonitorOptions {
   const given = checkOptionsObject('options', options, KNOWN);
   const threshold = given['threshold'] === undefined ? 100 : checkNumber('threshold', given['threshold'], { min: 1 });
-  const hangTimeout = given['hangTimeout'] === undefined ? 5000 : checkNumber('hangTimeout', given['hangTimeout'], { min: 0 });
-  if (hangTimeout !== 0 && hangTimeout < threshold) {
+  const hangTimeout =
+    given['hangTimeout'] === undefined
+      ? defaultHangTimeout(threshold)
+      : checkNumber('hangTimeout', given['hangTimeout'], { min: 0 });
+  // A hang is a block still under way at hangTimeout: at or below the threshold it would be
+  // reported before it even counted as a block.
+  if (hangTimeout !== 0 && hangTimeout <= threshold) {
     throw new InvalidOptionRangeError(
-      `hangTimeout must be 0 or a number >= threshold (${threshold}), got ${describeValue(hangTimeout)}`,
+      `hangTimeout must be 0 or a number > threshold (${threshold}), got ${describeValue(hangTimeout)}`,
+    );
+  }
+  const syncCalls =
+    given['syncCalls'] === undefined ? false : checkOneOf('syncCalls', given['syncCalls'], ['warn', 'throw', false] as const);
+  const nativeCalls = given['nativeCalls'] === undefined ? true : checkBoolean('nativeCalls', given['nativeCalls']);
+  if (!nativeCalls && syncCalls !== false) {
+    // The policy works by wrapping the same built-ins that nativeCalls: false promises to leave alone.
+    throw new InvalidOptionRangeError(
+      `nativeCalls: false cannot be combined with syncCalls '${syncCalls}', which wraps the same built-ins; got nativeCalls ${describeValue(false)}`,
     );
   }
   return {
@@ -59,7 +84,8 @@ export function resolveMonitorOptions(options: MonitorOptions | undefined): Reso
     log: given['log'] === undefined ? defaultLog() : checkLog(given['log']),
     dedupe: given['dedupe'] === undefined ? 60_000 : checkNumber('dedupe', given['dedupe'], { min: 0 }),
     http: given['http'] === undefined ? true : checkBoolean('http', given['http']),
-    syncCalls: given['syncCalls'] === undefined ? false : checkOneOf('syncCalls', given['syncCalls'], ['warn', 'throw', false] as const),
+    syncCalls,
+    nativeCalls,
     ignore: checkIgnore('ignore', given['ignore']),
     onBlock: given['onBlock'] === undefined ? undefined : checkFunction<(event: BlockEvent) => void>('onBlock', given['onBlock']),
   };

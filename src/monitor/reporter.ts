@@ -2,16 +2,25 @@
  * The only part of the monitor that writes: pretty text or JSON lines on stderr, or a
  * logger's `warn(obj, msg)` (pino, console). Repeated blocks at one site and route are
  * logged once per `dedupe` window and counted.
+ *
+ * Everything user-controlled (paths, routes, function and file names, context values) is
+ * escaped before it reaches a terminal, and nothing a logger does can reach the caller: the
+ * monitor emits an event before it logs it, and a logger that throws loses only its line.
  */
 import type { BlockEvent, Logger } from '../types.js';
 import { culpritOf, formatFrame, routeOf, siteOf, visibleFrames } from '../shared/frames.js';
+import { escapeTerminal, jsonLine } from '../shared/terminal-text.js';
 
 const PRETTY_FRAMES = 8;
+const DEDUPE_KEYS = 1000;
 
 export class Reporter {
   readonly #log: 'pretty' | 'json' | false | Logger;
   readonly #dedupe: number;
-  /** Per site + route: when it was last logged and how many were left out since. */
+  /**
+   * Per site + route: when it was last logged and how many were left out since. Keys come
+   * from clients (paths), so at most DEDUPE_KEYS are kept, least recently logged dropped first.
+   */
   readonly #seen = new Map<string, { loggedAt: number; suppressed: number }>();
 
   constructor(log: 'pretty' | 'json' | false | Logger, dedupe: number) {
@@ -31,8 +40,10 @@ export class Reporter {
       return;
     }
     const suppressed = seen?.suppressed ?? 0;
+    // Delete first, so the key moves to the end: the map's order is then least recently logged first.
+    this.#seen.delete(key);
     this.#seen.set(key, { loggedAt: now, suppressed: 0 });
-    if (this.#seen.size > 1000) this.#seen.delete(this.#seen.keys().next().value as string);
+    if (this.#seen.size > DEDUPE_KEYS) this.#seen.delete(this.#seen.keys().next().value as string);
     const message = headline(event, route);
     if (this.#log === 'pretty') {
       write(pretty(event, message, suppressed, this.#dedupe));
@@ -49,7 +60,7 @@ export class Reporter {
       const details = Object.entries(fields)
         .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
         .join(' ');
-      write(`loopguard: ${message}${details === '' ? '' : ` (${details})`}\n`);
+      write(escapeTerminal(`loopguard: ${message}${details === '' ? '' : ` (${details})`}`) + '\n');
     } else {
       this.#structured(fields, message);
     }
@@ -57,9 +68,14 @@ export class Reporter {
 
   #structured(fields: object, message: string): void {
     if (this.#log === 'json') {
-      write(`${JSON.stringify({ level: 'warn', time: Date.now(), pid: process.pid, msg: message, ...fields })}\n`);
+      write(`${jsonLine({ level: 'warn', time: Date.now(), pid: process.pid, msg: message, ...fields })}\n`);
     } else if (this.#log !== false && this.#log !== 'pretty') {
-      this.#log.warn(fields, message);
+      try {
+        this.#log.warn(fields, message);
+      } catch {
+        // The user's logger failed (a closed transport, a bug): its line is lost, nothing else.
+        // Not rethrown: the monitor calls this from timers, where it would crash the host.
+      }
     }
   }
 }
@@ -77,6 +93,7 @@ function headline(event: BlockEvent, route: string | undefined): string {
   return `event loop ${state} for ${event.duration} ms${by} (threshold ${event.threshold} ms)${where}`;
 }
 
+/** Every line is escaped on its own: nothing in a value can add a line or a terminal sequence. */
 function pretty(event: BlockEvent, message: string, suppressed: number, window: number): string {
   const lines = [`loopguard: ${message}`];
   if (suppressed > 0) lines[0] += ` — and ${suppressed} more like it in the last ${Math.round(window / 1000)} s`;
@@ -94,7 +111,7 @@ function pretty(event: BlockEvent, message: string, suppressed: number, window: 
         : `  hint: move it off the loop with threaded(${culprit}) or runInThreadpool()`,
     );
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(escapeTerminal).join('\n')}\n`;
 }
 
 function write(text: string): void {

@@ -2,7 +2,7 @@
  * The one place report data is gathered: the exit summary, the HTML page and the JSON file
  * are all rendered from the plain object `collectReport()` returns.
  */
-import { routeOf } from '../shared/frames.js';
+import { routeOf, siteOf } from '../shared/frames.js';
 import { displayFile } from '../shared/paths.js';
 import type { BlockerSummary, BlockEvent, LoopStats, Monitor, StackFrame, TimelinePoint } from '../types.js';
 
@@ -71,7 +71,26 @@ export function recordBlocks(monitor: Monitor, limit = 500): BlockRecorder {
   };
 }
 
-export function collectReport(monitor: Monitor, recorder?: BlockRecorder, topLimit = 10): ReportData {
+/**
+ * What a report is read from: the running monitor, or (in the `loopguard` CLI) the collector
+ * fed by the app's stream.
+ */
+export type ReportSource = Pick<Monitor, 'threshold' | 'stacksAvailable' | 'stats' | 'topBlockers' | 'timeline'>;
+
+/** The process the report is about, and when it was taken (this process, now, by default). */
+export interface ReportSubject {
+  pid: number;
+  command: string;
+  node: string;
+  generatedAt: number;
+}
+
+export function collectReport(
+  monitor: ReportSource,
+  recorder?: Pick<BlockRecorder, 'events' | 'dropped'>,
+  topLimit = 10,
+  subject: ReportSubject = { pid: process.pid, command: scriptName(), node: process.version, generatedAt: Date.now() },
+): ReportData {
   const stats = monitor.stats();
   const events = recorder?.events ?? [];
   const blocks = events.map(toReportBlock);
@@ -89,11 +108,11 @@ export function collectReport(monitor: Monitor, recorder?: BlockRecorder, topLim
   });
   return {
     version: 1,
-    pid: process.pid,
-    command: scriptName(),
-    node: process.version,
+    pid: subject.pid,
+    command: subject.command,
+    node: subject.node,
     since: stats.since,
-    generatedAt: Date.now(),
+    generatedAt: subject.generatedAt,
     threshold: monitor.threshold,
     stacksAvailable: monitor.stacksAvailable,
     stats,
@@ -110,19 +129,12 @@ function toReportBlock(event: BlockEvent): ReportBlock {
     startedAt: event.startedAt,
     duration: event.duration,
     cause: event.cause,
-    site: siteOf(event.stack),
+    site: siteOf(event),
   };
   const request = routeOf(event.context);
   if (request !== undefined) block.request = request;
   if (event.call !== undefined) block.call = event.call;
   return block;
-}
-
-/** `'fn (file:line)'` for the innermost frame. */
-export function siteOf(stack: readonly StackFrame[]): string {
-  const top = stack[0];
-  if (top === undefined) return '(unknown)';
-  return `${top.function || '(anonymous)'} (${displayFile(top.file)}:${top.line})`;
 }
 
 /** Without an adapter the monitor knows no route; the request seen for the same frame is the next best thing. */
@@ -139,8 +151,8 @@ function requestSeenAt(stack: readonly StackFrame[], events: readonly BlockEvent
   return undefined;
 }
 
-
-function scriptName(): string {
+/** The script this process runs, as the report names it (`app.mjs`). */
+export function scriptName(): string {
   const script = process.argv[1];
   return script === undefined ? process.argv0 : displayFile(script);
 }

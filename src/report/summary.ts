@@ -1,4 +1,5 @@
 /** The summary `loopguard/register` and the CLI print to stderr at exit. */
+import { escapeTerminal } from '../shared/terminal-text.js';
 import type { ReportData } from './collect.js';
 
 /** `0.4 ms`, `12 ms`, `1.53 s`: precise where it matters, short where it does not. */
@@ -10,9 +11,21 @@ export function formatMs(ms: number): string {
   return `${ms.toFixed(1)} ms`;
 }
 
-/** Cut long cells in the middle of nothing: keep the end of a site (the file:line matters most). */
+/** Cut long cells at the start, where the least matters. */
 function fit(text: string, width: number): string {
   return text.length <= width ? text : `…${text.slice(text.length - width + 1)}`;
+}
+
+/**
+ * A site is `fn (file:line)`: the function's name and the file's own name matter most, so a
+ * long site loses the start of the file's path first.
+ */
+function fitSite(site: string, width: number): string {
+  const match = /^(.*) \((.*)\)$/.exec(site);
+  if (site.length <= width || match === null) return fit(site, width);
+  const [, name = '', file = ''] = match;
+  const room = width - name.length - 3;
+  return room >= 12 ? `${name} (${fit(file, room)})` : fit(site, width);
 }
 
 function table(header: readonly string[], rows: readonly string[][], rightAligned: readonly boolean[]): string[] {
@@ -33,6 +46,8 @@ function table(header: readonly string[], rows: readonly string[][], rightAligne
 export interface SummaryOptions {
   /** Where the report was written, if one was. */
   reportPath?: string;
+  /** Why the report asked for could not be written (`EACCES: permission denied, open '…'`). */
+  reportError?: { path: string; reason: string };
   /** Rows in the blockers table. @default 10 */
   limit?: number;
 }
@@ -43,7 +58,7 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
   const seconds = (data.generatedAt - data.since) / 1000;
   const lines: string[] = [];
   lines.push(
-    `loopguard summary: ${data.command} (pid ${data.pid}, ${seconds.toFixed(1)} s, threshold ${formatMs(data.threshold)})`,
+    `loopguard summary: ${escapeTerminal(data.command)} (pid ${data.pid}, ${seconds.toFixed(1)} s, threshold ${formatMs(data.threshold)})`,
   );
   lines.push(
     `  loop delay   p50 ${formatMs(delay.p50)}  p90 ${formatMs(delay.p90)}  p99 ${formatMs(delay.p99)}  max ${formatMs(delay.max)}` +
@@ -58,8 +73,9 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
   if (blockers.length > 0) {
     lines.push('  top blockers');
     const rows = blockers.map((blocker) => [
-      fit(blocker.site, 60),
-      fit(blocker.route ?? '-', 32),
+      // Sites and routes come from the app and its clients: no control character reaches the terminal.
+      fitSite(escapeTerminal(blocker.site), 60),
+      fit(escapeTerminal(blocker.route ?? '-'), 32),
       String(blocker.count),
       formatMs(blocker.totalMs),
       formatMs(blocker.maxMs),
@@ -70,5 +86,8 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
   }
   if (!data.stacksAvailable) lines.push('  (stacks were not available in this process: sites may be unknown)');
   if (options.reportPath !== undefined) lines.push(`  report: ${options.reportPath}`);
+  if (options.reportError !== undefined) {
+    lines.push(`  report: not written to ${options.reportError.path}: ${options.reportError.reason}`);
+  }
   return `${lines.join('\n')}\n`;
 }

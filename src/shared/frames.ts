@@ -17,12 +17,18 @@ let ownDirs: string[] | undefined;
 function ownDirectories(): string[] {
   if (ownDirs !== undefined) return ownDirs;
   ownDirs = [];
-  try {
-    const root = dirname(dirname(fileURLToPath(import.meta.url)));
-    const { name } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown };
-    if (name === 'loopguard') ownDirs = [`${root}${sep}dist${sep}`, `${root}${sep}src${sep}`];
-  } catch {
-    // no package.json beside us: bundled into an application, whose frames all stay
+  // This file is dist/<chunk>.js when built and src/shared/frames.ts when run from source.
+  let root = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 2; up += 1) {
+    root = dirname(root);
+    try {
+      const { name } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown };
+      if (name === 'loopguard') ownDirs = [`${root}${sep}dist${sep}`, `${root}${sep}src${sep}`];
+      break;
+    } catch {
+      // no package.json here: look one level up, else we are bundled into an application,
+      // whose frames all stay
+    }
   }
   return ownDirs;
 }

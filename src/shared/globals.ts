@@ -14,6 +14,7 @@
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import type { FunctionDef } from '../pool/protocol.js';
+import type { PoolStats } from '../pool/main/metrics.js';
 import type { BlockContext } from '../types.js';
 import type { RouteIdRegistry } from './route-frames.js';
 
@@ -75,6 +76,10 @@ export interface ProcessGlobals {
   routeIds: RouteIdRegistry;
   /** why-is-node-running, once handle tracking is on. */
   whyIsNodeRunning: (logger: { error(...args: unknown[]): void }) => void;
+  /** Every ThreadPool not yet closed or destroyed, with its name: what the metrics exporters list. */
+  livePools: Map<{ stats(): PoolStats }, string>;
+  /** Set by otelMetrics(): the active OTel span's ids, read by the watchdog's capture while the main thread blocks. */
+  readActiveSpan: () => { traceId: string; spanId: string } | undefined;
 }
 
 export type GlobalName = keyof ProcessGlobals;

@@ -20,6 +20,8 @@ export const Slot = {
    * main thread sets STATE before it reads this: one of the two always sees the other.
    */
   SESSION: 5,
+  /** The descriptor the watchdog streams to the `loopguard` CLI on (shared/cli-stream.ts); 0 = none. Set by register. */
+  STREAM_FD: 6,
 } as const;
 
 export const SLOT_COUNT = 8;
@@ -117,6 +119,11 @@ export type WatchdogMessage =
       frames: RawFrame[];
       scripts: Record<string, ScriptInfo>;
       context: Record<string, unknown> | undefined;
+      /**
+       * ms of the block that were the capture's own (Debugger.enable, which grows with the heap,
+       * and the pause): not the app's, so left out when the block's cause is judged.
+       */
+      ownMs: number;
     }
   /** The watchdog wrote a hang report for the block at `seq` (it lasted >= hangTimeout). */
   | { type: 'hang'; seq: number; elapsed: number };

@@ -3,6 +3,7 @@
  * variables register reads (settings.ts), then handed to the child as those variables.
  */
 import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ENV_VARIABLES, parseChoice, parseMs, parseReport, type EnvName } from './settings.js';
 import { globalKey } from '../shared/globals.js';
 
@@ -10,7 +11,7 @@ export const USAGE = `Usage: loopguard [options] -- <command> [args...]
 
 Runs <command> (usually \`node app.js\`) with loopguard preloaded: blocks of the event loop
 are reported as they happen, with their stack and request, and a summary (delay percentiles,
-top blockers) is printed when the process exits. The app needs no change. Works for ESM and
+top blockers) is printed when the process ends. The app needs no change. Works for ESM and
 CommonJS apps (it adds --import loopguard/register to NODE_OPTIONS).
 
 Options:
@@ -26,8 +27,11 @@ Options:
   -h, --help                show this help
   -v, --version             show the version
 
-Signals SIGINT, SIGTERM and SIGHUP are passed on to the command, and loopguard exits with its
-exit code (or dies by the same signal). Example:
+SIGTERM and SIGHUP are passed on to the command, and SIGINT when not on a terminal (there
+Ctrl-C reaches the command by itself). loopguard prints the summary however the command ends
+(even on SIGKILL or out of memory) and exits with its exit code, or dies by the same signal.
+Under a process manager run this bin directly, not through npx (npx does not pass signals on).
+Example:
   npx loopguard --threshold 50 --report report.html -- node server.js
 
 Without the CLI: node --import loopguard/register app.js (or -r for CommonJS), configured by
@@ -36,7 +40,7 @@ ${Object.entries(ENV_VARIABLES)
   .join('\n')}
 `;
 
-/** A mistake on the command line: printed with the usage, exit code 2. */
+/** A mistake in the command line's syntax: printed with the usage, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -47,81 +51,109 @@ export class UsageError extends Error {
 export type CliRequest =
   | { action: 'help' }
   | { action: 'version' }
-  | { action: 'run'; command: string[]; env: Partial<Record<EnvName, string>> };
+  | {
+      action: 'run';
+      command: string[];
+      env: Partial<Record<EnvName, string>>;
+    };
 
-const VALUE_FLAGS = ['--threshold', '--sync-calls', '--report', '--log', '--hang-timeout', '--exit-timeout'] as const;
-type ValueFlag = (typeof VALUE_FLAGS)[number];
+const OPTIONS = {
+  threshold: { type: 'string' },
+  'sync-calls': { type: 'string' },
+  report: { type: 'string' },
+  log: { type: 'string' },
+  'hang-timeout': { type: 'string' },
+  'exit-timeout': { type: 'string' },
+  'track-handles': { type: 'boolean' },
+  'no-summary': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const satisfies ParseArgsConfig['options'];
 
-function isValueFlag(flag: string): flag is ValueFlag {
-  return (VALUE_FLAGS as readonly string[]).includes(flag);
-}
+/** The flag each variable is set by, for messages about a value given on the command line. */
+export const FLAG_OF: Record<EnvName, string> = {
+  LOOPGUARD_THRESHOLD: '--threshold',
+  LOOPGUARD_SYNC_CALLS: '--sync-calls',
+  LOOPGUARD_REPORT: '--report',
+  LOOPGUARD_LOG: '--log',
+  LOOPGUARD_HANG_TIMEOUT: '--hang-timeout',
+  LOOPGUARD_EXIT_TIMEOUT: '--exit-timeout',
+  LOOPGUARD_TRACK_HANDLES: '--track-handles',
+  LOOPGUARD_SUMMARY: '--no-summary',
+};
 
-function applyValue(flag: ValueFlag, value: string, env: Partial<Record<EnvName, string>>, cwd: string): void {
-  switch (flag) {
-    case '--threshold':
-      env.LOOPGUARD_THRESHOLD = String(parseMs(flag, value, 1));
-      break;
-    case '--hang-timeout':
-      env.LOOPGUARD_HANG_TIMEOUT = String(parseMs(flag, value, 0));
-      break;
-    case '--exit-timeout':
-      env.LOOPGUARD_EXIT_TIMEOUT = String(parseMs(flag, value, 0));
-      break;
-    case '--sync-calls':
-      env.LOOPGUARD_SYNC_CALLS = String(parseChoice(flag, value, ['warn', 'throw']));
-      break;
-    case '--log':
-      env.LOOPGUARD_LOG = String(parseChoice(flag, value, ['pretty', 'json']));
-      break;
-    case '--report':
-      // Absolute, so the report lands where the user ran loopguard whatever the child does.
-      env.LOOPGUARD_REPORT = resolve(cwd, parseReport(flag, value).path);
-      break;
+/**
+ * Where loopguard's options end and the command begins: at `--`, or at the first argument that
+ * is not an option or an option's value (so `loopguard node app.js --port 3` works too).
+ * parseArgs cannot stop at the first positional itself, so a lenient pass finds it.
+ */
+function commandStart(argv: readonly string[]): { options: string[]; command: string[] } {
+  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') return { options: argv.slice(0, token.index), command: argv.slice(token.index + 1) };
+    if (token.kind === 'positional') return { options: argv.slice(0, token.index), command: argv.slice(token.index) };
   }
+  return { options: [...argv], command: [] };
 }
 
-/** Parse `argv` (without node and the script); throws UsageError. */
+/** parseArgs' messages are long and name `--flag <value>`; ours are one short line. */
+function usageError(error: unknown, options: readonly string[]): UsageError {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const { tokens } = parseArgs({ args: [...options], options: OPTIONS, strict: false, tokens: true });
+    const unknown = tokens.find((token) => token.kind === 'option' && !(token.name in OPTIONS));
+    return new UsageError(`unknown option ${unknown?.kind === 'option' ? unknown.rawName : String(error)}`);
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const flag = /'(-[^' ]+)/.exec((error as Error).message)?.[1] ?? 'an option';
+    const { tokens } = parseArgs({ args: [...options], options: OPTIONS, strict: false, tokens: true });
+    const token = tokens.find((candidate) => candidate.kind === 'option' && candidate.rawName === flag);
+    const type = token?.kind === 'option' ? OPTIONS[token.name as keyof typeof OPTIONS]?.type : undefined;
+    return new UsageError(type === 'boolean' ? `${flag} takes no value` : `${flag} needs a value`);
+  }
+  return new UsageError((error as Error).message);
+}
+
+/**
+ * Parse `argv` (without node and the script). Throws UsageError for the syntax (usage, exit 2)
+ * and the settings' own option error for a bad value (one line, exit 9, as register does).
+ */
 export function parseCliArgs(argv: readonly string[], cwd = process.cwd()): CliRequest {
-  const env: Partial<Record<EnvName, string>> = {};
-  let index = 0;
-  while (index < argv.length) {
-    const arg = argv[index] as string;
-    if (arg === '--') {
-      index += 1;
-      break;
-    }
-    if (!arg.startsWith('-')) break; // the command starts here (the `--` is optional)
-    if (arg === '-h' || arg === '--help') return { action: 'help' };
-    if (arg === '-v' || arg === '--version') return { action: 'version' };
-    if (arg === '--track-handles') {
-      env.LOOPGUARD_TRACK_HANDLES = 'true';
-      index += 1;
-      continue;
-    }
-    if (arg === '--no-summary') {
-      env.LOOPGUARD_SUMMARY = 'false';
-      index += 1;
-      continue;
-    }
-    const equals = arg.indexOf('=');
-    const flag = equals === -1 ? arg : arg.slice(0, equals);
-    if (!isValueFlag(flag)) throw new UsageError(`unknown option ${arg}`);
-    let value: string | undefined;
-    if (equals !== -1) {
-      value = arg.slice(equals + 1);
-      index += 1;
-    } else {
-      value = argv[index + 1];
-      index += 2;
-    }
-    if (value === undefined || value === '' || value === '--') throw new UsageError(`${flag} needs a value`);
-    try {
-      applyValue(flag, value, env, cwd);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
+  const { options, command } = commandStart(argv);
+  let values;
+  try {
+    ({ values } = parseArgs({ args: options, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw usageError(error, options);
   }
-  const command = argv.slice(index);
+  if (values.help === true) return { action: 'help' };
+  if (values.version === true) return { action: 'version' };
+  const env: Partial<Record<EnvName, string>> = {};
+  for (const [flag, value] of [
+    ['--threshold', values.threshold],
+    ['--hang-timeout', values['hang-timeout']],
+    ['--exit-timeout', values['exit-timeout']],
+    ['--sync-calls', values['sync-calls']],
+    ['--log', values.log],
+    ['--report', values.report],
+  ] as const) {
+    if (value === '') throw new UsageError(`${flag} needs a value`);
+  }
+  if (values.threshold !== undefined) env.LOOPGUARD_THRESHOLD = String(parseMs('--threshold', values.threshold, 1));
+  if (values['hang-timeout'] !== undefined) {
+    env.LOOPGUARD_HANG_TIMEOUT = String(parseMs('--hang-timeout', values['hang-timeout'], 0));
+  }
+  if (values['exit-timeout'] !== undefined) {
+    env.LOOPGUARD_EXIT_TIMEOUT = String(parseMs('--exit-timeout', values['exit-timeout'], 0));
+  }
+  if (values['sync-calls'] !== undefined) {
+    env.LOOPGUARD_SYNC_CALLS = String(parseChoice('--sync-calls', values['sync-calls'], ['warn', 'throw']));
+  }
+  if (values.log !== undefined) env.LOOPGUARD_LOG = String(parseChoice('--log', values.log, ['pretty', 'json']));
+  // Absolute, so the report lands where the user ran loopguard whatever the child does.
+  if (values.report !== undefined) env.LOOPGUARD_REPORT = resolve(cwd, parseReport('--report', values.report).path);
+  if (values['track-handles'] === true) env.LOOPGUARD_TRACK_HANDLES = 'true';
+  if (values['no-summary'] === true) env.LOOPGUARD_SUMMARY = 'false';
   if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. loopguard -- node app.js');
   return { action: 'run', command, env };
 }

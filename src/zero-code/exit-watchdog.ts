@@ -2,16 +2,19 @@
  * The exit watchdog: after SIGINT/SIGTERM, a process still alive `exitTimeout` ms later is
  * told what keeps it alive.
  *
- * Listening for a signal changes what it does: with any listener, Node no longer exits on
- * it. So our listener keeps the default semantics by hand:
- *  - when the app has a listener of its own for that signal (a graceful shutdown), the app
- *    decides; we only arm an unref'd timer that explains the handles if the process outlives
- *    `exitTimeout` (the timer never keeps it alive, and it fires at most once per signal);
- *  - when ours is the only listener, the app expected Node's default (die by the signal):
- *    we run `beforeDefault` (the summary: 'exit' does not fire on death by signal), remove
- *    our listeners, and raise the signal again, so the process dies by it as it would have
- *    without loopguard (exit status 128 + signal number, as the parent sees it).
- * The app's listeners are counted when the signal arrives, so ones added after us count.
+ * It adds no signal listener, on purpose. A listener changes how the app dies: with one,
+ * Node no longer exits on the signal, so a stuck app (whose loop never runs the listener)
+ * ignores SIGTERM until SIGKILL; and signal-exit 3 and 4 (lockfile, write-file-atomic, execa,
+ * ora...) re-raise a signal only when their listeners are the only ones
+ * (`process.listeners(sig).length === count`), so with one more the app ignores Ctrl-C.
+ *
+ * Instead it watches `process.emit`: Node delivers a signal by calling `process.emit(sig)`, and
+ * only when the app has a listener of its own. That is exactly the case worth explaining (the
+ * app chose to shut down gracefully and may never finish); without one the process dies by the
+ * signal at once, as it would without loopguard. Node binds `process.emit` when the first
+ * listener for a signal is added, so this must be installed before the app's code runs (it is:
+ * register is a preload), and the wrapper stays a pass-through after `disarm()` for the
+ * listeners that were bound to it.
  */
 import { explainHandles } from './explain.js';
 
@@ -19,16 +22,14 @@ export const WATCHED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 type WatchedSignal = (typeof WATCHED_SIGNALS)[number];
 
 export interface ExitWatchdogOptions {
-  /** ms to wait after the signal; 0 arms nothing but still keeps the default behaviour. */
+  /** ms to wait after the signal; 0 = off. */
   exitTimeout: number;
-  /** Runs right before we re-raise a signal nobody else handles. */
-  beforeDefault?: (signal: WatchedSignal) => void;
   /** What to print when the process outlives the timeout (tests replace it). */
   explain?: (signal: WatchedSignal, waitedMs: number) => void;
 }
 
 export interface ExitWatchdog {
-  /** Remove the listeners and cancel a pending timer. */
+  /** Stop watching and cancel a pending timer. */
   disarm(): void;
 }
 
@@ -37,34 +38,34 @@ function defaultExplain(signal: WatchedSignal, waitedMs: number): void {
   explainHandles();
 }
 
+function isWatched(event: unknown): event is WatchedSignal {
+  return (WATCHED_SIGNALS as readonly unknown[]).includes(event);
+}
+
+type Emit = (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
+
 export function armExitWatchdog(options: ExitWatchdogOptions): ExitWatchdog {
   const explain = options.explain ?? defaultExplain;
+  const original = process.emit as unknown as Emit;
+  let armed = options.exitTimeout > 0;
   let timer: NodeJS.Timeout | undefined;
-  const listeners = new Map<WatchedSignal, () => void>();
 
-  const disarm = (): void => {
-    for (const [signal, listener] of listeners) process.removeListener(signal, listener);
-    listeners.clear();
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
+  const watching: Emit = function emit(event, ...args) {
+    if (armed && timer === undefined && isWatched(event)) {
+      // Unref'd and once: it never keeps the process alive, and a second Ctrl-C says nothing new.
+      timer = setTimeout(() => explain(event, options.exitTimeout), options.exitTimeout);
+      timer.unref();
+    }
+    return original.call(this, event, ...args);
   };
+  if (armed) (process as unknown as { emit: Emit }).emit = watching;
 
-  for (const signal of WATCHED_SIGNALS) {
-    const listener = (): void => {
-      if (process.listenerCount(signal) <= 1) {
-        options.beforeDefault?.(signal);
-        disarm();
-        // With no listener left Node restores the default disposition, so this kills us.
-        process.kill(process.pid, signal);
-        return;
-      }
-      if (options.exitTimeout > 0 && timer === undefined) {
-        timer = setTimeout(() => explain(signal, options.exitTimeout), options.exitTimeout);
-        timer.unref();
-      }
-    };
-    listeners.set(signal, listener);
-    process.on(signal, listener);
-  }
-  return { disarm };
+  return {
+    disarm() {
+      armed = false;
+      if (timer !== undefined) clearTimeout(timer);
+      // Put the original back only if nobody wrapped it after us (signal-exit does).
+      if ((process.emit as unknown) === watching) (process as unknown as { emit: Emit }).emit = original;
+    },
+  };
 }

@@ -4,6 +4,8 @@
  * so a bad value gets the same message whichever way it was given.
  */
 import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
+import { STREAM_ENV } from '../shared/cli-stream.js';
+import type { MonitorOptions } from '../types.js';
 
 export type ReportFormat = 'html' | 'json';
 
@@ -30,7 +32,7 @@ export const ENV_VARIABLES = {
   LOOPGUARD_LOG: "'pretty' | 'json' | 'false' (default: pretty on a TTY or outside production)",
   LOOPGUARD_SYNC_CALLS: "'warn' | 'throw' | 'false' (default false)",
   LOOPGUARD_REPORT: 'file.html or file.json written at exit',
-  LOOPGUARD_HANG_TIMEOUT: 'ms before a block still in progress is reported; 0 = off (default 5000)',
+  LOOPGUARD_HANG_TIMEOUT: 'ms before a block still in progress is reported; 0 = off (default 5000, or twice the threshold when that is longer)',
   LOOPGUARD_EXIT_TIMEOUT: 'ms after SIGINT/SIGTERM before explaining what keeps the process alive; 0 = off (default 3000)',
   LOOPGUARD_TRACK_HANDLES: "'true' to record where each handle is created (slow: for debugging exits)",
   LOOPGUARD_SUMMARY: "'false' to skip the summary printed at exit (default true)",
@@ -38,8 +40,11 @@ export const ENV_VARIABLES = {
 
 export type EnvName = keyof typeof ENV_VARIABLES;
 
-/** Parse and validate the LOOPGUARD_* variables; throws an option error naming the variable. */
-export function readSettings(env: NodeJS.ProcessEnv): ZeroCodeSettings {
+/**
+ * Parse and validate the LOOPGUARD_* variables; throws an option error naming the variable
+ * (or what `nameOf` calls it: the CLI names the flag a value came from).
+ */
+export function readSettings(env: NodeJS.ProcessEnv, nameOf: (name: EnvName) => string = (name) => name): ZeroCodeSettings {
   const settings: ZeroCodeSettings = {
     exitTimeout: DEFAULT_EXIT_TIMEOUT,
     trackHandles: false,
@@ -50,22 +55,97 @@ export function readSettings(env: NodeJS.ProcessEnv): ZeroCodeSettings {
     return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
   };
   const threshold = value('LOOPGUARD_THRESHOLD');
-  if (threshold !== undefined) settings.threshold = parseMs('LOOPGUARD_THRESHOLD', threshold, 1);
+  if (threshold !== undefined) settings.threshold = parseMs(nameOf('LOOPGUARD_THRESHOLD'), threshold, 1);
   const hangTimeout = value('LOOPGUARD_HANG_TIMEOUT');
-  if (hangTimeout !== undefined) settings.hangTimeout = parseMs('LOOPGUARD_HANG_TIMEOUT', hangTimeout, 0);
+  if (hangTimeout !== undefined) settings.hangTimeout = parseMs(nameOf('LOOPGUARD_HANG_TIMEOUT'), hangTimeout, 0);
+  // The monitor refuses this pair too, but its message names options this user never wrote.
+  if (
+    settings.hangTimeout !== undefined &&
+    settings.hangTimeout !== 0 &&
+    settings.threshold !== undefined &&
+    settings.hangTimeout <= settings.threshold
+  ) {
+    throw new InvalidOptionRangeError(
+      `${nameOf('LOOPGUARD_HANG_TIMEOUT')} must be 0 or a number of ms > ${nameOf('LOOPGUARD_THRESHOLD')} (${settings.threshold}), got ${JSON.stringify(hangTimeout)}`,
+    );
+  }
   const exitTimeout = value('LOOPGUARD_EXIT_TIMEOUT');
-  if (exitTimeout !== undefined) settings.exitTimeout = parseMs('LOOPGUARD_EXIT_TIMEOUT', exitTimeout, 0);
+  if (exitTimeout !== undefined) settings.exitTimeout = parseMs(nameOf('LOOPGUARD_EXIT_TIMEOUT'), exitTimeout, 0);
   const log = value('LOOPGUARD_LOG');
-  if (log !== undefined) settings.log = parseChoice('LOOPGUARD_LOG', log, ['pretty', 'json']);
+  if (log !== undefined) settings.log = parseChoice(nameOf('LOOPGUARD_LOG'), log, ['pretty', 'json']);
   const syncCalls = value('LOOPGUARD_SYNC_CALLS');
-  if (syncCalls !== undefined) settings.syncCalls = parseChoice('LOOPGUARD_SYNC_CALLS', syncCalls, ['warn', 'throw']);
+  if (syncCalls !== undefined) settings.syncCalls = parseChoice(nameOf('LOOPGUARD_SYNC_CALLS'), syncCalls, ['warn', 'throw']);
   const report = value('LOOPGUARD_REPORT');
-  if (report !== undefined) settings.report = parseReport('LOOPGUARD_REPORT', report);
+  if (report !== undefined) settings.report = parseReport(nameOf('LOOPGUARD_REPORT'), report);
   const track = value('LOOPGUARD_TRACK_HANDLES');
-  if (track !== undefined) settings.trackHandles = parseFlag('LOOPGUARD_TRACK_HANDLES', track);
+  if (track !== undefined) settings.trackHandles = parseFlag(nameOf('LOOPGUARD_TRACK_HANDLES'), track);
   const summary = value('LOOPGUARD_SUMMARY');
-  if (summary !== undefined) settings.summary = parseFlag('LOOPGUARD_SUMMARY', summary);
+  if (summary !== undefined) settings.summary = parseFlag(nameOf('LOOPGUARD_SUMMARY'), summary);
   return settings;
+}
+
+/** The monitor's options for these settings (what register starts, what the CLI checks first). */
+export function monitorOptions(settings: ZeroCodeSettings): MonitorOptions {
+  const options: MonitorOptions = {};
+  if (settings.threshold !== undefined) options.threshold = settings.threshold;
+  if (settings.hangTimeout !== undefined) options.hangTimeout = settings.hangTimeout;
+  if (settings.log !== undefined) options.log = settings.log;
+  if (settings.syncCalls !== undefined) options.syncCalls = settings.syncCalls;
+  return options;
+}
+
+/** An option error from loopguard (either build): its message is meant for the user as it is. */
+export function isSettingError(error: unknown): error is Error {
+  return error instanceof Error && (error as { code?: unknown }).code === 'ERR_LOOPGUARD_INVALID_OPTION';
+}
+
+/**
+ * One warning per LOOPGUARD_* variable that loopguard does not read, naming the closest one
+ * it does: a typo would otherwise leave a setting silently at its default.
+ */
+export function unknownVariableWarnings(env: NodeJS.ProcessEnv): string[] {
+  const known: readonly string[] = [...Object.keys(ENV_VARIABLES), STREAM_ENV];
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('LOOPGUARD_') || known.includes(name)) continue;
+    const closest = closestName(name, Object.keys(ENV_VARIABLES));
+    warnings.push(
+      closest === undefined
+        ? `loopguard: ignoring ${name}: not a loopguard variable (see npx loopguard --help)`
+        : `loopguard: ignoring ${name}: not a loopguard variable; did you mean ${closest}?`,
+    );
+  }
+  return warnings;
+}
+
+/** The candidate nearest to `name` by edit distance, if it is near enough to be a typo. */
+export function closestName(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toUpperCase(), candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  // Beyond a third of the name's own part it is another word, not a typo of this one.
+  const suffix = name.length - 'LOOPGUARD_'.length;
+  return bestDistance <= Math.max(2, Math.floor(suffix / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 /** A whole number of ms (decimals allowed), `>= min`. */

@@ -24,6 +24,21 @@ describe('importing one adapter loads no framework', () => {
     }
   }
 
+  for (const how of ['import', 'require'] as const) {
+    it(`${how} loopguard in a fresh process loads neither prom-client nor @opentelemetry/api`, () => {
+      const result = loadedBy('loopguard', how);
+      expect(result.loopguardFiles).toBeGreaterThan(0);
+      expect(result.loaded).toEqual([]);
+    });
+    it(`${how} loopguard/prometheus loads prom-client and no framework`, () => {
+      // prom-client itself depends on @opentelemetry/api (exemplars): only frameworks must stay out.
+      expect(loadedBy('prometheus', how).loaded.filter((name) => name !== '@opentelemetry/api')).toEqual(['prom-client']);
+    });
+    it(`${how} loopguard/otel loads @opentelemetry/api and no framework nor prom-client`, () => {
+      expect(loadedBy('otel', how).loaded).toEqual(['@opentelemetry/api']);
+    });
+  }
+
   it('the check sees a framework that is loaded (control)', () => {
     expect(loadedBy('express', 'import', 'fastify').loaded).toContain('fastify');
   });

@@ -43,6 +43,51 @@ describe('the monitor life cycle', () => {
     expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.v1.heartbeat')]).toBeUndefined();
   });
 
+  it('leaves no handle, listener, worker or wrapper behind after 30 start/stop cycles', async () => {
+    const workers = workerCount();
+    const resources = process.getActiveResourcesInfo().filter((name) => name !== 'TTYWrap');
+    const listeners = ['exit', 'SIGINT', 'SIGTERM', 'uncaughtException'].map((event) => process.listenerCount(event));
+    const readFileSync = fs.readFileSync;
+    for (let i = 0; i < 30; i++) {
+      const running = await ready(startMonitor({ threshold: 50, log: false, syncCalls: i % 2 === 0 ? 'warn' : false }));
+      running.on('block', () => undefined);
+      await running.stop();
+    }
+    expect(workerCount()).toBe(workers);
+    expect(['exit', 'SIGINT', 'SIGTERM', 'uncaughtException'].map((event) => process.listenerCount(event))).toEqual(listeners);
+    expect(fs.readFileSync).toBe(readFileSync);
+    // Timers and the watchdog's port are gone too (a terminated worker's handle may linger a tick).
+    await new Promise((resolve) => setImmediate(resolve));
+    // Nothing more of any kind than before (something of the test runner's may have gone meanwhile).
+    const count = (names: string[]): Record<string, number> =>
+      names.reduce<Record<string, number>>((counts, name) => ({ ...counts, [name]: (counts[name] ?? 0) + 1 }), {});
+    const before = count(resources);
+    for (const [name, n] of Object.entries(count(process.getActiveResourcesInfo().filter((other) => other !== 'TTYWrap')))) {
+      expect({ name, n }).toEqual({ name, n: Math.min(n, before[name] ?? 0) });
+    }
+  });
+
+  it('gives the next monitor fresh delay figures, and keeps a stopped one its own', async () => {
+    const first = await ready(startMonitor({ threshold: 50, log: false }));
+    await nextBlock(first, () => spinFor(300));
+    await first.stop();
+    const kept = first.stats().delay;
+    expect(kept.max).toBeGreaterThanOrEqual(250);
+    monitor = await ready(startMonitor({ threshold: 50, log: false }));
+    // The histograms are reused (Node keeps the memory of every one made): reset, not carried over.
+    expect(monitor.stats().delay.max).toBeLessThan(250);
+    expect(first.stats().delay).toEqual(kept);
+  });
+
+  it('stops through Symbol.asyncDispose, as `await using` does', async () => {
+    const workers = workerCount();
+    const started = await ready(startMonitor({ threshold: 50, log: false }));
+    expect(typeof started[Symbol.asyncDispose]).toBe('function');
+    await started[Symbol.asyncDispose]();
+    expect(workerCount()).toBe(workers);
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.monitor')]).toBeUndefined();
+  });
+
   it('keeps a per-second timeline whose max shows a block', async () => {
     monitor = await ready(startMonitor({ threshold: 50, log: false }));
     await nextBlock(monitor, () => spinFor(300));

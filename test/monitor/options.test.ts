@@ -24,7 +24,10 @@ describe('startMonitor option validation', () => {
     [{ threshold: Number.NaN }, InvalidOptionTypeError, /threshold must be a number >= 1, got `NaN`/],
     [{ threshold: Infinity }, InvalidOptionRangeError, /threshold/],
     [{ hangTimeout: -1 }, InvalidOptionRangeError, /hangTimeout must be a number >= 0/],
-    [{ threshold: 100, hangTimeout: 50 }, InvalidOptionRangeError, /hangTimeout must be 0 or a number >= threshold \(100\), got `50`/],
+    [{ threshold: 100, hangTimeout: 50 }, InvalidOptionRangeError, /hangTimeout must be 0 or a number > threshold \(100\), got `50`/],
+    [{ threshold: 6000, hangTimeout: 6000 }, InvalidOptionRangeError, /hangTimeout must be 0 or a number > threshold \(6000\), got `6000`/],
+    [{ nativeCalls: 'no' }, InvalidOptionTypeError, /nativeCalls must be a boolean, got `"no"`/],
+    [{ nativeCalls: false, syncCalls: 'warn' }, InvalidOptionRangeError, /nativeCalls: false cannot be combined with syncCalls 'warn'/],
     [{ dedupe: -5 }, InvalidOptionRangeError, /dedupe must be a number >= 0, got `-5`/],
     [{ stacks: 'yes' }, InvalidOptionTypeError, /stacks must be a boolean, got `"yes"`/],
     [{ sourceMaps: 1 }, InvalidOptionTypeError, /sourceMaps must be a boolean, got `1`/],
@@ -58,10 +61,22 @@ describe('startMonitor option validation', () => {
       dedupe: 0,
       http: false,
       syncCalls: false,
+      nativeCalls: false,
       ignore: { functions: ['a', /b/], files: [/node_modules/], routes: ['/health'] },
       onBlock: () => undefined,
     });
     expect(monitor.threshold).toBe(50);
+    await monitor.stop();
+  });
+
+  it('accepts a threshold above 5000 ms with hangTimeout unset: the hang timeout follows the threshold', async () => {
+    const monitor = startMonitor({ threshold: 6000, log: false });
+    expect(monitor.threshold).toBe(6000);
+    await monitor.stop();
+  });
+
+  it('accepts hangTimeout 0 with any threshold', async () => {
+    const monitor = startMonitor({ threshold: 6000, hangTimeout: 0, log: false });
     await monitor.stop();
   });
 

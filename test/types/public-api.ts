@@ -1,6 +1,6 @@
 // Type tests, checked by `tsc --noEmit` (npm test runs it): the public signatures keep the
 // parameter and return types of marked functions and expose no `any`.
-import { runInThreadpool, threaded, type BlockEvent, type Monitor } from '../../src/index.js';
+import { runInThreadpool, threaded, type BlockEvent, type Monitor, type MonitorOptions } from '../../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
@@ -17,4 +17,7 @@ export type Checks = [
   Expect<Equal<ReturnType<typeof runInThreadpool<[number, number], number>>, Promise<number>>>,
   Expect<Equal<BlockEvent['cause'], 'js' | 'native' | 'gc' | 'unknown'>>,
   Expect<Equal<ReturnType<Monitor['stop']>, Promise<void>>>,
+  // `await using monitor = startMonitor()`
+  Expect<Equal<ReturnType<Monitor[typeof Symbol.asyncDispose]>, Promise<void>>>,
+  Expect<Equal<MonitorOptions['nativeCalls'], boolean | undefined>>,
 ];

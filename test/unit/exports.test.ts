@@ -20,6 +20,8 @@ const entries: Record<string, string[]> = {
   'loopguard/koa': ['loopguard', 'offload'],
   'loopguard/hono': ['loopguard', 'offload'],
   'loopguard/nestjs': ['LoopguardModule'],
+  'loopguard/prometheus': ['prometheusMetrics'],
+  'loopguard/otel': ['otelMetrics'],
 };
 
 function exportsVia(kind: 'import' | 'require', specifier: string): string[] {

@@ -24,6 +24,14 @@ describe('loopguard command line', () => {
     expect(parseCliArgs(['--log', 'json', 'node', 'app.js'])).toMatchObject({ command: ['node', 'app.js'], env: { LOOPGUARD_LOG: 'json' } });
   });
 
+  it('leaves the command\'s own flags to the command, with or without --', () => {
+    expect(parseCliArgs(['--threshold=50', 'node', 'app.js', '--port', '3000', '-v'])).toMatchObject({
+      command: ['node', 'app.js', '--port', '3000', '-v'],
+      env: { LOOPGUARD_THRESHOLD: '50' },
+    });
+    expect(parseCliArgs(['--', 'node', '--threshold', '1'])).toMatchObject({ command: ['node', '--threshold', '1'], env: {} });
+  });
+
   it('reads the switches without values', () => {
     expect(parseCliArgs(['--track-handles', '--no-summary', '--exit-timeout', '500', '--', 'node', 'a.js'])).toMatchObject({
       env: { LOOPGUARD_TRACK_HANDLES: 'true', LOOPGUARD_SUMMARY: 'false', LOOPGUARD_EXIT_TIMEOUT: '500' },
@@ -35,11 +43,20 @@ describe('loopguard command line', () => {
     expect(parseCliArgs(['-v'])).toEqual({ action: 'version' });
   });
 
+  // A bad value is a bad setting, refused like a bad LOOPGUARD_* variable (one line, exit 9).
   it.each([
     [['--threshold', 'soon', '--', 'node', 'a.js'], /--threshold must be a number of ms >= 1, got "soon"/],
     [['--sync-calls', 'loud', '--', 'node', 'a.js'], /--sync-calls must be one of 'warn', 'throw', 'false'/],
     [['--report', 'r.pdf', '--', 'node', 'a.js'], /--report must be a file name ending in \.html or \.json/],
+  ])('refuses %j with the option error register would give', (argv, message) => {
+    expect(() => parseCliArgs(argv)).toThrow(message);
+    expect(() => parseCliArgs(argv)).toThrow(expect.objectContaining({ code: 'ERR_LOOPGUARD_INVALID_OPTION' }));
+  });
+
+  it.each([
     [['--threshold'], /--threshold needs a value/],
+    [['--threshold='], /--threshold needs a value/],
+    [['--track-handles=yes', 'node', 'a.js'], /--track-handles takes no value/],
     [['--threshold', '--', 'node', 'a.js'], /--threshold needs a value/],
     [['--verbose', '--', 'node', 'a.js'], /unknown option --verbose/],
     [['--threshold', '50'], /no command given/],

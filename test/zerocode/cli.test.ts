@@ -29,10 +29,17 @@ describe('loopguard command line (process)', () => {
     expect(cli.stdout).toContain('--report <file>');
   });
 
-  it('refuses a bad flag with the usage and exit code 2, without running the command', async () => {
+  it('refuses a bad flag value with one line and exit code 9, as register does, without running the command', async () => {
     const cli = run(node, [cliPath, '--threshold', 'fast', '--', node, fixture('exit-code.mjs')], cleanEnv());
+    expect(await cli.exited).toEqual({ code: 9, signal: null });
+    expect(cli.stderr).toBe('loopguard: --threshold must be a number of ms >= 1, got "fast"\n');
+    expect(cli.stdout).toBe('');
+  });
+
+  it('refuses an unknown flag with the usage and exit code 2, without running the command', async () => {
+    const cli = run(node, [cliPath, '--treshold', '50', '--', node, fixture('exit-code.mjs')], cleanEnv());
     expect(await cli.exited).toEqual({ code: 2, signal: null });
-    expect(cli.stderr).toContain('loopguard: --threshold must be a number of ms >= 1, got "fast"');
+    expect(cli.stderr).toContain('loopguard: unknown option --treshold');
     expect(cli.stderr).toContain('Usage: loopguard');
     expect(cli.stdout).toBe('');
   });

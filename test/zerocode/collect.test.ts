@@ -56,6 +56,20 @@ describe('collectReport', () => {
     expect(data).toMatchObject({ version: 1, threshold: 50, since: 1000, timeline: [{ t: 2000 }] });
   });
 
+  it("names a block's site after the innermost frame that is neither Node's nor loopguard's own", () => {
+    const monitor = fakeMonitor();
+    const recorder = recordBlocks(monitor);
+    const ownFile = new URL('../../dist/index.js', import.meta.url).pathname;
+    const event = block(1500);
+    event.stack = [
+      { function: 'readFileSync', file: 'node:fs', line: 441, column: 20 },
+      { function: 'mapFileFrames', file: ownFile, line: 12, column: 5 },
+      frame,
+    ];
+    monitor.emit(event);
+    expect(collectReport(monitor, recorder).blocks[0]?.site).toBe('renderInvoice (/srv/app.mjs:9)');
+  });
+
   it('keeps only the latest blocks and counts the ones it dropped', () => {
     const monitor = fakeMonitor();
     const recorder = recordBlocks(monitor, 3);

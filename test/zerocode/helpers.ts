@@ -24,6 +24,20 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, NODE_ENV: 'development', ...extra };
 }
 
+const started = new Set<ChildProcess>();
+
+/** SIGKILL every process group run() started that is still running (call it in afterEach). */
+export function killLeftovers(): void {
+  for (const child of started) {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  started.clear();
+}
+
 export interface Running {
   child: ChildProcess;
   readonly stdout: string;
@@ -32,6 +46,8 @@ export interface Running {
   nextJson<T = Record<string, unknown>>(): Promise<T>;
   /** Resolves once stderr contains `text`. */
   stderrIncludes(text: string): Promise<void>;
+  /** Resolves once stdout contains `text` (a terminal run by `script` has only stdout). */
+  stdoutIncludes(text: string): Promise<void>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -41,14 +57,29 @@ export function run(
   env: NodeJS.ProcessEnv,
   options: { cwd?: string; stdin?: 'ignore' | 'pipe' } = {},
 ): Running {
-  const child = spawn(command, args, { env, cwd: options.cwd ?? root, stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  // Detached: in a process group of its own, so killLeftovers() can end the command and the
+  // processes it started (a stuck app under the CLI) when a test fails before they exit.
+  const child = spawn(command, args, {
+    env,
+    cwd: options.cwd ?? root,
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  started.add(child);
   let stdout = '';
   let stderr = '';
   const jsonLines: unknown[] = [];
   const jsonWaiters: Array<(value: unknown) => void> = [];
   const stderrWaiters: Array<{ text: string; resolve: () => void }> = [];
+  const stdoutWaiters: Array<{ text: string; resolve: () => void }> = [];
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
+    for (const waiter of [...stdoutWaiters]) {
+      if (stdout.includes(waiter.text)) {
+        stdoutWaiters.splice(stdoutWaiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
   });
   onJsonLines(child.stdout!, (parsed) => {
     const waiter = jsonWaiters.shift();
@@ -88,6 +119,13 @@ export function run(
       return Promise.race([
         new Promise<void>((resolve) => stderrWaiters.push({ text, resolve })),
         failOnExit<void>(`stderr included ${JSON.stringify(text)}`),
+      ]);
+    },
+    stdoutIncludes(text: string) {
+      if (stdout.includes(text)) return Promise.resolve();
+      return Promise.race([
+        new Promise<void>((resolve) => stdoutWaiters.push({ text, resolve })),
+        failOnExit<void>(`stdout included ${JSON.stringify(text)}`),
       ]);
     },
     exited,

@@ -96,11 +96,21 @@ describe('zero-code use', () => {
     expect(app.stdout).toBe('');
   });
 
-  it('keeps Node\'s default for a signal the app does not handle: the summary, then death by the signal', async () => {
+  it('keeps Node\'s default for a signal the app does not handle: death by the signal at once, with no summary', async () => {
+    // A bare register run adds no signal listener (it would change how the app dies), and
+    // 'exit' does not fire on death by a signal: the summary is the CLI's to print then.
     const app = run(node, ['--import', registerEsm, fixture('no-handler.mjs')], cleanEnv());
     await app.nextJson();
     app.child.kill('SIGINT');
     expect(await app.exited).toEqual({ code: null, signal: 'SIGINT' });
+    expect(app.stderr).not.toContain('loopguard summary: ');
+  });
+
+  it('prints the summary when the app handles a signal and then exits', async () => {
+    const app = run(node, ['--import', registerEsm, fixture('graceful.mjs')], cleanEnv());
+    await app.nextJson();
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
     expect(app.stderr).toContain('loopguard summary: ');
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSettings } from '../../src/zero-code/settings.js';
+import { closestName, readSettings, unknownVariableWarnings } from '../../src/zero-code/settings.js';
 
 describe('LOOPGUARD_* variables', () => {
   it('gives the defaults when none is set', () => {
@@ -61,5 +61,40 @@ describe('LOOPGUARD_* variables', () => {
     }
     expect(error).toBeInstanceOf(TypeError);
     expect((error as { code?: string }).code).toBe('ERR_LOOPGUARD_INVALID_OPTION');
+  });
+
+  it('refuses a hang timeout below the threshold, naming both variables', () => {
+    expect(() => readSettings({ LOOPGUARD_THRESHOLD: '6000', LOOPGUARD_HANG_TIMEOUT: '5000' })).toThrow(
+      'LOOPGUARD_HANG_TIMEOUT must be 0 or a number of ms > LOOPGUARD_THRESHOLD (6000), got "5000"',
+    );
+    expect(() => readSettings({ LOOPGUARD_THRESHOLD: '6000', LOOPGUARD_HANG_TIMEOUT: '6000' })).toThrow(/got "6000"/);
+    expect(readSettings({ LOOPGUARD_THRESHOLD: '6000', LOOPGUARD_HANG_TIMEOUT: '0' }).hangTimeout).toBe(0);
+  });
+
+  it('names a value by the flag it came from when asked to (the CLI)', () => {
+    expect(() => readSettings({ LOOPGUARD_LOG: 'loud' }, (name) => (name === 'LOOPGUARD_LOG' ? '--log' : name))).toThrow(
+      /^--log must be one of/,
+    );
+  });
+});
+
+describe('misspelt LOOPGUARD_* variables', () => {
+  it('warns once per unknown variable, naming the closest one loopguard reads', () => {
+    expect(unknownVariableWarnings({ LOOPGUARD_THRESHHOLD: '50', LOOPGUARD_REPROT: 'r.html', PATH: '/bin' })).toEqual([
+      'loopguard: ignoring LOOPGUARD_THRESHHOLD: not a loopguard variable; did you mean LOOPGUARD_THRESHOLD?',
+      'loopguard: ignoring LOOPGUARD_REPROT: not a loopguard variable; did you mean LOOPGUARD_REPORT?',
+    ]);
+  });
+
+  it('suggests nothing for a name that is no near miss, and says nothing about the ones it reads', () => {
+    expect(unknownVariableWarnings({ LOOPGUARD_COLOUR_SCHEME: 'dark', LOOPGUARD_LOG: 'json' })).toEqual([
+      'loopguard: ignoring LOOPGUARD_COLOUR_SCHEME: not a loopguard variable (see npx loopguard --help)',
+    ]);
+    expect(unknownVariableWarnings({ LOOPGUARD_STREAM_FDS: '3,4' })).toEqual([]);
+  });
+
+  it('measures closeness by edit distance, case-insensitively', () => {
+    expect(closestName('LOOPGUARD_HANG_TIMOUT', ['LOOPGUARD_HANG_TIMEOUT', 'LOOPGUARD_EXIT_TIMEOUT'])).toBe('LOOPGUARD_HANG_TIMEOUT');
+    expect(closestName('LOOPGUARD_threshold', ['LOOPGUARD_THRESHOLD'])).toBe('LOOPGUARD_THRESHOLD');
   });
 });

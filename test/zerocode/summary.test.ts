@@ -27,6 +27,17 @@ describe('exit summary', () => {
     expect(text).not.toContain('top blockers');
   });
 
+  it('escapes control characters that a client put in a route or the app put in a site', () => {
+    const sample = sampleReport();
+    const blocker = sample.topBlockers[0]!;
+    const text = formatSummary(
+      sampleReport({ topBlockers: [{ ...blocker, site: 'evil\u001b[2J (x.js:1)', route: 'GET /a\r\u001b]0;pwned\u0007' }] }),
+    );
+    const controls = [...text].filter((char) => char !== '\n' && (char < ' ' || char === '\u007f'));
+    expect(controls).toEqual([]);
+    expect(text).toContain('evil');
+  });
+
   it('names the report file when one was written', () => {
     expect(formatSummary(sampleReport(), { reportPath: '/tmp/r.html' })).toContain('report: /tmp/r.html');
   });

@@ -13,6 +13,9 @@ export type { PoolStats } from './metrics.js';
  */
 const offloadNotes = ensureGlobal('poolOffloadNotes', () => new WeakMap<object, (label: string) => void>());
 
+/** Every pool not yet closed or destroyed, with its name: what loopguard/prometheus and /otel list. */
+const livePools = ensureGlobal('livePools', () => new Map());
+
 /**
  * A pool of worker threads running marked (threaded()) or self-contained functions. Tasks
  * are pipelined: a thread gets several at once (how many adapts to their measured run time),
@@ -27,6 +30,8 @@ export class ThreadPool implements AsyncDisposable {
     const impl = new PoolCore(options);
     this.#impl = impl;
     offloadNotes.set(this, (label) => impl.noteOffloaded(label));
+    // PoolCore validated the name; its default is 'pool' (options.ts).
+    livePools.set(this, typeof options?.name === 'string' ? options.name : 'pool');
   }
 
   /** Run `fn(...args)` in a thread: a threaded() function, or a self-contained one sent as source. */
@@ -44,12 +49,12 @@ export class ThreadPool implements AsyncDisposable {
    * of callers may await it; each is resolved once the threads have ended.
    */
   close(): Promise<void> {
-    return this.#impl.close();
+    return this.#impl.close().finally(() => livePools.delete(this));
   }
 
   /** Reject queued and running tasks with `PoolClosedError` and end every thread now. */
   destroy(): Promise<void> {
-    return this.#impl.destroy();
+    return this.#impl.destroy().finally(() => livePools.delete(this));
   }
 
   /**
@@ -57,7 +62,7 @@ export class ThreadPool implements AsyncDisposable {
    * Symbol.asyncDispose from 20.4 on (the supported range starts at 20.19).
    */
   [Symbol.asyncDispose](): Promise<void> {
-    return this.#impl.close();
+    return this.close();
   }
 }
 

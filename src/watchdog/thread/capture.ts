@@ -16,6 +16,15 @@ export interface Capture {
   context: Record<string, unknown> | undefined;
   /** False when the pause landed after the loop had moved on. */
   stillBlocked: boolean;
+  /** When Debugger.enable's reply came (epoch ms as in QuickCapture.ranAt), if it was sent. */
+  enabledAt?: number;
+  /** ms the main thread was held in our own pause. */
+  pausedMs?: number;
+  /**
+   * True when the main thread was already paused by another debugger (DevTools, an agent in a
+   * worker) when the watchdog looked: the stall is that pause, which the watchdog left alone.
+   */
+  foreignPause?: true;
 }
 
 interface CallFrame {
@@ -39,11 +48,40 @@ const MAX_SCOPE_FRAMES = 10;
 const MAX_CANDIDATES = 16;
 const PAUSE_TIMEOUT = 2_000;
 
+/** Context keys copied, `name` first; longer strings are cut to MAX_CONTEXT_STRING characters. */
+const MAX_CONTEXT_KEYS = 32;
+const MAX_CONTEXT_STRING = 1024;
+
 // Run on the main thread while it blocks (READ_CONTEXT also inside QUICK_STACK below) or is
 // paused: both helpers are registered on globalThis by the monitor, because evaluating on a
 // native frame (or one without the module's scope) fails.
+// READ_CONTEXT runs none of the store's own code and copies nothing large: it was
+// `JSON.parse(JSON.stringify(store))`, which ran a value's toJSON inside the app's block (a
+// toJSON that never returned hung the app for good, a slow one made a 150 ms block 2.3 s) and
+// copied 300,000 loaded rows, while a BigInt made it throw and lose the context's name. Now: own
+// enumerable data properties only (descriptors, so no getter runs; the store is the plain object
+// withContext spread, so no Proxy trap either), `name` first, at most MAX_CONTEXT_KEYS of them,
+// strings, finite numbers and booleans as they are, bigints and other numbers as strings, strings
+// cut at MAX_CONTEXT_STRING; objects, arrays and functions are left out.
+// It adds the active OpenTelemetry span's ids when loopguard/otel registered a reader (in its
+// own try: a failing reader must not lose the request's context).
 const READ_CONTEXT = `(() => { try { const s = globalThis[Symbol.for('${globalKey('contextStorage')}')];
-  const v = s && s.getStore(); return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
+  const store = s && s.getStore(); let out;
+  if (store !== null && typeof store === 'object') {
+    out = {}; let kept = 0;
+    const copy = (key) => { const d = Object.getOwnPropertyDescriptor(store, key);
+      if (d === undefined || !d.enumerable || !('value' in d)) return; const v = d.value; const t = typeof v;
+      if (t === 'string') out[key] = v.length > ${MAX_CONTEXT_STRING} ? v.slice(0, ${MAX_CONTEXT_STRING}) + '…' : v;
+      else if (t === 'boolean' || (t === 'number' && Number.isFinite(v))) out[key] = v;
+      else if (t === 'number' || t === 'bigint') out[key] = String(v);
+      else return;
+      kept++; };
+    copy('name');
+    for (const key of Object.keys(store)) { if (kept >= ${MAX_CONTEXT_KEYS}) break; if (key !== 'name') copy(key); }
+  }
+  try { const r = globalThis[Symbol.for('${globalKey('readActiveSpan')}')]; const t = typeof r === 'function' ? r() : undefined;
+    if (t) out = { ...out, traceId: String(t.traceId), spanId: String(t.spanId) }; } catch {}
+  return out; }
   catch { return undefined; } })()`;
 const DESCRIBE_REQUESTS = `function (...candidates) {
   const describe = globalThis[Symbol.for('${globalKey('describeRequest')}')];
@@ -69,13 +107,15 @@ const QUICK_STACK = `(() => { const limit = Error.stackTraceLimit; Error.stackTr
   const heartbeat = globalThis[Symbol.for('${globalKey('heartbeat')}')];
   const beat = heartbeat instanceof Int32Array ? Atomics.load(heartbeat, ${Slot.HEARTBEAT}) : -1;
   const context = ${READ_CONTEXT};
-  return { stack: typeof stack === 'string' ? stack : '', beat, context }; })()`;
+  return { stack: typeof stack === 'string' ? stack : '', beat, context, ranAt: performance.timeOrigin + performance.now() }; })()`;
 
 /** The stack text of the blocking code, and the user's context if one is set. */
 export interface QuickCapture {
   stackText: string;
   context: Record<string, unknown> | undefined;
   stillBlocked: boolean;
+  /** When the main thread ran it (epoch ms, `performance.timeOrigin + now()`, comparable across threads). */
+  ranAt: number | undefined;
 }
 
 export interface SessionGate {
@@ -89,7 +129,16 @@ export class StackCapturer {
   readonly #gate: SessionGate;
   #session: Session | undefined;
   #scripts = new Map<string, ScriptInfo>();
-  #waiting: ((frames: CallFrame[]) => void) | undefined;
+  #waiting: ((frames: CallFrame[] | 'foreign') => void) | undefined;
+  /**
+   * Set once Debugger.enable has been answered in this capture. V8 tells a session that
+   * enables while the thread is already paused about that pause at once, before the answer
+   * (measured on Node 20: `paused` arrives between the scripts and the enable reply), while our
+   * own Debugger.pause, sent with the enable or after its reply, can only land after it.
+   * A pause seen before this is set was made by someone else. (One that another debugger makes
+   * after it, in the few ms before our own lands, cannot be told from ours.)
+   */
+  #enableAnswered = false;
 
   constructor(gate: SessionGate) {
     this.#gate = gate;
@@ -97,40 +146,63 @@ export class StackCapturer {
 
   /**
    * Pause the main thread, read its frames and context, resume. `isStillBlocked` is asked
-   * while paused: if the heartbeat moved, the pause landed in whatever ran next.
+   * while paused: if the heartbeat moved, the pause landed in whatever ran next. Leaves the
+   * session connected: call `disconnect()` once the main thread runs again (see there).
+   *
+   * Only a pause this capture asked for is resumed. One that was there before (another
+   * debugger holding the thread) is left as it is: no Debugger.resume, and Debugger.disable
+   * resumes a thread only when no other session is debugging it (measured: with a second
+   * session paused, disable and disconnect leave its pause alone; alone, disable lets a
+   * `debugger;` statement hit during the capture go, as it would have without us).
    */
-  async capture(isStillBlocked: () => boolean, readRequest: boolean): Promise<Capture> {
+  async capture(isStillBlocked: () => boolean, readRequest: boolean, inNativeCall: boolean): Promise<Capture> {
     if (!this.#connect()) return { frames: [], scripts: {}, context: undefined, stillBlocked: false };
     try {
-      // Sent together, not one after the other: inside a native call the main thread handles
-      // inspector messages only once it returns to JavaScript, and a pause sent after that
-      // would land after the block.
-      const enabled = this.#post('Debugger.enable');
-      const paused = new Promise<CallFrame[] | undefined>((resolve) => {
+      this.#enableAnswered = false;
+      let foreign = false;
+      const paused = new Promise<CallFrame[] | 'foreign' | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), PAUSE_TIMEOUT);
         this.#waiting = (frames) => {
           clearTimeout(timer);
+          foreign = frames === 'foreign';
           resolve(frames);
         };
       });
-      const pauseSent = this.#post('Debugger.pause');
+      let enabledAt: number | undefined;
+      const enabled = this.#post('Debugger.enable').finally(() => {
+        this.#enableAnswered = true;
+        enabledAt = performance.timeOrigin + performance.now();
+      });
+      // Inside a native call the main thread handles inspector messages only once it returns to
+      // JavaScript, and a pause sent after the enable's reply would land after the block: there
+      // both go out together. Otherwise the pause waits for the reply, and is not sent at all
+      // when the reply showed another debugger's pause: sent into a pause, V8 keeps it and
+      // breaks again as soon as that debugger resumes (measured on Node 20), a pause nobody
+      // would then resume.
+      let pauseSent = inNativeCall ? this.#post('Debugger.pause') : undefined;
       await enabled;
+      if (pauseSent === undefined && !foreign) pauseSent = this.#post('Debugger.pause');
       await pauseSent;
       const callFrames = await paused;
+      const timing = (): { enabledAt?: number } => (enabledAt === undefined ? {} : { enabledAt });
+      if (callFrames === 'foreign') {
+        return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked(), foreignPause: true, ...timing() };
+      }
       if (callFrames === undefined) {
         // A native call that never returns to JavaScript: nothing to read.
-        return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked() };
+        return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked(), ...timing() };
       }
+      const pausedAt = performance.now();
+      let result: Capture = { frames: [], scripts: {}, context: undefined, stillBlocked: false };
       try {
-        if (!isStillBlocked()) return { frames: [], scripts: {}, context: undefined, stillBlocked: false };
-        return await this.#read(callFrames, readRequest);
+        if (isStillBlocked()) result = await this.#read(callFrames, readRequest);
       } finally {
         await this.#post('Debugger.resume').catch(() => undefined);
       }
+      return { ...result, ...timing(), pausedMs: performance.now() - pausedAt };
     } finally {
       this.#waiting = undefined;
       await this.#post('Debugger.disable').catch(() => undefined);
-      this.disconnect();
     }
   }
 
@@ -144,14 +216,21 @@ export class StackCapturer {
       expression: QUICK_STACK,
       returnByValue: true,
       silent: true,
-    })) as { result?: { value?: { stack?: unknown; beat?: unknown; context?: unknown } } };
+    })) as { result?: { value?: { stack?: unknown; beat?: unknown; context?: unknown; ranAt?: unknown } } };
     const value = evaluated.result?.value;
+    const ranAt = typeof value?.ranAt === 'number' ? value.ranAt : undefined;
     const stillBlocked = value?.beat === -1 || value?.beat === undefined ? isStillBlocked() : value.beat === seq;
-    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked };
+    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked, ranAt };
     const context = typeof value.context === 'object' && value.context !== null ? value.context : undefined;
-    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked };
+    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked, ranAt };
   }
 
+  /**
+   * Drop the session. Call it once the heartbeat has moved again (or when stopping), not while
+   * the main thread may still be held: when another debugger holds it paused, Node 20 handles a
+   * session's removal from inside the pause loop and can abort the whole process there
+   * (SIGABRT in MainThreadInterface::Post, measured: 3 runs in 6 of the foreign-pause fixture).
+   */
   disconnect(): void {
     const session = this.#session;
     this.#session = undefined;
@@ -183,9 +262,9 @@ export class StackCapturer {
     session.on('Debugger.paused', (message) => {
       const waiting = this.#waiting;
       this.#waiting = undefined;
-      if (waiting !== undefined) waiting(message.params.callFrames as unknown as CallFrame[]);
-      // A pause nobody asked for (a `debugger;` statement hit while enabled): let it go.
-      else void this.#post('Debugger.resume').catch(() => undefined);
+      // Never resumed here: a pause that is not the answer to our own Debugger.pause belongs to
+      // whoever made it (see capture()).
+      if (waiting !== undefined) waiting(this.#enableAnswered ? (message.params.callFrames as unknown as CallFrame[]) : 'foreign');
     });
     this.#session = session;
     return true;

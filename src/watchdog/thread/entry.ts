@@ -7,7 +7,9 @@ import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
-import { StackCapturer, type Capture } from './capture.js';
+import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
+import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
+import { CliStream } from './to-cli.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
 
 const data = workerData as WatchdogData;
@@ -31,8 +33,11 @@ let capturedSeq: number | undefined;
 let capturing = false;
 let lastCapture: { seq: number; capture: Capture } | undefined;
 let hangWrittenAt: number | undefined;
+/** The block during which another debugger was found holding the thread: no hang report for it. */
+let foreignPauseSeq: number | undefined;
 let stopped = false;
 let unavailableSent = false;
+const toCli = new CliStream(shared);
 
 function send(message: WatchdogMessage): void {
   port?.postMessage(message);
@@ -53,7 +58,8 @@ async function capture(seq: number): Promise<Capture | undefined> {
   capturing = true;
   Atomics.store(shared, Slot.CAPTURING, seq);
   try {
-    const result = await capturer.capture(stillBlocked(seq), data.http);
+    const result = await capturer.capture(stillBlocked(seq), data.http, Atomics.load(shared, Slot.NATIVE_CALL) !== 0);
+    if (result.foreignPause === true) foreignPauseSeq = seq;
     if (result.stillBlocked && result.frames.length > 0) lastCapture = { seq, capture: result };
     return result;
   } catch (error) {
@@ -80,27 +86,60 @@ async function onStall(seq: number): Promise<void> {
     data.http ? capture(seq) : undefined,
   ]);
   capturing = false;
-  capturer.disconnect();
+  releaseSession();
   const stack = quick?.stillBlocked === true ? quick : undefined;
   const frames = paused?.stillBlocked === true ? paused : undefined;
-  send({
-    type: 'capture',
-    seq,
+  const found = {
     stackText: stack?.stackText ?? '',
     frames: frames?.frames ?? [],
     scripts: frames?.scripts ?? {},
     context: stack?.context ?? frames?.context,
-  });
+    ownMs: ownTime(quick, paused),
+  };
+  send({ type: 'capture', seq, ...found });
+  toCli.stack(seq, false, found);
+}
+
+/**
+ * The session is dropped only once the main thread runs again (the heartbeat moved): it may be
+ * held in another debugger's pause, where dropping a session can abort the process (see
+ * StackCapturer.disconnect). Until then it stays connected, which costs a blocked thread nothing.
+ */
+let releaseWhenBeatMoves = false;
+
+function releaseSession(): void {
+  if (capturing) return;
+  if (Atomics.load(shared, Slot.HEARTBEAT) === lastBeat && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
+    releaseWhenBeatMoves = true;
+  } else {
+    releaseWhenBeatMoves = false;
+    capturer.disconnect();
+  }
+}
+
+/**
+ * The main thread's time that went to the capture: from the quick stack (run on the main thread
+ * right before the enable, in the same batch) to the enable's reply, plus our pause.
+ */
+function ownTime(quick: QuickCapture | undefined, paused: Capture | undefined): number {
+  if (paused === undefined) return 0;
+  const enabling = quick?.ranAt !== undefined && paused.enabledAt !== undefined ? Math.max(0, paused.enabledAt - quick.ranAt) : 0;
+  return Math.round(enabling + (paused.pausedMs ?? 0));
 }
 
 async function onHang(seq: number, elapsed: number): Promise<void> {
   hangWrittenAt = performance.now();
+  // Someone is sitting in a debugger: that is no hang of the app's, and it is not ours to
+  // report (nor to pause again every hangTimeout).
+  if (foreignPauseSeq === seq) return;
   // A fresh stack: an endless loop may have moved on from where the block started.
   const fresh = capturing ? undefined : await capture(seq);
-  if (stopped || !stillBlocked(seq)()) return;
+  if (fresh !== undefined) releaseSession();
+  if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
   writeHang(elapsed, best);
   send({ type: 'hang', seq, elapsed });
+  if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context });
 }
 
 function nativeCall(): string | undefined {
@@ -130,7 +169,7 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ...(context === undefined ? {} : { context }),
       ...(call === undefined ? {} : { call }),
     };
-    text = `${JSON.stringify(record)}\n`;
+    text = `${jsonLine(record)}\n`;
   } else {
     const where = context === undefined ? '' : ` in ${describeContext(context)}`;
     const inside = call === undefined ? '' : ` inside ${call}`;
@@ -141,7 +180,9 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ),
     ];
     if (frames.length === 0) lines.push('    (stack not captured)');
-    text = `${lines.join('\n')}\n`;
+    // Paths, routes, function names and context values are the app's and its clients': no
+    // control or bidi character of theirs reaches the terminal raw.
+    text = `${lines.map(escapeTerminal).join('\n')}\n`;
   }
   try {
     // fd 2 directly: process.stderr belongs to the main thread, which is stuck.
@@ -171,9 +212,12 @@ function tick(): void {
     lastBeat = beat;
     lastBeatSeenAt = now;
     hangWrittenAt = undefined;
+    if (releaseWhenBeatMoves) releaseSession();
+    toCli.beat();
     return;
   }
   const stale = now - lastBeatSeenAt;
+  if (stale > data.threshold) toCli.stall(beat, stale, nativeCall());
   if (stale > data.threshold && capturedSeq !== beat && !capturing) void onStall(beat);
   if (
     data.hangTimeout > 0 &&

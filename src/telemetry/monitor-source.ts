@@ -1,0 +1,22 @@
+/** The monitor the exporters listen to: the one given, else the running one, else a new one with defaults. */
+import { InvalidOptionTypeError } from '../errors.js';
+import { startMonitor } from '../monitor/monitor.js';
+import { describeValue } from '../shared/validate.js';
+import type { BlockEvent, Monitor } from '../types.js';
+
+export function checkMonitor(value: unknown): Monitor {
+  if (value === undefined) return startMonitor();
+  const candidate = value as Partial<Monitor> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.on !== 'function' || typeof candidate.off !== 'function') {
+    throw new InvalidOptionTypeError(`monitor must be a Monitor from startMonitor(), got ${describeValue(value)}`);
+  }
+  return value as Monitor;
+}
+
+/** Listen to the monitor's blocks; returns the function that stops listening. */
+export function onBlocks(monitor: Monitor, listener: (event: BlockEvent) => void): () => void {
+  monitor.on('block', listener);
+  return () => {
+    monitor.off('block', listener);
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * The loop's delay and utilisation over a recent window, for the exporters: since the
+ * previous read, never since start. A cumulative number trips ever later in a long-running
+ * process (@fastify/under-pressure #294): a week of calm averages a bad minute away.
+ *
+ * Each exporter owns one window (its own `monitorEventLoopDelay` histogram, reset on read):
+ * the monitor's histogram counts since start and a Node histogram cannot be subtracted from
+ * or merged with an interval histogram, so a view of the monitor's own could not be windowed.
+ */
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import type { DelayStats } from '../types.js';
+
+/**
+ * ms between two samples, subtracted from each. Coarser than the monitor's 20 ms: every
+ * wake-up of an idle loop costs CPU, and measured here (BENCHMARKS.md, "Telemetry") a second
+ * histogram at 20 ms added ~3.5 ms of CPU per second to an idle process. At 100 ms it is ten
+ * samples a second, plenty for a window of a scrape interval (15–60 s); a block shorter than
+ * the gap between two samples can fall between them, so `max` also takes every block the
+ * monitor measured ({@link LoopWindow.recordBlock}).
+ */
+const RESOLUTION = 100;
+/**
+ * Reads closer together than this give the previous result again: a second scraper or a
+ * curl of /metrics right after a scrape would otherwise see a window of a few samples.
+ */
+const MIN_WINDOW_MS = 1000;
+
+type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
+
+export interface WindowReading {
+  /** ms, resolution subtracted; `max` includes every block the monitor measured in the window. */
+  delay: DelayStats;
+  /** 0..1 over the window. */
+  utilization: number;
+  /** ms the window covered. */
+  windowMs: number;
+}
+
+export class LoopWindow {
+  readonly #histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION });
+  #elu: EventLoopUtilization = performance.eventLoopUtilization();
+  #startedAt = performance.now();
+  #longestBlockMs = 0;
+  #last: WindowReading | undefined;
+
+  constructor() {
+    // The histogram's libuv timer is unref'd by Node: it keeps no process alive.
+    this.#histogram.enable();
+  }
+
+  /** A block the monitor measured: a single long one must show in `max` however few samples. */
+  recordBlock(ms: number): void {
+    if (ms > this.#longestBlockMs) this.#longestBlockMs = ms;
+  }
+
+  /** The window since the previous read (at least {@link MIN_WINDOW_MS}), then start a new one. */
+  read(): WindowReading {
+    const now = performance.now();
+    if (this.#last !== undefined && now - this.#startedAt < MIN_WINDOW_MS) return this.#last;
+    const h = this.#histogram;
+    const ms = (ns: number): number => Math.max(0, ns / 1e6 - RESOLUTION);
+    const delay: DelayStats =
+      h.count === 0
+        ? { min: 0, max: this.#longestBlockMs, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 }
+        : {
+            min: ms(h.min),
+            max: Math.max(ms(h.max), this.#longestBlockMs),
+            mean: ms(h.mean),
+            stddev: h.stddev / 1e6,
+            p50: ms(h.percentile(50)),
+            p90: ms(h.percentile(90)),
+            p99: ms(h.percentile(99)),
+          };
+    const elu = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(elu, this.#elu).utilization;
+    const reading = { delay, utilization: Number.isFinite(utilization) ? utilization : 0, windowMs: now - this.#startedAt };
+    h.reset();
+    this.#elu = elu;
+    this.#startedAt = now;
+    this.#longestBlockMs = 0;
+    this.#last = reading;
+    return reading;
+  }
+
+  stop(): void {
+    this.#histogram.disable();
+  }
+}
