@@ -125,6 +125,11 @@ export function routeAwaiter(entry: RouteEntry): (result: PromiseLike<unknown>) 
   return awaiterNamed(register(entry));
 }
 
+/** A frame of an adapter's route wrapper: loopguard's own, never shown. */
+export function isRouteFrame(frame: StackFrame): boolean {
+  return ID_IN_NAME.test(frame.function);
+}
+
 /**
  * The route a stack's named frames point to, and the stack without them. Where `context`
  * already has a route (withContext/guard, or the request walk found a tagged request) it wins:
@@ -145,7 +150,7 @@ export function attributeRouteFrames(
     entry ??= registry().entries.get(Number(match[1]));
   }
   if (!found) return { stack, context };
-  const kept = stack.filter((frame) => !ID_IN_NAME.test(frame.function));
+  const kept = stack.filter((frame) => !isRouteFrame(frame));
   if (entry === undefined || typeof context?.route === 'string') return { stack: kept, context };
   let method: string | undefined;
   let route: string | undefined;

@@ -18,8 +18,8 @@ interface BlockEventLike {
 
 const FIXTURE = '../attribution/server.mjs';
 
-function startServer(framework: string): { server: JsonLineProcess; ready: Promise<string> } {
-  const server = startFixture(FIXTURE, [framework, '50']);
+function startServer(framework: string, ...extra: string[]): { server: JsonLineProcess; ready: Promise<string> } {
+  const server = startFixture(FIXTURE, [framework, '50', ...extra]);
   return { server, ready: server.next('ready', 20_000).then((message) => String(message['url'])) };
 }
 
@@ -112,3 +112,29 @@ for (const framework of ['express4', 'express']) {
     });
   });
 }
+
+describe('a sync call after awaits in an Express route', () => {
+  let server: JsonLineProcess;
+  let base: string;
+
+  beforeAll(async () => {
+    const started = startServer('express', 'sync-calls');
+    server = started.server;
+    base = await started.ready;
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('is reported with its route and without loopguard\'s route frames in its stack', async () => {
+    const response = await fetch(`${base}/shop/settings`);
+    expect(response.status).toBe(200);
+    let event: BlockEventLike;
+    do event = (await server.next('block', 15_000))['event'] as BlockEventLike;
+    while (event.kind !== 'sync-call');
+    const names = event.stack.map((frame) => frame.function);
+    expect(names).toContain('readSettings');
+    expect(names.some((name) => name.includes('loopguard·route'))).toBe(false);
+    expect(event.context).toMatchObject({ method: 'GET', route: '/shop/settings' });
+  });
+});
