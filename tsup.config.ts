@@ -14,6 +14,7 @@ export default defineConfig({
     fastify: 'src/adapters/fastify.ts',
     koa: 'src/adapters/koa.ts',
     hono: 'src/adapters/hono.ts',
+    nestjs: 'src/adapters/nestjs.ts',
     prometheus: 'src/telemetry/prometheus.ts',
     otel: 'src/telemetry/otel.ts',
     'watchdog-worker': 'src/watchdog/thread/entry.ts',

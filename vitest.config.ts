@@ -11,7 +11,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^loopguard$/, replacement: dist('index.js') },
-      { find: /^loopguard\/(testing|register|http|express|fastify|koa|hono|prometheus|otel)$/, replacement: dist('$1.js') },
+      { find: /^loopguard\/(testing|register|http|express|fastify|koa|hono|prometheus|otel|nestjs)$/, replacement: dist('$1.js') },
     ],
   },
   test: {

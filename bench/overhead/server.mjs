@@ -5,7 +5,7 @@
 //   ← { type: 'stop' }   → { type: 'window', cpuUs, requests, blocks, rss }
 // CPU is read here, inside the server, so the load generator's own cost never counts.
 import http from 'node:http';
-import { installVariant, VariantUnavailable } from './variants.mjs';
+import { installVariant, loadAdapter, VariantUnavailable } from './variants.mjs';
 
 const [service, variant] = process.argv.slice(2);
 const AWAITS = 5;
@@ -34,8 +34,9 @@ async function startHttp(state) {
     });
   };
   const { withRequest } = state;
+  const adapted = variant === 'loopguard+adapter' ? (await loadAdapter('http')).wrap(listener) : listener;
   const server = http.createServer(withRequest === undefined
-    ? listener
+    ? adapted
     : (req, res) => withRequest({ method: req.method, path: pathOf(req.url) }, () => listener(req, res)));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server.address().port;
@@ -53,6 +54,8 @@ async function startFastify(app) {
 async function buildFastify() {
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ logger: false });
+  // Registered before the routes, as its README says: onRoute wraps each handler once.
+  if (variant === 'loopguard+adapter') await app.register((await loadAdapter('fastify')).loopguard);
   if (variant === 'loopguard+ctx') {
     app.addHook('onRequest', (req, _reply, done) => {
       state.withRequest({ method: req.method, path: pathOf(req.url) }, done);

@@ -12,11 +12,12 @@ const distUrl = process.env.BENCH_LOOPGUARD_MODULE
   : new URL('../../dist/index.js', import.meta.url);
 
 /** Variant names in the order the tables list them; `bare` is the baseline. */
-export const VARIANTS = ['bare', 'loopguard', 'loopguard+ctx', 'async_hooks', 'blocked-at'];
+export const VARIANTS = ['bare', 'loopguard', 'loopguard+adapter', 'loopguard+ctx', 'async_hooks', 'blocked-at'];
 
 export const VARIANT_NOTES = {
   bare: 'nothing installed',
   loopguard: 'startMonitor() with its defaults (stderr captured; lines counted)',
+  'loopguard+adapter': "startMonitor() + the service's adapter: loopguard/fastify's plugin (route frames: one extra promise per async request) or loopguard/http's wrap()",
   'loopguard+ctx': 'startMonitor() + withContext({ method, path }) per request (AsyncLocalStorage)',
   async_hooks: 'an empty async_hooks.createHook({ init, before, after, destroy }).enable()',
   'blocked-at': "blocked-at's documented usage, blocked(cb, { threshold: 100 })",
@@ -25,6 +26,11 @@ export const VARIANT_NOTES = {
 /** The loopguard build under test (dist/, or BENCH_LOOPGUARD_MODULE). */
 export function loadLoopguard() {
   return import(distUrl.href);
+}
+
+/** An adapter entry of the same build: `loadAdapter('fastify')` → dist/fastify.js. */
+export function loadAdapter(name) {
+  return import(new URL(`./${name}.js`, distUrl).href);
 }
 
 /** Thrown when loopguard's startMonitor is still the stub, so the driver can mark the variant skipped. */
@@ -52,6 +58,7 @@ export async function installVariant(variant, monitorOptions = {}) {
       return state;
     }
     case 'loopguard':
+    case 'loopguard+adapter':
     case 'loopguard+ctx': {
       const loopguard = await loadLoopguard();
       let monitor;

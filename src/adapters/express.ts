@@ -7,6 +7,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { tagRequest } from '../request-tag.js';
 import { expressRoutePattern } from './express-route.js';
+import { wrapExpressRoutes } from './express-wrap.js';
 import { checkOffloadFunction, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
 
 export type { OffloadInput } from './offload.js';
@@ -15,10 +16,13 @@ export { expressRoutePattern as routePattern } from './express-route.js';
 /**
  * Middleware that lets the monitor name the route a block happened in. Mount it first:
  * `app.use(loopguard())`. It adds no async context; it stores a getter on `req` that the
- * monitor reads only while describing a block.
+ * monitor reads only while describing a block. The app's route handlers are put, once each,
+ * inside a frame named after their route, so a block after any `await` chain below a handler
+ * still names its route (express-wrap.ts).
  */
 export function loopguard(): RequestHandler {
   return function loopguardMiddleware(req: Request, _res: Response, next: NextFunction): void {
+    wrapExpressRoutes(req.app);
     tagRequest(req, {
       method: req.method,
       // Read at block time: req.route is set only once a route matched, and req.baseUrl is

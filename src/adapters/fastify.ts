@@ -9,23 +9,18 @@ import type {
   FastifyPluginCallback,
   FastifyReply,
   FastifyRequest,
-  HookHandlerDoneFunction,
   RouteHandlerMethod,
 } from 'fastify';
-import { tagRequest } from '../request-tag.js';
+import { tagFastifyRequest, wrapFastifyRoute } from './fastify-hooks.js';
 import { checkOffloadFunction, cloneable, jsonOf, plainHeaders, type OffloadFunction, type OffloadInput } from './offload.js';
 
 export type { OffloadInput } from './offload.js';
 
 function loopguardPlugin(fastify: FastifyInstance, _options: unknown, done: (error?: Error) => void): void {
   fastify.addHook('onRequest', tagFastifyRequest);
-  done();
-}
-
-function tagFastifyRequest(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  // The pattern is known from the route options before the handler runs, prefixes included.
-  const route = request.routeOptions.url;
-  tagRequest(request, route === undefined ? { method: request.method } : { method: request.method, route });
+  // Each route's handler runs inside a frame named after the route, wrapped once as the route
+  // is added (fastify-hooks.ts); routes added before the plugin was registered are not seen.
+  fastify.addHook('onRoute', wrapFastifyRoute);
   done();
 }
 

@@ -7,6 +7,7 @@
  */
 import type { Context, Handler, MiddlewareHandler, Next } from 'hono';
 import { tagRequest } from '../request-tag.js';
+import { routeAwaiter } from '../shared/route-frames.js';
 import {
   checkOffloadFunction,
   cloneable,
@@ -25,6 +26,11 @@ export type { OffloadInput } from './offload.js';
  * Middleware that lets the monitor name the route a block happened in. Mount it first:
  * `app.use(loopguard())`. It adds no async context; it stores a getter on `c` (and on the
  * node:http request) that the monitor reads only while describing a block.
+ *
+ * Hono has matched the request before its middleware runs, so the route is known here: the
+ * rest of the chain is awaited inside a frame named after that route (made once per route,
+ * shared/route-frames.ts), which names it for a block after any `await` chain below. One extra
+ * promise per request.
  */
 export function loopguard(): MiddlewareHandler {
   return function loopguardMiddleware(c: Context, next: Next): Promise<void> {
@@ -35,8 +41,33 @@ export function loopguard(): MiddlewareHandler {
         return routePattern(c);
       },
     });
-    return next();
+    const awaiter = awaiterOf(c);
+    return awaiter === undefined ? next() : (awaiter(next()) as Promise<void>);
   };
+}
+
+interface HonoRoute {
+  method: string;
+  path: string;
+}
+
+const awaiters = new WeakMap<HonoRoute, (result: PromiseLike<unknown>) => Promise<unknown>>();
+
+/** The named awaiter of the first matched route that is not middleware (`use()` routes are 'ALL'). */
+function awaiterOf(c: Context): ((result: PromiseLike<unknown>) => Promise<unknown>) | undefined {
+  try {
+    const routes = (c.req as unknown as { matchedRoutes: HonoRoute[] }).matchedRoutes;
+    const route = routes.find((candidate) => candidate.method !== 'ALL');
+    if (route === undefined) return undefined;
+    let awaiter = awaiters.get(route);
+    if (awaiter === undefined) {
+      awaiter = routeAwaiter({ method: route.method, route: route.path });
+      awaiters.set(route, awaiter);
+    }
+    return awaiter;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The pattern of the Hono handler now running for `c`, or undefined. */

@@ -7,7 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkFunction, checkOptionsObject } from '../shared/validate.js';
-import { tagRequest, type RequestTag } from '../request-tag.js';
+import { pathOf, tagRequest, type RequestTag } from '../request-tag.js';
+import { isThenable, requestSlot } from '../shared/route-frames.js';
 import {
   checkOffloadFunction,
   jsonOf,
@@ -51,7 +52,22 @@ export function wrap<Req extends IncomingMessage, Res extends ServerResponse>(
             },
           };
     tagRequest(req, context);
-    return listener.call(this, req, res);
+    const result = listener.call(this, req, res);
+    if (!isThenable(result)) return result;
+    // An async listener: awaited inside a frame that stands for this request while it runs,
+    // so a block after its awaits still names the method and path (shared/route-frames.ts).
+    const slot = requestSlot();
+    slot.entry.method = req.method;
+    slot.entry.path = pathOf(req.url ?? '/');
+    slot.entry.route = undefined;
+    if (route !== undefined) {
+      try {
+        slot.entry.route = route(req);
+      } catch {
+        // a throwing route function names no route
+      }
+    }
+    return slot.run(result);
   };
   Object.defineProperty(wrapped, 'name', { value: listener.name });
   return wrapped;

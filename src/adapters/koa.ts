@@ -6,6 +6,7 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import { tagRequest } from '../request-tag.js';
+import { isRouteWrapped, wrapRouteHandler } from '../shared/route-frames.js';
 import { checkOffloadFunction, jsonOf, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
 
 export type { OffloadInput } from './offload.js';
@@ -15,10 +16,13 @@ type RoutedContext = Context & { _matchedRoute?: unknown; routerPath?: unknown; 
 /**
  * Middleware that lets the monitor name the route a block happened in. Mount it first:
  * `app.use(loopguard())`. It adds no async context; it stores a getter on `ctx` (and on
- * `ctx.req`) that the monitor reads only while describing a block.
+ * `ctx.req`) that the monitor reads only while describing a block. The @koa/router routes
+ * of the app are put, once each, inside a frame named after their route, so a block after any
+ * `await` chain below a handler still names its route.
  */
 export function loopguard(): Middleware {
   return function loopguardMiddleware(ctx: Context, next: Next): Promise<unknown> {
+    wrapKoaRoutes(ctx.app);
     tagRequest(ctx, {
       method: ctx.method,
       // Read at block time: @koa/router sets the matched pattern only once it has routed.
@@ -28,6 +32,46 @@ export function loopguard(): Middleware {
     });
     return next();
   };
+}
+
+interface RouterLayer {
+  path?: unknown;
+  methods?: unknown;
+  stack?: unknown;
+}
+
+const walked = new WeakMap<object, number>();
+
+/**
+ * Wrap the functions of every @koa/router route (not `router.use()` middleware) of `app`'s
+ * routers. Koa has no hook for routes being added: the app's middleware is walked on the first
+ * request and again when it has grown, and `router.routes()` carries its router as `.router`.
+ * Routes added to a router after the first request are not seen.
+ */
+function wrapKoaRoutes(app: { middleware?: unknown } | undefined): void {
+  try {
+    const middleware = app?.middleware;
+    if (!Array.isArray(middleware) || walked.get(middleware) === middleware.length) return;
+    walked.set(middleware, middleware.length);
+    for (const fn of middleware as Array<{ router?: { stack?: unknown } }>) {
+      const stack = fn?.router?.stack;
+      if (Array.isArray(stack)) for (const layer of stack as RouterLayer[]) wrapLayer(layer);
+    }
+  } catch {
+    // a router shaped otherwise: attribution falls back to the request tag
+  }
+}
+
+function wrapLayer(layer: RouterLayer): void {
+  if (!Array.isArray(layer.methods) || layer.methods.length === 0 || !Array.isArray(layer.stack)) return;
+  // GET routes also answer HEAD: the route is named after the one method it was declared with.
+  const methods = (layer.methods as unknown[]).map(String).filter((method) => method !== 'HEAD');
+  const entry = { method: methods.length === 1 ? methods[0] : undefined, route: String(layer.path) };
+  const stack = layer.stack as unknown[];
+  for (let index = 0; index < stack.length; index++) {
+    const fn = stack[index];
+    if (typeof fn === 'function' && !isRouteWrapped(fn)) stack[index] = wrapRouteHandler(fn as (...args: never[]) => unknown, entry);
+  }
 }
 
 /** The @koa/router pattern that matched, router prefixes included, or undefined. */

@@ -11,6 +11,7 @@ import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
 import { mapFileFrames, toStackFrame } from '../shared/sourcemaps.js';
 import { parseStack } from '../shared/stack-text.js';
+import { attributeRouteFrames } from '../shared/route-frames.js';
 
 /** The file V8 gives code evaluated through the inspector. */
 const EVALUATED = '<anonymous>';
@@ -152,7 +153,8 @@ export class BlockAssembler {
     const { stall } = pending;
     // A capture that landed after the block ended says nothing about it: drop its context too.
     const landed = capture === undefined ? undefined : this.#stackOf(capture);
-    const stack = landed ?? [];
+    // Adapters' named handler frames give the route after any `await` chain (route-frames.ts).
+    const { stack, context } = attributeRouteFrames(landed ?? [], landed === undefined ? undefined : capture?.context);
     const native = largest(this.#native, stall);
     // The capture's own share (Debugger.enable walks the heap: hundreds of ms on a large one)
     // is not the app's: judged against the rest, a long collection stays 'gc'.
@@ -169,7 +171,7 @@ export class BlockAssembler {
       stack,
       cause: cover(native) ? 'native' : gcTime >= COVERAGE * appTime ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
     };
-    if (landed !== undefined && capture?.context !== undefined) event.context = capture.context;
+    if (context !== undefined) event.context = context;
     if (native?.call !== undefined && cover(native)) event.call = native.call;
     try {
       this.#options.emit(event);

@@ -16,6 +16,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import type { FunctionDef } from '../pool/protocol.js';
 import type { PoolStats } from '../pool/main/metrics.js';
 import type { BlockContext } from '../types.js';
+import type { RouteIdRegistry } from './route-frames.js';
 
 const VERSION = 1;
 
@@ -71,6 +72,8 @@ export interface ProcessGlobals {
   poolOffloadNotes: WeakMap<object, (label: string) => void>;
   /** ArrayBuffers named by transfer(value, list), keyed by value. */
   transferLists: WeakMap<object, TransferListItem[]>;
+  /** Route id (in the name of an adapter's handler wrapper, route-frames.ts) → method and route. */
+  routeIds: RouteIdRegistry;
   /** why-is-node-running, once handle tracking is on. */
   whyIsNodeRunning: (logger: { error(...args: unknown[]): void }) => void;
   /** Every ThreadPool not yet closed or destroyed, with its name: what the metrics exporters list. */

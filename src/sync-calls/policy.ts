@@ -9,6 +9,7 @@ import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
 import { isIgnored, type IgnoreOption } from '../shared/ignore.js';
 import { currentHttpRequest } from './http.js';
 import { callerPosition, captureCallerStack, isUserFrame, markOwnFile } from '../shared/stack-text.js';
+import { isRouteFrame } from '../shared/route-frames.js';
 
 markOwnFile(new Error().stack);
 
@@ -73,7 +74,8 @@ export function createPolicy(settings: PolicySettings): Policy {
     // Node calling its own public API — the loader reading a lazily required file, maybe
     // through a hook such as tsx's — is start-up work done late, not a call the user wrote.
     if (caller.loadedByNode || caller.frames[0]?.file.startsWith('node:internal/') === true) return undefined;
-    const stack = caller.frames.filter(isUserFrame);
+    // The request is known here from its own store; an adapter's route frames are only hidden.
+    const stack = caller.frames.filter((frame) => isUserFrame(frame) && !isRouteFrame(frame));
     const site = siteOf(call, stack);
     // The raw position stands for the site only when the direct caller is the first user
     // frame (not Node's internals, not another wrapper of loopguard's).

@@ -11,6 +11,8 @@ import { loopguard as koaLoopguard, offload as koaOffload } from '../../src/adap
 import { loopguard as honoLoopguard, offload as honoOffload } from '../../src/adapters/hono.js';
 import { offload as httpOffload, wrap } from '../../src/adapters/http.js';
 import type { OffloadInput } from '../../src/adapters/offload.js';
+import type { DynamicModule } from '@nestjs/common';
+import { LoopguardModule } from '../../src/adapters/nestjs.js';
 
 declare const renderReport: (input: OffloadInput<{ id: string }, { days?: string }>) => Promise<{ total: number }>;
 
@@ -20,6 +22,17 @@ describe('adapter types', () => {
     expectTypeOf(fastifyLoopguard).toEqualTypeOf<FastifyPluginCallback>();
     expectTypeOf(koaLoopguard()).toEqualTypeOf<Middleware>();
     expectTypeOf(honoLoopguard()).toEqualTypeOf<MiddlewareHandler>();
+  });
+
+  it("LoopguardModule.forRoot() is a Nest dynamic module and takes the monitor's options", () => {
+    // Checked by tsc, never run: forRoot with options would start a monitor.
+    const modules = () => {
+      expectTypeOf(LoopguardModule.forRoot()).toEqualTypeOf<DynamicModule>();
+      expectTypeOf(LoopguardModule.forRoot({ threshold: 100 })).toEqualTypeOf<DynamicModule>();
+      // @ts-expect-error threshold is a number
+      LoopguardModule.forRoot({ threshold: '100' });
+    };
+    expectTypeOf(modules).toBeFunction();
   });
 
   it('offload takes a route function with typed params and query and returns a handler', () => {

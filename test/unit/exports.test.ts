@@ -19,6 +19,7 @@ const entries: Record<string, string[]> = {
   'loopguard/fastify': ['loopguard', 'offload'],
   'loopguard/koa': ['loopguard', 'offload'],
   'loopguard/hono': ['loopguard', 'offload'],
+  'loopguard/nestjs': ['LoopguardModule'],
   'loopguard/prometheus': ['prometheusMetrics'],
   'loopguard/otel': ['otelMetrics'],
 };
