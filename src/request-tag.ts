@@ -64,7 +64,7 @@ function isIncomingMessage(value: unknown): boolean {
 }
 
 /** The URL path without its query string or fragment. */
-function pathOf(url: string): string {
+export function pathOf(url: string): string {
   const end = url.search(/[?#]/);
   return end === -1 ? url : url.slice(0, end);
 }
