@@ -1,49 +1,10 @@
 // The reporting path, fed with events directly through the monitor's internal `report()`
 // (what the sync-call wrapper uses): deterministic, no blocking needed.
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startMonitor, type BlockEvent, type Monitor, type MonitorOptions } from 'loopguard';
+import { describe, expect, it, vi } from 'vitest';
+import { captureStderr, event, useReportingMonitor } from './reporting.js';
+import type { BlockEvent } from 'loopguard';
 
-interface Internal extends Monitor {
-  report(event: BlockEvent): void;
-  warn(fields: object, message: string): void;
-}
-
-let monitor: Internal | undefined;
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await monitor?.stop();
-  monitor = undefined;
-});
-
-function start(options: MonitorOptions): Internal {
-  monitor = startMonitor({ stacks: false, ...options }) as Internal;
-  return monitor;
-}
-
-function event(overrides: Partial<BlockEvent> = {}): BlockEvent {
-  return {
-    kind: 'block',
-    duration: 300,
-    threshold: 100,
-    startedAt: Date.now(),
-    stack: [
-      { function: 'hashPassword', file: `${process.cwd()}/app/auth.ts`, line: 42, column: 10 },
-      { function: 'handler', file: `${process.cwd()}/app/routes/users.ts`, line: 17, column: 3 },
-    ],
-    context: { method: 'GET', route: '/users/:id', path: '/users/42' },
-    cause: 'js',
-    ...overrides,
-  };
-}
-
-function captureStderr(): string[] {
-  const written: string[] = [];
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written.push(String(chunk));
-    return true;
-  });
-  return written;
-}
+const start = useReportingMonitor();
 
 describe('the reporter', () => {
   it('prints the pretty shape: headline with route, frames relative to cwd, hint', () => {
