@@ -1,6 +1,7 @@
 // The cost of one scrape, in this process: loopguard's Prometheus collectors alone (a registry
 // of their own, one pool listed), prom-client's collectDefaultMetrics() for comparison, and one
 // collection of loopguard's OTel meter. Prints one JSON line.
+import { otelOnDemand } from './otel-reader.mjs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { performance } from 'node:perf_hooks';
 
@@ -44,14 +45,9 @@ const result = {
 try {
   const sdk = await import('@opentelemetry/sdk-metrics');
   const { otelMetrics } = await import(dist('otel'));
-  class OnDemandReader extends sdk.MetricReader {
-    async onForceFlush() {}
-    async onShutdown() {}
-  }
-  const reader = new OnDemandReader();
-  otelMetrics({ meterProvider: new sdk.MeterProvider({ readers: [reader] }), monitor });
-  result.otelUs = await perScrape(() => reader.collect());
-  result.otelFreshWindowUs = await spacedScrape(() => reader.collect());
+  const collect = otelOnDemand(sdk, otelMetrics, monitor);
+  result.otelUs = await perScrape(collect);
+  result.otelFreshWindowUs = await spacedScrape(collect);
 } catch (error) {
   result.otelUnavailable = String(error.message);
 }

@@ -5,6 +5,7 @@
 //   ← { type: 'idle', ms } → { type: 'idle', cpuMsPerSecond }   (no load, no scrapes)
 // The exporters are scraped (collected) once a second while loaded, far more often than a
 // Prometheus server or an OTel reader would (15–60 s): the scrapes' CPU counts in the window.
+import { otelOnDemand } from './otel-reader.mjs';
 import http from 'node:http';
 import { clearInterval, setInterval, setTimeout } from 'node:timers';
 
@@ -30,13 +31,7 @@ if (variant === 'prometheus') {
     process.exit(0);
   }
   const { otelMetrics } = await import(dist('otel'));
-  class OnDemandReader extends sdk.MetricReader {
-    async onForceFlush() {}
-    async onShutdown() {}
-  }
-  const reader = new OnDemandReader();
-  otelMetrics({ meterProvider: new sdk.MeterProvider({ readers: [reader] }), monitor });
-  scrape = () => reader.collect();
+  scrape = otelOnDemand(sdk, otelMetrics, monitor);
 }
 
 let served = 0;
