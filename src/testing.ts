@@ -6,7 +6,7 @@ import { clearInterval, setInterval } from 'node:timers';
 import { performance } from 'node:perf_hooks';
 import { BlockedError } from './errors.js';
 import { runningMonitor, startMonitor, type InternalMonitor } from './monitor/monitor.js';
-import { routeOf, siteOf } from './shared/frames.js';
+import { named, routeOf, siteOf } from './shared/frames.js';
 import { checkFunction, checkNumber, checkOptionsObject } from './shared/validate.js';
 import type { BlockEvent } from './types.js';
 
@@ -106,14 +106,14 @@ class LatenessProbe {
 
   worst(threshold: number, monitorThreshold: number, started: number): BlockEvent | undefined {
     if (this.#worstMs <= threshold) return undefined;
-    return {
+    return named({
       kind: 'block',
       duration: Math.round(this.#worstMs),
       threshold: monitorThreshold,
       startedAt: Math.max(started, Math.round(this.#worstAt)),
       stack: [],
       cause: 'unknown',
-    };
+    });
   }
 }
 

@@ -32,6 +32,22 @@ export interface BlockEvent {
   /** The blocking Node API when known, e.g. `'crypto.pbkdf2Sync'` (always set for 'sync-call'). */
   call?: string;
   cause: 'js' | 'native' | 'gc' | 'unknown';
+  /**
+   * `'fn (file:line)'` of the innermost frame of the app's own code (not under node_modules,
+   * not Node's `node:` internals, not loopguard's own), else of the innermost visible frame;
+   * the API name (`call`) or `'<unknown>'` without a stack.
+   */
+  site: string;
+  /**
+   * The package whose code was running, when the innermost visible frame is not the app's own:
+   * the name after its last `node_modules/` (`'bcryptjs'`, `'@nestjs/core'`).
+   */
+  library?: string;
+  /**
+   * The block ran a module's top-level code (an `import` or `require` being evaluated): start-up
+   * work, left out of `topBlockers()` and counted in `stats().startup` instead.
+   */
+  phase?: 'startup';
 }
 
 export interface DelayStats {
@@ -51,13 +67,23 @@ export interface LoopStats {
   utilization: number;
   blocks: { count: number; totalMs: number; longestMs: number };
   routes: Record<string, { blocks: number; totalMs: number; maxMs: number }>;
+  /**
+   * Blocks with `phase: 'startup'` (also counted in `blocks`): their total ms, their number, and
+   * which modules took the time (the module whose top-level code ran, or its package for one
+   * under node_modules), longest first.
+   */
+  startup: { ms: number; blocks: number; modules: Array<{ module: string; ms: number }> };
   /** Epoch ms the window started. */
   since: number;
 }
 
 export interface BlockerSummary {
-  /** `'fn (file:line)'` */
+  /** `'fn (file:line)'`: the app's own function (BlockEvent `site`), line of the latest block. */
   site: string;
+  /** The package that was running (BlockEvent `library`), when one was. */
+  library?: string;
+  /** `'slow-crypt.digestSync via verifyChecksum (app/lib/checksum.mjs:5)'`, or the site alone: how rows are shown. */
+  label: string;
   route?: string;
   count: number;
   totalMs: number;

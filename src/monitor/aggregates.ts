@@ -7,7 +7,7 @@
  * right and the memory stays bounded.
  */
 import type { BlockerSummary, BlockEvent, LoopStats } from '../types.js';
-import { routeOf, siteOf } from '../shared/frames.js';
+import { describeStack, labelOf, routeOf } from '../shared/frames.js';
 
 /** Keys kept per map, besides `(other)`. */
 const MAX_KEYS = 1000;
@@ -26,6 +26,7 @@ export class Aggregates {
   #longestMs = 0;
   readonly #routes = new Map<string, RouteEntry>();
   readonly #sites = new Map<string, BlockerSummary>();
+  readonly #startup = { ms: 0, blocks: 0, modules: new Map<string, number>() };
 
   add(event: BlockEvent): void {
     if (event.kind === 'sync-call') return;
@@ -44,17 +45,31 @@ export class Aggregates {
       entry.totalMs += event.duration;
       entry.maxMs = Math.max(entry.maxMs, event.duration);
     }
-    const site = siteOf(event);
-    const key = `${site}\0${route ?? ''}`;
+    const info = describeStack(event.stack, event.call);
+    if (event.phase === 'startup' || info.phase === 'startup') {
+      // Start-up work is summarised apart (stats().startup), never a top blocker.
+      this.#startup.ms += event.duration;
+      this.#startup.blocks += 1;
+      const module = info.module ?? info.site;
+      const modules = this.#startup.modules;
+      if (modules.has(module) || modules.size < MAX_KEYS) modules.set(module, (modules.get(module) ?? 0) + event.duration);
+      return;
+    }
+    const { site, library } = info;
+    const label = labelOf(site, library, info.entry);
+    // One row per function and file (not line) and route: one hot loop is one site, shown at
+    // the line of its latest block.
+    const key = `${siteKey(event, site)}\0${library ?? ''}\0${route ?? ''}`;
     let summary = this.#sites.get(key);
     if (summary === undefined) {
       if (this.#sites.size < MAX_KEYS) {
-        summary = { site, count: 0, totalMs: 0, maxMs: 0, stack: event.stack };
+        summary = { site, label, count: 0, totalMs: 0, maxMs: 0, stack: event.stack };
+        if (library !== undefined) summary.library = library;
         if (route !== undefined) summary.route = route;
         this.#sites.set(key, summary);
       } else {
         // No route and an empty stack: the (other) entry stands for many sites and routes.
-        summary = this.#sites.get(OTHER) ?? { site: OTHER, count: 0, totalMs: 0, maxMs: 0, stack: [] };
+        summary = this.#sites.get(OTHER) ?? { site: OTHER, label: OTHER, count: 0, totalMs: 0, maxMs: 0, stack: [] };
         this.#sites.set(OTHER, summary);
         summary.count += 1;
         summary.totalMs += event.duration;
@@ -64,10 +79,19 @@ export class Aggregates {
     }
     summary.count += 1;
     summary.totalMs += event.duration;
+    summary.site = site;
+    summary.label = label;
     if (event.duration > summary.maxMs) {
       summary.maxMs = event.duration;
       summary.stack = event.stack;
     }
+  }
+
+  startup(): LoopStats['startup'] {
+    const modules = [...this.#startup.modules]
+      .map(([module, ms]) => ({ module, ms }))
+      .sort((a, b) => b.ms - a.ms);
+    return { ms: this.#startup.ms, blocks: this.#startup.blocks, modules };
   }
 
   blocks(): LoopStats['blocks'] {
@@ -84,4 +108,10 @@ export class Aggregates {
       .slice(0, limit)
       .map((summary) => ({ ...summary, stack: summary.stack.slice() }));
   }
+}
+
+/** `'fn (file)'`: the site without its line. */
+function siteKey(event: BlockEvent, site: string): string {
+  const match = /^(.*):\d+\)$/.exec(site);
+  return match === null || event.stack.length === 0 ? site : `${match[1] ?? ''})`;
 }

@@ -6,6 +6,7 @@
 // From node:timers, not the globals: a test's fake timers must not stop the monitor.
 import { clearImmediate, clearTimeout, setImmediate, setTimeout } from 'node:timers';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { named } from '../shared/frames.js';
 import type { BlockEvent, StackFrame } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
@@ -163,16 +164,17 @@ export class BlockAssembler {
       interval !== undefined && overlap(interval, stall) >= COVERAGE * appTime;
     // Collections are summed: one stall can hold several (a scavenge, then a full mark-compact).
     const gcTime = this.#gc.reduce((sum, interval) => sum + overlap(interval, stall), 0);
-    const event: BlockEvent = {
+    const event: BlockEvent = named({
       kind: this.#hangs.delete(seq) ? 'hang' : 'block',
       duration: Math.round(stall.duration),
       threshold: this.#options.threshold,
       startedAt: Math.round(performance.timeOrigin + stall.start),
       stack,
       cause: cover(native) ? 'native' : gcTime >= COVERAGE * appTime ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
-    };
+    });
     if (context !== undefined) event.context = context;
     if (native?.call !== undefined && cover(native)) event.call = native.call;
+    named(event);
     try {
       this.#options.emit(event);
     } finally {

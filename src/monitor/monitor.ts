@@ -2,6 +2,8 @@
  * `startMonitor()`: one monitor per process (even with both builds loaded), tying together
  * the heartbeat and watchdog, the delay sampler, the block assembler and the reporter.
  */
+// From node:timers, not the globals: a test's fake timers must not stop the monitor.
+import { setImmediate } from 'node:timers';
 import { contextStorage } from '../context.js';
 import { ensureGlobal, getGlobal, setGlobal, type SharedMonitor } from '../shared/globals.js';
 import { checkFunction, checkNumber, checkOneOf } from '../shared/validate.js';
@@ -9,6 +11,7 @@ import { registerRequestDescriber } from '../request-tag.js';
 import type { BlockEvent, BlockerSummary, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
 import { NATIVE_CALLS, type WatchdogMessage } from '../watchdog/protocol.js';
 import { Aggregates } from './aggregates.js';
+import { named } from '../shared/frames.js';
 import { BlockAssembler } from './blocks.js';
 import { DelaySampler } from './delay.js';
 import { Heartbeat, inspectorUnavailableReason } from './heartbeat.js';
@@ -50,6 +53,11 @@ class LoopMonitor implements InternalMonitor {
   #nextBeat: Array<() => void> = [];
   #markReady: () => void = () => undefined;
   #stopped = false;
+  /**
+   * Epoch ms when the loop first went idle after the monitor started (its first setImmediate
+   * ran): a block that started before then is the app starting up (phase 'startup').
+   */
+  #idleSince: number | undefined;
 
   constructor(options: ResolvedMonitorOptions) {
     this.#options = options;
@@ -57,6 +65,9 @@ class LoopMonitor implements InternalMonitor {
     this.#reporter = new Reporter(options.log, options.dedupe);
     // The watchdog reads both through globalThis while the main thread is paused.
     void contextStorage;
+    setImmediate(() => {
+      this.#idleSince = Date.now();
+    }).unref();
     registerRequestDescriber();
     const unavailable = options.stacks ? inspectorUnavailableReason() : undefined;
     this.#stacksAvailable = options.stacks && unavailable === undefined;
@@ -125,6 +136,7 @@ class LoopMonitor implements InternalMonitor {
       utilization: this.#delay.utilization(),
       blocks: this.#aggregates.blocks(),
       routes: this.#aggregates.routes(),
+      startup: this.#aggregates.startup(),
       since: this.#delay.since,
     };
   }
@@ -146,8 +158,11 @@ class LoopMonitor implements InternalMonitor {
     // Sync-call events carry frames parsed from an Error stack: map them here, lazily.
     const event =
       reported.kind === 'sync-call' && this.#options.sourceMaps
-        ? { ...reported, stack: mapFileFrames(reported.stack) }
+        ? named({ ...reported, stack: mapFileFrames(reported.stack) })
         : reported;
+    if (event.phase === undefined && (this.#idleSince === undefined || event.startedAt < this.#idleSince)) {
+      event.phase = 'startup';
+    }
     if (this.#ignores(event)) return;
     this.#aggregates.add(event);
     this.#emit(event);

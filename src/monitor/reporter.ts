@@ -8,7 +8,7 @@
  * monitor emits an event before it logs it, and a logger that throws loses only its line.
  */
 import type { BlockEvent, Logger } from '../types.js';
-import { culpritOf, formatFrame, routeOf, siteOf, visibleFrames } from '../shared/frames.js';
+import { culpritOf, describeStack, formatFrame, labelOf, routeOf, visibleFrames } from '../shared/frames.js';
 import { escapeTerminal, jsonLine } from '../shared/terminal-text.js';
 
 const PRETTY_FRAMES = 8;
@@ -30,7 +30,8 @@ export class Reporter {
 
   block(event: BlockEvent): void {
     if (this.#log === false) return;
-    const site = siteOf(event);
+    const info = describeStack(event.stack, event.call);
+    const { site } = info;
     const route = routeOf(event.context);
     const key = `${event.kind === 'sync-call' ? 'sync' : 'block'}\0${site}\0${route ?? ''}`;
     const now = Date.now();
@@ -44,7 +45,7 @@ export class Reporter {
     this.#seen.delete(key);
     this.#seen.set(key, { loggedAt: now, suppressed: 0 });
     if (this.#seen.size > DEDUPE_KEYS) this.#seen.delete(this.#seen.keys().next().value as string);
-    const message = headline(event, route);
+    const message = headline(event, route, event.phase === 'startup' ? info.module : labelOf(site, info.library, info.entry));
     if (this.#log === 'pretty') {
       write(pretty(event, message, suppressed, this.#dedupe));
     } else {
@@ -80,8 +81,13 @@ export class Reporter {
   }
 }
 
-function headline(event: BlockEvent, route: string | undefined): string {
+/** `label`: the site as shown (`slow-crypt.digestSync via verifyChecksum (…)`), or the module for start-up. */
+function headline(event: BlockEvent, route: string | undefined, label: string | undefined): string {
   const where = route === undefined ? '' : ` in ${route}`;
+  if (event.phase === 'startup') {
+    return `event loop blocked for ${event.duration} ms while loading modules${label === undefined ? '' : ` (${label})`} (threshold ${event.threshold} ms)`;
+  }
+  const at = label === undefined || event.stack.length === 0 ? '' : ` at ${label}`;
   if (event.kind === 'sync-call') return `blocking call ${event.call ?? 'to a sync API'}${where}`;
   const by =
     event.cause === 'native' && event.call !== undefined
@@ -90,7 +96,7 @@ function headline(event: BlockEvent, route: string | undefined): string {
         ? ' by garbage collection'
         : '';
   const state = event.kind === 'hang' ? 'hung' : 'blocked';
-  return `event loop ${state} for ${event.duration} ms${by} (threshold ${event.threshold} ms)${where}`;
+  return `event loop ${state} for ${event.duration} ms${by}${at} (threshold ${event.threshold} ms)${where}`;
 }
 
 /** Every line is escaped on its own: nothing in a value can add a line or a terminal sequence. */
@@ -103,7 +109,7 @@ function pretty(event: BlockEvent, message: string, suppressed: number, window: 
   if (frames.length === 0) lines.push('    (stack not captured)');
   if (event.kind === 'sync-call') {
     lines.push(`  hint: use the asynchronous form of ${event.call ?? 'this API'}, or move it off the loop with runInThreadpool()`);
-  } else if (event.cause !== 'gc') {
+  } else if (event.cause !== 'gc' && event.phase !== 'startup') {
     const culprit = culpritOf(event);
     lines.push(
       culprit === undefined

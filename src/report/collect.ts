@@ -97,6 +97,7 @@ export function collectReport(
   const topBlockers = monitor.topBlockers(topLimit).map((blocker): BlockerSummary => {
     const result: BlockerSummary = {
       site: blocker.site,
+      label: blocker.label,
       count: blocker.count,
       totalMs: blocker.totalMs,
       maxMs: blocker.maxMs,
@@ -104,6 +105,7 @@ export function collectReport(
     };
     // Only the blocker's own route: a block that had no request is never given another's.
     if (blocker.route !== undefined) result.route = blocker.route;
+    if (blocker.library !== undefined) result.library = blocker.library;
     return result;
   });
   return {

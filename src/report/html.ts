@@ -52,7 +52,7 @@ function blockersSection(data: ReportData): string {
   const rows = data.topBlockers.map(
     (blocker, index) => `<tr>
 <td>${index + 1}</td>
-<td><details${index === 0 ? ' open' : ''}><summary><code>${escapeHtml(blocker.site)}</code></summary><pre>${escapeHtml(stackText(blocker))}</pre></details></td>
+<td><details${index === 0 ? ' open' : ''}><summary><code>${escapeHtml(blocker.label)}</code></summary><pre>${escapeHtml(stackText(blocker))}</pre></details></td>
 <td>${escapeHtml(blocker.route ?? '-')}</td>
 <td class="n">${blocker.count}</td><td class="n">${escapeHtml(formatMs(blocker.totalMs))}</td><td class="n">${escapeHtml(formatMs(blocker.maxMs))}</td>
 </tr>`,

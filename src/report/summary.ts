@@ -24,8 +24,8 @@ function fitSite(site: string, width: number): string {
   const match = /^(.*) \((.*)\)$/.exec(site);
   if (site.length <= width || match === null) return fit(site, width);
   const [, name = '', file = ''] = match;
-  const room = width - name.length - 3;
-  return room >= 12 ? `${name} (${fit(file, room)})` : fit(site, width);
+  // The function's name is never cut: a long one makes the row wider instead.
+  return `${name} (${fit(file, Math.max(12, width - name.length - 3))})`;
 }
 
 function table(header: readonly string[], rows: readonly string[][], rightAligned: readonly boolean[]): string[] {
@@ -69,12 +69,22 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
     `  blocked      ${blocks.count} ${blockWord}, ${formatMs(blocks.totalMs)} in total` +
       (blocks.count > 0 ? `, longest ${formatMs(blocks.longestMs)}` : ''),
   );
+  const { startup } = data.stats;
+  if (startup !== undefined && startup.blocks > 0) {
+    // Start-up is summarised apart, never a top blocker: which modules took the time.
+    const modules = startup.modules.slice(0, 5).map((entry) => `${entry.module} ${formatMs(entry.ms)}`);
+    if (startup.modules.length > 5) modules.push('…');
+    lines.push(
+      `  start-up     ${formatMs(startup.ms)} in ${startup.blocks} ${startup.blocks === 1 ? 'block' : 'blocks'} loading modules` +
+        (modules.length > 0 ? `: ${escapeTerminal(modules.join(', '))}` : ''),
+    );
+  }
   const blockers = data.topBlockers.slice(0, options.limit ?? 10);
   if (blockers.length > 0) {
     lines.push('  top blockers');
     const rows = blockers.map((blocker) => [
       // Sites and routes come from the app and its clients: no control character reaches the terminal.
-      fitSite(escapeTerminal(blocker.site), 60),
+      fitSite(escapeTerminal(blocker.label), 60),
       fit(escapeTerminal(blocker.route ?? '-'), 32),
       String(blocker.count),
       formatMs(blocker.totalMs),

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { displayFile } from './paths.js';
+import { displayFile, fileOf } from './paths.js';
 import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
 
 /**
@@ -47,11 +47,116 @@ export function formatFrame(frame: StackFrame): string {
   return `${frame.function} (${displayFile(frame.file)}:${frame.line}:${frame.column})`;
 }
 
-/** `'fn (file:line)'` for the innermost visible frame; the API name or `'<unknown>'` without one. */
-export function siteOf(event: BlockEvent): string {
-  const top = visibleFrames(event.stack)[0];
-  if (top === undefined) return event.call ?? '<unknown>';
-  return `${top.function} (${displayFile(top.file)}:${top.line})`;
+const NODE_MODULES = `${sep}node_modules${sep}`;
+
+/** The app's own code: not Node's, not loopguard's, not a package's under node_modules. */
+function isAppFrame(frame: StackFrame): boolean {
+  return !isInternal(frame) && !frameFile(frame).includes(NODE_MODULES);
+}
+
+/** Paths as the platform writes them, whether the frame names a path or a `file://` URL. */
+function frameFile(frame: StackFrame): string {
+  return fileOf(frame.file);
+}
+
+/**
+ * The package a frame's file belongs to: the segment after its last `node_modules/`
+ * (`@scope/name` for a scoped package; pnpm's `.pnpm/x@1/node_modules/x/` ends in the real one).
+ */
+export function packageOf(file: string): string | undefined {
+  const path = fileOf(file);
+  const at = path.lastIndexOf(NODE_MODULES);
+  if (at === -1) return undefined;
+  const parts = path.slice(at + NODE_MODULES.length).split(sep);
+  const [first = '', second] = parts;
+  if (first === '' || first.startsWith('.')) return undefined;
+  return first.startsWith('@') && second !== undefined ? `${first}/${second}` : first;
+}
+
+function siteText(frame: StackFrame): string {
+  return `${frame.function} (${displayFile(frame.file)}:${frame.line})`;
+}
+
+/** How a block is named: its site, the library that was running, and whether it was start-up. */
+export interface SiteInfo {
+  /** `'fn (file:line)'` of the innermost frame of the app's own code, else the innermost visible frame. */
+  site: string;
+  /** The package of the innermost visible frame, when that frame is not the app's own. */
+  library?: string;
+  /** `'slow-crypt.digestSync'`: the library and the function of it the app called. */
+  entry?: string;
+  /** The block ran a module's top-level code (an import, a require). */
+  phase?: 'startup';
+  /** For start-up: the module whose top-level code ran, or its package for node_modules. */
+  module?: string;
+}
+
+/**
+ * A module's top-level code: the frame just inside the loader's call (ESM: `ModuleJob.run`
+ * or `runSync` in `node:internal/modules/esm/`; CommonJS: `Module._compile` in
+ * `node:internal/modules/cjs/`), the same markers on Node 20 to 26. The innermost such frame
+ * names the module whose evaluation was running.
+ */
+function moduleFrame(stack: readonly StackFrame[]): StackFrame | undefined {
+  for (let index = 0; index + 1 < stack.length; index += 1) {
+    const outer = stack[index + 1];
+    if (outer === undefined || !outer.file.startsWith('node:internal/modules/')) continue;
+    if (/(^|\.)(ModuleJob\.run|ModuleJob\.runSync|Module\._compile)$/.test(outer.function)) return stack[index];
+  }
+  return undefined;
+}
+
+/** Site, library and phase of a stack (see SiteInfo); `call` names a block without a stack. */
+export function describeStack(stack: readonly StackFrame[], call?: string): SiteInfo {
+  const visible = visibleFrames(stack);
+  const innermost = visible[0];
+  if (innermost === undefined) return { site: call ?? '<unknown>' };
+  const appIndex = visible.findIndex(isAppFrame);
+  const app = appIndex === -1 ? undefined : visible[appIndex];
+  const info: SiteInfo = { site: siteText(app ?? innermost) };
+  const library = isAppFrame(innermost) ? undefined : packageOf(innermost.file);
+  if (library !== undefined) {
+    info.library = library;
+    // The library's function the app called: its outermost frame below the app's frame.
+    const below = app === undefined ? visible : visible.slice(0, appIndex);
+    let called: StackFrame | undefined;
+    for (const frame of below) if (packageOf(frame.file) === library) called = frame;
+    const name = called?.function.split('.').pop() ?? '';
+    info.entry = name === '' || name === '<anonymous>' ? library : `${library}.${name}`;
+  }
+  const loading = moduleFrame(stack);
+  if (loading !== undefined) {
+    info.phase = 'startup';
+    info.module = packageOf(loading.file) ?? displayFile(loading.file);
+  }
+  return info;
+}
+
+/** `'fn (file:line)'` of the app's own innermost frame (see SiteInfo); the API name or `'<unknown>'` without one. */
+export function siteOf(event: Pick<BlockEvent, 'stack' | 'call'>): string {
+  return describeStack(event.stack, event.call).site;
+}
+
+/**
+ * How a site reads in the log, the summary and the report: `'slow-crypt.digestSync via
+ * verifyChecksum (app/lib/checksum.mjs:5)'` when a library was running below the app's own
+ * function, the site alone otherwise. Never cut.
+ */
+export function labelOf(site: string, library: string | undefined, entry: string | undefined): string {
+  if (library === undefined) return site;
+  return `${entry ?? library} via ${site}`;
+}
+
+/** Adds `site`, `library` and `phase` to an event built from a stack. */
+export function named<T extends Omit<BlockEvent, 'site'>>(event: T): T & Pick<BlockEvent, 'site'> {
+  const info = describeStack(event.stack, event.call);
+  const result = event as T & Pick<BlockEvent, 'site'>;
+  result.site = info.site;
+  if (info.library === undefined) delete result.library;
+  else result.library = info.library;
+  if (info.phase === undefined) delete result.phase;
+  else result.phase = info.phase;
+  return result;
 }
 
 /** `'GET /users/:id'`, `'GET /path'`, a guard's name, or undefined outside any context. */
@@ -66,7 +171,7 @@ export function routeOf(context: BlockContext | undefined): string | undefined {
 /** The function to suggest moving off the loop: the innermost named one in the user's code. */
 export function culpritOf(event: BlockEvent): string | undefined {
   for (const frame of event.stack) {
-    if (isInternal(frame) || frame.file.includes(`${sep}node_modules${sep}`)) continue;
+    if (!isAppFrame(frame)) continue;
     // V8's text stacks name methods `Receiver.name` and listeners `Server.<anonymous>`:
     // only the function's own name can be passed to threaded().
     const name = frame.function.split('.').pop() ?? '';

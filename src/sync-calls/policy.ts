@@ -2,6 +2,7 @@
  * The `syncCalls: 'warn' | 'throw'` policy: judge one call of a blocking Node API, made from
  * a wrapper installed by sync-calls.ts, against the request or task it runs in.
  */
+import { named } from '../shared/frames.js';
 import { currentContext } from '../context.js';
 import { BlockingCallError } from '../errors.js';
 import { describeRequest } from '../request-tag.js';
@@ -84,7 +85,7 @@ export function createPolicy(settings: PolicySettings): Policy {
       if (position !== undefined) remember(reportedPositions, position);
       return undefined;
     }
-    const event: BlockEvent = {
+    const event: BlockEvent = named({
       kind: 'sync-call',
       call,
       duration: 0,
@@ -92,7 +93,7 @@ export function createPolicy(settings: PolicySettings): Policy {
       startedAt: Date.now(),
       stack,
       cause: 'native',
-    };
+    });
     if (settings.policy === 'throw') {
       event.context = contextOf(request, storeContext);
       if (isIgnored(settings.ignore, event)) return undefined;

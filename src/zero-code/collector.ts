@@ -14,6 +14,7 @@
  * watchdog's own thread can be descheduled and see a stale heartbeat that the main thread,
  * measuring the gap itself, rightly did not count.
  */
+import { named } from '../shared/frames.js';
 import { Aggregates } from '../monitor/aggregates.js';
 import type { AppRecord, WatchdogRecord } from '../shared/cli-stream.js';
 import { mapFileFrames, toStackFrame } from '../shared/sourcemaps.js';
@@ -125,17 +126,17 @@ export class StreamCollector implements ReportSource {
       if (duration < this.threshold) continue;
       const stack = stall.stack === undefined ? [] : stackOf(stall.stack);
       const hangTimeout = this.#start?.hangTimeout ?? 0;
-      const event: BlockEvent = {
+      const event: BlockEvent = named({
         kind: stall.hang || (hangTimeout > 0 && duration >= hangTimeout) ? 'hang' : 'block',
         duration,
         threshold: this.threshold,
         startedAt: stall.startedAt,
         stack,
         cause: stall.call !== undefined ? 'native' : stack.length > 0 ? 'js' : 'unknown',
-      };
+      });
       if (stall.stack?.context !== undefined) event.context = stall.stack.context;
       if (stall.call !== undefined) event.call = stall.call;
-      this.#add(event);
+      this.#add(named(event));
       // stats().delay.max includes every measured block (monitor/delay.ts): this one too.
       this.#delay = { ...this.#delay, max: Math.max(this.#delay.max, duration) };
       if (stall.resumedAt === undefined) this.#addStuckTail(stall.startedAt, endedAt, duration);
@@ -173,6 +174,7 @@ export class StreamCollector implements ReportSource {
       utilization: this.#utilization,
       blocks: this.#aggregates.blocks(),
       routes: this.#aggregates.routes(),
+      startup: this.#aggregates.startup(),
       since: this.#start?.since ?? 0,
     };
   }
