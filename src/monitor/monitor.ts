@@ -58,6 +58,8 @@ class LoopMonitor implements InternalMonitor {
    * ran): a block that started before then is the app starting up (phase 'startup').
    */
   #idleSince: number | undefined;
+  /** Epoch ms, whole (as BlockEvent `startedAt` is rounded), when the monitor started. */
+  readonly #startedAt = Math.floor(Date.now());
 
   constructor(options: ResolvedMonitorOptions) {
     this.#options = options;
@@ -160,7 +162,7 @@ class LoopMonitor implements InternalMonitor {
       reported.kind === 'sync-call' && this.#options.sourceMaps
         ? named({ ...reported, stack: mapFileFrames(reported.stack) })
         : reported;
-    if (event.phase === undefined && (this.#idleSince === undefined || event.startedAt < this.#idleSince)) {
+    if (event.phase === undefined && this.#idleSince !== undefined && event.startedAt >= this.#startedAt && event.startedAt < this.#idleSince) {
       event.phase = 'startup';
     }
     if (this.#ignores(event)) return;

@@ -87,7 +87,8 @@ function headline(event: BlockEvent, route: string | undefined, label: string | 
   if (event.phase === 'startup') {
     return `event loop blocked for ${event.duration} ms while loading modules${label === undefined ? '' : ` (${label})`} (threshold ${event.threshold} ms)`;
   }
-  const at = label === undefined || event.stack.length === 0 ? '' : ` at ${label}`;
+  // Only when a library was running: the app's own function is the first frame shown anyway.
+  const at = label === undefined || event.library === undefined ? '' : ` at ${label}`;
   if (event.kind === 'sync-call') return `blocking call ${event.call ?? 'to a sync API'}${where}`;
   const by =
     event.cause === 'native' && event.call !== undefined

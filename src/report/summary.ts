@@ -24,8 +24,9 @@ function fitSite(site: string, width: number): string {
   const match = /^(.*) \((.*)\)$/.exec(site);
   if (site.length <= width || match === null) return fit(site, width);
   const [, name = '', file = ''] = match;
-  // The function's name is never cut: a long one makes the row wider instead.
-  return `${name} (${fit(file, Math.max(12, width - name.length - 3))})`;
+  // Neither the function's name nor the file's own name is cut: a long one makes the row wider instead.
+  const own = file.length - Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) - 1;
+  return `${name} (${fit(file, Math.max(own + 1, width - name.length - 3))})`;
 }
 
 function table(header: readonly string[], rows: readonly string[][], rightAligned: readonly boolean[]): string[] {

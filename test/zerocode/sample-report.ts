@@ -28,6 +28,7 @@ export function sampleReport(overrides: Partial<ReportData> = {}): ReportData {
       utilization: 0.08,
       blocks: { count: 1, totalMs: 412, longestMs: 412 },
       routes: { 'GET /invoice/:id': { blocks: 1, totalMs: 412, maxMs: 412 } },
+      startup: { ms: 0, blocks: 0, modules: [] },
       since,
     },
     timeline,
@@ -43,7 +44,10 @@ export function sampleReport(overrides: Partial<ReportData> = {}): ReportData {
     ],
     blocksDropped: 0,
     topBlockers: [
-      { site: 'renderInvoice (/srv/app/src/invoice.ts:42)', route: 'GET /invoice/:id', count: 1, totalMs: 412, maxMs: 412, stack },
+      {
+        site: 'renderInvoice (/srv/app/src/invoice.ts:42)',
+        label: 'renderInvoice (/srv/app/src/invoice.ts:42)',
+        route: 'GET /invoice/:id', count: 1, totalMs: 412, maxMs: 412, stack },
     ],
     ...overrides,
   };

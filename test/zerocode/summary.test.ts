@@ -31,11 +31,31 @@ describe('exit summary', () => {
     const sample = sampleReport();
     const blocker = sample.topBlockers[0]!;
     const text = formatSummary(
-      sampleReport({ topBlockers: [{ ...blocker, site: 'evil\u001b[2J (x.js:1)', route: 'GET /a\r\u001b]0;pwned\u0007' }] }),
+      sampleReport({ topBlockers: [{ ...blocker, site: 'evil\u001b[2J (x.js:1)', label: 'evil\u001b[2J (x.js:1)', route: 'GET /a\r\u001b]0;pwned\u0007' }] }),
     );
     const controls = [...text].filter((char) => char !== '\n' && (char < ' ' || char === '\u007f'));
     expect(controls).toEqual([]);
     expect(text).toContain('evil');
+  });
+
+  it('names the library and the app’s function, and never cuts the function name', () => {
+    const blocker = sampleReport().topBlockers[0]!;
+    const name = `bcryptjs.compareSync via verifyPasswordAgainstTheStoredHashForTheUserAccount`;
+    const label = `${name} (/srv/a/very/long/path/to/the/app/source/tree/src/auth/passwords.ts:57)`;
+    const text = formatSummary(sampleReport({ topBlockers: [{ ...blocker, site: 'verifyPassword (x)', library: 'bcryptjs', label }] }));
+    expect(text).toContain(`${name} (…`);
+    expect(text).toContain('passwords.ts:57)');
+  });
+
+  it('shows start-up on one line, apart from the top blockers', () => {
+    const sample = sampleReport();
+    const startup = { ms: 1900, blocks: 3, modules: [{ module: 'ajv', ms: 600 }, { module: 'lodash', ms: 400 }, { module: 'src/db.js', ms: 300 }] };
+    const text = formatSummary(sampleReport({ stats: { ...sample.stats, startup } }));
+    const lines = text.split('\n');
+    expect(lines.filter((line) => line.includes('start-up'))).toEqual([
+      '  start-up     1.90 s in 3 blocks loading modules: ajv 600 ms, lodash 400 ms, src/db.js 300 ms',
+    ]);
+    expect(lines.findIndex((line) => line.includes('start-up'))).toBeLessThan(lines.findIndex((line) => line.includes('top blockers')));
   });
 
   it('names the report file when one was written', () => {
