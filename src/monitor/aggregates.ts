@@ -46,7 +46,7 @@ export class Aggregates {
       entry.maxMs = Math.max(entry.maxMs, event.duration);
     }
     const info = describeStack(event.stack, event.call);
-    if (event.phase === 'startup' || info.phase === 'startup') {
+    if (event.phase === 'startup') {
       // Start-up work is summarised apart (stats().startup), never a top blocker.
       this.#startup.ms += event.duration;
       this.#startup.blocks += 1;

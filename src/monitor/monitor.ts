@@ -55,7 +55,7 @@ class LoopMonitor implements InternalMonitor {
   #stopped = false;
   /**
    * Epoch ms when the loop first went idle after the monitor started (its first setImmediate
-   * ran): a block that started before then is the app starting up (phase 'startup').
+   * ran): a block without a stack that started before then is the app starting up.
    */
   #idleSince: number | undefined;
   /** Epoch ms, whole (as BlockEvent `startedAt` is rounded), when the monitor started. */
@@ -162,7 +162,16 @@ class LoopMonitor implements InternalMonitor {
       reported.kind === 'sync-call' && this.#options.sourceMaps
         ? named({ ...reported, stack: mapFileFrames(reported.stack) })
         : reported;
-    if (event.phase === undefined && this.#idleSince !== undefined && event.startedAt >= this.#startedAt && event.startedAt < this.#idleSince) {
+    // Without a stack the frames cannot say whether modules were loading: a block that started
+    // before the loop first went idle is then start-up. With one, the frames decide (frames.ts):
+    // the entry module's own top-level code (a script's whole work) is not start-up.
+    if (
+      event.phase === undefined &&
+      event.stack.length === 0 &&
+      this.#idleSince !== undefined &&
+      event.startedAt >= this.#startedAt &&
+      event.startedAt < this.#idleSince
+    ) {
       event.phase = 'startup';
     }
     if (this.#ignores(event)) return;

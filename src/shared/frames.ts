@@ -1,6 +1,6 @@
 /** How a block is named: its site (the innermost frame worth showing) and its route. */
-import { readFileSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { displayFile, fileOf } from './paths.js';
 import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
@@ -106,8 +106,33 @@ function moduleFrame(stack: readonly StackFrame[]): StackFrame | undefined {
   return undefined;
 }
 
-/** Site, library and phase of a stack (see SiteInfo); `call` names a block without a stack. */
-export function describeStack(stack: readonly StackFrame[], call?: string): SiteInfo {
+let entryFiles: string[] | undefined;
+
+/**
+ * The program's entry module (`process.argv[1]`, as given and with links resolved): its own
+ * top-level code is the program itself (a script's whole work), not a module being loaded.
+ */
+function isEntry(file: string): boolean {
+  if (entryFiles === undefined) {
+    const script = process.argv[1];
+    entryFiles = [];
+    if (script !== undefined) {
+      entryFiles.push(resolve(script));
+      try {
+        entryFiles.push(realpathSync(script));
+      } catch {
+        // not a file (a REPL, `-e`): nothing else to compare
+      }
+    }
+  }
+  return entryFiles.includes(fileOf(file));
+}
+
+/**
+ * Site, library and phase of a stack (see SiteInfo); `call` names a block without a stack.
+ * `startup: false` where the entry module is not this process's (the CLI judging the app's).
+ */
+export function describeStack(stack: readonly StackFrame[], call?: string, { startup = true } = {}): SiteInfo {
   const visible = visibleFrames(stack);
   const innermost = visible[0];
   if (innermost === undefined) return { site: call ?? '<unknown>' };
@@ -124,8 +149,8 @@ export function describeStack(stack: readonly StackFrame[], call?: string): Site
     const name = called?.function.split('.').pop() ?? '';
     info.entry = name === '' || name === '<anonymous>' ? library : `${library}.${name}`;
   }
-  const loading = moduleFrame(stack);
-  if (loading !== undefined) {
+  const loading = startup ? moduleFrame(stack) : undefined;
+  if (loading !== undefined && !isEntry(loading.file)) {
     info.phase = 'startup';
     info.module = packageOf(loading.file) ?? displayFile(loading.file);
   }
@@ -148,8 +173,8 @@ export function labelOf(site: string, library: string | undefined, entry: string
 }
 
 /** Adds `site`, `library` and `phase` to an event built from a stack. */
-export function named<T extends Omit<BlockEvent, 'site'>>(event: T): T & Pick<BlockEvent, 'site'> {
-  const info = describeStack(event.stack, event.call);
+export function named<T extends Omit<BlockEvent, 'site'>>(event: T, options?: { startup?: boolean }): T & Pick<BlockEvent, 'site'> {
+  const info = describeStack(event.stack, event.call, options);
   const result = event as T & Pick<BlockEvent, 'site'>;
   result.site = info.site;
   if (info.library === undefined) delete result.library;

@@ -126,17 +126,21 @@ export class StreamCollector implements ReportSource {
       if (duration < this.threshold) continue;
       const stack = stall.stack === undefined ? [] : stackOf(stall.stack);
       const hangTimeout = this.#start?.hangTimeout ?? 0;
-      const event: BlockEvent = named({
-        kind: stall.hang || (hangTimeout > 0 && duration >= hangTimeout) ? 'hang' : 'block',
-        duration,
-        threshold: this.threshold,
-        startedAt: stall.startedAt,
-        stack,
-        cause: stall.call !== undefined ? 'native' : stack.length > 0 ? 'js' : 'unknown',
-      });
+      // The app's entry module is not this process's: no start-up judged from here.
+      const event: BlockEvent = named(
+        {
+          kind: stall.hang || (hangTimeout > 0 && duration >= hangTimeout) ? 'hang' : 'block',
+          duration,
+          threshold: this.threshold,
+          startedAt: stall.startedAt,
+          stack,
+          cause: stall.call !== undefined ? 'native' : stack.length > 0 ? 'js' : 'unknown',
+        },
+        { startup: false },
+      );
       if (stall.stack?.context !== undefined) event.context = stall.stack.context;
       if (stall.call !== undefined) event.call = stall.call;
-      this.#add(named(event));
+      this.#add(named(event, { startup: false }));
       // stats().delay.max includes every measured block (monitor/delay.ts): this one too.
       this.#delay = { ...this.#delay, max: Math.max(this.#delay.max, duration) };
       if (stall.resumedAt === undefined) this.#addStuckTail(stall.startedAt, endedAt, duration);

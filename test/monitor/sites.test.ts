@@ -132,6 +132,13 @@ describe('start-up is not a blocker', () => {
     expect(done.top.map((row) => row.site)).toEqual([expect.stringMatching(/^handleRequest \(/)]);
   });
 
+  it('leaves the entry module’s own top-level code (a script’s work) a top blocker', async () => {
+    const fixture = runFixture('../startup/script.mjs');
+    const done = await fixture.waitFor<{ events: BlockEvent[]; top: BlockerSummary[] }>((line) => line.type === 'done');
+    expect(done.events.map((event) => [event.site, event.phase])).toEqual([[expect.stringMatching(/^exportRows \(/), undefined]]);
+    expect(done.top.map((row) => row.site)).toEqual([expect.stringMatching(/^exportRows \(.*script\.mjs:\d+\)$/)]);
+  });
+
   it('counts a block before the loop first went idle as start-up, stack or not', async () => {
     const fixture = runFixture('../startup/app.cjs', { args: ['early'] });
     const done = await fixture.waitFor<Done>((line) => line.type === 'done');
