@@ -2,7 +2,7 @@
  * The one place report data is gathered: the exit summary, the HTML page and the JSON file
  * are all rendered from the plain object `collectReport()` returns.
  */
-import { routeOf, siteOf } from '../shared/frames.js';
+import { describeStack, labelOf, routeOf } from '../shared/frames.js';
 import { displayFile } from '../shared/paths.js';
 import type { BlockerSummary, BlockEvent, LoopStats, Monitor, TimelinePoint } from '../types.js';
 
@@ -12,7 +12,11 @@ export interface ReportBlock {
   startedAt: number;
   duration: number;
   cause: BlockEvent['cause'];
-  /** `'fn (file:line)'` of the innermost frame, or `'(unknown)'` without a stack. */
+  /**
+   * As a top blocker's `label`: `'fn (file:line)'` of the app's own innermost frame, after the
+   * library that was running (`'slow-crypt.digestSync via verifyChecksum (…)'`); the API name
+   * or `'<unknown>'` without a stack.
+   */
   site: string;
   /** `'GET /users/:id'`, the context's name, or undefined outside any request/task. */
   request?: string;
@@ -126,12 +130,14 @@ export function collectReport(
 }
 
 function toReportBlock(event: BlockEvent): ReportBlock {
+  const info = describeStack(event.stack, event.call);
   const block: ReportBlock = {
     kind: event.kind,
     startedAt: event.startedAt,
     duration: event.duration,
     cause: event.cause,
-    site: siteOf(event),
+    // The same as a top blocker's row shows it: the library that ran, via the app's own function.
+    site: labelOf(info.site, info.library, info.entry),
   };
   const request = routeOf(event.context);
   if (request !== undefined) block.request = request;

@@ -21,16 +21,21 @@ async function run(name: string): Promise<{ events: BlockEvent[]; done: Done; st
   return { events, done, stderr: fixture.stderr() };
 }
 
-function summaryOf(done: Done): string {
-  return formatSummary(
-    collectReport({
+function reportOf(done: Done, events: BlockEvent[] = []): ReturnType<typeof collectReport> {
+  return collectReport(
+    {
       threshold: 50,
       stacksAvailable: true,
       stats: () => done.stats,
       topBlockers: () => done.top,
       timeline: () => [],
-    }),
+    },
+    { events, dropped: 0 },
   );
+}
+
+function summaryOf(done: Done): string {
+  return formatSummary(reportOf(done));
 }
 
 describe('sites are the app’s code', () => {
@@ -55,6 +60,8 @@ describe('sites are the app’s code', () => {
     const summary = summaryOf(done);
     expect(summary).toMatch(/slow-crypt\.digestSync via verifyChecksum \(.*checksum\.mjs:\d+\)\s+-\s+2\s/);
     expect(summary).not.toContain('start-up');
+    // The report's recent blocks name them the same way.
+    expect(reportOf(done, events).blocks.map((block) => block.site)).toEqual([row?.label, row?.label]);
   });
 
   it('groups one hot function in one file as one site, shown at the line of its latest block', () => {

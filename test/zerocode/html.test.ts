@@ -44,6 +44,8 @@ describe('HTML report', () => {
     data.topBlockers[0]!.stack[0]!.function = hostile;
     data.topBlockers[0]!.route = `GET /search?q=</script><script>alert(1)</script>`;
     data.topBlockers[0]!.site = `${hostile} (x.js:1)`;
+    // The row shows the label (library and site): hostile in its own right.
+    data.topBlockers[0]!.label = `${hostile}.fn via ${hostile} (x.js:1)`;
     data.blocks[0]!.request = `GET /${hostile}`;
     const html = renderHtml(data);
     expect(html).not.toContain('<img');
