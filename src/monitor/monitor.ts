@@ -158,9 +158,10 @@ class LoopMonitor implements InternalMonitor {
   report(reported: BlockEvent): void {
     if (this.#stopped) return;
     // Sync-call events carry frames parsed from an Error stack: map them here, lazily.
+    // Sync-call events are named here, not where they are built (sync-calls/policy.ts).
     const event =
-      reported.kind === 'sync-call' && this.#options.sourceMaps
-        ? named({ ...reported, stack: mapFileFrames(reported.stack) })
+      reported.kind === 'sync-call'
+        ? named({ ...reported, stack: this.#options.sourceMaps ? mapFileFrames(reported.stack) : reported.stack })
         : reported;
     // Without a stack the frames cannot say whether modules were loading: a block that started
     // before the loop first went idle is then start-up. With one, the frames decide (frames.ts):

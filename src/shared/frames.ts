@@ -3,6 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { displayFile, fileOf } from './paths.js';
+import { markOwnFile } from './stack-text.js';
 import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
 
 /**
@@ -12,6 +13,10 @@ import type { BlockContext, BlockEvent, StackFrame } from '../types.js';
  * its own dist/ must keep its frames.
  */
 let ownDirs: string[] | undefined;
+
+// The file reads below (package.json, the entry's real path) are loopguard's, not the app's
+// blocking calls: wherever the bundler puts this file, it is marked as ours.
+markOwnFile(new Error().stack);
 
 /** Read once, on the first block, not when the package is imported. */
 function ownDirectories(): string[] {

@@ -2,7 +2,6 @@
  * The `syncCalls: 'warn' | 'throw'` policy: judge one call of a blocking Node API, made from
  * a wrapper installed by sync-calls.ts, against the request or task it runs in.
  */
-import { named } from '../shared/frames.js';
 import { currentContext } from '../context.js';
 import { BlockingCallError } from '../errors.js';
 import { describeRequest } from '../request-tag.js';
@@ -85,7 +84,9 @@ export function createPolicy(settings: PolicySettings): Policy {
       if (position !== undefined) remember(reportedPositions, position);
       return undefined;
     }
-    const event: BlockEvent = named({
+    // `site` is the call until the monitor names the event: reading frames here would call
+    // the very APIs this wraps (loopguard's own package.json, the entry's real path).
+    const event: BlockEvent = {
       kind: 'sync-call',
       call,
       duration: 0,
@@ -93,7 +94,8 @@ export function createPolicy(settings: PolicySettings): Policy {
       startedAt: Date.now(),
       stack,
       cause: 'native',
-    });
+      site: call,
+    };
     if (settings.policy === 'throw') {
       event.context = contextOf(request, storeContext);
       if (isIgnored(settings.ignore, event)) return undefined;
