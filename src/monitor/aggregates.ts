@@ -7,7 +7,7 @@
  * right and the memory stays bounded.
  */
 import type { BlockerSummary, BlockEvent, LoopStats } from '../types.js';
-import { describeStack, labelOf, routeOf } from '../shared/frames.js';
+import { describeStack, labelOf, routeOf, siteKey } from '../shared/frames.js';
 
 /** Keys kept per map, besides `(other)`. */
 const MAX_KEYS = 1000;
@@ -59,7 +59,7 @@ export class Aggregates {
     const label = labelOf(site, library, info.entry);
     // One row per function and file (not line) and route: one hot loop is one site, shown at
     // the line of its latest block.
-    const key = `${siteKey(event, site)}\0${library ?? ''}\0${route ?? ''}`;
+    const key = `${siteKey(site, event.stack.length > 0)}\0${library ?? ''}\0${route ?? ''}`;
     let summary = this.#sites.get(key);
     if (summary === undefined) {
       if (this.#sites.size < MAX_KEYS) {
@@ -108,10 +108,4 @@ export class Aggregates {
       .slice(0, limit)
       .map((summary) => ({ ...summary, stack: summary.stack.slice() }));
   }
-}
-
-/** `'fn (file)'`: the site without its line. */
-function siteKey(event: BlockEvent, site: string): string {
-  const match = /^(.*):\d+\)$/.exec(site);
-  return match === null || event.stack.length === 0 ? site : `${match[1] ?? ''})`;
 }

@@ -8,7 +8,7 @@
  * monitor emits an event before it logs it, and a logger that throws loses only its line.
  */
 import type { BlockEvent, Logger } from '../types.js';
-import { culpritOf, describeStack, formatFrame, labelOf, routeOf, visibleFrames } from '../shared/frames.js';
+import { culpritOf, describeStack, formatFrame, labelOf, routeOf, siteKey, visibleFrames } from '../shared/frames.js';
 import { escapeTerminal, jsonLine } from '../shared/terminal-text.js';
 
 const PRETTY_FRAMES = 8;
@@ -18,7 +18,7 @@ export class Reporter {
   readonly #log: 'pretty' | 'json' | false | Logger;
   readonly #dedupe: number;
   /**
-   * Per site + route: when it was last logged and how many were left out since. Keys come
+   * Per site (function and file, as topBlockers() groups) + route: when it was last logged and how many were left out since. Keys come
    * from clients (paths), so at most DEDUPE_KEYS are kept, least recently logged dropped first.
    */
   readonly #seen = new Map<string, { loggedAt: number; suppressed: number }>();
@@ -33,7 +33,7 @@ export class Reporter {
     const info = describeStack(event.stack, event.call);
     const { site } = info;
     const route = routeOf(event.context);
-    const key = `${event.kind === 'sync-call' ? 'sync' : 'block'}\0${site}\0${route ?? ''}`;
+    const key = `${event.kind === 'sync-call' ? 'sync' : 'block'}\0${siteKey(site, event.stack.length > 0)}\0${route ?? ''}`;
     const now = Date.now();
     const seen = this.#seen.get(key);
     if (seen !== undefined && now - seen.loggedAt < this.#dedupe) {

@@ -168,6 +168,16 @@ export function siteOf(event: Pick<BlockEvent, 'stack' | 'call'>): string {
 }
 
 /**
+ * `'fn (file)'`: a site without its line, for grouping (one hot function is one row and one
+ * log line, however many of its lines were caught running). `fromStack` false: a site that is
+ * an API name or `'<unknown>'`, kept whole.
+ */
+export function siteKey(site: string, fromStack: boolean): string {
+  const match = /^(.*):\d+\)$/.exec(site);
+  return match === null || !fromStack ? site : `${match[1] ?? ''})`;
+}
+
+/**
  * How a site reads in the log, the summary and the report: `'slow-crypt.digestSync via
  * verifyChecksum (app/lib/checksum.mjs:5)'` when a library was running below the app's own
  * function, the site alone otherwise. Never cut.
