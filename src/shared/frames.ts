@@ -56,7 +56,8 @@ const NODE_MODULES = `${sep}node_modules${sep}`;
 
 /** The app's own code: not Node's, not loopguard's, not a package's under node_modules. */
 function isAppFrame(frame: StackFrame): boolean {
-  return !isInternal(frame) && !frameFile(frame).includes(NODE_MODULES);
+  // A separator first: the watchdog's frames are relative to the app's directory already.
+  return !isInternal(frame) && !`${sep}${frameFile(frame)}`.includes(NODE_MODULES);
 }
 
 /** Paths as the platform writes them, whether the frame names a path or a `file://` URL. */
@@ -69,7 +70,7 @@ function frameFile(frame: StackFrame): string {
  * (`@scope/name` for a scoped package; pnpm's `.pnpm/x@1/node_modules/x/` ends in the real one).
  */
 export function packageOf(file: string): string | undefined {
-  const path = fileOf(file);
+  const path = `${sep}${fileOf(file)}`;
   const at = path.lastIndexOf(NODE_MODULES);
   if (at === -1) return undefined;
   const parts = path.slice(at + NODE_MODULES.length).split(sep);

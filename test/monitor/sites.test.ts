@@ -64,6 +64,22 @@ describe('sites are the app’s code', () => {
     expect(reportOf(done, events).blocks.map((block) => block.site)).toEqual([row?.label, row?.label]);
   });
 
+  it('names the library and the app’s function in the watchdog’s hang report too', async () => {
+    const fixture = runFixture('../attribution/hang.mjs');
+    try {
+      const report = await new Promise<string>((resolve) => {
+        const check = (): void => {
+          if (/event loop hung.*\n/.test(fixture.stderr())) resolve(fixture.stderr());
+        };
+        fixture.child.stderr?.on('data', check);
+        check();
+      });
+      expect(report).toMatch(/event loop hung: blocked for \d+ ms and still blocked at slow-crypt\.digestSync via rehashAll \(.*rehash\.mjs:\d+\)/);
+    } finally {
+      fixture.child.kill('SIGKILL');
+    }
+  });
+
   it('groups one hot function in one file as one site, shown at the line of its latest block', () => {
     const aggregates = new Aggregates();
     const file = '/srv/app/node_modules/bcryptjs/dist/bcrypt.js';

@@ -5,7 +5,7 @@
  */
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { formatFrame, routeOf, visibleFrames } from '../../shared/frames.js';
+import { describeStack, formatFrame, labelOf, routeOf, visibleFrames } from '../../shared/frames.js';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
 import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
@@ -156,6 +156,7 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
     return { ...mapped, file: displayFile(mapped.file, data.cwd) };
   });
   const context = found?.context;
+  const named = describeStack(frames, call);
   let text: string;
   if (data.hangFormat === 'json') {
     const record = {
@@ -167,6 +168,8 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       duration: Math.round(elapsed),
       threshold: data.threshold,
       stack: frames,
+      site: named.site,
+      ...(named.library === undefined ? {} : { library: named.library }),
       ...(context === undefined ? {} : { context }),
       ...(call === undefined ? {} : { call }),
     };
@@ -174,8 +177,10 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
   } else {
     const where = context === undefined ? '' : ` in ${routeOf(context) ?? JSON.stringify(context)}`;
     const inside = call === undefined ? '' : ` inside ${call}`;
+    // As the main thread's log names a block: the library that ran, via the app's own function.
+    const at = named.library === undefined ? '' : ` at ${labelOf(named.site, named.library, named.entry)}`;
     const lines = [
-      `loopguard: event loop hung: blocked for ${Math.round(elapsed)} ms and still blocked${inside}${where} (pid ${process.pid})`,
+      `loopguard: event loop hung: blocked for ${Math.round(elapsed)} ms and still blocked${inside}${at}${where} (pid ${process.pid})`,
       // Shown as the main thread's block warnings show them (shared/frames.ts).
       ...visibleFrames(frames).slice(0, 10).map((frame) => `    at ${formatFrame(frame)}`),
     ];
