@@ -47,6 +47,22 @@ function stackText(blocker: BlockerSummary): string {
     .join('\n');
 }
 
+/** Start-up apart from the top blockers: which modules took the time while loading. */
+function startupSection(data: ReportData): string {
+  // A report's data may come from an app on an older loopguard (the CLI's stream): none then.
+  const startup = data.stats.startup as ReportData['stats']['startup'] | undefined;
+  if (startup === undefined || startup.blocks === 0) return '';
+  const rows = startup.modules
+    .map((entry) => `<tr><td><code>${escapeHtml(entry.module)}</code></td><td class="n">${escapeHtml(formatMs(entry.ms))}</td></tr>`)
+    .join('\n');
+  return `<h2>Start-up: ${escapeHtml(formatMs(startup.ms))} in ${startup.blocks} ${startup.blocks === 1 ? 'block' : 'blocks'} loading modules</h2>
+<table id="startup"><thead><tr><th>module</th><th class="n">time</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+`;
+}
+
 function blockersSection(data: ReportData): string {
   if (data.topBlockers.length === 0) return '<p class="empty">No blocks above the threshold.</p>';
   const rows = data.topBlockers.map(
@@ -111,7 +127,7 @@ ${card(`${Math.round(utilization * 100)}%`, 'loop utilization')}
 <h2>Loop delay per second, blocks shaded</h2>
 <div class="legend">${legend}<span><i style="background:${CHART_COLOURS.block};opacity:.35"></i>block</span><span>- - threshold</span></div>
 ${renderChart(data)}
-<h2>Top blockers</h2>
+${startupSection(data)}<h2>Top blockers</h2>
 ${blockersSection(data)}
 ${blocksSection(data)}
 <script type="application/json" id="loopguard-data">${jsonForScript(data)}</script>

@@ -56,6 +56,16 @@ describe('HTML report', () => {
     expect(JSON.parse(json).topBlockers[0].stack[0].function).toBe(hostile);
   });
 
+  it('shows start-up in its own section, apart from the top blockers, module names escaped', () => {
+    const sample = sampleReport();
+    const startup = { ms: 900, blocks: 2, modules: [{ module: 'ajv', ms: 600 }, { module: 'src/<b>db</b>.js', ms: 300 }] };
+    const html = renderHtml(sampleReport({ stats: { ...sample.stats, startup } }));
+    expect(html).toContain('<h2>Start-up: 900 ms in 2 blocks loading modules</h2>');
+    expect(html).toMatch(/<table id="startup">[\s\S]*<code>ajv<\/code><\/td><td class="n">600 ms[\s\S]*src\/&lt;b&gt;db&lt;\/b&gt;\.js/);
+    expect(html.indexOf('id="startup"')).toBeLessThan(html.indexOf('<h2>Top blockers</h2>'));
+    expect(renderHtml(sample)).not.toContain('id="startup"');
+  });
+
   it('says so when there were no blocks', () => {
     const html = renderHtml(sampleReport({ blocks: [], topBlockers: [] }));
     expect(html).toContain('No blocks above the threshold.');
