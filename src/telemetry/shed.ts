@@ -20,7 +20,7 @@ export interface ShedOptions {
   maxUtilization?: number;
   /** ms: shed while the live pools' task wait (p99 over the window) exceeds this. */
   maxPoolWait?: number;
-  /** ms the limits are measured over (sliding). Default 5000. */
+  /** ms the limits are measured over (sliding), 100 to 600000. Default 5000. */
   window?: number;
   /** Seconds sent in `Retry-After`. Default 10. */
   retryAfter?: number;
@@ -29,6 +29,12 @@ export interface ShedOptions {
   /** Called for each shed request with the framework's request and the reason; errors are swallowed. */
   onShed?: (req: unknown, reason: string) => void;
 }
+
+/**
+ * ms: ten minutes is 6000 samples, sorted once per tick (well under a ms); a longer window
+ * would cost the idle process more than the monitor's budget and react too slowly to shed.
+ */
+const MAX_WINDOW = 600_000;
 
 const KNOWN = ['maxDelay', 'maxUtilization', 'maxPoolWait', 'window', 'retryAfter', 'health', 'onShed'] as const;
 
@@ -171,7 +177,7 @@ export class Shedder {
 
   constructor(options: ShedOptions | undefined, internals: ShedInternals = {}) {
     const o = checkOptionsObject('shed() options', options, KNOWN);
-    const window = o['window'] === undefined ? 5000 : checkNumber('window', o['window'], { min: 100, integer: true });
+    const window = o['window'] === undefined ? 5000 : checkNumber('window', o['window'], { min: 100, max: MAX_WINDOW, integer: true });
     const limits: ShedLimits = {
       maxDelay: o['maxDelay'] === undefined ? Infinity : checkNumber('maxDelay', o['maxDelay'], { min: 1 }),
       maxUtilization:

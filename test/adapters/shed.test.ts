@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFixture, type JsonLineProcess } from './fixture-process.js';
 
-const adapters = ['express', 'fastify', 'koa', 'hono', 'http', 'nest-express', 'nest-fastify'];
+// nest-*: LoopguardModule.forRoot({ shed }); nest-*-use: app.use(shed()) from loopguard/nestjs.
+const adapters = ['express', 'fastify', 'koa', 'hono', 'http', 'nest-express', 'nest-fastify', 'nest-express-use', 'nest-fastify-use'];
 
 let server: JsonLineProcess | undefined;
 afterEach(async () => {
