@@ -76,7 +76,9 @@ export class ShedWindow {
   readonly #limits: ShedLimits;
   #samples: ShedSample[] = [];
   #start = 0;
-  #scratch = new Float64Array(64);
+  // Reused per evaluation: one tick must not allocate in proportion to the window.
+  #delays = new Float64Array(64);
+  #waits = new Float64Array(64);
 
   constructor(limits: ShedLimits) {
     this.#limits = limits;
@@ -98,20 +100,22 @@ export class ShedWindow {
     }
     const live = this.#samples;
     const count = live.length - this.#start;
-    if (count > this.#scratch.length) this.#scratch = new Float64Array(Math.max(count, this.#scratch.length * 2));
+    if (count > this.#delays.length) {
+      this.#delays = new Float64Array(Math.max(count, this.#delays.length * 2));
+      this.#waits = new Float64Array(this.#delays.length);
+    }
     let active = 0;
     let idle = 0;
-    const waits: number[] = [];
     for (let i = this.#start; i < live.length; i++) {
       const sample = live[i]!;
-      this.#scratch[i - this.#start] = sample.delayMs;
+      this.#delays[i - this.#start] = sample.delayMs;
+      this.#waits[i - this.#start] = sample.poolWaitMs;
       active += sample.activeMs;
       idle += sample.idleMs;
-      waits.push(sample.poolWaitMs);
     }
-    const delays = this.#scratch.subarray(0, count).sort();
-    const delayP99 = percentile99(delays);
-    const poolWait = percentile99(Float64Array.from(waits).sort());
+    // Typed arrays sort numerically, in place.
+    const delayP99 = percentile99(this.#delays.subarray(0, count).sort());
+    const poolWait = percentile99(this.#waits.subarray(0, count).sort());
     const utilization = active + idle > 0 ? active / (active + idle) : 0;
     const { maxDelay, maxUtilization, maxPoolWait } = this.#limits;
     let reason: string | undefined;
@@ -197,13 +201,11 @@ export class Shedder {
     this.#onShed = o['onShed'] === undefined ? undefined : checkFunction<(req: unknown, reason: string) => void>('onShed', o['onShed']);
     this.#window = new ShedWindow(limits);
     this.#now = internals.now ?? (() => performance.now());
-    this.#sample = internals.sample ?? realSampler(Math.min(100, Math.floor(window / 10)));
-    if (internals.timer !== false) {
-      // At most every 100 ms (ten samples a window at the least): the state is ready when a
-      // request comes, and an idle process wakes only ten times a second.
-      const timer = setInterval(() => this.tick(), Math.min(100, Math.floor(window / 10)));
-      timer.unref();
-    }
+    // Every 100 ms (ten samples a window at the least): the state is ready when a request
+    // comes, and an idle process wakes only ten times a second.
+    const tickMs = Math.min(100, Math.floor(window / 10));
+    this.#sample = internals.sample ?? realSampler(tickMs, limits.maxPoolWait !== Infinity);
+    if (internals.timer !== false) setInterval(() => this.tick(), tickMs).unref();
   }
 
   /** Take one sample and recompute the status. */
@@ -260,7 +262,7 @@ function round(value: number): number {
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
 
 /** The real measurements: how late this tick came, the loop's busy/idle time since the last. */
-function realSampler(tickMs: number): () => Omit<ShedSample, 'at'> {
+function realSampler(tickMs: number, pools: boolean): () => Omit<ShedSample, 'at'> {
   let last = performance.now();
   let elu: EventLoopUtilization = performance.eventLoopUtilization();
   return () => {
@@ -270,7 +272,7 @@ function realSampler(tickMs: number): () => Omit<ShedSample, 'at'> {
     const delayMs = Math.max(0, now - last - tickMs);
     last = now;
     elu = next;
-    return { delayMs, activeMs: delta.active, idleMs: delta.idle, poolWaitMs: poolWaitNow() };
+    return { delayMs, activeMs: delta.active, idleMs: delta.idle, poolWaitMs: pools ? poolWaitNow() : 0 };
   };
 }
 

@@ -12,6 +12,7 @@ import { shed as honoShed } from 'loopguard/hono';
 import { shed as httpShed } from 'loopguard/http';
 import { shed as koaShed } from 'loopguard/koa';
 import { LoopguardModule, shed as nestShed } from 'loopguard/nestjs';
+import { createPool } from 'loopguard';
 import { Shedder, type ShedSample } from '../../src/telemetry/shed.js';
 
 const adapters: Array<[string, (options: never) => unknown]> = [
@@ -166,6 +167,36 @@ describe('shed() answers', () => {
     expect(shedder.decide('HEAD', '/health', {})).toMatchObject({ status: 503, body: undefined });
     // The health route is never shed, so it never calls onShed.
     expect(seen).toHaveLength(2);
+  });
+});
+
+describe('shed() on a live pool', () => {
+  it('trips maxPoolWait while a pool has a queue, from the real sampler, and clears once it drains', async () => {
+    const pool = createPool({ minThreads: 1, maxThreads: 1, name: 'shed-test' });
+    // The real timer and sampler (dist's pools register in the same global as src's).
+    const shedder = new Shedder({ maxPoolWait: 300, window: 1000 });
+    // Tasks that sleep in their thread (no CPU): 150 ms each, eight queued on one thread.
+    const nap = (ms: number): number => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+      return ms;
+    };
+    try {
+      const tasks = Array.from({ length: 8 }, () => pool.run(nap, [150]));
+      const started = performance.now();
+      while (!shedder.status().overloaded) {
+        if (performance.now() - started > 5000) throw new Error(`not tripped: ${JSON.stringify(shedder.status())}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(shedder.status().reason).toMatch(/^pool wait p99 \d+ ms > 300 ms$/);
+      await Promise.all(tasks);
+      const drained = performance.now();
+      while (shedder.status().overloaded) {
+        if (performance.now() - drained > 5000) throw new Error('not cleared');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      await pool.close();
+    }
   });
 });
 
