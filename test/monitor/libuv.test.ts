@@ -38,6 +38,15 @@ describe('stats().libuv', () => {
     expect(fixture.stderr()).not.toMatch(/thread pool is saturated/);
   }, 30_000);
 
+  it("leaves the loop's own lateness out: a 600 ms block of the loop with a free pool is no pool wait", async () => {
+    const fixture = runFixture('libuv-pool.mjs', { args: ['busy'], env });
+    const final = await fixture.waitFor<StatsLine>((line) => line['type'] === 'stats');
+    expect(await fixture.exited).toEqual({ code: 0, signal: null });
+    expect(fixture.stderr()).toMatch(/event loop blocked for/);
+    expect(final.stats.libuv?.delay.max).toBeLessThan(50);
+    expect(fixture.stderr()).not.toMatch(/thread pool is saturated/);
+  }, 30_000);
+
   it('libuv: false starts no probe: no libuv key, no warning on a saturated pool', async () => {
     const fixture = runFixture('libuv-pool.mjs', { args: ['off'], env });
     const during = await fixture.waitFor<StatsLine>((line) => line['type'] === 'during');
