@@ -22,7 +22,7 @@ import { getGlobal, setGlobal } from '../shared/globals.js';
 import { checkBoolean, checkOneOf, checkOptionsObject, describeValue } from '../shared/validate.js';
 import type { BlockEvent, Monitor, StackFrame } from '../types.js';
 import { BoundedLabel, MAX_ROUTES, MAX_SITES, OTHER, blockLabels } from './labels.js';
-import { checkMonitor, onBlocks } from './monitor-source.js';
+import { checkMonitor, onBlocks, readLibuv } from './monitor-source.js';
 import { LoopWindow } from './window.js';
 
 export interface OtelMetricsOptions {
@@ -117,7 +117,7 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
   );
   const libuvCallback = (result: BatchObservableResult): void => {
     // Nothing with the monitor's libuv: false: a 0 would claim a free pool.
-    const libuv = monitor.stats().libuv;
+    const libuv = readLibuv(monitor);
     if (libuv === undefined) return;
     LIBUV_FIELDS.forEach((field, index) => result.observe(libuvGauges[index]!, libuv.delay[field] / 1000));
   };

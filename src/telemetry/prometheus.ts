@@ -12,7 +12,7 @@ import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
 import { checkOptionsObject, describeValue } from '../shared/validate.js';
 import type { BlockEvent, Monitor } from '../types.js';
 import { BoundedLabel, MAX_CALLS, MAX_ROUTES, NONE, blockLabels } from './labels.js';
-import { checkMonitor, onBlocks } from './monitor-source.js';
+import { checkMonitor, onBlocks, readLibuv } from './monitor-source.js';
 import { PoolLabels, type NamedPoolStats } from './pools.js';
 import { LoopWindow, type WindowReading } from './window.js';
 
@@ -124,7 +124,7 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
     registers,
     collect() {
       // No samples with the monitor's libuv: false: a 0 would claim a free pool.
-      const libuv = monitor.stats().libuv;
+      const libuv = readLibuv(monitor);
       if (libuv === undefined) return;
       for (const [quantile, field] of POOL_QUANTILES) this.set({ quantile }, libuv.delay[field] / 1000);
     },
