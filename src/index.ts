@@ -21,6 +21,7 @@ export type {
   BlockContext,
   StackFrame,
   LoopStats,
+  LibuvStats,
   DelayStats,
   BlockerSummary,
   TimelinePoint,

@@ -75,6 +75,23 @@ export interface LoopStats {
   startup: { ms: number; blocks: number; modules: Array<{ module: string; ms: number }> };
   /** Epoch ms the window started. */
   since: number;
+  /**
+   * libuv's thread pool (fs, dns.lookup, crypto, zlib; `UV_THREADPOOL_SIZE` threads, 4 by
+   * default): how long a tiny work item waited for a thread. Absent with `libuv: false`.
+   */
+  libuv?: LibuvStats;
+}
+
+/** The libuv thread-pool probe's figures (`stats().libuv`). */
+export interface LibuvStats {
+  /**
+   * ms a one-byte `crypto.randomFill` waited for a libuv thread (the loop's own lateness left
+   * out), over the last 60 probes (one a second: the last minute, not since start); `max`
+   * includes a probe still waiting.
+   */
+  delay: { p50: number; p99: number; max: number };
+  /** ms, since the monitor started, that probes waited longer than `threshold`. */
+  saturatedMs: number;
 }
 
 export interface BlockerSummary {
@@ -140,6 +157,13 @@ export interface MonitorOptions {
    * @default true
    */
   nativeCalls?: boolean;
+  /**
+   * Probe libuv's thread pool once a second (`stats().libuv`) and warn, once per episode, when
+   * a tiny work item waits longer than `threshold` for a thread. `false` starts no probe and
+   * leaves `stats().libuv` out.
+   * @default true
+   */
+  libuv?: boolean;
   /** Blocks to leave out. */
   ignore?: ((event: BlockEvent) => boolean) | IgnoreRules;
   /** Called for every block, same as `monitor.on('block')`. */

@@ -25,6 +25,9 @@ function pathOf(url) {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/** Limits a hello service never reaches: what shed() costs a request that it lets through. */
+const SHED_OPTIONS = { maxDelay: 200, maxUtilization: 0.99, window: 5000, health: '/health' };
+
 async function startHttp(state) {
   const listener = (req, res) => {
     work().then((body) => {
@@ -34,7 +37,13 @@ async function startHttp(state) {
     });
   };
   const { withRequest } = state;
-  const adapted = variant === 'loopguard+adapter' ? (await loadAdapter('http')).wrap(listener) : listener;
+  let adapted = variant === 'loopguard+adapter' ? (await loadAdapter('http')).wrap(listener) : listener;
+  if (variant === 'loopguard+shed') {
+    const guard = (await loadAdapter('http')).shed(SHED_OPTIONS);
+    adapted = (req, res) => {
+      if (!guard(req, res)) listener(req, res);
+    };
+  }
   const server = http.createServer(withRequest === undefined
     ? adapted
     : (req, res) => withRequest({ method: req.method, path: pathOf(req.url) }, () => listener(req, res)));
@@ -56,6 +65,7 @@ async function buildFastify() {
   const app = Fastify({ logger: false });
   // Registered before the routes, as its README says: onRoute wraps each handler once.
   if (variant === 'loopguard+adapter') await app.register((await loadAdapter('fastify')).loopguard);
+  if (variant === 'loopguard+shed') await app.register((await loadAdapter('fastify')).shed(SHED_OPTIONS));
   if (variant === 'loopguard+ctx') {
     app.addHook('onRequest', (req, _reply, done) => {
       state.withRequest({ method: req.method, path: pathOf(req.url) }, done);

@@ -5,10 +5,13 @@
  * Only types come from express, so importing this module loads no framework.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { tagRequest } from '../request-tag.js';
+import { pathOf, tagRequest } from '../request-tag.js';
 import { expressRoutePattern } from './express-route.js';
 import { wrapExpressRoutes } from './express-wrap.js';
 import { checkOffloadFunction, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
+import { sendNode, Shedder, type ShedOptions } from '../telemetry/shed.js';
+
+export type { ShedOptions } from '../telemetry/shed.js';
 
 export type { OffloadInput } from './offload.js';
 export { expressRoutePattern as routePattern } from './express-route.js';
@@ -54,5 +57,19 @@ export function offload<P = Record<string, string>, Q = Record<string, unknown>,
         res.json(result === undefined ? null : result);
       })
       .catch(next);
+  };
+}
+
+/**
+ * Answer 503 with `Retry-After` while the loop is overloaded (limits over a sliding window),
+ * and serve `health` for probes: `app.use(shed({ maxDelay: 200, health: '/health' }))`, mounted
+ * before the routes. Options are validated here; `onShed` receives the Express `req`.
+ */
+export function shed(options: ShedOptions): RequestHandler {
+  const shedder = new Shedder(options);
+  return function loopguardShed(req: Request, res: Response, next: NextFunction): void {
+    const answer = shedder.decide(req.method, pathOf(req.url), req);
+    if (answer === undefined) next();
+    else sendNode(res, answer);
   };
 }

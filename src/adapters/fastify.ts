@@ -13,6 +13,10 @@ import type {
 } from 'fastify';
 import { tagFastifyRequest, wrapFastifyRoute } from './fastify-hooks.js';
 import { checkOffloadFunction, cloneable, jsonOf, plainHeaders, type OffloadFunction, type OffloadInput } from './offload.js';
+import { pathOf } from '../request-tag.js';
+import { Shedder, type ShedOptions } from '../telemetry/shed.js';
+
+export type { ShedOptions } from '../telemetry/shed.js';
 
 export type { OffloadInput } from './offload.js';
 
@@ -57,4 +61,33 @@ export function offload<P = Record<string, string>, Q = Record<string, unknown>,
     void reply.type('application/json; charset=utf-8');
     return jsonOf(result);
   };
+}
+
+/**
+ * A plugin answering 503 with `Retry-After` while the loop is overloaded (limits over a sliding
+ * window), and serving `health` for probes, from an `onRequest` hook on every route (and on
+ * the 404 handler, so `health` needs no route): `fastify.register(shed({ maxDelay: 200 }))`.
+ * Options are validated here; `onShed` receives the Fastify `request`.
+ */
+export function shed(options: ShedOptions): FastifyPluginCallback {
+  const shedder = new Shedder(options);
+  function onRequest(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    const answer = shedder.decide(request.method, pathOf(request.url), request);
+    if (answer === undefined) {
+      done();
+      return;
+    }
+    void reply.code(answer.status).headers(answer.headers).send(answer.body ?? '');
+  }
+  function shedPlugin(fastify: FastifyInstance, _options: unknown, done: (error?: Error) => void): void {
+    fastify.addHook('onRequest', onRequest);
+    done();
+  }
+  // As for loopguard: out of encapsulation, so the hook covers every route of the instance.
+  Object.defineProperties(shedPlugin, {
+    [Symbol.for('skip-override')]: { value: true },
+    [Symbol.for('fastify.display-name')]: { value: 'loopguard-shed' },
+    [Symbol.for('plugin-meta')]: { value: { name: 'loopguard-shed', fastify: '5.x' } },
+  });
+  return shedPlugin as FastifyPluginCallback;
 }

@@ -19,6 +19,9 @@ import {
   type OffloadFunction,
   type OffloadInput,
 } from './offload.js';
+import { Shedder, type ShedOptions } from '../telemetry/shed.js';
+
+export type { ShedOptions } from '../telemetry/shed.js';
 
 export type { OffloadInput } from './offload.js';
 
@@ -133,4 +136,21 @@ function withResponse(error: unknown): unknown {
     writable: true,
   });
   return error;
+}
+
+/**
+ * Middleware answering 503 with `Retry-After` while the loop is overloaded (limits over a
+ * sliding window), and serving `health` for probes: `app.use(shed({ maxDelay: 200 }))`,
+ * mounted first. Options are validated here; `onShed` receives the Hono context `c`.
+ */
+export function shed(options: ShedOptions): MiddlewareHandler {
+  const shedder = new Shedder(options);
+  return async function loopguardShed(c: Context, next: Next): Promise<Response | void> {
+    const answer = shedder.decide(c.req.method, c.req.path, c);
+    if (answer === undefined) {
+      await next();
+      return;
+    }
+    return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
+  };
 }

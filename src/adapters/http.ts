@@ -18,6 +18,9 @@ import {
   type OffloadFunction,
   type OffloadInput,
 } from './offload.js';
+import { sendNode, Shedder, type ShedOptions } from '../telemetry/shed.js';
+
+export type { ShedOptions } from '../telemetry/shed.js';
 
 export type { OffloadInput } from './offload.js';
 
@@ -113,4 +116,20 @@ async function inputOf(req: IncomingMessage): Promise<OffloadInput> {
     query[key] = existing === undefined ? value : ([] as string[]).concat(existing, value);
   }
   return { params: {}, query, body: await readBody(req, req.headers), headers: plainHeaders(req.headers) };
+}
+
+/**
+ * A check for the top of a node:http listener: it answers 503 with `Retry-After` while the loop
+ * is overloaded (limits over a sliding window), and serves `health` for probes, and returns
+ * true when it has answered: `if (guard(req, res)) return;` with `const guard = shed({...})`.
+ * Options are validated here; `onShed` receives the `IncomingMessage`.
+ */
+export function shed(options: ShedOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const shedder = new Shedder(options);
+  return function loopguardShed(req: IncomingMessage, res: ServerResponse): boolean {
+    const answer = shedder.decide(req.method ?? 'GET', pathOf(req.url ?? '/'), req);
+    if (answer === undefined) return false;
+    sendNode(res, answer);
+    return true;
+  };
 }

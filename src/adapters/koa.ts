@@ -8,6 +8,9 @@ import type { Context, Middleware, Next } from 'koa';
 import { tagRequest } from '../request-tag.js';
 import { isRouteWrapped, wrapRouteHandler } from '../shared/route-frames.js';
 import { checkOffloadFunction, jsonOf, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
+import { Shedder, type ShedOptions } from '../telemetry/shed.js';
+
+export type { ShedOptions } from '../telemetry/shed.js';
 
 export type { OffloadInput } from './offload.js';
 
@@ -98,5 +101,23 @@ export function offload<P = Record<string, string>, Q = Record<string, unknown>,
     const result = await fn(input as OffloadInput<P, Q, B>);
     ctx.type = 'application/json';
     ctx.body = jsonOf(result);
+  };
+}
+
+/**
+ * Middleware answering 503 with `Retry-After` while the loop is overloaded (limits over a
+ * sliding window), and serving `health` for probes: `app.use(shed({ maxDelay: 200 }))`,
+ * mounted first. Options are validated here; `onShed` receives the Koa `ctx`.
+ */
+export function shed(options: ShedOptions): Middleware {
+  const shedder = new Shedder(options);
+  return function loopguardShed(ctx: Context, next: Next): Promise<unknown> {
+    const answer = shedder.decide(ctx.method, ctx.path, ctx);
+    if (answer === undefined) return next();
+    ctx.set(answer.headers);
+    ctx.status = answer.status;
+    // Koa answers HEAD without a body by itself; the empty string keeps the JSON type set above.
+    ctx.body = answer.body ?? '';
+    return Promise.resolve();
   };
 }

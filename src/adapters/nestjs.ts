@@ -10,6 +10,9 @@
  * once, never per request. The platform's instance is known from `HttpAdapterHost` while the
  * module's providers are created, which Nest does before it registers routes (`app.init()`).
  *
+ * `forRoot({ shed: {...} })` also sheds load (telemetry/shed.ts) on either platform, mounted
+ * before every route; `shed(options)` is the same as a plain node middleware for `app.use()`.
+ *
  * Limit: an interceptor's RxJS pipeline (`defer`/`from`) continues a handler's promise with
  * `.then`, not `await`, which ends V8's async stack there: below such an interceptor a block
  * after an `await` is not attributed (one in the handler's first synchronous part still is).
@@ -17,7 +20,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { startMonitor } from '../monitor/monitor.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pathOf } from '../request-tag.js';
 import { checkOptionsObject } from '../shared/validate.js';
+import { sendNode, Shedder, type ShedOptions } from '../telemetry/shed.js';
 import type { MonitorOptions } from '../types.js';
 import { loopguard as expressMiddleware } from './express.js';
 import { tagFastifyRequest, wrapFastifyRoute } from './fastify-hooks.js';
@@ -38,15 +44,54 @@ interface ExpressLike {
   use(handler: (...args: never[]) => unknown): unknown;
 }
 
-function hookPlatform(host: HttpAdapterHost): true {
+export type { ShedOptions } from '../telemetry/shed.js';
+
+/** `LoopguardModule.forRoot()`'s options: the monitor's, and `shed` to shed load. */
+export interface LoopguardModuleOptions extends MonitorOptions {
+  shed?: ShedOptions;
+}
+
+type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+
+function shedMiddleware(shedder: Shedder): NodeMiddleware {
+  return function loopguardShed(req, res, next): void {
+    const answer = shedder.decide(req.method ?? 'GET', pathOf(req.url ?? '/'), req);
+    if (answer === undefined) next();
+    else sendNode(res, answer);
+  };
+}
+
+/**
+ * A node middleware shedding load, for `app.use(shed({...}))` after `NestFactory.create()` on
+ * either platform (Nest hands both Express and Fastify middleware the node:http request).
+ * `onShed` receives the `IncomingMessage`. `forRoot({ shed })` does the same without `app.use`.
+ */
+export function shed(options: ShedOptions): NodeMiddleware {
+  return shedMiddleware(new Shedder(options));
+}
+
+function hookPlatform(host: HttpAdapterHost, shedder: Shedder | undefined): true {
   const adapter = host.httpAdapter as PlatformAdapter | undefined;
   const type = adapter?.getType?.();
   const instance = adapter?.getInstance?.();
   if (type === 'express') {
     // Mounted before anything Nest adds at init(): it tags the request and wraps the routes.
+    if (shedder !== undefined) (instance as ExpressLike).use(shedMiddleware(shedder) as unknown as (...args: never[]) => unknown);
     (instance as ExpressLike).use(expressMiddleware() as unknown as (...args: never[]) => unknown);
   } else if (type === 'fastify') {
     const fastify = instance as FastifyLike;
+    if (shedder !== undefined) {
+      // Answered on the node:http response, Fastify told to keep off it (hijack).
+      fastify.addHook('onRequest', ((request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }, done: () => void) => {
+        const answer = shedder.decide(request.raw.method ?? 'GET', pathOf(request.raw.url ?? '/'), request.raw);
+        if (answer === undefined) {
+          done();
+          return;
+        }
+        reply.hijack();
+        sendNode(reply.raw, answer);
+      }) as unknown as (...args: never[]) => unknown);
+    }
     fastify.addHook('onRoute', wrapFastifyRoute as (...args: never[]) => unknown);
     fastify.addHook('onRequest', tagFastifyRequest as unknown as (...args: never[]) => unknown);
   }
@@ -60,16 +105,19 @@ export class LoopguardModule {
    * @param options the monitor's options: the module starts the monitor (or uses the one
    * already running in the process, as `startMonitor` does). Without options, it only names
    * routes for a monitor started elsewhere (`loopguard/register`, `startMonitor()`).
+   * `shed` (not a monitor option) sheds load on every route; it is validated here.
    */
-  static forRoot(options?: MonitorOptions): DynamicModule {
+  static forRoot(options?: LoopguardModuleOptions): DynamicModule {
+    let shedder: Shedder | undefined;
     if (options !== undefined) {
-      checkOptionsObject('options', options, Object.keys(options ?? {}));
-      startMonitor(options);
+      const { shed: shedOptions, ...monitorOptions } = checkOptionsObject('options', options, Object.keys(options ?? {})) as LoopguardModuleOptions;
+      if (shedOptions !== undefined) shedder = new Shedder(shedOptions);
+      if (shedOptions === undefined || Object.keys(monitorOptions).length > 0) startMonitor(monitorOptions);
     }
     return {
       module: LoopguardModule,
       global: true,
-      providers: [{ provide: SETUP, useFactory: hookPlatform, inject: [HttpAdapterHost] }],
+      providers: [{ provide: SETUP, useFactory: (host: HttpAdapterHost) => hookPlatform(host, shedder), inject: [HttpAdapterHost] }],
     };
   }
 }

@@ -14,6 +14,7 @@ import { Aggregates } from './aggregates.js';
 import { named } from '../shared/frames.js';
 import { BlockAssembler } from './blocks.js';
 import { DelaySampler } from './delay.js';
+import { LibuvProbe, libuvWarning } from './libuv.js';
 import { Heartbeat, inspectorUnavailableReason } from './heartbeat.js';
 import { resolveMonitorOptions, type ResolvedMonitorOptions } from './options.js';
 import { Reporter } from './reporter.js';
@@ -50,6 +51,7 @@ class LoopMonitor implements InternalMonitor {
   readonly #assembler: BlockAssembler;
   readonly #heartbeat: Heartbeat;
   readonly #syncCalls: SyncCallsHandle;
+  readonly #libuv: LibuvProbe | undefined;
   #nextBeat: Array<() => void> = [];
   #markReady: () => void = () => undefined;
   #stopped = false;
@@ -110,6 +112,13 @@ class LoopMonitor implements InternalMonitor {
       },
     });
     this.#syncCalls = this.#wrapBuiltins(options);
+    // After the DelaySampler, with the same interval: both timers fire in one wake-up.
+    this.#libuv = options.libuv
+      ? new LibuvProbe({
+          threshold: options.threshold,
+          onSaturated: (waitMs) => this.#reporter.warn(...libuvWarning(waitMs)),
+        })
+      : undefined;
     this.#heartbeat.restart();
   }
 
@@ -140,6 +149,7 @@ class LoopMonitor implements InternalMonitor {
       routes: this.#aggregates.routes(),
       startup: this.#aggregates.startup(),
       since: this.#delay.since,
+      ...(this.#libuv === undefined ? {} : { libuv: this.#libuv.stats() }),
     };
   }
 
@@ -221,6 +231,7 @@ class LoopMonitor implements InternalMonitor {
     if (getGlobal('monitor') === this) setGlobal('monitor', undefined);
     this.#syncCalls.uninstall();
     this.#delay.stop();
+    this.#libuv?.stop();
     this.#assembler.stop();
     this.#listeners.length = 0;
     const waiting = this.#nextBeat;

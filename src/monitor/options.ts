@@ -21,6 +21,7 @@ export interface ResolvedMonitorOptions {
   http: boolean;
   syncCalls: 'warn' | 'throw' | false;
   nativeCalls: boolean;
+  libuv: boolean;
   ignore: ((event: BlockEvent) => boolean) | IgnoreRules | undefined;
   onBlock: ((event: BlockEvent) => void) | undefined;
 }
@@ -35,6 +36,7 @@ const KNOWN = [
   'http',
   'syncCalls',
   'nativeCalls',
+  'libuv',
   'ignore',
   'onBlock',
 ] as const;
@@ -86,6 +88,7 @@ export function resolveMonitorOptions(options: MonitorOptions | undefined): Reso
     http: given['http'] === undefined ? true : checkBoolean('http', given['http']),
     syncCalls,
     nativeCalls,
+    libuv: given['libuv'] === undefined ? true : checkBoolean('libuv', given['libuv']),
     ignore: checkIgnore('ignore', given['ignore']),
     onBlock: given['onBlock'] === undefined ? undefined : checkFunction<(event: BlockEvent) => void>('onBlock', given['onBlock']),
   };

@@ -123,6 +123,12 @@ ${card(formatMs(delay.max), 'delay max')}
 ${card(String(blocks.count), blocks.count === 1 ? 'block' : 'blocks')}
 ${card(formatMs(blocks.totalMs), 'blocked in total')}
 ${card(`${Math.round(utilization * 100)}%`, 'loop utilization')}
+${
+  // libuv's thread pool (fs, dns, crypto, zlib): how long its work waited for a thread.
+  data.stats.libuv === undefined
+    ? ''
+    : `${card(formatMs(data.stats.libuv.delay.p99), 'libuv pool wait p99')}\n${card(formatMs(data.stats.libuv.delay.max), 'libuv pool wait max')}`
+}
 </div>
 <h2>Loop delay per second, blocks shaded</h2>
 <div class="legend">${legend}<span><i style="background:${CHART_COLOURS.block};opacity:.35"></i>block</span><span>- - threshold</span></div>

@@ -65,6 +65,14 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
     `  loop delay   p50 ${formatMs(delay.p50)}  p90 ${formatMs(delay.p90)}  p99 ${formatMs(delay.p99)}  max ${formatMs(delay.max)}` +
       `   utilization ${Math.round(utilization * 100)}%`,
   );
+  const libuv = data.stats.libuv;
+  if (libuv !== undefined) {
+    // Aligned with 'loop delay': both are waits, the loop's and libuv's thread pool's.
+    lines.push(
+      `  libuv pool   wait p50 ${formatMs(libuv.delay.p50)}  p99 ${formatMs(libuv.delay.p99)}  max ${formatMs(libuv.delay.max)}` +
+        (libuv.saturatedMs > 0 ? `   saturated ${formatMs(libuv.saturatedMs)} (UV_THREADPOOL_SIZE)` : ''),
+    );
+  }
   const blockWord = blocks.count === 1 ? 'block' : 'blocks';
   lines.push(
     `  blocked      ${blocks.count} ${blockWord}, ${formatMs(blocks.totalMs)} in total` +

@@ -11,7 +11,7 @@
  * imports nothing thread-specific.
  */
 import { fstatSync, writeSync } from 'node:fs';
-import type { BlockEvent, DelayStats, TimelinePoint } from '../types.js';
+import type { BlockEvent, DelayStats, LibuvStats, TimelinePoint } from '../types.js';
 import type { RawFrame, ScriptInfo } from '../watchdog/protocol.js';
 
 /**
@@ -44,6 +44,8 @@ export type AppRecord =
       at: number;
       delay: DelayStats;
       utilization: number;
+      /** stats().libuv; absent with the monitor's libuv: false. */
+      libuv?: LibuvStats;
       timeline: TimelinePoint[];
       stacksAvailable: boolean;
       final: boolean;

@@ -2,7 +2,7 @@
 import { InvalidOptionTypeError } from '../errors.js';
 import { startMonitor } from '../monitor/monitor.js';
 import { describeValue } from '../shared/validate.js';
-import type { BlockEvent, Monitor } from '../types.js';
+import type { BlockEvent, LibuvStats, Monitor } from '../types.js';
 
 export function checkMonitor(value: unknown): Monitor {
   if (value === undefined) return startMonitor();
@@ -19,4 +19,12 @@ export function onBlocks(monitor: Monitor, listener: (event: BlockEvent) => void
   return () => {
     monitor.off('block', listener);
   };
+}
+
+/**
+ * The monitor's stats().libuv, or undefined (libuv: false). checkMonitor() asks only for
+ * on/off, so a stand-in without stats() is read as having no probe rather than breaking a scrape.
+ */
+export function readLibuv(monitor: Monitor): LibuvStats | undefined {
+  return typeof monitor.stats === 'function' ? monitor.stats().libuv : undefined;
 }

@@ -22,7 +22,7 @@ import { getGlobal, setGlobal } from '../shared/globals.js';
 import { checkBoolean, checkOneOf, checkOptionsObject, describeValue } from '../shared/validate.js';
 import type { BlockEvent, Monitor, StackFrame } from '../types.js';
 import { BoundedLabel, MAX_ROUTES, MAX_SITES, OTHER, blockLabels } from './labels.js';
-import { checkMonitor, onBlocks } from './monitor-source.js';
+import { checkMonitor, onBlocks, readLibuv } from './monitor-source.js';
 import { LoopWindow } from './window.js';
 
 export interface OtelMetricsOptions {
@@ -50,6 +50,7 @@ export interface OtelMetrics {
 const KNOWN = ['meterProvider', 'runtimeMetrics', 'spans', 'monitor'] as const;
 const RUNTIME_INSTRUMENTATION = '@opentelemetry/instrumentation-runtime-node';
 const DELAY_FIELDS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+const LIBUV_FIELDS = ['p50', 'p99', 'max'] as const;
 /** Spans remembered while a block may still be reported for them (by span id). */
 const MAX_SPANS = 256;
 /** ms a span's end() waits at most for the event of a block seen inside it. */
@@ -106,6 +107,22 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
     observing = () => meter.removeBatchObservableCallback(callback, observables);
   }
 
+  // loopguard's own, not a runtime metric: reported whatever runtimeMetrics says. One gauge per
+  // figure, named like nodejs.eventloop.delay.*, rather than one gauge with a quantile attribute.
+  const libuvGauges = LIBUV_FIELDS.map((field) =>
+    meter.createObservableGauge(`loopguard.libuv.delay.${field}`, {
+      description: `${field} of how long a tiny libuv thread-pool work item waited for a thread (UV_THREADPOOL_SIZE), over the last minute`,
+      unit: 's',
+    }),
+  );
+  const libuvCallback = (result: BatchObservableResult): void => {
+    // Nothing with the monitor's libuv: false: a 0 would claim a free pool.
+    const libuv = readLibuv(monitor);
+    if (libuv === undefined) return;
+    LIBUV_FIELDS.forEach((field, index) => result.observe(libuvGauges[index]!, libuv.delay[field] / 1000));
+  };
+  meter.addBatchObservableCallback(libuvCallback, libuvGauges);
+
   const spanBook = spans ? new SpanBook() : undefined;
   if (spanBook !== undefined) setGlobal('readActiveSpan', spanBook.reader);
 
@@ -124,6 +141,7 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
       registered = false;
       stopListening();
       observing?.();
+      meter.removeBatchObservableCallback(libuvCallback, libuvGauges);
       window?.stop();
       if (spanBook !== undefined && getGlobal('readActiveSpan') === spanBook.reader) setGlobal('readActiveSpan', undefined);
     },

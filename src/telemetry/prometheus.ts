@@ -12,7 +12,7 @@ import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
 import { checkOptionsObject, describeValue } from '../shared/validate.js';
 import type { BlockEvent, Monitor } from '../types.js';
 import { BoundedLabel, MAX_CALLS, MAX_ROUTES, NONE, blockLabels } from './labels.js';
-import { checkMonitor, onBlocks } from './monitor-source.js';
+import { checkMonitor, onBlocks, readLibuv } from './monitor-source.js';
 import { PoolLabels, type NamedPoolStats } from './pools.js';
 import { LoopWindow, type WindowReading } from './window.js';
 
@@ -117,7 +117,18 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
       this.set((reading = window.read()).utilization);
     },
   });
-  // TODO(issue 9 point 4): loopguard_libuv_delay_seconds {quantile}, once stats().libuv exists.
+  const libuvDelay = new Gauge({
+    name: name('libuv_delay_seconds'),
+    help: "How long a tiny libuv thread-pool work item waited for a thread (fs, dns.lookup, crypto, zlib share UV_THREADPOOL_SIZE), over the last minute, in seconds (quantile 1 is the max)",
+    labelNames: ['quantile'],
+    registers,
+    collect() {
+      // No samples with the monitor's libuv: false: a 0 would claim a free pool.
+      const libuv = readLibuv(monitor);
+      if (libuv === undefined) return;
+      for (const [quantile, field] of POOL_QUANTILES) this.set({ quantile }, libuv.delay[field] / 1000);
+    },
+  });
   // TODO(issue 10): loopguard_queue_jobs_total {queue, function, outcome}, once the job queue exists.
   const taskCounts = new Map<string, { completed: number; failed: number }>();
   const poolTasks = new Counter({
@@ -182,7 +193,7 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
     },
   });
 
-  const metrics = [blockDuration, blocks, syncCalls, delay, utilization, poolTasks, poolWait, poolRun, poolThreads, poolQueued];
+  const metrics = [blockDuration, blocks, syncCalls, delay, utilization, libuvDelay, poolTasks, poolWait, poolRun, poolThreads, poolQueued];
   const stopListening = onBlocks(monitor, (event: BlockEvent) => {
     if (event.kind === 'sync-call') {
       const route = blockLabels(event, syncRoutes).route;

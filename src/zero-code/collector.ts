@@ -20,7 +20,7 @@ import type { AppRecord, WatchdogRecord } from '../shared/cli-stream.js';
 import { mapFileFrames, toStackFrame } from '../shared/sourcemaps.js';
 import { ANONYMOUS, parseStack } from '../shared/stack-text.js';
 import type { ReportSource, ReportSubject } from '../report/collect.js';
-import type { BlockEvent, BlockerSummary, DelayStats, LoopStats, StackFrame, TimelinePoint } from '../types.js';
+import type { BlockEvent, BlockerSummary, DelayStats, LibuvStats, LoopStats, StackFrame, TimelinePoint } from '../types.js';
 
 const MAX_EVENTS = 500;
 const TIMELINE_LENGTH = 3600;
@@ -50,6 +50,7 @@ export class StreamCollector implements ReportSource {
   dropped = 0;
   #delay: DelayStats = { min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
   #utilization = 0;
+  #libuv: LibuvStats | undefined;
   /** When the app's last stats record was taken (its figures cover `since` up to here). */
   #statsAt: number | undefined;
   #timeline: TimelinePoint[] = [];
@@ -91,6 +92,7 @@ export class StreamCollector implements ReportSource {
       case 'stats':
         this.#delay = record.delay;
         this.#utilization = record.utilization;
+        if (record.libuv !== undefined) this.#libuv = record.libuv;
         this.#statsAt = record.at;
         this.#stacksAvailable = record.stacksAvailable;
         this.#timeline.push(...record.timeline);
@@ -180,6 +182,7 @@ export class StreamCollector implements ReportSource {
       routes: this.#aggregates.routes(),
       startup: this.#aggregates.startup(),
       since: this.#start?.since ?? 0,
+      ...(this.#libuv === undefined ? {} : { libuv: { delay: { ...this.#libuv.delay }, saturatedMs: this.#libuv.saturatedMs } }),
     };
   }
 

@@ -64,7 +64,7 @@ export function streamToCli(monitor: Monitor, fds: { app: number; watchdog: numb
 
   let lastPoint = 0;
   const stats = (final: boolean): void => {
-    const { delay, utilization } = monitor.stats();
+    const { delay, utilization, libuv } = monitor.stats();
     const timeline = monitor.timeline().filter((point) => point.t > lastPoint);
     lastPoint = timeline.at(-1)?.t ?? lastPoint;
     write({
@@ -72,6 +72,7 @@ export function streamToCli(monitor: Monitor, fds: { app: number; watchdog: numb
       at: Math.round(performance.timeOrigin + performance.now()),
       delay,
       utilization,
+      ...(libuv === undefined ? {} : { libuv }),
       timeline,
       stacksAvailable: monitor.stacksAvailable,
       final,

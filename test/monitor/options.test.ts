@@ -28,6 +28,8 @@ describe('startMonitor option validation', () => {
     [{ threshold: 6000, hangTimeout: 6000 }, InvalidOptionRangeError, /hangTimeout must be 0 or a number > threshold \(6000\), got `6000`/],
     [{ nativeCalls: 'no' }, InvalidOptionTypeError, /nativeCalls must be a boolean, got `"no"`/],
     [{ nativeCalls: false, syncCalls: 'warn' }, InvalidOptionRangeError, /nativeCalls: false cannot be combined with syncCalls 'warn'/],
+    [{ libuv: 'on' }, InvalidOptionTypeError, /libuv must be a boolean, got `"on"`/],
+    [{ libuv: 0 }, InvalidOptionTypeError, /libuv must be a boolean, got `0`/],
     [{ dedupe: -5 }, InvalidOptionRangeError, /dedupe must be a number >= 0, got `-5`/],
     [{ stacks: 'yes' }, InvalidOptionTypeError, /stacks must be a boolean, got `"yes"`/],
     [{ sourceMaps: 1 }, InvalidOptionTypeError, /sourceMaps must be a boolean, got `1`/],

@@ -92,6 +92,14 @@ describe.skipIf(!sdkRuns)(`otelMetrics() with the SDK's MeterProvider${skipReaso
     expect(utilization).toBeLessThanOrEqual(1);
     const states = byName.get('nodejs.eventloop.time')!.points.map((point) => point.attributes['nodejs.eventloop.state']);
     expect(states.sort()).toEqual(['active', 'idle']);
+    // The libuv probe (stats().libuv): one gauge per figure, in seconds, far below one on a free pool.
+    for (const field of ['p50', 'p99', 'max']) {
+      const gauge = byName.get(`loopguard.libuv.delay.${field}`);
+      expect(gauge?.unit, field).toBe('s');
+      const wait = gauge!.points[0]!.value as number;
+      expect(wait, field).toBeGreaterThanOrEqual(0);
+      expect(wait, field).toBeLessThan(1);
+    }
   });
 
   it('adds a block inside an active span to that span as an event, and puts its ids on the block event', async () => {

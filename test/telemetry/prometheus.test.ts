@@ -74,6 +74,12 @@ describe('prometheusMetrics() on an Express service', () => {
     expect(sample(exposition, 'loopguard_pool_tasks_total{pool="default",outcome="completed"}')).toBe(1);
     expect(sample(exposition, 'loopguard_pool_threads{pool="default"}')).toBeGreaterThanOrEqual(0);
     expect(exposition).toMatch(/^loopguard_eventloop_delay_seconds\{quantile="0.99"\} /m);
+    // The libuv probe (stats().libuv), in seconds: this service's pool is free, far below a second.
+    for (const quantile of ['0.5', '0.99', '1']) {
+      const wait = sample(exposition, `loopguard_libuv_delay_seconds{quantile="${quantile}"}`);
+      expect(wait, quantile).toBeGreaterThanOrEqual(0);
+      expect(wait, quantile).toBeLessThan(1);
+    }
     expect(exposition).not.toContain('/users/42');
     // Every metric name is declared once (prom-client would throw on a clash; this checks the text too).
     const declared = exposition.split('\n').filter((line) => line.startsWith('# TYPE ')).map((line) => line.split(' ')[2]);

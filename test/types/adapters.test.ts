@@ -5,14 +5,14 @@ import type { FastifyPluginCallback, RouteHandlerMethod } from 'fastify';
 import type { Middleware } from 'koa';
 import type { Handler, MiddlewareHandler } from 'hono';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { loopguard as expressLoopguard, offload as expressOffload } from '../../src/adapters/express.js';
-import { loopguard as fastifyLoopguard, offload as fastifyOffload } from '../../src/adapters/fastify.js';
-import { loopguard as koaLoopguard, offload as koaOffload } from '../../src/adapters/koa.js';
-import { loopguard as honoLoopguard, offload as honoOffload } from '../../src/adapters/hono.js';
-import { offload as httpOffload, wrap } from '../../src/adapters/http.js';
+import { loopguard as expressLoopguard, offload as expressOffload, shed as expressShed } from '../../src/adapters/express.js';
+import { loopguard as fastifyLoopguard, offload as fastifyOffload, shed as fastifyShed } from '../../src/adapters/fastify.js';
+import { loopguard as koaLoopguard, offload as koaOffload, shed as koaShed } from '../../src/adapters/koa.js';
+import { loopguard as honoLoopguard, offload as honoOffload, shed as honoShed } from '../../src/adapters/hono.js';
+import { offload as httpOffload, shed as httpShed, wrap } from '../../src/adapters/http.js';
 import type { OffloadInput } from '../../src/adapters/offload.js';
 import type { DynamicModule } from '@nestjs/common';
-import { LoopguardModule } from '../../src/adapters/nestjs.js';
+import { LoopguardModule, shed as nestShed } from '../../src/adapters/nestjs.js';
 
 declare const renderReport: (input: OffloadInput<{ id: string }, { days?: string }>) => Promise<{ total: number }>;
 
@@ -22,6 +22,23 @@ describe('adapter types', () => {
     expectTypeOf(fastifyLoopguard).toEqualTypeOf<FastifyPluginCallback>();
     expectTypeOf(koaLoopguard()).toEqualTypeOf<Middleware>();
     expectTypeOf(honoLoopguard()).toEqualTypeOf<MiddlewareHandler>();
+  });
+
+  it('shed() returns each framework\'s middleware type and types its options', () => {
+    // Checked by tsc, never run: each call would start a sampling timer.
+    const sheds = () => {
+      const options = { maxDelay: 200, window: 5000, retryAfter: 10, health: '/health', onShed: (_req: unknown, _reason: string) => {} };
+      expectTypeOf(expressShed(options)).toEqualTypeOf<RequestHandler>();
+      expectTypeOf(fastifyShed(options)).toEqualTypeOf<FastifyPluginCallback>();
+      expectTypeOf(koaShed(options)).toEqualTypeOf<Middleware>();
+      expectTypeOf(honoShed(options)).toEqualTypeOf<MiddlewareHandler>();
+      expectTypeOf(httpShed(options)).toEqualTypeOf<(req: IncomingMessage, res: ServerResponse) => boolean>();
+      expectTypeOf(nestShed(options)).toBeFunction();
+      expectTypeOf(LoopguardModule.forRoot({ threshold: 100, shed: options })).toEqualTypeOf<DynamicModule>();
+      // @ts-expect-error maxDelay is a number
+      expressShed({ maxDelay: '200' });
+    };
+    expectTypeOf(sheds).toBeFunction();
   });
 
   it("LoopguardModule.forRoot() is a Nest dynamic module and takes the monitor's options", () => {

@@ -1,6 +1,6 @@
 // Type tests, checked by `tsc --noEmit` (npm test runs it): the public signatures keep the
 // parameter and return types of marked functions and expose no `any`.
-import { runInThreadpool, threaded, type BlockEvent, type Monitor, type MonitorOptions } from '../../src/index.js';
+import { runInThreadpool, threaded, type BlockEvent, type LibuvStats, type Monitor, type MonitorOptions } from '../../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Expect<T extends true> = T;
@@ -20,4 +20,8 @@ export type Checks = [
   // `await using monitor = startMonitor()`
   Expect<Equal<ReturnType<Monitor[typeof Symbol.asyncDispose]>, Promise<void>>>,
   Expect<Equal<MonitorOptions['nativeCalls'], boolean | undefined>>,
+  Expect<Equal<MonitorOptions['libuv'], boolean | undefined>>,
+  // Absent with libuv: false.
+  Expect<Equal<ReturnType<Monitor['stats']>['libuv'], LibuvStats | undefined>>,
+  Expect<Equal<LibuvStats, { delay: { p50: number; p99: number; max: number }; saturatedMs: number }>>,
 ];

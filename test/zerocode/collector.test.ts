@@ -98,6 +98,17 @@ describe('StreamCollector', () => {
     expect(collector.timeline()).toEqual([{ t: 1_010_000, p50: 9000, p99: 9000, max: 9000, utilization: 1 }]);
   });
 
+  it("keeps the app's libuv figures from its stats records, and has none when the app sent none", () => {
+    const collector = new StreamCollector();
+    collector.app(start);
+    const delay = { min: 0, max: 12, mean: 1, stddev: 1, p50: 0.5, p90: 2, p99: 9 };
+    collector.app({ type: 'stats', at: 1_001_000, delay, utilization: 0.1, timeline: [], stacksAvailable: true, final: false });
+    expect(collector.stats()).not.toHaveProperty('libuv');
+    const libuv = { delay: { p50: 0.1, p99: 300, max: 900 }, saturatedMs: 900 };
+    collector.app({ type: 'stats', at: 1_002_000, delay, utilization: 0.1, libuv, timeline: [], stacksAvailable: true, final: true });
+    expect(collector.stats().libuv).toEqual(libuv);
+  });
+
   it('keeps the app\'s figures and appends its timeline', () => {
     const collector = new StreamCollector();
     collector.app(start);

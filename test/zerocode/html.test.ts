@@ -12,6 +12,14 @@ describe('HTML report', () => {
     expect(html).toContain('GET /invoice/:id');
   });
 
+  it("shows libuv's thread-pool wait when the probe ran, and nothing of it otherwise", () => {
+    const stats = { ...sampleReport().stats, libuv: { delay: { p50: 0.2, p99: 180, max: 640 }, saturatedMs: 640 } };
+    const html = renderHtml(sampleReport({ stats }));
+    expect(html).toContain('<b>180 ms</b><span>libuv pool wait p99</span>');
+    expect(html).toContain('<b>640 ms</b><span>libuv pool wait max</span>');
+    expect(renderHtml(sampleReport())).not.toContain('libuv');
+  });
+
   it('loads nothing from the network', () => {
     const html = renderHtml(sampleReport());
     expect(networkReferences(html)).toEqual([]);

@@ -58,6 +58,16 @@ describe('exit summary', () => {
     expect(lines.findIndex((line) => line.includes('start-up'))).toBeLessThan(lines.findIndex((line) => line.includes('top blockers')));
   });
 
+  it("prints libuv's thread-pool wait when the probe ran, and the saturated time", () => {
+    const stats = { ...sampleReport().stats, libuv: { delay: { p50: 0.2, p99: 180, max: 640 }, saturatedMs: 1250 } };
+    const text = formatSummary(sampleReport({ stats }));
+    expect(text).toMatch(/libuv pool {3}wait p50 0\.2 ms {2}p99 180 ms {2}max 640 ms {3}saturated 1\.25 s \(UV_THREADPOOL_SIZE\)/);
+    const quiet = formatSummary(sampleReport({ stats: { ...stats, libuv: { delay: { p50: 0.1, p99: 0.3, max: 0.4 }, saturatedMs: 0 } } }));
+    expect(quiet).toMatch(/libuv pool {3}wait p50 0\.1 ms {2}p99 0\.3 ms {2}max 0\.4 ms\n/);
+    // Without the probe (libuv: false, or an older app's stream): no line at all.
+    expect(formatSummary(sampleReport())).not.toContain('libuv');
+  });
+
   it('names the report file when one was written', () => {
     expect(formatSummary(sampleReport(), { reportPath: '/tmp/r.html' })).toContain('report: /tmp/r.html');
   });
