@@ -29,15 +29,18 @@ function loopguardPlugin(fastify: FastifyInstance, _options: unknown, done: (err
 }
 
 // What fastify-plugin would set, written out to avoid a dependency: 'skip-override' lifts the
-// plugin out of encapsulation so its hook applies to every route of the instance.
-Object.defineProperties(loopguardPlugin, {
-  [Symbol.for('skip-override')]: { value: true },
-  [Symbol.for('fastify.display-name')]: { value: 'loopguard' },
-  [Symbol.for('plugin-meta')]: { value: { name: 'loopguard', fastify: '5.x' } },
-});
+// plugin out of encapsulation so its hooks apply to every route of the instance.
+function asGlobalPlugin(plugin: Function, name: string): FastifyPluginCallback {
+  Object.defineProperties(plugin, {
+    [Symbol.for('skip-override')]: { value: true },
+    [Symbol.for('fastify.display-name')]: { value: name },
+    [Symbol.for('plugin-meta')]: { value: { name, fastify: '5.x' } },
+  });
+  return plugin as FastifyPluginCallback;
+}
 
 /** `fastify.register(loopguard)`: blocks in any route are reported with its method and pattern. */
-export const loopguard: FastifyPluginCallback = loopguardPlugin as FastifyPluginCallback;
+export const loopguard: FastifyPluginCallback = asGlobalPlugin(loopguardPlugin, 'loopguard');
 
 /**
  * Serve a route from the thread pool: `fastify.get('/report/:id', offload(renderReport))`,
@@ -83,11 +86,5 @@ export function shed(options: ShedOptions): FastifyPluginCallback {
     fastify.addHook('onRequest', onRequest);
     done();
   }
-  // As for loopguard: out of encapsulation, so the hook covers every route of the instance.
-  Object.defineProperties(shedPlugin, {
-    [Symbol.for('skip-override')]: { value: true },
-    [Symbol.for('fastify.display-name')]: { value: 'loopguard-shed' },
-    [Symbol.for('plugin-meta')]: { value: { name: 'loopguard-shed', fastify: '5.x' } },
-  });
-  return shedPlugin as FastifyPluginCallback;
+  return asGlobalPlugin(shedPlugin, 'loopguard-shed');
 }
