@@ -29,9 +29,9 @@ describe('a block inside a withContext store the watchdog cannot serialise cheap
       fixture.waitFor<BlockLine>((candidate) => candidate['type'] === 'block' && candidate['ours'] === true),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no block reported in 15 s; stderr:\n${fixture?.stderr()}`)), 15_000)),
     ]);
-    // The fixture measured the same work before the monitor ran (~400 ms); the capture may add
+    // The fixture timed the same work before the monitor ran (300-600 ms); the capture may add
     // tens of ms to it, never seconds.
-    expect(line.measured).toBeGreaterThanOrEqual(200);
+    expect(line.measured).toBeGreaterThanOrEqual(300);
     expect(line.event.duration).toBeLessThan(line.measured * 1.3 + 200);
     expect(line.event.context).toMatchObject({ name: 'nightly-report', tenant: 't1' });
     if (kind === 'bigint') expect(line.event.context?.['cursor']).toBe(String(2n ** 70n));
