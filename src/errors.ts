@@ -131,3 +131,64 @@ export class BlockedError extends LoopguardError {
     this.event = event;
   }
 }
+
+// ---- the job queue (loopguard/queue) ----
+
+/** A job named a function that the worker's modules do not mark; it fails at once, never retried. */
+export class UnknownJobFunctionError extends LoopguardError {
+  /** The key the job carried (threaded()'s `name`). */
+  readonly function: string;
+  constructor(fn: string, message: string) {
+    super('ERR_LOOPGUARD_UNKNOWN_FUNCTION', message);
+    this.function = fn;
+  }
+}
+
+/** A job's arguments or result, serialised, are over the queue's `maxPayload`. */
+export class PayloadTooLargeError extends LoopguardError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(what: string, size: number, limit: number) {
+    super(
+      'ERR_LOOPGUARD_PAYLOAD_TOO_LARGE',
+      `${what} is ${size} bytes serialised, over the queue's maxPayload of ${limit} bytes; ` +
+        `store the data elsewhere (a table, an object store) and pass a reference to it instead`,
+    );
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** The job was cancelled (`queue.cancel(id)` or the caller's `signal`) before it completed. */
+export class JobCancelledError extends LoopguardError {
+  readonly id: string;
+  constructor(id: string) {
+    super('ERR_LOOPGUARD_JOB_CANCELLED', `job ${id} was cancelled`);
+    this.id = id;
+  }
+}
+
+/** `queue.result(id, { timeout })` waited longer than its timeout; the job itself goes on. */
+export class JobWaitTimeoutError extends LoopguardError {
+  readonly id: string;
+  constructor(id: string, timeout: number) {
+    super('ERR_LOOPGUARD_JOB_WAIT_TIMEOUT', `job ${id} did not settle within ${timeout} ms (it is still queued or running)`);
+    this.id = id;
+  }
+}
+
+/** The queue, or the worker, was closed. */
+export class QueueClosedError extends LoopguardError {
+  constructor(message = 'queue is closed') {
+    super('ERR_LOOPGUARD_QUEUE_CLOSED', message);
+  }
+}
+
+/** `status(id)` / `result(id)` for an id the queue does not hold (never sent, or already purged). */
+export class JobNotFoundError extends LoopguardError {
+  readonly id: string;
+  constructor(id: string) {
+    super('ERR_LOOPGUARD_JOB_NOT_FOUND', `no job ${id} in this queue`);
+    this.id = id;
+  }
+}
