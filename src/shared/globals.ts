@@ -30,6 +30,8 @@ export interface SharedMonitor {
   readonly threshold: number;
   /** Report through the user's chosen log (pretty, JSON, a logger). */
   warn(fields: object, message: string): void;
+  /** Report the block of the tick the process exits from (call it in 'exit', before reading the figures). */
+  flushAtExit?(): void;
 }
 
 /** Function → how a pool thread finds it (both builds share it, so either build's pool runs either's marks). */
