@@ -57,6 +57,13 @@ describe('a job whose last step blocks once', () => {
     expect(block!.duration).toBeGreaterThanOrEqual(200);
   });
 
+  it('under --import loopguard/register, a script whose top-level code blocks once and ends: logged and in the summary', async () => {
+    const app = run(node, ['--import', registerEsm, '--import', waitReady, fixture('tally-script.mjs')], cleanEnv({ LOOPGUARD_THRESHOLD: '100' }));
+    expect(await finished(app)).toBe(0);
+    expect(app.stderr).toMatch(LOGGED);
+    expect(app.stderr).toMatch(SUMMARY_ROW);
+  });
+
   it('under -r loopguard/register (CommonJS) that ends by itself: logged and in the summary', async () => {
     const app = run(node, ['-r', registerCjs, '--import', waitReady, fixture('nightly-job.cjs')], cleanEnv({ LOOPGUARD_THRESHOLD: '100' }));
     expect(await finished(app)).toBe(0);
