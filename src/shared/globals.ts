@@ -34,6 +34,12 @@ export interface SharedMonitor {
   flushAtExit?(): void;
 }
 
+/** What the exporters read of a job queue's `stats()`, per function (loopguard/queue's stats carry more). */
+export interface QueueJobCounts {
+  completed: number;
+  failed: number;
+}
+
 /** Function → how a pool thread finds it (both builds share it, so either build's pool runs either's marks). */
 export interface SharedDefinitions {
   nextIndex: number;
@@ -80,6 +86,8 @@ export interface ProcessGlobals {
   whyIsNodeRunning: (logger: { error(...args: unknown[]): void }) => void;
   /** Every ThreadPool not yet closed or destroyed, with its name: what the metrics exporters list. */
   livePools: Map<{ stats(): PoolStats }, string>;
+  /** Every job queue (loopguard/queue) not yet closed, with its name: what the metrics exporters list. */
+  liveQueues: Map<{ stats(): Record<string, QueueJobCounts> }, string>;
   /** Set by otelMetrics(): the active OTel span's ids, read by the watchdog's capture while the main thread blocks. */
   readActiveSpan: () => { traceId: string; spanId: string } | undefined;
 }

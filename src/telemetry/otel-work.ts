@@ -1,9 +1,10 @@
 /**
- * loopguard/otel's thread-pool metrics, read from every live ThreadPool at each collection
- * (pools.ts), as the Prometheus exporter lists them.
+ * loopguard/otel's thread-pool and job-queue metrics, read from every live ThreadPool and Queue
+ * at each collection (pools.ts, queues.ts), as the Prometheus exporter lists them.
  */
 import type { BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
 import { PoolLabels } from './pools.js';
+import { QueueLabels } from './queues.js';
 
 const POOL_FIELDS = ['p50', 'p99', 'max'] as const;
 
@@ -61,4 +62,26 @@ export function observePools(meter: Meter): () => void {
   };
   meter.addBatchObservableCallback(callback, observables);
   return () => meter.removeBatchObservableCallback(callback, observables);
+}
+
+/**
+ * The job queues' finished jobs (loopguard/queue), per queue and function: `loopguard.queue.jobs`,
+ * a counter of discrete things, so plural, as `loopguard.pool.tasks` (and
+ * `loopguard_queue_jobs_total` through an OTel-to-Prometheus exporter). Returns how to stop.
+ */
+export function observeQueues(meter: Meter): () => void {
+  const labels = new QueueLabels();
+  const jobs = meter.createObservableCounter('loopguard.queue.jobs', {
+    description: 'Jobs this process saw finish on the job queue, by function and outcome (completed; failed, cancelled included)',
+    unit: '{job}',
+  });
+  const callback = (result: BatchObservableResult): void => {
+    for (const { queue, fn, completed, failed } of labels.read()) {
+      const attributes = { 'loopguard.queue.name': queue, 'loopguard.queue.function': fn };
+      result.observe(jobs, completed, { ...attributes, 'loopguard.queue.job.outcome': 'completed' });
+      result.observe(jobs, failed, { ...attributes, 'loopguard.queue.job.outcome': 'failed' });
+    }
+  };
+  meter.addBatchObservableCallback(callback, [jobs]);
+  return () => meter.removeBatchObservableCallback(callback, [jobs]);
 }

@@ -1,12 +1,14 @@
 /**
- * loopguard/otel's thread-pool metrics on the OpenTelemetry SDK's MeterProvider, read with its
- * in-memory exporter, in this process: every live ThreadPool by name, its finished tasks by
- * outcome, its threads by state, its queue, and its wait and run percentiles in seconds.
+ * loopguard/otel's thread-pool and job-queue metrics on the OpenTelemetry SDK's MeterProvider,
+ * read with its in-memory exporter, in this process: every live ThreadPool by name, its finished
+ * tasks by outcome, its threads by state, its queue, and its wait and run percentiles in seconds;
+ * every job queue's finished jobs by function and outcome.
  * The SDK (3.x) needs Node >= 22.15: on older Node these tests are skipped, with the reason.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Monitor } from 'loopguard';
 import { otelMetrics, type OtelMetrics } from 'loopguard/otel';
+import { standInQueue } from '../helpers/stand-in-queue.js';
 
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 const sdkRuns = major > 22 || (major === 22 && minor >= 15);
@@ -46,7 +48,7 @@ async function sdkExporter(temporality: Temporality): Promise<{ handle: OtelMetr
     for (const resource of exporter.getMetrics()) {
       for (const scope of resource.scopeMetrics) {
         for (const metric of scope.metrics) {
-          if (!metric.descriptor.name.startsWith('loopguard.pool.')) continue;
+          if (!/^loopguard\.(pool|queue)\./.test(metric.descriptor.name)) continue;
           const points = metric.dataPoints.map((point) => ({ attributes: point.attributes, value: point.value }));
           metrics.set(metric.descriptor.name, { name: metric.descriptor.name, unit: metric.descriptor.unit, points });
         }
@@ -123,6 +125,22 @@ describe.skipIf(!sdkRuns)(`otelMetrics() thread-pool metrics with the SDK's in-m
       Atomics.notify(shared, 0);
       await Promise.all(tasks);
       await pool.close();
+    }
+  });
+
+  it('counts the jobs each job queue saw finish, by function and outcome', async () => {
+    const reports = standInQueue('reports');
+    try {
+      reports.set('renderReport', { completed: 5, failed: 2 });
+      const jobs = (await collect()).get('loopguard.queue.jobs');
+      expect(jobs?.unit).toBe('{job}');
+      const attributes = { 'loopguard.queue.name': 'reports', 'loopguard.queue.function': 'renderReport' };
+      expect(of(jobs, { ...attributes, 'loopguard.queue.job.outcome': 'completed' })).toBe(5);
+      expect(of(jobs, { ...attributes, 'loopguard.queue.job.outcome': 'failed' })).toBe(2);
+      reports.set('renderReport', { completed: 6, failed: 2 });
+      expect(of((await collect()).get('loopguard.queue.jobs'), { ...attributes, 'loopguard.queue.job.outcome': 'completed' })).toBe(6);
+    } finally {
+      reports.close();
     }
   });
 
