@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionNotPortableError, LoopguardError } from 'loopguard';
+import { FunctionNotPortableError, LoopguardError, TaskTimeoutError } from 'loopguard';
 import {
   createQueue,
   JobCancelledError,
@@ -131,6 +131,24 @@ suite(pgSuiteName('queue on PostgreSQL (pg-boss)'), () => {
     expect((error as JobWaitTimeoutError).code).toBe('ERR_LOOPGUARD_JOB_WAIT_TIMEOUT');
     expect(performance.now() - started).toBeLessThan(1_400);
     await expect(queue.result(id, { timeout: 20_000 })).resolves.toBe('ledger 2026-09');
+  });
+
+  it('fails an attempt over its timeout with TaskTimeoutError, and aborts its signal', async () => {
+    const { id } = await queue.enqueue(tasks.buildLedger, ['2026-06', 60_000], { timeout: 500, retries: 0 });
+    const job = await consumer.startOf(id);
+    const error = await queue.result(id, { timeout: 20_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TaskTimeoutError);
+    expect((error as TaskTimeoutError).code).toBe('ERR_LOOPGUARD_TASK_TIMEOUT');
+    expect(job.signal.aborted).toBe(true);
+    expect(await queue.status(id)).toMatchObject({ state: 'failed', attempts: 1 });
+  });
+
+  it('retries a failed attempt after its retryDelay, and completes', async () => {
+    const started = performance.now();
+    const { id } = await queue.enqueue(tasks.syncLedger, ['2026-05'], { retries: 2, retryDelay: 1_000 });
+    await expect(queue.result(id, { timeout: 20_000 })).resolves.toEqual({ month: '2026-05', attempt: 2 });
+    expect(performance.now() - started).toBeGreaterThan(900);
+    expect(await queue.status(id)).toMatchObject({ state: 'completed', attempts: 2 });
   });
 
   it('aborts the running job\'s signal when it is cancelled, and result() rejects with JobCancelledError', async () => {

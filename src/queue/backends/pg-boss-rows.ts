@@ -1,5 +1,6 @@
 /** The pg-boss backend's view of its rows: what it stores in a job and how a row reads back. */
 import { diagnosticsChannel } from './diagnostics.js';
+import { WorkerCrashedError } from '../../errors.js';
 import type { JobSnapshot, JobState } from '../backend.js';
 import { encodeError } from '../payload.js';
 
@@ -21,7 +22,9 @@ export interface StoredOutput {
   result?: string;
   error?: string;
   progress?: unknown;
+  /** pg-boss's own, when it failed the job itself (`{ value: { message: 'job timed out' } }`). */
   message?: string;
+  value?: { message?: string };
 }
 
 export interface JobRow {
@@ -63,17 +66,20 @@ export function snapshotOf(row: JobRow): JobSnapshot {
     createdAt: row.created_on,
   };
   if (state === 'completed' && typeof output?.result === 'string') snapshot.output = output.result;
-  if (state === 'failed') {
-    snapshot.output =
-      typeof output?.error === 'string'
-        ? output.error
-        : // Failed by pg-boss itself (its supervision expired the job after its last attempt).
-          encodeError(new Error(typeof output?.message === 'string' ? output.message : `job ${row.id} failed`));
-  }
+  if (state === 'failed') snapshot.output = typeof output?.error === 'string' ? output.error : encodeError(failedByPgBoss(row));
   if (output?.progress !== undefined && state === 'active') snapshot.progress = output.progress;
   if (row.started_on !== null) snapshot.startedAt = row.started_on;
   if (row.completed_on !== null && isSettled(row.state)) snapshot.settledAt = row.completed_on;
   return snapshot;
+}
+
+/** A job pg-boss failed itself: its supervision expired the last attempt (the worker died or hung). */
+function failedByPgBoss(row: JobRow): Error {
+  const said = row.output?.value?.message ?? row.output?.message;
+  return new WorkerCrashedError(
+    `job ${row.id} (${row.data?.fn ?? 'unknown function'}) ran past its lease on its last attempt without settling: ` +
+      `its worker died or stopped answering${typeof said === 'string' ? ` (pg-boss: ${said})` : ''}`,
+  );
 }
 
 export function quoteIdent(name: string): string {
