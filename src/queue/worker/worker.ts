@@ -179,8 +179,17 @@ class Worker {
     }
   }
 
-  /** One attempt of one job: its resolved value is the encoded result. */
-  async #run(job: ActiveJob): Promise<string> {
+  /**
+   * One attempt of one job: its resolved value is the encoded result. All of it runs in the
+   * job's context, so a block of this thread's loop while it runs (decoding, encoding, a
+   * logger, the backend's calls) is attributed { job, id }. The function itself runs in a pool
+   * thread, which the monitor does not watch: a block there holds no loop of the worker's.
+   */
+  #run(job: ActiveJob): Promise<string> {
+    return withContext({ job: job.fn, id: job.id }, () => this.#attempt(job));
+  }
+
+  async #attempt(job: ActiveJob): Promise<string> {
     const start = performance.now();
     const { id, attempt } = job;
     const queue = this.#options.name;
@@ -201,36 +210,32 @@ class Worker {
       settle('rejected', error);
       throw new JobAttemptFailure(error.message, encodeError(error, maxPayload), false);
     }
-    // The job's own context for what runs on this thread for it (decoding, encoding, the
-    // backend's calls): a block there is attributed { job, id }. The function itself runs in
-    // a pool thread, which the monitor does not watch (a block there holds no loop of ours).
-    return withContext({ job: job.fn, id }, async () => {
-      let args: unknown[];
-      try {
-        args = decodeArguments(job.args);
-      } catch (error) {
-        settle('rejected', error);
-        throw new JobAttemptFailure(`cannot read the arguments of job ${id}`, encodeError(error, maxPayload), false);
-      }
-      let value: unknown;
-      try {
-        value = await this.#pool.run(known.fn, args as never[], { timeout: taskTimeout(job.timeout), signal: job.signal });
-      } catch (error) {
-        const outcome: Outcome = job.signal.aborted ? 'aborted' : error instanceof TaskTimeoutError ? 'timeout' : 'failed';
-        settle(outcome, error);
-        throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), true);
-      }
-      let output: string;
-      try {
-        output = encodeResult(job.fn, value, maxPayload);
-      } catch (error) {
-        // Over maxPayload (or not serialisable): running it again makes the same result.
-        settle('rejected', error);
-        throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), false);
-      }
-      settle('completed');
-      return output;
-    });
+    let args: unknown[];
+    try {
+      args = decodeArguments(job.args);
+    } catch (error) {
+      // Not made by payload.ts (another program, another version): no attempt can read it.
+      settle('rejected', error);
+      throw new JobAttemptFailure(`cannot read the arguments of job ${id}`, encodeError(error, maxPayload), false);
+    }
+    let value: unknown;
+    try {
+      value = await this.#pool.run(known.fn, args as never[], { timeout: taskTimeout(job.timeout), signal: job.signal });
+    } catch (error) {
+      const outcome: Outcome = job.signal.aborted ? 'aborted' : error instanceof TaskTimeoutError ? 'timeout' : 'failed';
+      settle(outcome, error);
+      throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), true);
+    }
+    let output: string;
+    try {
+      output = encodeResult(job.fn, value, maxPayload);
+    } catch (error) {
+      // Over maxPayload: running it again makes the same result.
+      settle('rejected', error);
+      throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), false);
+    }
+    settle('completed');
+    return output;
   }
 
   #unknownFunction(fn: string): UnknownJobFunctionError {
