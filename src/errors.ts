@@ -193,16 +193,15 @@ export class JobNotFoundError extends LoopguardError {
   }
 }
 
-/** `loopguard/queue` was given a URL whose client library (pg-boss, bullmq) is not installed. */
+/**
+ * `loopguard/queue` was given a URL whose client library (pg-boss, bullmq) is not installed,
+ * or cannot run on this Node (pg-boss 12 needs Node >= 22.12). The message says what to do.
+ */
 export class QueuePeerMissingError extends LoopguardError {
   /** The package to install. */
   readonly package: string;
-  constructor(pkg: string, url: string, options?: ErrorOptions) {
-    super(
-      'ERR_LOOPGUARD_PEER_MISSING',
-      `a ${url.split(':')[0]}: queue needs the optional peer dependency ${pkg}, which is not installed; run \`npm install ${pkg}\``,
-      options,
-    );
+  constructor(pkg: string, message: string, options?: ErrorOptions) {
+    super('ERR_LOOPGUARD_PEER_MISSING', message, options);
     this.package = pkg;
   }
 }
