@@ -206,6 +206,8 @@ Options:
   --threads <n>             threads of the worker's pool, at most --concurrency (default --concurrency)
   --drain-timeout <ms>      on SIGTERM/SIGINT, how long active jobs may run on before they are given
                             back to the queue (default 30000)
+  --timeout <ms>            the queue's default job timeout, as given to createQueue(): the worker
+                            looks for jobs of dead workers every half of it (default 60000)
   --max-payload <bytes>     largest result, serialised (default 1048576)
   -h, --help                show this help
 
@@ -223,6 +225,7 @@ export interface WorkerCliOptions {
   concurrency: number;
   threads: number;
   drainTimeout: number;
+  timeout?: number;
   maxPayload?: number;
 }
 
@@ -234,6 +237,7 @@ const WORKER_OPTIONS = {
   concurrency: { type: 'string' },
   threads: { type: 'string' },
   'drain-timeout': { type: 'string' },
+  timeout: { type: 'string' },
   'max-payload': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
@@ -257,7 +261,7 @@ function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
     throw new UsageError((error as Error).message);
   }
   if (values.help === true) return { action: 'worker-help' };
-  for (const flag of ['queue', 'name', 'concurrency', 'threads', 'drain-timeout', 'max-payload'] as const) {
+  for (const flag of ['queue', 'name', 'concurrency', 'threads', 'drain-timeout', 'timeout', 'max-payload'] as const) {
     if (values[flag] === '') throw new UsageError(`--${flag} needs a value`);
   }
   if (positionals.length === 0) throw new UsageError('loopguard worker needs the modules that mark the job functions, e.g. loopguard worker ./dist/tasks.js');
@@ -277,6 +281,7 @@ function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
     throw new InvalidOptionRangeError(`--drain-timeout must be a number of ms <= 2147483647, got ${JSON.stringify(values['drain-timeout'])}`);
   }
   const worker: WorkerCliOptions = { url, name: values.name, modules: positionals, concurrency, threads, drainTimeout };
+  if (values.timeout !== undefined) worker.timeout = parseCount('--timeout', values.timeout, 1, 2 ** 31 - 1);
   if (values['max-payload'] !== undefined) worker.maxPayload = parseCount('--max-payload', values['max-payload'], 1, 2 ** 31 - 1);
   return { action: 'worker', worker };
 }

@@ -12,10 +12,14 @@ const URL = 'redis://127.0.0.1:1';
 describe('loopguard worker: parsing', () => {
   it('reads the modules, the queue and the numbers', () => {
     expect(
-      parseCliArgs(['worker', './a.js', 'b.mjs', '--queue', URL, '--name', 'reports', '--concurrency', '4', '--threads', '2', '--drain-timeout', '500'], '/', {}),
+      parseCliArgs(
+        ['worker', './a.js', 'b.mjs', '--queue', URL, '--name', 'reports', '--concurrency', '4', '--threads', '2', '--drain-timeout', '500', '--timeout', '2000', '--max-payload', '4096'],
+        '/',
+        {},
+      ),
     ).toEqual({
       action: 'worker',
-      worker: { url: URL, name: 'reports', modules: ['./a.js', 'b.mjs'], concurrency: 4, threads: 2, drainTimeout: 500 },
+      worker: { url: URL, name: 'reports', modules: ['./a.js', 'b.mjs'], concurrency: 4, threads: 2, drainTimeout: 500, timeout: 2000, maxPayload: 4096 },
     });
   });
 

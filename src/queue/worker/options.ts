@@ -53,6 +53,13 @@ export interface WorkerOptions {
   threads?: number;
   /** ms `stop()` (and SIGTERM) waits for active jobs before giving them back to the queue. @default 30000 */
   drainTimeout?: number;
+  /**
+   * The queue's default job timeout, as given to `createQueue` (ms). A backend that looks for
+   * the jobs of dead workers on a timer (pg-boss) looks every half of it (1 to 60 s), so that
+   * such a job runs again within about twice its timeout.
+   * @default 60000, createQueue's default
+   */
+  timeout?: number;
   /** Largest result, serialised, in bytes; beyond it the job fails with `PayloadTooLargeError`. @default 1 MiB */
   maxPayload?: number;
   /**
@@ -83,6 +90,7 @@ export interface ResolvedWorkerOptions {
   concurrency: number;
   threads: number;
   drainTimeout: number;
+  timeout: number;
   maxPayload: number;
   log: 'json' | false | WorkerLogger;
   monitor: MonitorOptions | false;
@@ -96,6 +104,7 @@ const WORKER_OPTIONS = [
   'concurrency',
   'threads',
   'drainTimeout',
+  'timeout',
   'maxPayload',
   'log',
   'monitor',
@@ -121,6 +130,8 @@ export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
     given.drainTimeout === undefined
       ? 30_000
       : checkNumber('drainTimeout', given.drainTimeout, { min: 0, max: MAX_TIMER_MS, integer: true });
+  const timeout =
+    given.timeout === undefined ? 60_000 : checkNumber('timeout', given.timeout, { min: 1, max: MAX_TIMER_MS, integer: true });
   const maxPayload =
     given.maxPayload === undefined ? DEFAULT_MAX_PAYLOAD : checkNumber('maxPayload', given.maxPayload, { min: 1, integer: true });
   let log: ResolvedWorkerOptions['log'] = 'json';
@@ -148,5 +159,5 @@ export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
     // More threads than jobs at once would only sit idle: a job runs on one thread.
     throw new InvalidOptionRangeError(`threads must be <= concurrency (${concurrency}): a job runs on one thread, got ${threads}`);
   }
-  return { url, name, modules, concurrency, threads, drainTimeout, maxPayload, log, monitor, handleSignals };
+  return { url, name, modules, concurrency, threads, drainTimeout, timeout, maxPayload, log, monitor, handleSignals };
 }

@@ -20,11 +20,8 @@ import { drainOnSignals } from './signals.js';
 
 /** setTimeout's limit: the pool refuses a longer task timeout. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/**
- * What the worker's backend polls and sizes its lease timers by. TODO(queue-client): take the
- * client's defaults (createQueue's) once its backends are on the branch.
- */
-const BACKEND_OPTIONS = { pollInterval: 1000, timeout: 60_000 };
+/** ms between the backend's looks for cancels and lost leases of running jobs: createQueue's default. */
+const POLL_INTERVAL = 100;
 /** How many of a job's known function names an UnknownJobFunctionError lists. */
 const LISTED_FUNCTIONS = 20;
 
@@ -80,7 +77,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           `give the worker the modules that call threaded(fn), with a named function or { name }`,
       );
     }
-    const opened = await openBackend(resolved.url, resolved.name, BACKEND_OPTIONS);
+    const opened = await openBackend(resolved.url, resolved.name, { pollInterval: POLL_INTERVAL, timeout: resolved.timeout });
     backend = opened;
     await opened.connect();
     // Threads stay once started: each imports the job modules once, and a worker is idle only between jobs.
@@ -222,7 +219,8 @@ class Worker {
     try {
       value = await this.#pool.run(known.fn, args as never[], { timeout: taskTimeout(job.timeout), signal: job.signal });
     } catch (error) {
-      const outcome: Outcome = job.signal.aborted ? 'aborted' : error instanceof TaskTimeoutError ? 'timeout' : 'failed';
+      // A timeout first: a backend may enforce the job's timeout itself, through the signal.
+      const outcome: Outcome = isTimeout(error) ? 'timeout' : job.signal.aborted ? 'aborted' : 'failed';
       settle(outcome, error);
       throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), true);
     }
@@ -247,6 +245,10 @@ class Worker {
         `start the worker with the module that marks it, or check threaded()'s name for it`,
     );
   }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof TaskTimeoutError || (error as { code?: unknown } | null)?.code === 'ERR_LOOPGUARD_TASK_TIMEOUT';
 }
 
 /** The pool's timeout for a job's: none for 0 (or beyond setTimeout's range), else the job's. */
