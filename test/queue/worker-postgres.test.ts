@@ -4,10 +4,13 @@ import { describe, inject, it } from 'vitest';
 import { supportsPgBoss } from './postgres.global.js';
 import { workerSuite } from './worker-suite.js';
 
-const url = inject('postgresUrl');
-if (supportsPgBoss() && url !== '') {
-  // One server for the run: the suite's stop() leaves it to the global teardown.
-  workerSuite('queue worker on PostgreSQL (pg-boss)', async () => ({ url, stop: async () => {} }));
+if (supportsPgBoss()) {
+  workerSuite('queue worker on PostgreSQL (pg-boss)', async () => {
+    const url = inject('postgresUrl');
+    if (typeof url !== 'string' || url === '') throw new Error('no PostgreSQL for this run: is test/queue/postgres.global.ts in vitest\'s globalSetup?');
+    // One server for the run: the global teardown stops it.
+    return { url, stop: async () => {} };
+  });
 } else {
   describe('queue worker on PostgreSQL (pg-boss)', () => {
     it.skip(`worker tests (skipped: needs Node ≥ 22.12, this is ${process.versions.node})`, () => {});
