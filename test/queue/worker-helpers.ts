@@ -9,7 +9,7 @@ export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const cliPath = join(root, 'dist/cli.js');
 
 export function queueFixture(name: string): string {
-  return join(root, 'test/fixtures/queue', name);
+  return join(root, 'test/fixtures/queue/worker', name);
 }
 
 /** The environment without any loopguard setting or preload the test runner may carry. */
