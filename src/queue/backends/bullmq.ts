@@ -167,13 +167,15 @@ export class BullMQBackend implements QueueBackend {
 
   async get(id: string): Promise<JobSnapshot | undefined> {
     const { queue, commands } = await this.#ready();
+    // The state first, then the hash: a settled state never changes, so the fields read after
+    // it are the settled ones (the other order could pair 'completed' with a running job's data).
+    const bullState = await queue.getJobState(id);
     const [job, fields] = await Promise.all([
       queue.getJob(id) as Promise<Job | undefined>,
       commands.hmget(this.#key(id), OUTPUT_FIELD, CANCEL_FIELD, 'progress'),
     ]);
     const [output = null, cancel = null, progress = null] = fields;
     if (!job) return this.#cancelledRecord(commands, id);
-    const bullState = await job.getState();
     let state: JobState = BULLMQ_STATES[bullState] ?? 'queued';
     if (state === 'failed' && cancel !== null) state = 'cancelled';
     const attempts = job.opts.attempts ?? 1;
