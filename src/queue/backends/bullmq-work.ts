@@ -39,6 +39,8 @@ export interface WorkContext {
   stalledInterval: number;
   /** The backend's command connection (markers and outputs). */
   commands: Redis;
+  /** To the `loopguard:queue:error` diagnostics channel. */
+  publishError(error: unknown): void;
   jobKey(id: string): string;
   keys: { cancelChannel: string; cancelledFailed: string };
   fields: { output: string; cancel: string };
@@ -181,12 +183,12 @@ export async function startBullMQWorker(
   });
   // An 'error' without a listener would crash the worker process; connection errors are
   // retried by ioredis and a failed completion leaves the job to the stalled check.
-  worker.on('error', () => {});
+  worker.on('error', (error) => context.publishError(error));
 
   // Cancel of a running job: the app publishes the id; the marker in the job's hash (set first)
   // covers a message that arrives before the job starts or while this subscriber reconnects.
   const subscriber = new context.IORedis(context.url, { maxRetriesPerRequest: null });
-  subscriber.on('error', () => {});
+  subscriber.on('error', (error) => context.publishError(error));
   subscriber.on('message', (_channel: string, id: string) => {
     worker.cancelJob(id, `job ${id} was cancelled`);
   });
