@@ -148,6 +148,26 @@ describe.skipIf(!redis.run)(`BullMQ against a real Redis${redis.run ? '' : ` (${
     expect(calls).toBe(1);
   });
 
+  it('delivers 1,000 jobs over 3 workers, each run once and each result to its caller once', async () => {
+    const name = `many-${++queueNumber}-${Date.now()}`;
+    const app = await open(name);
+    const runs = new Map<string, number>();
+    for (let index = 0; index < 3; index++) {
+      const worker = await open(name);
+      await work(worker, 4, async (job) => {
+        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+        return `r${job.args}`;
+      });
+    }
+    const ids = await Promise.all(Array.from({ length: 1000 }, (_, index) => app.send({ fn: 'many', args: String(index) }, defaults)));
+    const results = await Promise.all(ids.map((id) => app.settled(id, AbortSignal.timeout(60_000))));
+    expect(new Set(ids).size).toBe(1000);
+    expect(results.map((job) => job.output)).toEqual(ids.map((_, index) => `r${index}`));
+    expect([...runs.values()].every((count) => count === 1)).toBe(true);
+    expect(runs.size).toBe(1000);
+    expect(await app.counts()).toMatchObject({ queued: 0, active: 0, completed: 1000 });
+  }, 90_000);
+
   async function work(backend: QueueBackend, concurrency: number, handler: (job: ActiveJob) => Promise<string>) {
     const handle = await backend.work({ concurrency }, handler);
     handles.push(handle);

@@ -108,7 +108,7 @@ export async function startBullMQWorker(
         // Redis unreachable: the lock may still hold; the next renewal tells.
       }
     };
-    await renew();
+    const [cancelledEarly] = await Promise.all([cancelRequested(id), renew()]);
     const renewal = setInterval(() => void renew(), lease / 3);
     renewal.unref();
 
@@ -136,7 +136,7 @@ export async function startBullMQWorker(
     });
 
     try {
-      if (await cancelRequested(id)) throw await failAsCancelled(id);
+      if (cancelledEarly) throw await failAsCancelled(id);
       if (job.attemptsStarted > attempts) {
         await commands.hdel(context.jobKey(id), fields.output);
         throw unrecoverable(`job ${id}'s last attempt lost its lease (its worker died or lost Redis)`);

@@ -128,6 +128,7 @@ export class BullMQBackend implements QueueBackend {
   #connecting: Promise<Connected> | undefined;
   #events: Promise<QueueEvents> | undefined;
   #poll: NodeJS.Timeout | undefined;
+  #sweeping = false;
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #workers = new Set<WorkHandle>();
   #closed = false;
@@ -341,13 +342,34 @@ export class BullMQBackend implements QueueBackend {
     }
   }
 
-  // A safety net under the events (a stream trimmed, a connection lost while a job settled).
+  // A safety net under the events (a stream trimmed, a connection lost while a job settled):
+  // one pipelined look at every watched job's finishedOn, and a full get() only for those that
+  // settled or vanished, so that a thousand pending calls cost one round trip per interval.
   #startPolling() {
     if (this.#poll) return;
-    this.#poll = setInterval(() => {
-      for (const id of this.#waiters.keys()) void this.#check(id);
-    }, this.#pollInterval);
+    this.#poll = setInterval(() => void this.#sweep(), this.#pollInterval);
     this.#poll.unref();
+  }
+
+  async #sweep() {
+    if (this.#sweeping || this.#waiters.size === 0) return;
+    this.#sweeping = true;
+    try {
+      const { commands } = await this.#ready();
+      const ids = [...this.#waiters.keys()];
+      const pipeline = commands.pipeline();
+      for (const id of ids) pipeline.hmget(this.#key(id), 'finishedOn', 'name');
+      const answers = (await pipeline.exec()) ?? [];
+      ids.forEach((id, index) => {
+        const [error, fields] = answers[index] ?? [];
+        const [finishedOn, name] = (fields as Array<string | null> | undefined) ?? [];
+        if (!error && (finishedOn || !name)) void this.#check(id);
+      });
+    } catch (error) {
+      publishQueueError(this.name, error);
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   #stopPolling() {
