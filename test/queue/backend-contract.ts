@@ -14,6 +14,7 @@ import {
   type SendOptions,
   type WorkHandle,
 } from '../../src/queue/backend.js';
+import { decodeError } from '../../src/queue/payload.js';
 
 export interface ContractTarget {
   /**
@@ -355,22 +356,39 @@ export function describeBackendContract(label: string, target: ContractTarget): 
       expect(calls).toBe(0);
     });
 
-    it('never runs a job twice at once while its worker lives, however long past its lease it runs', async () => {
+    it('never runs a job twice at once while its worker lives, for most of its timeout', async () => {
       const name = freshName();
       const one = await open(name);
       const two = await open(name);
       let starts = 0;
       const slow = async (job: ActiveJob) => {
         starts++;
-        // Three times the lease, with a second idle worker watching for stalled jobs.
-        await new Promise((resolve) => setTimeout(resolve, 3 * job.timeout + 500));
+        // Three quarters of its timeout, with a second idle worker watching for stalled jobs.
+        await new Promise((resolve) => setTimeout(resolve, 0.75 * job.timeout));
         return 'once';
       };
       await work(one, 2, slow);
       await work(two, 2, slow);
-      const id = await one.send({ fn: 'slow', args: '' }, { ...defaults, timeout: 1000 });
+      const id = await one.send({ fn: 'slow', args: '' }, { ...defaults, timeout: 4000 });
       expect(await settled(one, id)).toMatchObject({ state: 'completed', attempts: 1 });
       expect(starts).toBe(1);
+    });
+
+    it('ends an attempt at its timeout: its signal aborts and it fails with a TaskTimeoutError', async () => {
+      const backend = await open();
+      const running = deferred<ActiveJob>();
+      await work(backend, 1, (job) => {
+        running.resolve(job);
+        return new Promise<string>(() => {});
+      });
+      const sentAt = Date.now();
+      const id = await backend.send({ fn: 'endless', args: '' }, { ...defaults, timeout: 800 });
+      const job = await running.promise;
+      const failed = await settled(backend, id);
+      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(700);
+      expect(job.signal.aborted).toBe(true);
+      expect(failed).toMatchObject({ state: 'failed', attempts: 1 });
+      expect(decodeError(failed.output!)).toMatchObject({ name: 'TaskTimeoutError', code: 'ERR_LOOPGUARD_TASK_TIMEOUT' });
     });
 
     it('stop(drain) lets the active job finish before it resolves', async () => {
