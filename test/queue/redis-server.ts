@@ -11,7 +11,10 @@ export const REDIS_INSTALL = 'apt-get install -y redis-server';
 
 /** The redis-server binary, or undefined when the machine has none. */
 export function findRedisServer(
-  candidates: ReadonlyArray<string | undefined> = [process.env.LOOPGUARD_REDIS_SERVER, '/usr/bin/redis-server', 'redis-server'],
+  // LOOPGUARD_REDIS_SERVER names the binary (and only it: `=/nonexistent` shows the skip path).
+  candidates: ReadonlyArray<string | undefined> = process.env.LOOPGUARD_REDIS_SERVER
+    ? [process.env.LOOPGUARD_REDIS_SERVER]
+    : ['/usr/bin/redis-server', 'redis-server'],
 ): string | undefined {
   for (const candidate of candidates) {
     if (!candidate) continue;
