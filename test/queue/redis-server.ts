@@ -10,8 +10,13 @@ import { join } from 'node:path';
 export const REDIS_INSTALL = 'apt-get install -y redis-server';
 
 /** The redis-server binary, or undefined when the machine has none. */
-export function findRedisServer(): string | undefined {
-  for (const candidate of [process.env.LOOPGUARD_REDIS_SERVER, '/usr/bin/redis-server', 'redis-server']) {
+export function findRedisServer(
+  // LOOPGUARD_REDIS_SERVER names the binary (and only it: `=/nonexistent` shows the skip path).
+  candidates: ReadonlyArray<string | undefined> = process.env.LOOPGUARD_REDIS_SERVER
+    ? [process.env.LOOPGUARD_REDIS_SERVER]
+    : ['/usr/bin/redis-server', 'redis-server'],
+): string | undefined {
+  for (const candidate of candidates) {
     if (!candidate) continue;
     const probe = spawnSync(candidate, ['--version'], { encoding: 'utf8' });
     if (probe.status === 0) return candidate;
@@ -24,8 +29,8 @@ export function findRedisServer(): string | undefined {
  * install command in their name, except in CI (LOOPGUARD_REQUIRE_REDIS=1), where its absence
  * must fail rather than pass silently.
  */
-export function redisAvailability(): { run: boolean; skipReason: string } {
-  const binary = findRedisServer();
+export function redisAvailability(candidates?: ReadonlyArray<string | undefined>): { run: boolean; skipReason: string } {
+  const binary = findRedisServer(candidates);
   if (binary || process.env.LOOPGUARD_REQUIRE_REDIS === '1') return { run: true, skipReason: '' };
   return { run: false, skipReason: `skipped: needs redis-server — ${REDIS_INSTALL}` };
 }

@@ -9,14 +9,15 @@
  * renewal takes it out) with its lock gone, so a job whose worker vanished runs again after at
  * most max(lease, interval) + interval. We want that within about twice the job's `timeout`, and
  * the worker runs jobs with different timeouts, so the lease is per job: BullMQ's own renewal is
- * off (`skipLockRenewal`) and each job extends its own lock to `lease = clamp(timeout, 1 s, 30 s)`
- * every lease/3 (a missed renewal or two still holds it). The worker's lockDuration only covers
- * the milliseconds between BullMQ taking the job and our first extension. The stalled interval is
- * `clamp(queue timeout / 2, 100 ms, 1 s)` (bullmq.ts): so a job with timeout ≥ 1 s runs again
- * within timeout + 1 s ≤ 2 × timeout, a shorter one within 2 s, and a long one within 31 s. The
- * renewal runs on this process's event loop, which the thread pool keeps free; if it fails
- * (the lock is someone else's) the attempt's signal aborts, so a job runs twice at once only
- * when a worker is cut off from Redis for longer than its lease.
+ * off (`skipLockRenewal`) and each job extends its own lock to `lease = clamp(timeout / 2, 1 s,
+ * 30 s)` every lease/3 (a missed renewal or two still holds it). The worker's lockDuration only
+ * covers the milliseconds between BullMQ taking the job and our first extension. The stalled
+ * interval is `clamp(queue timeout / 2, 100 ms, 1 s)` (bullmq.ts): so a job runs again within
+ * timeout / 2 + 1 s (≤ 2 × timeout from a timeout of 0.7 s), one with a timeout under 2 s
+ * within 2 s, and a long one within 31 s. The renewal runs on this process's event loop, which
+ * the thread pool keeps free; if it fails (the lock is someone else's) the attempt's signal
+ * aborts, so a job runs twice at once only when a worker is cut off from Redis for longer than
+ * its lease. The attempt itself ends at `timeout` (below).
  *
  * Attempts. BullMQ counts failures (`attemptsMade`) and starts (`attemptsStarted`), and moves a
  * stalled job back to wait without counting a failure. Our SendOptions say a lost lease costs an
@@ -26,8 +27,9 @@
  */
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueClosedError } from '../../errors.js';
+import { QueueClosedError, TaskTimeoutError } from '../../errors.js';
 import { JobAttemptFailure, type ActiveJob, type WorkHandle, type WorkOptions } from '../backend.js';
+import { encodeError } from '../payload.js';
 
 /** What bullmq.ts hands the worker side: the loaded modules and the queue's key names. */
 export interface WorkContext {
@@ -39,6 +41,8 @@ export interface WorkContext {
   stalledInterval: number;
   /** The backend's command connection (markers and outputs). */
   commands: Redis;
+  /** To the `loopguard:queue:error` diagnostics channel. */
+  publishError(error: unknown): void;
   jobKey(id: string): string;
   keys: { cancelChannel: string; cancelledFailed: string };
   fields: { output: string; cancel: string };
@@ -55,7 +59,7 @@ const LEASE_MIN = 1000;
 const LEASE_MAX = 30_000;
 
 export function leaseFor(timeout: number): number {
-  return Math.min(Math.max(timeout, LEASE_MIN), LEASE_MAX);
+  return Math.min(Math.max(timeout / 2, LEASE_MIN), LEASE_MAX);
 }
 
 interface Running {
@@ -106,35 +110,30 @@ export async function startBullMQWorker(
         // Redis unreachable: the lock may still hold; the next renewal tells.
       }
     };
-    await renew();
+    const [cancelledEarly] = await Promise.all([cancelRequested(id), renew()]);
     const renewal = setInterval(() => void renew(), lease / 3);
     renewal.unref();
 
-    let givenUp: (() => void) | undefined;
-    const gaveUp = new Promise<never>((_, reject) => {
-      givenUp = () => reject(new QueueClosedError(`worker stopped before job ${id} settled; it goes back to the queue`));
-    });
-    gaveUp.catch(() => {});
     running.set(id, {
       controller,
       giveUp: async () => {
         clearInterval(renewal);
         leaseLost = true;
-        abort(new QueueClosedError(`worker stopped before job ${id} settled`));
         try {
           // Released now rather than left to its lease; the start we made does not count as
-          // an attempt, since the job never ran to an outcome.
+          // an attempt, since the job never ran to an outcome. Released before the abort below
+          // settles the attempt, so that BullMQ's moveToFailed finds no lock and changes nothing.
           await commands.hincrby(context.jobKey(id), 'ats', -1);
           await job.moveToWait(token);
         } catch {
           // Already gone (cancelled, or the lock lapsed): the stalled check handles it.
         }
-        givenUp?.();
+        abort(new QueueClosedError(`worker stopped before job ${id} settled; it goes back to the queue`));
       },
     });
 
     try {
-      if (await cancelRequested(id)) throw await failAsCancelled(id);
+      if (cancelledEarly) throw await failAsCancelled(id);
       if (job.attemptsStarted > attempts) {
         await commands.hdel(context.jobKey(id), fields.output);
         throw unrecoverable(`job ${id}'s last attempt lost its lease (its worker died or lost Redis)`);
@@ -148,18 +147,38 @@ export async function startBullMQWorker(
         signal: controller.signal,
         progress: (value) => job.updateProgress(value as object),
       };
+      // The attempt ends at its timeout, or when its signal aborts (cancel, lease lost, stop),
+      // whether or not the handler heeds the signal: the thread pool under it has its own
+      // timeout, this one is the backend's guarantee (as on pg-boss).
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const error = new TaskTimeoutError(data.timeout);
+          abort(error);
+          reject(error);
+        }, data.timeout);
+        timer.unref();
+      });
+      const aborted = new Promise<never>((_, reject) => {
+        if (controller.signal.aborted) reject(controller.signal.reason);
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+      });
+      timedOut.catch(() => {});
+      aborted.catch(() => {});
       let output: string;
       try {
-        output = await Promise.race([handler(active), gaveUp]);
+        output = await Promise.race([handler(active), timedOut, aborted]);
       } catch (error) {
         if (leaseLost) throw error;
         if (await cancelRequested(id)) throw await failAsCancelled(id);
         const failure = error instanceof JobAttemptFailure ? error : undefined;
-        if (failure) await commands.hset(context.jobKey(id), fields.output, failure.output);
-        else await commands.hdel(context.jobKey(id), fields.output);
+        await commands.hset(context.jobKey(id), fields.output, failure ? failure.output : encodeError(error));
         const message = error instanceof Error ? error.message : String(error);
         if (job.attemptsStarted >= attempts || failure?.retry === false) throw unrecoverable(message);
         throw new Error(message, { cause: error });
+      }
+      finally {
+        clearTimeout(timer);
       }
       // Cancelled while it ran: the cancel wins over a late result, as it does on pg-boss.
       if (await cancelRequested(id)) throw await failAsCancelled(id);
@@ -181,12 +200,12 @@ export async function startBullMQWorker(
   });
   // An 'error' without a listener would crash the worker process; connection errors are
   // retried by ioredis and a failed completion leaves the job to the stalled check.
-  worker.on('error', () => {});
+  worker.on('error', (error) => context.publishError(error));
 
   // Cancel of a running job: the app publishes the id; the marker in the job's hash (set first)
   // covers a message that arrives before the job starts or while this subscriber reconnects.
   const subscriber = new context.IORedis(context.url, { maxRetriesPerRequest: null });
-  subscriber.on('error', () => {});
+  subscriber.on('error', (error) => context.publishError(error));
   subscriber.on('message', (_channel: string, id: string) => {
     worker.cancelJob(id, `job ${id} was cancelled`);
   });

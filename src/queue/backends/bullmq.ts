@@ -15,30 +15,61 @@
  * job's returnvalue is our encoded text (BullMQ keeps it as JSON); a failed attempt's encoded
  * error goes in the job hash's `lgOutput` field, since BullMQ keeps only an error's message.
  */
+import { channel } from 'node:diagnostics_channel';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JobNotFoundError, QueueClosedError } from '../../errors.js';
+import { JobNotFoundError, QueueClosedError, QueuePeerMissingError } from '../../errors.js';
 import type {
   ActiveJob,
+  BackendOptions,
   JobCounts,
   JobInput,
   JobSnapshot,
   JobState,
+  OpenBackend,
   QueueBackend,
   SendOptions,
   WorkHandle,
   WorkOptions,
 } from '../backend.js';
+import { encodeError } from '../payload.js';
 import { startBullMQWorker, type StoredJobData, type WorkContext } from './bullmq-work.js';
 
-/** What createQueue and the worker pass (the shape of backend.ts's BackendOptions). */
-export interface BullMQBackendOptions {
-  /** ms between two safety looks at pending settled() jobs (events come first). @default 1000 */
-  pollInterval?: number;
-  /** The queue's default job timeout in ms; sizes the stalled check. @default 60000 */
-  timeout?: number;
+/**
+ * BackendOptions: `pollInterval` is the period of the safety look at pending settled() jobs
+ * (QueueEvents come first); `timeout`, the queue's default job timeout, sizes the stalled check.
+ */
+export interface BullMQBackendOptions extends Partial<BackendOptions> {
   /** BullMQ's key prefix. @default 'bull' */
   prefix?: string;
+}
+
+/** Where backends publish what they cannot throw to anyone (the same channel as pg-boss.ts's). */
+const queueErrors = channel('loopguard:queue:error');
+
+export function publishQueueError(queue: string, error: unknown): void {
+  if (queueErrors.hasSubscribers) queueErrors.publish({ queue, backend: 'bullmq', error });
+}
+
+async function loadClients(url: string): Promise<{ bullmq: typeof import('bullmq'); IORedis: typeof Redis }> {
+  const scheme = url.split(':')[0];
+  const load = async <T>(pkg: string, importer: () => Promise<T>): Promise<T> => {
+    try {
+      return await importer();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+        throw new QueuePeerMissingError(
+          pkg,
+          `a ${scheme}: queue needs the optional peer dependencies bullmq and ioredis, and ${pkg} is not installed; run \`npm install bullmq ioredis\``,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  };
+  const [bullmq, ioredis] = await Promise.all([load('bullmq', () => import('bullmq')), load('ioredis', () => import('ioredis'))]);
+  return { bullmq, IORedis: ioredis.Redis };
 }
 
 const PRIORITY_MIDDLE = 1_048_576;
@@ -97,6 +128,7 @@ export class BullMQBackend implements QueueBackend {
   #connecting: Promise<Connected> | undefined;
   #events: Promise<QueueEvents> | undefined;
   #poll: NodeJS.Timeout | undefined;
+  #sweeping = false;
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #workers = new Set<WorkHandle>();
   #closed = false;
@@ -124,14 +156,18 @@ export class BullMQBackend implements QueueBackend {
   #ready(): Promise<Connected> {
     if (this.#closed) return Promise.reject(new QueueClosedError());
     this.#connecting ??= (async () => {
-      const [bullmq, ioredis] = await Promise.all([import('bullmq'), import('ioredis')]);
-      const IORedis = ioredis.Redis;
+      const { bullmq, IORedis } = await loadClients(this.#url);
       const queue = new bullmq.Queue(this.name, { connection: { url: this.#url }, prefix: this.#prefix });
-      queue.on('error', () => {});
+      // An 'error' event without a listener would crash the app; ioredis reconnects by itself.
+      queue.on('error', (error) => publishQueueError(this.name, error));
       const commands = new IORedis(this.#url, { lazyConnect: true });
-      commands.on('error', () => {});
+      commands.on('error', (error) => publishQueueError(this.name, error));
+      // The client's first error is the server's answer (ECONNREFUSED, NOAUTH…); the promises
+      // below would only say "Connection is closed".
+      const refused = new Promise<never>((_, reject) => commands.once('error', reject));
+      refused.catch(() => {});
       try {
-        await Promise.all([commands.connect(), queue.waitUntilReady()]);
+        await Promise.race([Promise.all([commands.connect(), queue.waitUntilReady()]), refused]);
       } catch (error) {
         commands.disconnect();
         await queue.close().catch(() => {});
@@ -167,13 +203,15 @@ export class BullMQBackend implements QueueBackend {
 
   async get(id: string): Promise<JobSnapshot | undefined> {
     const { queue, commands } = await this.#ready();
+    // The state first, then the hash: a settled state never changes, so the fields read after
+    // it are the settled ones (the other order could pair 'completed' with a running job's data).
+    const bullState = await queue.getJobState(id);
     const [job, fields] = await Promise.all([
       queue.getJob(id) as Promise<Job | undefined>,
       commands.hmget(this.#key(id), OUTPUT_FIELD, CANCEL_FIELD, 'progress'),
     ]);
     const [output = null, cancel = null, progress = null] = fields;
     if (!job) return this.#cancelledRecord(commands, id);
-    const bullState = await job.getState();
     let state: JobState = BULLMQ_STATES[bullState] ?? 'queued';
     if (state === 'failed' && cancel !== null) state = 'cancelled';
     const attempts = job.opts.attempts ?? 1;
@@ -185,7 +223,10 @@ export class BullMQBackend implements QueueBackend {
       createdAt: new Date(job.timestamp),
     };
     if (state === 'completed' && typeof job.returnvalue === 'string') snapshot.output = job.returnvalue;
-    if (state === 'failed' && output !== null) snapshot.output = output;
+    if (state === 'failed') {
+      // A failure that is not a handler's (its last attempt's worker died): BullMQ's reason.
+      snapshot.output = output ?? encodeError(new Error(job.failedReason || `job ${id} failed`));
+    }
     if (progress !== null) snapshot.progress = JSON.parse(progress);
     if (job.processedOn) snapshot.startedAt = new Date(job.processedOn);
     if (TERMINAL.has(state) && job.finishedOn) snapshot.settledAt = new Date(job.finishedOn);
@@ -272,7 +313,7 @@ export class BullMQBackend implements QueueBackend {
         connection: { url: this.#url, maxRetriesPerRequest: null },
         prefix: this.#prefix,
       });
-      events.on('error', () => {});
+      events.on('error', (error) => publishQueueError(this.name, error));
       const onSettled = ({ jobId }: { jobId: string }) => {
         if (this.#waiters.has(jobId)) void this.#check(jobId);
       };
@@ -301,13 +342,34 @@ export class BullMQBackend implements QueueBackend {
     }
   }
 
-  // A safety net under the events (a stream trimmed, a connection lost while a job settled).
+  // A safety net under the events (a stream trimmed, a connection lost while a job settled):
+  // one pipelined look at every watched job's finishedOn, and a full get() only for those that
+  // settled or vanished, so that a thousand pending calls cost one round trip per interval.
   #startPolling() {
     if (this.#poll) return;
-    this.#poll = setInterval(() => {
-      for (const id of this.#waiters.keys()) void this.#check(id);
-    }, this.#pollInterval);
+    this.#poll = setInterval(() => void this.#sweep(), this.#pollInterval);
     this.#poll.unref();
+  }
+
+  async #sweep() {
+    if (this.#sweeping || this.#waiters.size === 0) return;
+    this.#sweeping = true;
+    try {
+      const { commands } = await this.#ready();
+      const ids = [...this.#waiters.keys()];
+      const pipeline = commands.pipeline();
+      for (const id of ids) pipeline.hmget(this.#key(id), 'finishedOn', 'name');
+      const answers = (await pipeline.exec()) ?? [];
+      ids.forEach((id, index) => {
+        const [error, fields] = answers[index] ?? [];
+        const [finishedOn, name] = (fields as Array<string | null> | undefined) ?? [];
+        if (!error && (finishedOn || !name)) void this.#check(id);
+      });
+    } catch (error) {
+      publishQueueError(this.name, error);
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   #stopPolling() {
@@ -325,6 +387,7 @@ export class BullMQBackend implements QueueBackend {
       prefix: this.#prefix,
       stalledInterval: this.#stalledInterval,
       commands,
+      publishError: (error) => publishQueueError(this.name, error),
       jobKey: (id) => this.#key(id),
       keys: { cancelChannel: this.#key('lg:cancel'), cancelledFailed: this.#cancelledFailedKey },
       fields: { output: OUTPUT_FIELD, cancel: CANCEL_FIELD },
@@ -375,6 +438,4 @@ export class BullMQBackend implements QueueBackend {
 }
 
 /** backends/open.ts's entry for redis:// and rediss:// URLs. */
-export function openBullMQ(url: string, name: string, options: BullMQBackendOptions = {}): Promise<QueueBackend> {
-  return Promise.resolve(new BullMQBackend(url, name, options));
-}
+export const openBullMQ: OpenBackend = (url, name, options) => Promise.resolve(new BullMQBackend(url, name, options));
