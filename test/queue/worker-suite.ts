@@ -1,10 +1,12 @@
 // The worker against a real server: worker processes spawned as users run them
 // (`dist/cli.js worker …`), jobs sent by this process through the backend interface. Shared by
 // worker-redis.test.ts and worker-postgres.test.ts; each test uses a queue of its own.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueBackend } from '../../src/queue/backend.js';
 import { openTestBackend, outcome, send } from './worker-backend.js';
-import { cleanEnv, killWorkers, queueFixture, spawnWorker, type LogRecord, type WorkerProcess } from './worker-helpers.js';
+import { cleanEnv, killWorkers, queueFixture, root, spawnWorker, type LogRecord, type WorkerProcess } from './worker-helpers.js';
 
 export interface ServerHandle {
   url: string;
@@ -78,6 +80,86 @@ export function workerSuite(title: string, start: () => Promise<ServerHandle>): 
       const jobStart = one.records.find(startedJob(id))!.time as number;
       const blocks = one.records.filter((record) => (record.kind === 'block' || record.kind === 'hang') && (record.startedAt as number) >= jobStart);
       expect(blocks.map((record) => record.msg)).toEqual([]);
+    }, 60_000);
+
+    it('functions marked with { queue } and called as usual: results, 60 at once, and a custom error as thrown', async () => {
+      const name = `marked-${process.pid}-${++counter}`;
+      // What the app's module reads at import, as the worker's copy of it does.
+      process.env.QUEUE_URL = server.url;
+      process.env.QUEUE_NAME = name;
+      const tasks = (await import(queueFixture('report-tasks.mjs'))) as {
+        queue: { close(): Promise<void> };
+        renderReport(id: string, options?: { ms?: number; pages?: number }): Promise<{ id: string; pages: Map<number, string>; renderedAt: Date; bytes: bigint; pid: number }>;
+        failReport(id: string): Promise<never>;
+      };
+      try {
+        const one = spawnWorker(
+          [queueFixture('report-tasks.mjs'), '--queue', server.url, '--name', name, '--concurrency', '4', '--threads', '2'],
+          cleanEnv({ QUEUE_URL: server.url, QUEUE_NAME: name }),
+        );
+        await one.waitFor(ready, 'the worker started');
+        const report = await tasks.renderReport('7', { pages: 2 });
+        expect(report).toEqual({
+          id: '7',
+          pages: new Map([
+            [1, '7/page-1'],
+            [2, '7/page-2'],
+          ]),
+          renderedAt: new Date(0),
+          bytes: 2n ** 70n,
+          pid: one.child.pid,
+        });
+        const many = await Promise.all(Array.from({ length: 60 }, (_, n) => tasks.renderReport(`m${n}`, { pages: 1 })));
+        expect(many.map((each) => each.id)).toEqual(Array.from({ length: 60 }, (_, n) => `m${n}`));
+        const error = await tasks.failReport('9').catch((thrown: unknown) => thrown);
+        expect(error).toBeInstanceOf(Error);
+        expect(error).toMatchObject({ name: 'ReportError', message: 'report 9 has no data', code: 'E_REPORT', details: { id: '9' } });
+      } finally {
+        await tasks.queue.close();
+      }
+    }, 90_000);
+
+    it('startWorker() inside a program: no signal listener, the job\'s own-loop work attributed { job, id }, nothing left open after stop()', async () => {
+      const name = `embedded-${process.pid}-${++counter}`;
+      const program = spawn(process.execPath, [queueFixture('embedded.mjs')], {
+        cwd: root,
+        env: cleanEnv({ QUEUE_URL: server.url, QUEUE_NAME: name }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      program.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      program.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      // It must end by itself: a handle left open by the worker would keep it running.
+      const timer = setTimeout(() => program.kill('SIGKILL'), 30_000);
+      const [code, signal] = (await once(program, 'close')) as [number | null, NodeJS.Signals | null];
+      clearTimeout(timer);
+      expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+      const report = JSON.parse(stdout) as {
+        id: string;
+        result: string;
+        blocks: Array<{ context: Record<string, unknown> | null; duration: number }>;
+        before: object;
+        during: object;
+        after: object;
+        stats: { active: number; completed: number; functions: string[] };
+        records: Array<[string, string | null]>;
+      };
+      expect(report.result).toBe('e1');
+      expect(report.during).toEqual(report.before);
+      expect(report.after).toEqual(report.before);
+      expect(report.stats).toEqual({ active: 0, completed: 1, functions: expect.arrayContaining(['renderReport', 'failReport']) });
+      expect(report.records).toEqual([
+        ['worker started', null],
+        ['job started', null],
+        ['job settled', 'completed'],
+        ['worker stopping', null],
+        ['worker stopped', null],
+      ]);
+      const attributed = report.blocks.filter((block) => block.context?.job === 'renderReport');
+      expect(attributed).toHaveLength(1);
+      expect(attributed[0]!.context).toEqual({ job: 'renderReport', id: report.id });
+      expect(attributed[0]!.duration).toBeGreaterThanOrEqual(500);
     }, 60_000);
 
     it('a job for a function the worker does not know fails at once, not retried, with a coded error naming it', async () => {
