@@ -228,16 +228,16 @@ export function workerSuite(title: string, start: () => Promise<ServerHandle>): 
       expect(done.value).toMatchObject({ id: 'long', thread: String(second.child.pid) });
     }, 60_000);
 
-    it('a second SIGTERM ends a draining worker at once, by the signal', async () => {
+    it('SIGINT drains too, and a second SIGINT ends the draining worker at once, by the signal', async () => {
       const { name, backend } = await queue('twice');
       const one = worker(name);
       await one.waitFor(ready);
       const id = await send(backend, 'renderReport', ['twice', { ms: 20_000 }], { timeout: 30_000 });
       await one.waitFor(startedJob(id));
-      one.child.kill('SIGTERM');
-      await one.waitFor((record) => record.msg === 'worker stopping');
-      one.child.kill('SIGTERM');
-      expect(await one.exited).toEqual({ code: null, signal: 'SIGTERM' });
+      one.child.kill('SIGINT');
+      expect(await one.waitFor((record) => record.msg === 'worker stopping')).toMatchObject({ signal: 'SIGINT', active: 1 });
+      one.child.kill('SIGINT');
+      expect(await one.exited).toEqual({ code: null, signal: 'SIGINT' });
     }, 60_000);
 
     it('two workers, one SIGKILLed mid-job: all 8 jobs complete, the killed one on the other worker', async () => {
