@@ -200,14 +200,24 @@ async function runWorker(options: WorkerCliOptions, settings: ZeroCodeSettings):
       process.stderr.write(`loopguard: ${error.message}\n`);
       process.exitCode = EXIT_INVALID_ARGUMENT;
     } else {
-      const loopguards = typeof (error as { code?: unknown })?.code === 'string' && String((error as { code: string }).code).startsWith('ERR_LOOPGUARD_');
-      const text = error instanceof Error ? (loopguards ? error.message : (error.stack ?? error.message)) : String(error);
-      process.stderr.write(`loopguard worker: ${text}\n`);
+      process.stderr.write(`loopguard worker: ${await startFailure(error, options.url)}\n`);
       process.exitCode = 1;
     }
     // What the modules opened (a database pool at their top level) must not hold the exit.
     process.exit();
   }
+}
+
+/** One line for loopguard's errors and the server's refusal; a module's own error with its stack. */
+async function startFailure(error: unknown, url: string): Promise<string> {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_LOOPGUARD_')) return error.message;
+  if (typeof (error as { syscall?: unknown }).syscall === 'string' || /^(ECONN|ENOTFOUND|ETIMEDOUT|EAI_|28P01|3D000)/.test(String(code))) {
+    const { redactUrl } = await import('./queue/backends/open.js');
+    return `cannot reach the queue at ${redactUrl(url)}: ${error.message}`;
+  }
+  return error.stack ?? error.message;
 }
 
 main(process.argv.slice(2));

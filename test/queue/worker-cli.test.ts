@@ -8,6 +8,8 @@ import { cleanEnv, killWorkers, queueFixture, spawnWorker } from './worker-helpe
 afterEach(killWorkers);
 
 const URL = 'redis://127.0.0.1:1';
+/** Exact stderr: no start-up block (loading a queue client on a busy machine) may add a line. */
+const quiet = cleanEnv({ LOOPGUARD_THRESHOLD: '60000' });
 
 describe('loopguard worker: parsing', () => {
   it('reads the modules, the queue and the numbers', () => {
@@ -46,7 +48,7 @@ describe('loopguard worker: bad flags', () => {
   ];
   for (const [title, flags, message] of cases) {
     it(`${title}: one line, exit 9, before anything starts`, async () => {
-      const worker = spawnWorker([queueFixture('report-tasks.mjs'), '--queue', URL, '--name', 'q', ...flags]);
+      const worker = spawnWorker([queueFixture('report-tasks.mjs'), '--queue', URL, '--name', 'q', ...flags], quiet);
       expect(await worker.exited).toEqual({ code: 9, signal: null });
       expect(worker.stderr).toBe(message);
     });
@@ -59,19 +61,19 @@ describe('loopguard worker: bad flags', () => {
   });
 
   it('no --queue and no LOOPGUARD_QUEUE_URL: the worker usage, exit 2', async () => {
-    const worker = spawnWorker([queueFixture('report-tasks.mjs'), '--name', 'q']);
+    const worker = spawnWorker([queueFixture('report-tasks.mjs'), '--name', 'q'], quiet);
     expect(await worker.exited).toEqual({ code: 2, signal: null });
     expect(worker.stderr).toMatch(/^loopguard: loopguard worker needs --queue <url> \(or LOOPGUARD_QUEUE_URL\)\n\nUsage: loopguard worker /);
   });
 
   it('an unknown flag: named, with the worker usage, exit 2', async () => {
-    const worker = spawnWorker([queueFixture('report-tasks.mjs'), '--queue', URL, '--name', 'q', '--concurency', '2']);
+    const worker = spawnWorker([queueFixture('report-tasks.mjs'), '--queue', URL, '--name', 'q', '--concurency', '2'], quiet);
     expect(await worker.exited).toEqual({ code: 2, signal: null });
     expect(worker.stderr.split('\n')[0]).toBe('loopguard: unknown option --concurency for loopguard worker');
   });
 
   it('--help prints the worker usage', async () => {
-    const worker = spawnWorker(['--help']);
+    const worker = spawnWorker(['--help'], quiet);
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(worker.stdout).toMatch(/^Usage: loopguard worker <modules\.\.\.> --queue <url> --name <queue>/);
   });
@@ -79,21 +81,33 @@ describe('loopguard worker: bad flags', () => {
 
 describe('loopguard worker: a start that cannot work', () => {
   it('a module that does not exist: one line naming it, exit 9', async () => {
-    const worker = spawnWorker(['./no-such-tasks.mjs', '--queue', URL, '--name', 'q']);
+    const worker = spawnWorker(['./no-such-tasks.mjs', '--queue', URL, '--name', 'q'], quiet);
     expect(await worker.exited).toEqual({ code: 9, signal: null });
     expect(worker.stderr).toMatch(/^loopguard: modules: cannot find "\.\/no-such-tasks\.mjs" \(looked for \/.*no-such-tasks\.mjs\)\n$/);
   });
 
   it('two modules marking one key: refused at start, naming both modules, exit 1', async () => {
-    const worker = spawnWorker([queueFixture('other-reports.mjs'), queueFixture('legacy/render.mjs'), '--queue', URL, '--name', 'q']);
+    const worker = spawnWorker([queueFixture('other-reports.mjs'), queueFixture('legacy/render.mjs'), '--queue', URL, '--name', 'q'], quiet);
     expect(await worker.exited).toEqual({ code: 1, signal: null });
     expect(worker.stderr).toContain('loopguard worker: two modules mark a function as "renderReport": ');
     expect(worker.stderr).toContain('other-reports.mjs and file://');
     expect(worker.stderr).toContain('legacy/render.mjs; a job names its function by key alone');
   });
 
+  it('a module that throws while loading: its error with its stack, exit 1', async () => {
+    const worker = spawnWorker([queueFixture('needs-config.mjs'), '--queue', URL, '--name', 'q'], quiet);
+    expect(await worker.exited).toEqual({ code: 1, signal: null });
+    expect(worker.stderr).toMatch(/^loopguard worker: Error: REPORTS_BUCKET is not set\n +at .*needs-config\.mjs:5/);
+  });
+
+  it('a server that refuses: one line naming the URL without its password, exit 1', async () => {
+    const worker = spawnWorker([queueFixture('reports.mjs'), '--queue', 'redis://app:s3cret@127.0.0.1:1', '--name', 'q'], quiet);
+    expect(await worker.exited).toEqual({ code: 1, signal: null });
+    expect(worker.stderr).toBe('loopguard worker: cannot reach the queue at `redis://app:***@127.0.0.1:1`: connect ECONNREFUSED 127.0.0.1:1\n');
+  });
+
   it('modules that mark nothing: one line, exit 9', async () => {
-    const worker = spawnWorker([queueFixture('lib/pages.mjs'), '--queue', URL, '--name', 'q']);
+    const worker = spawnWorker([queueFixture('lib/pages.mjs'), '--queue', URL, '--name', 'q'], quiet);
     expect(await worker.exited).toEqual({ code: 9, signal: null });
     expect(worker.stderr).toMatch(/^loopguard: modules: none of the modules marks a function with threaded\(\)/);
   });
