@@ -169,10 +169,13 @@ class Worker {
     } finally {
       // Jobs still running past the drain were given back to the queue: their threads end now.
       await (this.#active === 0 ? this.#pool.close() : this.#pool.destroy()).catch(() => {});
-      await this.#backend.close();
-      await this.#ownMonitor?.stop().catch(() => {});
-      this.#removeSignals?.();
-      this.#log({ msg: 'worker stopped', queue: this.#options.name, ...this.#counts });
+      try {
+        await this.#backend.close();
+      } finally {
+        await this.#ownMonitor?.stop().catch(() => {});
+        this.#removeSignals?.();
+        this.#log({ msg: 'worker stopped', queue: this.#options.name, ...this.#counts });
+      }
     }
   }
 
