@@ -212,7 +212,8 @@ Options:
   -h, --help                show this help
 
 SIGTERM or SIGINT: stop taking jobs, let the active ones finish within --drain-timeout, close
-the connection and exit 0; a second signal ends the worker at once.
+the connection and exit 0; a second signal ends the worker at once. Under a process manager
+run this bin directly, not through npx (npx does not pass signals on).
 Example:
   LOOPGUARD_QUEUE_URL=postgres://app@db/app npx loopguard worker ./dist/tasks.js --name reports --concurrency 4
 `;
