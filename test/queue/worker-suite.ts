@@ -262,26 +262,29 @@ export function workerSuite(title: string, start: () => Promise<ServerHandle>): 
       expect(again.snapshot.attempts).toBe(2);
     }, 90_000);
 
-    it('1,000 jobs over 3 workers: every result delivered, each job completed exactly once', async () => {
-      const { name, backend } = await queue('thousand');
-      const workers = [0, 1, 2].map(() => worker(name, ['--concurrency', '4', '--threads', '2']));
-      await Promise.all(workers.map((one) => one.waitFor(ready)));
-      const ids = await Promise.all(Array.from({ length: 1000 }, (_, n) => send(backend, 'renderReport', [`n${n}`, { pages: 1 }])));
-      const done = await Promise.all(ids.map((id) => outcome(backend, id, 120_000)));
-      done.forEach((result, n) => {
-        expect(result.snapshot.state).toBe('completed');
-        expect((result.value as { id: string }).id).toBe(`n${n}`);
-      });
-      const completions = new Map<string, number>();
-      for (const one of workers) {
-        for (const record of one.records) {
-          if (record.msg === 'job settled' && record.outcome === 'completed') completions.set(record.id!, (completions.get(record.id!) ?? 0) + 1);
+    it('1,000 jobs over 3 workers: every caller gets its own result, each job completed exactly once', async () => {
+      const name = `thousand-${process.pid}-${++counter}`;
+      const { createQueue } = await import('loopguard/queue');
+      const { renderReport } = (await import(reports)) as { renderReport: (id: string, options: { pages: number }) => Promise<{ id: string }> };
+      const jobs = createQueue({ url: server.url, name });
+      try {
+        const workers = [0, 1, 2].map(() => worker(name, ['--concurrency', '4', '--threads', '2']));
+        await Promise.all(workers.map((one) => one.waitFor(ready)));
+        const results = await Promise.all(Array.from({ length: 1000 }, (_, n) => jobs.run(renderReport, [`n${n}`, { pages: 1 }])));
+        expect(results.map((result) => result.id)).toEqual(Array.from({ length: 1000 }, (_, n) => `n${n}`));
+        const completions = new Map<string, number>();
+        for (const one of workers) {
+          for (const record of one.records) {
+            if (record.msg === 'job settled' && record.outcome === 'completed') completions.set(record.id!, (completions.get(record.id!) ?? 0) + 1);
+          }
         }
+        expect(completions.size).toBe(1000);
+        expect([...completions.values()].every((count) => count === 1)).toBe(true);
+        // Each worker took a share (not a proof of balance: only that all three were working).
+        for (const one of workers) expect(one.records.some((record) => record.outcome === 'completed')).toBe(true);
+      } finally {
+        await jobs.close();
       }
-      expect(completions.size).toBe(1000);
-      expect([...completions.values()].every((count) => count === 1)).toBe(true);
-      // Each worker took a share (not a proof of balance: only that all three were working).
-      for (const one of workers) expect(one.records.some((record) => record.outcome === 'completed')).toBe(true);
     }, 180_000);
   });
 }
