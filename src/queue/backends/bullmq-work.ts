@@ -82,7 +82,7 @@ export async function startBullMQWorker(
   const cancelRequested = async (id: string) => (await commands.hget(context.jobKey(id), fields.cancel)) !== null;
 
   const failAsCancelled = async (id: string) => {
-    await commands.sadd(context.keys.cancelledFailed, id);
+    await commands.zadd(context.keys.cancelledFailed, Date.now(), id);
     return unrecoverable(`job ${id} was cancelled`);
   };
 
