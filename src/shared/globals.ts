@@ -23,6 +23,12 @@ const VERSION = 1;
 /** The brand on every loopguard error instance (errors.ts): what instanceof reads across copies. */
 export const ERROR_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.error`) as never;
 
+/**
+ * The brand on every loopguard Queue (loopguard/queue): how threaded({ queue }) in the core build
+ * recognises one, from either build, without importing the queue's code.
+ */
+export const QUEUE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.queue`) as never;
+
 type AnyFunction = (...args: never[]) => unknown;
 
 /** What modules other than the monitor (and other copies of loopguard) use of the running one. */

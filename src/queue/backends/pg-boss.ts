@@ -5,84 +5,64 @@
  * - One pg-boss queue per loopguard queue, policy `exclusive`: its unique index (name, key)
  *   over queued and active jobs is what `key` deduplication needs. That policy lets only one
  *   key-less job exist at a time, so every job carries a key: `key:<key>` when the caller gave
- *   one, else `id:<its own id>` (we choose the ids, so that key is unique).
+ *   one, else `id:<its own id>` (we choose the ids, so that key is unique). pg-boss answers a
+ *   refused duplicate with null; the first job's id is then looked up by its key.
  * - `timeout` is pg-boss's `expireInSeconds` (whole seconds, one more than the timeout so our
  *   own exact timer fires first); it is also the lease. A job whose worker died stays `active`
  *   until pg-boss's supervision finds it expired: supervision runs every
  *   `superviseIntervalSeconds` and expires a queue at most every `monitorIntervalSeconds`
- *   (both 60 s by default), so both are set to about half the queue's default timeout (1 to
- *   60 s), and a dead worker's job is taken again within about twice its timeout.
- * - `retries` → `retryLimit`; `retryDelay` → `retryDelay` in whole seconds with
- *   `retryBackoff` (pg-boss doubles it, with jitter); `priority` → `priority`; `delay` →
- *   `startAfter` as seconds (the server's clock, not ours).
- * - Workers take one job per fetch (`batchSize: 1`) in `localConcurrency` loops, and settle it
- *   themselves with `perJobResults`, so the stored output is ours (`{ result }`, `{ error }`)
- *   and a failure that must not be retried is dead-lettered (failed at once: the queue has no
- *   dead-letter queue). LISTEN/NOTIFY wakes them when a job is sent.
- * - pg-boss has no completion event: `settled()`, a running job's cancellation and its lost
- *   lease are found by one poller per backend, one query per `pollInterval` for every id
- *   watched, on an unref'd timer.
+ *   (both 60 s by default), so both are set to half the queue's default timeout (1 to 60 s),
+ *   and a dead worker's job is taken again within about twice its timeout.
+ * - `retries` → `retryLimit`, plus LEASE_RETRIES for dead workers (below); `retryDelay` →
+ *   `retryDelay` in whole seconds with `retryBackoff` (pg-boss doubles it, with jitter);
+ *   `priority` → `priority`; `delay` → `startAfter` in seconds (the server's clock, not ours).
+ * - Workers: pg-boss-work.ts. Outputs stored are ours: `{ result }`, `{ error }`, `{ progress }`.
+ * - pg-boss has no completion event: `settled()`, a running job's cancellation and a lost lease
+ *   are found by one poller per backend, one query per `pollInterval` for every id watched, on
+ *   an unref'd timer.
  */
 import { randomUUID } from 'node:crypto';
-import { channel } from 'node:diagnostics_channel';
-import type { Job, PgBoss as PgBossClient } from 'pg-boss';
-import { JobCancelledError, JobNotFoundError, QueueClosedError, QueuePeerMissingError, TaskTimeoutError } from '../../errors.js';
-import {
-  JobAttemptFailure,
-  type ActiveJob,
-  type BackendOptions,
-  type JobCounts,
-  type JobInput,
-  type JobSnapshot,
-  type JobState,
-  type OpenBackend,
-  type QueueBackend,
-  type SendOptions,
-  type WorkHandle,
-  type WorkOptions,
+import type { PgBoss as PgBossClient } from 'pg-boss';
+import { JobCancelledError, JobNotFoundError, QueueClosedError, QueuePeerMissingError } from '../../errors.js';
+import type {
+  ActiveJob,
+  BackendOptions,
+  JobCounts,
+  JobInput,
+  JobSnapshot,
+  OpenBackend,
+  QueueBackend,
+  SendOptions,
+  WorkHandle,
+  WorkOptions,
 } from '../backend.js';
-import { encodeError } from '../payload.js';
+import {
+  isSettled,
+  expireSeconds,
+  JOB_COLUMNS,
+  publish,
+  quoteIdent,
+  SCHEMA,
+  snapshotOf,
+  stateOf,
+  UUID,
+  type JobData,
+  type JobRow,
+} from './pg-boss-rows.js';
+import { startWorkLoop, type Running, type WorkContext } from './pg-boss-work.js';
 
-/** Where backends publish what they cannot throw to anyone (a lost connection, a failed poll). */
-export const queueErrors = channel('loopguard:queue:error');
-
-const SCHEMA = 'pgboss';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_EXPIRE_SECONDS = 24 * 60 * 60;
-
-interface JobData {
-  fn: string;
-  args: string;
-  timeout: number;
-}
-
-interface StoredOutput {
-  result?: string;
-  error?: string;
-  progress?: unknown;
-  message?: string;
-}
-
-interface JobRow {
-  id: string;
-  name: string;
-  data: JobData | null;
-  state: string;
-  retry_count: number;
-  created_on: Date;
-  started_on: Date | null;
-  completed_on: Date | null;
-  output: StoredOutput | null;
-}
+/**
+ * Attempts beyond `retries` that pg-boss may start for a job whose worker died: its supervision
+ * retries an expired job only while `retry_count < retryLimit`, so with `retries: 0` a job
+ * whose worker was SIGKILLed would fail instead of running again (at-least-once). The limit
+ * sent is `retries` plus these, and an attempt whose function throws once `retries` are used
+ * up fails the job for good whatever the limit (pg-boss-work.ts).
+ */
+const LEASE_RETRIES = 2;
 
 interface Watcher {
   resolve(job: JobSnapshot): void;
   reject(error: unknown): void;
-}
-
-interface Running {
-  retryCount: number;
-  controller: AbortController;
 }
 
 export const openPgBoss: OpenBackend = (url, name, options) => Promise.resolve(new PgBossBackend(url, name, options));
@@ -127,7 +107,8 @@ class PgBossBackend implements QueueBackend {
   #closed = false;
   readonly #watchers = new Map<string, Set<Watcher>>();
   readonly #running = new Map<string, Running>();
-  readonly #workIds = new Set<string>();
+  /** Each work() loop's stop-taking-jobs switch, for close(). */
+  readonly #halts = new Set<() => void>();
   #pollTimer: NodeJS.Timeout | undefined;
   #polling = false;
 
@@ -156,13 +137,14 @@ class PgBossBackend implements QueueBackend {
       superviseIntervalSeconds: intervalSeconds,
       monitorIntervalSeconds: intervalSeconds,
       schedule: false,
-      useListenNotify: true,
+      // Workers poll (pollInterval) rather than LISTEN: one connection fewer per process.
+      useListenNotify: false,
     });
     // An 'error' without a listener would crash the app; pg-boss reports here what it retries.
     boss.on('error', (error: unknown) => publish(this.name, error));
     try {
       await boss.start();
-      await boss.createQueue(this.name, { policy: 'exclusive', notify: true });
+      await boss.createQueue(this.name, { policy: 'exclusive' });
       const queue = await boss.getQueue(this.name);
       if (queue !== null) {
         this.#table = queue.table;
@@ -201,12 +183,12 @@ class PgBossBackend implements QueueBackend {
       const existing = await this.#byKey(boss, singletonKey);
       if (existing !== undefined) return existing;
     }
-    const data: JobData = { fn: job.fn, args: job.args, timeout: options.timeout };
+    const data: JobData = { fn: job.fn, args: job.args, timeout: options.timeout, retries: options.retries };
     const sent = await boss.send(this.name, data, {
       id,
       singletonKey,
       priority: options.priority,
-      retryLimit: options.retries,
+      retryLimit: options.retries + LEASE_RETRIES,
       ...(options.retryDelay > 0
         ? { retryDelay: Math.max(1, Math.round(options.retryDelay / 1000)), retryBackoff: true }
         : { retryDelay: 0 }),
@@ -232,22 +214,17 @@ class PgBossBackend implements QueueBackend {
   async get(id: string): Promise<JobSnapshot | undefined> {
     if (!UUID.test(id)) return undefined;
     const boss = await this.#client();
-    const rows = await this.#sql<JobRow>(
-      boss,
-      `SELECT id, name, data, state, retry_count, created_on, started_on, completed_on, output
-         FROM $table WHERE name = $1 AND id = $2::uuid`,
-      [this.name, id],
-    );
+    const rows = await this.#sql<JobRow>(boss, `SELECT ${JOB_COLUMNS} FROM $table WHERE name = $1 AND id = $2::uuid`, [this.name, id]);
     return rows[0] === undefined ? undefined : snapshotOf(rows[0]);
   }
 
   async cancel(id: string): Promise<boolean> {
     if (!UUID.test(id)) return false;
     const boss = await this.#client();
-    const response = await boss.cancel(this.name, id);
-    // A job running here stops at once rather than at the next poll.
+    const response = (await boss.cancel(this.name, id)) as { affected?: number };
+    // A job running in this process stops at once rather than at the next poll.
     this.#running.get(id)?.controller.abort(new JobCancelledError(id));
-    return (response as { affected?: number }).affected !== undefined && (response as { affected: number }).affected > 0;
+    return (response.affected ?? 0) > 0;
   }
 
   settled(id: string, signal: AbortSignal): Promise<JobSnapshot> {
@@ -259,15 +236,15 @@ class PgBossBackend implements QueueBackend {
         watchers = new Set();
         this.#watchers.set(id, watchers);
       }
-      const onAbort = (): void => {
-        forget();
-        reject(signal.reason);
-      };
       const forget = (): void => {
         signal.removeEventListener('abort', onAbort);
         const set = this.#watchers.get(id);
         set?.delete(watcher);
         if (set?.size === 0) this.#watchers.delete(id);
+      };
+      const onAbort = (): void => {
+        forget();
+        reject(signal.reason);
       };
       const watcher: Watcher = {
         resolve: (job) => {
@@ -304,28 +281,26 @@ class PgBossBackend implements QueueBackend {
     this.#polling = true;
     try {
       const boss = await this.#client();
-      const ids = [...new Set([...this.#watchers.keys(), ...this.#running.keys()])].filter((id) => UUID.test(id));
+      // Only the ids asked about: a watcher added while the query runs waits for the next one.
+      const ids = [...new Set([...this.#watchers.keys(), ...this.#running.keys()])];
+      const known = ids.filter((id) => UUID.test(id));
       const rows =
-        ids.length === 0
+        known.length === 0
           ? []
-          : await this.#sql<JobRow>(
-              boss,
-              `SELECT id, name, data, state, retry_count, created_on, started_on, completed_on, output
-                 FROM $table WHERE name = $1 AND id = ANY($2::uuid[])`,
-              [this.name, ids],
-            );
+          : await this.#sql<JobRow>(boss, `SELECT ${JOB_COLUMNS} FROM $table WHERE name = $1 AND id = ANY($2::uuid[])`, [this.name, known]);
       const byId = new Map(rows.map((row) => [row.id, row]));
-      for (const [id, watchers] of [...this.#watchers]) {
+      for (const id of ids) {
         const row = byId.get(id);
-        if (row === undefined) {
-          for (const watcher of [...watchers]) watcher.reject(new JobNotFoundError(id));
-        } else if (isSettled(row.state)) {
-          const job = snapshotOf(row);
-          for (const watcher of [...watchers]) watcher.resolve(job);
+        const watchers = this.#watchers.get(id);
+        if (watchers !== undefined && (row === undefined || isSettled(row.state))) {
+          const job = row === undefined ? undefined : snapshotOf(row);
+          for (const watcher of [...watchers]) {
+            if (job === undefined) watcher.reject(new JobNotFoundError(id));
+            else watcher.resolve(job);
+          }
         }
-      }
-      for (const [id, running] of this.#running) {
-        const row = byId.get(id);
+        const running = this.#running.get(id);
+        if (running === undefined) continue;
         if (row?.state === 'cancelled') {
           running.controller.abort(new JobCancelledError(id));
         } else if (row === undefined || row.state !== 'active' || row.retry_count !== running.retryCount) {
@@ -343,137 +318,42 @@ class PgBossBackend implements QueueBackend {
 
   async work(options: WorkOptions, handler: (job: ActiveJob) => Promise<string>): Promise<WorkHandle> {
     const boss = await this.#client();
-    const stopping = new AbortController();
-    const mine = new Set<string>();
-    const settledOne = new Set<() => void>();
-    const workId = await boss.work<JobData>(
-      this.name,
-      {
-        batchSize: 1,
-        localConcurrency: options.concurrency,
-        perJobResults: true,
-        pollingIntervalSeconds: Math.max(0.5, this.#options.pollInterval / 1000),
-        notifyPollingIntervalSeconds: 30,
+    const context: WorkContext = {
+      name: this.name,
+      pollInterval: this.#options.pollInterval,
+      closed: () => this.#closed,
+      sql: (text, values) => this.#sql(boss, text, values),
+      track: (id, running) => {
+        this.#running.set(id, running);
+        this.#schedulePoll(this.#options.pollInterval);
       },
-      async (jobs: Job<JobData>[]) => {
-        const results = [];
-        for (const job of jobs) {
-          mine.add(job.id);
-          try {
-            results.push(await this.#runOne(boss, job, handler, stopping.signal));
-          } finally {
-            mine.delete(job.id);
-            for (const notify of settledOne) notify();
-          }
-        }
-        return results.filter((result) => result !== undefined);
+      untrack: (id, running) => {
+        if (this.#running.get(id) === running) this.#running.delete(id);
       },
-    );
-    this.#workIds.add(workId);
+      release: (jobs) => this.#release(boss, jobs),
+      running: (id) => this.#running.get(id),
+    };
+    const loop = startWorkLoop(context, boss, options, handler);
+    this.#halts.add(loop.halt);
     return {
-      stop: async (drain: number): Promise<void> => {
-        await boss.offWork(this.name, { id: workId, wait: false });
-        this.#workIds.delete(workId);
-        if (mine.size > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(finish, drain);
-            timer.unref();
-            function finish(): void {
-              clearTimeout(timer);
-              settledOne.delete(check);
-              resolve();
-            }
-            const check = (): void => {
-              if (mine.size === 0) finish();
-            };
-            settledOne.add(check);
-          });
-        }
-        if (mine.size === 0) return;
-        // Drain over: give the rest up now, so that another worker takes them without waiting
-        // for their lease, and their attempts are not counted against the job's retries.
-        const given = [...mine].map((id) => ({ id, running: this.#running.get(id) }));
-        stopping.abort(new QueueClosedError('the worker stopped before the job finished; another worker runs it again'));
-        await this.#release(boss, given).catch((error: unknown) => publish(this.name, error));
+      stop: async (drain: number) => {
+        this.#halts.delete(loop.halt);
+        await loop.stop(drain);
       },
     };
-  }
-
-  async #runOne(
-    boss: PgBossClient,
-    job: Job<JobData>,
-    handler: (job: ActiveJob) => Promise<string>,
-    stopping: AbortSignal,
-  ): Promise<{ id: string; status: 'completed' | 'failed' | 'deadletter'; output: StoredOutput } | undefined> {
-    const { id } = job;
-    const data = job.data;
-    const controller = new AbortController();
-    const running: Running = { retryCount: job.retryCount, controller };
-    this.#running.set(id, running);
-    this.#schedulePoll(this.#options.pollInterval);
-    const signal = AbortSignal.any([controller.signal, job.signal, stopping]);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const active: ActiveJob = {
-        id,
-        fn: data.fn,
-        args: data.args,
-        attempt: job.retryCount + 1,
-        timeout: data.timeout,
-        signal,
-        progress: (value: unknown) => this.#progress(boss, id, job.retryCount, value),
-      };
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const error = new TaskTimeoutError(data.timeout);
-          controller.abort(error);
-          reject(error);
-        }, data.timeout);
-        timer.unref();
-      });
-      const aborted = new Promise<never>((_, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      });
-      timedOut.catch(() => undefined);
-      aborted.catch(() => undefined);
-      const result = await Promise.race([handler(active), timedOut, aborted]);
-      return { id, status: 'completed', output: { result } };
-    } catch (error) {
-      if (stopping.aborted) return undefined; // released by stop(): not this attempt's failure
-      if (error instanceof JobCancelledError) return undefined; // cancelled: pg-boss has settled it
-      if (error instanceof JobAttemptFailure) {
-        return { id, status: error.retry ? 'failed' : 'deadletter', output: { error: error.output } };
-      }
-      return { id, status: 'failed', output: { error: encodeError(error) } };
-    } finally {
-      clearTimeout(timer);
-      if (this.#running.get(id) === running) this.#running.delete(id);
-    }
-  }
-
-  async #progress(boss: PgBossClient, id: string, retryCount: number, value: unknown): Promise<void> {
-    const json = JSON.stringify(value ?? null);
-    await this.#sql(
-      boss,
-      `UPDATE $table SET output = jsonb_build_object('progress', $3::jsonb)
-        WHERE name = $1 AND id = $2::uuid AND state = 'active' AND retry_count = $4`,
-      [this.name, id, json, retryCount],
-    );
   }
 
   /**
    * Put jobs this worker gives up back in line at once (state `retry`, due now). Their
    * `retry_count` stays, so the next claim counts one attempt more, as a lost lease would.
    */
-  async #release(boss: PgBossClient, jobs: Array<{ id: string; running: Running | undefined }>): Promise<void> {
-    for (const { id, running } of jobs) {
-      if (running === undefined) continue;
+  async #release(boss: PgBossClient, jobs: Array<{ id: string; retryCount: number }>): Promise<void> {
+    for (const { id, retryCount } of jobs) {
       await this.#sql(
         boss,
         `UPDATE $table SET state = 'retry', start_after = now()
           WHERE name = $1 AND id = $2::uuid AND state = 'active' AND retry_count = $3`,
-        [this.name, id, running.retryCount],
+        [this.name, id, retryCount],
       );
     }
   }
@@ -495,7 +375,9 @@ class PgBossBackend implements QueueBackend {
     this.#closed = true;
     clearTimeout(this.#pollTimer);
     this.#pollTimer = undefined;
-    for (const [, watchers] of [...this.#watchers]) {
+    for (const halt of this.#halts) halt();
+    this.#halts.clear();
+    for (const watchers of [...this.#watchers.values()]) {
       for (const watcher of [...watchers]) watcher.reject(new QueueClosedError());
     }
     const connecting = this.#connecting;
@@ -503,55 +385,10 @@ class PgBossBackend implements QueueBackend {
     const boss = this.#boss;
     this.#boss = undefined;
     if (boss === undefined) return;
-    const running = [...this.#running].map(([id, job]) => ({ id, running: job }));
-    for (const { id, running: job } of running) job.controller.abort(new QueueClosedError(`the queue closed while job ${id} ran`));
+    // Jobs still running here go back in line now, not when their lease runs out.
+    const running = [...this.#running].map(([id, job]) => ({ id, retryCount: job.retryCount, controller: job.controller }));
+    for (const { id, controller } of running) controller.abort(new QueueClosedError(`the queue closed while job ${id} ran`));
     if (running.length > 0) await this.#release(boss, running).catch((error: unknown) => publish(this.name, error));
-    for (const workId of this.#workIds) await boss.offWork(this.name, { id: workId, wait: false }).catch(() => undefined);
     await boss.stop({ graceful: false, close: true, timeout: 1000 });
   }
-}
-
-function expireSeconds(timeout: number): number {
-  return Math.min(MAX_EXPIRE_SECONDS, Math.ceil(timeout / 1000) + 1);
-}
-
-function isSettled(state: string): boolean {
-  return state === 'completed' || state === 'failed' || state === 'cancelled';
-}
-
-function stateOf(state: string): JobState {
-  if (state === 'created' || state === 'retry') return 'queued';
-  return state as JobState;
-}
-
-function snapshotOf(row: JobRow): JobSnapshot {
-  const state = stateOf(row.state);
-  const output = row.output ?? undefined;
-  const snapshot: JobSnapshot = {
-    id: row.id,
-    fn: row.data?.fn ?? '',
-    state,
-    attempts: row.started_on === null ? 0 : row.retry_count + 1,
-    createdAt: row.created_on,
-  };
-  if (state === 'completed' && typeof output?.result === 'string') snapshot.output = output.result;
-  if (state === 'failed') {
-    snapshot.output =
-      typeof output?.error === 'string'
-        ? output.error
-        : // Failed by pg-boss itself (its supervision expired the job after its last attempt).
-          encodeError(new Error(typeof output?.message === 'string' ? output.message : `job ${row.id} failed`));
-  }
-  if (output?.progress !== undefined && state === 'active') snapshot.progress = output.progress;
-  if (row.started_on !== null) snapshot.startedAt = row.started_on;
-  if (row.completed_on !== null && isSettled(row.state)) snapshot.settledAt = row.completed_on;
-  return snapshot;
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-function publish(queue: string, error: unknown): void {
-  if (queueErrors.hasSubscribers) queueErrors.publish({ queue, backend: 'pg-boss', error });
 }
