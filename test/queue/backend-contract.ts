@@ -361,7 +361,9 @@ export function describeBackendContract(label: string, target: ContractTarget): 
         calls++;
         return 'should not run';
       });
-      expect(await settled(backend, id)).toMatchObject({ state: 'failed', attempts: 1 });
+      const failed = await settled(backend, id);
+      expect(failed).toMatchObject({ state: 'failed', attempts: 1 });
+      expect(decodeError(failed.output!)).toMatchObject({ name: 'WorkerCrashedError', code: 'ERR_LOOPGUARD_WORKER_CRASHED' });
       expect(calls).toBe(0);
     });
 
