@@ -289,6 +289,15 @@ export function describeBackendContract(label: string, target: ContractTarget): 
       expect(await backend.cancel(after)).toBe(false);
     });
 
+    it('lets a key be used again once its job was cancelled', async () => {
+      const backend = await open();
+      const first = await backend.send({ fn: 'keyed', args: '1' }, { ...defaults, key: 'once' });
+      expect(await backend.cancel(first)).toBe(true);
+      const second = await backend.send({ fn: 'keyed', args: '2' }, { ...defaults, key: 'once' });
+      expect(second).not.toBe(first);
+      expect((await backend.get(second))?.state).toBe('queued');
+    });
+
     it('cancels a running job: its signal aborts, it is not retried, it reads cancelled', async () => {
       const backend = await open();
       const running = deferred<ActiveJob>();
@@ -352,7 +361,9 @@ export function describeBackendContract(label: string, target: ContractTarget): 
         calls++;
         return 'should not run';
       });
-      expect(await settled(backend, id)).toMatchObject({ state: 'failed', attempts: 1 });
+      const failed = await settled(backend, id);
+      expect(failed).toMatchObject({ state: 'failed', attempts: 1 });
+      expect(decodeError(failed.output!)).toMatchObject({ name: 'WorkerCrashedError', code: 'ERR_LOOPGUARD_WORKER_CRASHED' });
       expect(calls).toBe(0);
     });
 

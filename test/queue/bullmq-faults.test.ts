@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { JobAttemptFailure, type ActiveJob, type QueueBackend, type SendOptions, type WorkHandle } from '../../src/queue/backend.js';
-import { bullmqPriority, openBullMQ } from '../../src/queue/backends/bullmq.js';
+import { bullmqPriority, openBullMQ, RETENTION } from '../../src/queue/backends/bullmq.js';
 import { leaseFor } from '../../src/queue/backends/bullmq-work.js';
 import { decodeError } from '../../src/queue/payload.js';
 import { redisAvailability, startRedisServer, type RedisServer } from './redis-server.js';
@@ -167,6 +167,27 @@ describe.skipIf(!redis.run)(`BullMQ against a real Redis${redis.run ? '' : ` (${
     expect(runs.size).toBe(1000);
     expect(await app.counts()).toMatchObject({ queued: 0, active: 0, completed: 1000 });
   }, 90_000);
+
+  it('keeps settled jobs and cancel records for 7 days, not for ever', async () => {
+    const name = `retention-${++queueNumber}-${Date.now()}`;
+    const backend = await open(name);
+    const done = await backend.send({ fn: 'kept', args: '' }, defaults);
+    const cancelled = await backend.send({ fn: 'dropped', args: '' }, { ...defaults, delay: 60_000 });
+    await backend.cancel(cancelled);
+    await work(backend, 1, async () => 'ok');
+    await backend.settled(done, AbortSignal.timeout(25_000));
+    const client = new Redis(server.url);
+    try {
+      const opts = JSON.parse((await client.hget(`bull:${name}:${done}`, 'opts'))!) as Record<string, unknown>;
+      expect(opts).toMatchObject({ removeOnComplete: { age: RETENTION }, removeOnFail: { age: RETENTION } });
+      const ttl = await client.ttl(`bull:${name}:lg:cancelled:${cancelled}`);
+      expect(ttl).toBeGreaterThan(RETENTION - 60);
+      expect(ttl).toBeLessThanOrEqual(RETENTION);
+    } finally {
+      client.disconnect();
+    }
+    expect(await backend.get(cancelled)).toMatchObject({ state: 'cancelled' });
+  });
 
   async function work(backend: QueueBackend, concurrency: number, handler: (job: ActiveJob) => Promise<string>) {
     const handle = await backend.work({ concurrency }, handler);

@@ -27,7 +27,7 @@
  */
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueClosedError, TaskTimeoutError } from '../../errors.js';
+import { QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
 import { JobAttemptFailure, type ActiveJob, type WorkHandle, type WorkOptions } from '../backend.js';
 import { encodeError } from '../payload.js';
 
@@ -82,7 +82,7 @@ export async function startBullMQWorker(
   const cancelRequested = async (id: string) => (await commands.hget(context.jobKey(id), fields.cancel)) !== null;
 
   const failAsCancelled = async (id: string) => {
-    await commands.sadd(context.keys.cancelledFailed, id);
+    await commands.zadd(context.keys.cancelledFailed, Date.now(), id);
     return unrecoverable(`job ${id} was cancelled`);
   };
 
@@ -135,8 +135,11 @@ export async function startBullMQWorker(
     try {
       if (cancelledEarly) throw await failAsCancelled(id);
       if (job.attemptsStarted > attempts) {
-        await commands.hdel(context.jobKey(id), fields.output);
-        throw unrecoverable(`job ${id}'s last attempt lost its lease (its worker died or lost Redis)`);
+        const crashed = new WorkerCrashedError(
+          `job ${id} (${data.fn}) lost its lease on its last attempt without settling: its worker died or stopped answering`,
+        );
+        await commands.hset(context.jobKey(id), fields.output, encodeError(crashed));
+        throw unrecoverable(crashed.message);
       }
       const active: ActiveJob = {
         id,

@@ -9,9 +9,11 @@
  *   numbers first and runs unprioritized (0) jobs before all prioritized ones;
  * - timeout → the per-job lease and the stalled check's interval (see bullmq-work.ts).
  * BullMQ has no cancelled state: a queued job that is cancelled is removed and a small record of
- * it kept in the `lg:cancelled` hash; a running one gets a marker in its hash and a pub/sub nudge
- * to its worker, which aborts the attempt and fails the job for good, and the id goes into the
- * `lg:cancelled-failed` set so that get() and counts() say 'cancelled'. Outputs: a completed
+ * it kept (`lg:cancelled:<id>`, counted in the `lg:cancelled` sorted set); a running one gets a
+ * marker in its hash and a pub/sub nudge to its worker, which aborts the attempt and fails the
+ * job for good, its id in the `lg:cancelled-failed` sorted set, so that get() and counts() say
+ * 'cancelled'. Settled jobs and these records are kept for RETENTION (7 days, as pg-boss keeps
+ * its jobs), so that Redis does not grow without end (BullMQ keeps every job by default). Outputs: a completed
  * job's returnvalue is our encoded text (BullMQ keeps it as JSON); a failed attempt's encoded
  * error goes in the job hash's `lgOutput` field, since BullMQ keeps only an error's message.
  */
@@ -112,6 +114,9 @@ interface Connected {
   commands: Redis;
 }
 
+/** How long settled jobs (and cancel records) stay readable, in seconds. */
+export const RETENTION = 7 * 24 * 60 * 60;
+
 const OUTPUT_FIELD = 'lgOutput';
 const CANCEL_FIELD = 'lgCancel';
 
@@ -147,6 +152,10 @@ export class BullMQBackend implements QueueBackend {
 
   get #cancelledKey() {
     return this.#key('lg:cancelled');
+  }
+
+  #cancelRecordKey(id: string) {
+    return this.#key(`lg:cancelled:${id}`);
   }
 
   get #cancelledFailedKey() {
@@ -197,6 +206,8 @@ export class BullMQBackend implements QueueBackend {
       ...(options.delay > 0 ? { delay: options.delay } : {}),
       ...(options.key !== undefined ? { deduplication: { id: options.key } } : {}),
       stackTraceLimit: 1,
+      removeOnComplete: { age: RETENTION },
+      removeOnFail: { age: RETENTION },
     });
     return job.id as string;
   }
@@ -234,7 +245,7 @@ export class BullMQBackend implements QueueBackend {
   }
 
   async #cancelledRecord(commands: Redis, id: string): Promise<JobSnapshot | undefined> {
-    const text = await commands.hget(this.#cancelledKey, id);
+    const text = await commands.get(this.#cancelRecordKey(id));
     if (text === null) return undefined;
     const record = JSON.parse(text) as CancelledRecord;
     return {
@@ -264,13 +275,17 @@ export class BullMQBackend implements QueueBackend {
         settledAt: Date.now(),
       };
       // The record before the removal, so that nobody reads "no such job" in between.
-      await commands.hset(this.#cancelledKey, id, JSON.stringify(record));
+      await commands
+        .multi()
+        .set(this.#cancelRecordKey(id), JSON.stringify(record), 'EX', RETENTION)
+        .zadd(this.#cancelledKey, record.settledAt, id)
+        .exec();
       try {
         await job.remove();
         return true;
       } catch {
         // Locked: a worker took it meanwhile; cancel it as a running job.
-        await commands.hdel(this.#cancelledKey, id);
+        await commands.multi().del(this.#cancelRecordKey(id)).zrem(this.#cancelledKey, id).exec();
       }
     }
     await commands.publish(this.#key('lg:cancel'), id);
@@ -405,11 +420,19 @@ export class BullMQBackend implements QueueBackend {
 
   async counts(): Promise<JobCounts> {
     const { queue, commands } = await this.#ready();
-    const [bull, cancelledRemoved, cancelledFailed] = await Promise.all([
+    const expired = Date.now() - RETENTION * 1000;
+    const [bull, answers] = await Promise.all([
       queue.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed'),
-      commands.hlen(this.#cancelledKey),
-      commands.scard(this.#cancelledFailedKey),
+      commands
+        .multi()
+        .zremrangebyscore(this.#cancelledKey, '-inf', expired)
+        .zremrangebyscore(this.#cancelledFailedKey, '-inf', expired)
+        .zcard(this.#cancelledKey)
+        .zcard(this.#cancelledFailedKey)
+        .exec(),
     ]);
+    const cancelledRemoved = Number(answers?.[2]?.[1] ?? 0);
+    const cancelledFailed = Number(answers?.[3]?.[1] ?? 0);
     const count = (state: string) => bull[state] ?? 0;
     return {
       queued: count('waiting') + count('delayed') + count('prioritized') + count('waiting-children'),
