@@ -89,7 +89,7 @@ export async function statusAnswer(queue: RouteQueue, id: string | undefined): P
   if (id === undefined || id === '') return { status: 404, body: JSON.stringify({ error: 'no job id in the path' }), headers };
   try {
     const status = await queue.status(id);
-    return { status: 200, body: JSON.stringify(statusJson(status)), headers };
+    return { status: 200, body: JSON.stringify(statusJson(status), jsonValue), headers };
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     // An id of the wrong shape (checkJobId) cannot name a job either.
@@ -98,6 +98,18 @@ export async function statusAnswer(queue: RouteQueue, id: string | undefined): P
     }
     throw error;
   }
+}
+
+/**
+ * A job's result keeps its types across the queue (v8 serialisation), but JSON has none of
+ * them: JSON.stringify throws on a BigInt and writes a Map or a Set as `{}`, losing its data.
+ * Here a BigInt is its decimal string, a Map an object of its entries, a Set an array.
+ */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Map) return Object.fromEntries([...value].map(([key, entry]) => [String(key), entry as unknown]));
+  if (value instanceof Set) return [...value];
+  return value;
 }
 
 /** The last path segment (for node:http, which has no route parameters). */
