@@ -232,9 +232,15 @@ function functionKey(fn: unknown): string {
     const name = (fn as AnyFunction).name || 'the function';
     throw new FunctionNotPortableError(
       `${name} is not marked with threaded(), so a worker process cannot find it: mark it at the top level of ` +
-        `its own module, export const ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'task'} = threaded(function ${
-          /^[A-Za-z_$][\w$]*$/.test(name) ? name : 'task'
-        }(…) { … }, { queue }), and start the worker with that module`,
+        `a module of its own (export const task = threaded(function task(…) { … }, { queue })) and start the ` +
+        `worker with that module`,
+    );
+  }
+  if (/^#\d+$/.test(def.key)) {
+    throw new FunctionNotPortableError(
+      `this anonymous marked function's key is its place among its module's threaded() calls (${def.key}), which a ` +
+        `worker built from another version of the module would map to another function; name it, or mark it with ` +
+        `threaded(fn, { name })`,
     );
   }
   return def.key;
