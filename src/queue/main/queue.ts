@@ -59,7 +59,7 @@ export type QueueStats = Record<string, QueueFunctionStats>;
 
 /** Make a queue; it connects on first use. Throws at once on an invalid option. */
 export function createQueue(options: QueueOptions): Queue {
-  return new Queue(resolveQueueOptions(options));
+  return new Queue(options);
 }
 
 export class Queue {
@@ -71,9 +71,9 @@ export class Queue {
   readonly #waits = new Set<AbortController>();
   readonly #stats = new QueueStatsRecorder();
 
-  /** @internal use createQueue() */
-  constructor(options: ResolvedQueueOptions) {
-    this.#options = options;
+  /** The same as createQueue(options). */
+  constructor(options: QueueOptions) {
+    this.#options = resolveQueueOptions(options);
   }
 
   /** The queue's name on the server. */
