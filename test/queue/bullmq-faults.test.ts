@@ -1,5 +1,8 @@
 // What only the BullMQ backend has to prove: its mapping onto BullMQ's numbers, Redis going
 // away, a lease lost while the worker lives, and the harness's skip rule.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { JobAttemptFailure, type ActiveJob, type QueueBackend, type SendOptions, type WorkHandle } from '../../src/queue/backend.js';
@@ -188,6 +191,24 @@ describe.skipIf(!redis.run)(`BullMQ against a real Redis${redis.run ? '' : ` (${
     }
     expect(await backend.get(cancelled)).toMatchObject({ state: 'cancelled' });
   });
+
+  it('stops and closes within seconds while Redis is down, and leaves nothing open', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/redis-down-child.ts', import.meta.url))], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout.trim()) as { ms: number; settled: string };
+    // 500 ms of drain, then each step waits for Redis at most a second before it drops its connection.
+    expect(report.ms).toBeLessThan(10_000);
+    expect(report.settled).toBe('ERR_LOOPGUARD_QUEUE_CLOSED');
+  }, 30_000);
 
   async function work(backend: QueueBackend, concurrency: number, handler: (job: ActiveJob) => Promise<string>) {
     const handle = await backend.work({ concurrency }, handler);

@@ -55,6 +55,26 @@ export interface StoredJobData {
   timeout: number;
 }
 
+/**
+ * Whether `promise` settles within `ms`. Shutdown is bounded with it: with Redis away, ioredis
+ * keeps commands in its offline queue and BullMQ's close() would wait for them for ever.
+ */
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long a give-up or a close may wait for Redis before its connections are dropped. */
+export const SHUTDOWN_GRACE = 1000;
+
 const LEASE_MIN = 1000;
 const LEASE_MAX = 30_000;
 
@@ -119,15 +139,13 @@ export async function startBullMQWorker(
       giveUp: async () => {
         clearInterval(renewal);
         leaseLost = true;
-        try {
-          // Released now rather than left to its lease; the start we made does not count as
-          // an attempt, since the job never ran to an outcome. Released before the abort below
-          // settles the attempt, so that BullMQ's moveToFailed finds no lock and changes nothing.
-          await commands.hincrby(context.jobKey(id), 'ats', -1);
-          await job.moveToWait(token);
-        } catch {
-          // Already gone (cancelled, or the lock lapsed): the stalled check handles it.
-        }
+        // Released now rather than left to its lease; the start we made does not count as an
+        // attempt, since the job never ran to an outcome. Released before the abort below
+        // settles the attempt, so that BullMQ's moveToFailed finds no lock and changes nothing.
+        // A job already gone (cancelled, its lock lapsed), or Redis away: the stalled check
+        // hands it on once its lease runs out.
+        const release = commands.hincrby(context.jobKey(id), 'ats', -1).then(() => job.moveToWait(token));
+        await within(release, SHUTDOWN_GRACE);
         abort(new QueueClosedError(`worker stopped before job ${id} settled; it goes back to the queue`));
       },
     });
@@ -228,8 +246,13 @@ export async function startBullMQWorker(
         }),
       ]);
       clearTimeout(timer);
-      if (!drained) await Promise.all([...running.values()].map((entry) => entry.giveUp()));
-      await closing.catch(() => {});
+      if (!drained) {
+        await Promise.all([...running.values()].map((entry) => entry.giveUp()));
+        // Redis away: drop the worker's connections, which fails the commands it queued, so
+        // that close() finishes; the jobs it held go on to the stalled check.
+        if (!(await within(closing, SHUTDOWN_GRACE))) await within(worker.disconnect(), SHUTDOWN_GRACE);
+      }
+      await within(closing, SHUTDOWN_GRACE);
       subscriber.disconnect();
     },
   };

@@ -18,7 +18,7 @@
  * error goes in the job hash's `lgOutput` field, since BullMQ keeps only an error's message.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { Job, Queue, QueueEvents } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobNotFoundError, QueueClosedError, QueuePeerMissingError } from '../../errors.js';
 import type {
@@ -35,11 +35,11 @@ import type {
   WorkOptions,
 } from '../backend.js';
 import { encodeError } from '../payload.js';
-import { startBullMQWorker, type StoredJobData, type WorkContext } from './bullmq-work.js';
+import { SHUTDOWN_GRACE, startBullMQWorker, within, type StoredJobData, type WorkContext } from './bullmq-work.js';
 
 /**
  * BackendOptions: `pollInterval` is the period of the safety look at pending settled() jobs
- * (QueueEvents come first); `timeout`, the queue's default job timeout, sizes the stalled check.
+ * (the event stream comes first); `timeout`, the queue's default job timeout, sizes the stalled check.
  */
 export interface BullMQBackendOptions extends Partial<BackendOptions> {
   /** BullMQ's key prefix. @default 'bull' */
@@ -95,6 +95,9 @@ const BULLMQ_STATES: Readonly<Record<string, JobState>> = {
 
 const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
 
+/** Events of BullMQ's stream after which a job may have settled (a removed job: cancelled). */
+const SETTLING_EVENTS: ReadonlySet<string> = new Set(['completed', 'failed', 'removed']);
+
 interface CancelledRecord {
   fn: string;
   attempts: number;
@@ -131,7 +134,12 @@ export class BullMQBackend implements QueueBackend {
   readonly #pollInterval: number;
   readonly #stalledInterval: number;
   #connecting: Promise<Connected> | undefined;
-  #events: Promise<QueueEvents> | undefined;
+  #events: Promise<void> | undefined;
+  /** Every BullMQ object and Redis client made, as soon as it is made: close() ends them all. */
+  readonly #opened: Array<{ close(): Promise<unknown>; disconnect(): unknown }> = [];
+  /** Rejects when close() starts: a call waiting for a connection must not wait for ever. */
+  readonly #closing: Promise<never>;
+  #rejectClosing!: (error: Error) => void;
   #poll: NodeJS.Timeout | undefined;
   #sweeping = false;
   readonly #waiters = new Map<string, Set<Waiter>>();
@@ -144,6 +152,8 @@ export class BullMQBackend implements QueueBackend {
     this.#prefix = options.prefix ?? 'bull';
     this.#pollInterval = options.pollInterval ?? 1000;
     this.#stalledInterval = Math.min(Math.max((options.timeout ?? 60_000) / 2, 100), 1000);
+    this.#closing = new Promise<never>((_, reject) => (this.#rejectClosing = reject));
+    this.#closing.catch(() => {});
   }
 
   #key(suffix: string): string {
@@ -166,10 +176,13 @@ export class BullMQBackend implements QueueBackend {
     if (this.#closed) return Promise.reject(new QueueClosedError());
     this.#connecting ??= (async () => {
       const { bullmq, IORedis } = await loadClients(this.#url);
+      if (this.#closed) throw new QueueClosedError();
       const queue = new bullmq.Queue(this.name, { connection: { url: this.#url }, prefix: this.#prefix });
+      this.#opened.push(queue);
       // An 'error' event without a listener would crash the app; ioredis reconnects by itself.
       queue.on('error', (error) => publishQueueError(this.name, error));
       const commands = new IORedis(this.#url, { lazyConnect: true });
+      this.#opened.push({ close: async () => commands.disconnect(), disconnect: () => commands.disconnect() });
       commands.on('error', (error) => publishQueueError(this.name, error));
       // The client's first error is the server's answer (ECONNREFUSED, NOAUTH…); the promises
       // below would only say "Connection is closed".
@@ -189,7 +202,7 @@ export class BullMQBackend implements QueueBackend {
     connecting.catch(() => {
       if (this.#connecting === connecting) this.#connecting = undefined;
     });
-    return connecting;
+    return Promise.race([connecting, this.#closing]);
   }
 
   async connect(): Promise<void> {
@@ -320,25 +333,46 @@ export class BullMQBackend implements QueueBackend {
     });
   }
 
-  /** QueueEvents (one blocking XREAD connection), opened for the first settled() call. */
-  #listen(): Promise<QueueEvents> {
+  /**
+   * BullMQ's event stream, read by our own blocking XREAD connection, opened for the first
+   * settled() call. Not BullMQ's QueueEvents: its connection is a duplicate it owns, and one that
+   * never reached Redis keeps reconnecting after close(), holding the process open.
+   */
+  #listen(): Promise<void> {
     this.#events ??= (async () => {
-      const { bullmq } = await this.#ready();
-      const events = new bullmq.QueueEvents(this.name, {
-        connection: { url: this.#url, maxRetriesPerRequest: null },
-        prefix: this.#prefix,
-      });
-      events.on('error', (error) => publishQueueError(this.name, error));
-      const onSettled = ({ jobId }: { jobId: string }) => {
-        if (this.#waiters.has(jobId)) void this.#check(jobId);
-      };
-      events.on('completed', onSettled);
-      events.on('failed', onSettled);
-      events.on('removed', onSettled);
-      await events.waitUntilReady();
-      return events;
+      const { IORedis } = await this.#ready();
+      const reader = new IORedis(this.#url, { maxRetriesPerRequest: null });
+      this.#opened.push({ close: async () => reader.disconnect(), disconnect: () => reader.disconnect() });
+      reader.on('error', (error) => publishQueueError(this.name, error));
+      const stream = this.#key('events');
+      // The stream's last entry now: every event after it is read below, so a settled() that
+      // looks at its job after this resolves misses nothing.
+      const last = await Promise.race([reader.xrevrange(stream, '+', '-', 'COUNT', 1), this.#closing]);
+      void this.#readEvents(reader, stream, last[0]?.[0] ?? '0-0');
     })();
     return this.#events;
+  }
+
+  async #readEvents(reader: Redis, stream: string, from: string): Promise<void> {
+    let lastId = from;
+    while (!this.#closed) {
+      try {
+        const answer = await reader.xread('BLOCK', 5000, 'STREAMS', stream, lastId);
+        for (const [, entries] of answer ?? []) {
+          for (const [id, fields] of entries) {
+            lastId = id;
+            const event = fields[fields.indexOf('event') + 1];
+            const jobIndex = fields.indexOf('jobId');
+            const jobId = jobIndex === -1 ? undefined : fields[jobIndex + 1];
+            if (jobId !== undefined && SETTLING_EVENTS.has(event ?? '') && this.#waiters.has(jobId)) void this.#check(jobId);
+          }
+        }
+      } catch (error) {
+        if (this.#closed) return;
+        publishQueueError(this.name, error);
+        await new Promise((resolve) => setTimeout(resolve, 500).unref());
+      }
+    }
   }
 
   async #check(id: string): Promise<void> {
@@ -446,17 +480,22 @@ export class BullMQBackend implements QueueBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#rejectClosing(new QueueClosedError());
     this.#stopPolling();
     for (const waiters of [...this.#waiters.values()]) {
       for (const waiter of [...waiters]) waiter.reject(new QueueClosedError());
     }
     await Promise.allSettled([...this.#workers].map((worker) => worker.stop(0)));
-    const [connected, events] = await Promise.allSettled([this.#connecting, this.#events]);
-    if (events.status === 'fulfilled' && events.value) await events.value.close().catch(() => {});
-    if (connected.status === 'fulfilled' && connected.value) {
-      await connected.value.queue.close().catch(() => {});
-      connected.value.commands.disconnect();
-    }
+    // Each close waits for Redis at most SHUTDOWN_GRACE, then drops its connection (with Redis
+    // away, ioredis would keep a QUIT in its offline queue for ever).
+    await Promise.all(
+      this.#opened.splice(0).map(async (target) => {
+        await within(target.close(), SHUTDOWN_GRACE);
+        // Also after a close that resolved: a client that never reached Redis is still
+        // reconnecting, and only disconnect() stops that.
+        await within(Promise.resolve(target.disconnect()), SHUTDOWN_GRACE);
+      }),
+    );
   }
 }
 

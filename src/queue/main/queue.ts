@@ -12,7 +12,7 @@ import {
   JobWaitTimeoutError,
   QueueClosedError,
 } from '../../errors.js';
-import { QUEUE_BRAND } from '../../shared/globals.js';
+import { ensureGlobal, QUEUE_BRAND } from '../../shared/globals.js';
 import { describeValue } from '../../shared/validate.js';
 import { markedDefinition } from '../../pool/marking/registry.js';
 import type { JobSnapshot, JobState, QueueBackend } from '../backend.js';
@@ -31,6 +31,12 @@ import {
 import { QueueStatsRecorder, type QueueFunctionStats } from './stats.js';
 
 type AnyFunction = (...args: never[]) => unknown;
+
+/**
+ * Every queue not yet closed, by name: the metrics exporters list them from here (as pools from
+ * livePools), so a user need not hand them over. Process-wide: both builds' queues are listed.
+ */
+const liveQueues = ensureGlobal('liveQueues', () => new Map());
 
 export interface EnqueuedJob {
   id: string;
@@ -74,6 +80,7 @@ export class Queue {
   /** The same as createQueue(options). */
   constructor(options: QueueOptions) {
     this.#options = resolveQueueOptions(options);
+    liveQueues.set(this, this.#options.name);
   }
 
   /** The queue's name on the server. */
@@ -161,7 +168,7 @@ export class Queue {
    * every caller awaits the same close.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#close().finally(() => liveQueues.delete(this));
     return this.#closing;
   }
 
