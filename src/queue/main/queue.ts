@@ -65,7 +65,7 @@ export type QueueStats = Record<string, QueueFunctionStats>;
 
 /** Make a queue; it connects on first use. Throws at once on an invalid option. */
 export function createQueue(options: QueueOptions): Queue {
-  return new Queue(resolveQueueOptions(options));
+  return new Queue(options);
 }
 
 export class Queue {
@@ -77,10 +77,10 @@ export class Queue {
   readonly #waits = new Set<AbortController>();
   readonly #stats = new QueueStatsRecorder();
 
-  /** @internal use createQueue() */
-  constructor(options: ResolvedQueueOptions) {
-    this.#options = options;
-    liveQueues.set(this, options.name);
+  /** The same as createQueue(options). */
+  constructor(options: QueueOptions) {
+    this.#options = resolveQueueOptions(options);
+    liveQueues.set(this, this.#options.name);
   }
 
   /** The queue's name on the server. */
@@ -239,9 +239,15 @@ function functionKey(fn: unknown): string {
     const name = (fn as AnyFunction).name || 'the function';
     throw new FunctionNotPortableError(
       `${name} is not marked with threaded(), so a worker process cannot find it: mark it at the top level of ` +
-        `its own module, export const ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'task'} = threaded(function ${
-          /^[A-Za-z_$][\w$]*$/.test(name) ? name : 'task'
-        }(…) { … }, { queue }), and start the worker with that module`,
+        `a module of its own (export const task = threaded(function task(…) { … }, { queue })) and start the ` +
+        `worker with that module`,
+    );
+  }
+  if (/^#\d+$/.test(def.key)) {
+    throw new FunctionNotPortableError(
+      `this anonymous marked function's key is its place among its module's threaded() calls (${def.key}), which a ` +
+        `worker built from another version of the module would map to another function; name it, or mark it with ` +
+        `threaded(fn, { name })`,
     );
   }
   return def.key;
