@@ -53,6 +53,11 @@ export function publishQueueError(queue: string, error: unknown): void {
   if (queueErrors.hasSubscribers) queueErrors.publish({ queue, backend: 'bullmq', error });
 }
 
+/** open.ts's preloadBackend(): the client libraries, loaded ahead of the first use. */
+export function preload(url: string): Promise<unknown> {
+  return loadClients(url);
+}
+
 async function loadClients(url: string): Promise<{ bullmq: typeof import('bullmq'); IORedis: typeof Redis }> {
   const scheme = url.split(':')[0];
   const load = async <T>(pkg: string, importer: () => Promise<T>): Promise<T> => {

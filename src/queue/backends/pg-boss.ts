@@ -74,6 +74,11 @@ function nodeSupported(): boolean {
   return major > 22 || (major === 22 && minor >= 12);
 }
 
+/** open.ts's preloadBackend(): the client library, loaded ahead of the first use. */
+export function preload(url: string): Promise<unknown> {
+  return loadPgBoss(url);
+}
+
 async function loadPgBoss(url: string): Promise<typeof import('pg-boss')> {
   const scheme = url.split(':')[0];
   if (!nodeSupported()) {

@@ -4,6 +4,7 @@
  * pg-boss or BullMQ by the URL) and decodes what the worker process stored. Nothing connects
  * until the first call that needs the server.
  */
+import { isMainThread } from 'node:worker_threads';
 import {
   FunctionNotPortableError,
   InvalidOptionTypeError,
@@ -14,9 +15,9 @@ import {
 } from '../../errors.js';
 import { ensureGlobal, QUEUE_BRAND } from '../../shared/globals.js';
 import { describeValue } from '../../shared/validate.js';
-import { markedDefinition } from '../../pool/marking/registry.js';
+import { inPoolWorker, markedDefinition } from '../../pool/marking/registry.js';
 import type { JobSnapshot, JobState, QueueBackend } from '../backend.js';
-import { openBackend } from '../backends/open.js';
+import { openBackend, preloadBackend } from '../backends/open.js';
 import { decodeError, decodeValue, encodeArguments } from '../payload.js';
 import {
   checkJobId,
@@ -81,6 +82,8 @@ export class Queue {
   constructor(options: QueueOptions) {
     this.#options = resolveQueueOptions(options);
     liveQueues.set(this, this.#options.name);
+    // A pool thread that imports the marking module never sends a job: nothing to load there.
+    if (isMainThread && !inPoolWorker()) preloadBackend(this.#options.url);
   }
 
   /** The queue's name on the server. */
