@@ -142,6 +142,7 @@ export class BullMQBackend implements QueueBackend {
   #rejectClosing!: (error: Error) => void;
   #poll: NodeJS.Timeout | undefined;
   #sweeping = false;
+  readonly #toGlance = new Set<string>();
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #workers = new Set<WorkHandle>();
   #closed = false;
@@ -227,13 +228,13 @@ export class BullMQBackend implements QueueBackend {
 
   async get(id: string): Promise<JobSnapshot | undefined> {
     const { queue, commands } = await this.#ready();
-    // The state first, then the hash: a settled state never changes, so the fields read after
-    // it are the settled ones (the other order could pair 'completed' with a running job's data).
-    const bullState = await queue.getJobState(id);
-    const [job, fields] = await Promise.all([
-      queue.getJob(id) as Promise<Job | undefined>,
-      commands.hmget(this.#key(id), OUTPUT_FIELD, CANCEL_FIELD, 'progress'),
-    ]);
+    const read = () =>
+      Promise.all([queue.getJob(id) as Promise<Job | undefined>, commands.hmget(this.#key(id), OUTPUT_FIELD, CANCEL_FIELD, 'progress')]);
+    // State and hash in one round trip; a settled state never changes, so when the hash was read
+    // just before the job settled (no finishedOn yet) it is read again, after the state.
+    const [bullState, first] = await Promise.all([queue.getJobState(id), read()]);
+    const settledState = bullState === 'completed' || bullState === 'failed';
+    const [job, fields] = settledState && first[0] && !first[0].finishedOn ? await read() : first;
     const [output = null, cancel = null, progress = null] = fields;
     if (!job) return this.#cancelledRecord(commands, id);
     let state: JobState = BULLMQ_STATES[bullState] ?? 'queued';
@@ -327,7 +328,7 @@ export class BullMQBackend implements QueueBackend {
       this.#startPolling();
       // Subscribe first, then look: an event that lands in between is not missed.
       this.#listen().then(
-        () => this.#check(id),
+        () => this.#glanceSoon(id),
         (error) => waiter.reject(error),
       );
     });
@@ -404,20 +405,37 @@ export class BullMQBackend implements QueueBackend {
     if (this.#sweeping || this.#waiters.size === 0) return;
     this.#sweeping = true;
     try {
+      await this.#glance([...this.#waiters.keys()]);
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** A new settled() call's first look, batched with the others of the same turn of the loop. */
+  #glanceSoon(id: string) {
+    this.#toGlance.add(id);
+    if (this.#toGlance.size > 1) return;
+    setImmediate(() => {
+      const ids = [...this.#toGlance];
+      this.#toGlance.clear();
+      void this.#glance(ids);
+    });
+  }
+
+  /** One pipelined look at each job's finishedOn; a full get() only for those settled or gone. */
+  async #glance(ids: string[]) {
+    try {
       const { commands } = await this.#ready();
-      const ids = [...this.#waiters.keys()];
       const pipeline = commands.pipeline();
       for (const id of ids) pipeline.hmget(this.#key(id), 'finishedOn', 'name');
       const answers = (await pipeline.exec()) ?? [];
       ids.forEach((id, index) => {
         const [error, fields] = answers[index] ?? [];
         const [finishedOn, name] = (fields as Array<string | null> | undefined) ?? [];
-        if (!error && (finishedOn || !name)) void this.#check(id);
+        if (error || finishedOn || !name) void this.#check(id);
       });
     } catch (error) {
       publishQueueError(this.name, error);
-    } finally {
-      this.#sweeping = false;
     }
   }
 
