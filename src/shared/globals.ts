@@ -84,6 +84,9 @@ export interface ProcessGlobals {
   whyIsNodeRunning: (logger: { error(...args: unknown[]): void }) => void;
   /** Every ThreadPool not yet closed or destroyed, with its name: what the metrics exporters list. */
   livePools: Map<{ stats(): PoolStats }, string>;
+  /** threaded() wrapper (and the function it marks) → the Queue of `threaded(fn, { queue })`: every
+   * build's route helpers (each CJS entry is its own bundle) find a marked function's queue here. */
+  threadedQueues: WeakMap<object, object>;
   /** Set by otelMetrics(): the active OTel span's ids, read by the watchdog's capture while the main thread blocks. */
   readActiveSpan: () => { traceId: string; spanId: string } | undefined;
 }

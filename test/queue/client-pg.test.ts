@@ -16,6 +16,7 @@ import {
   QueueClosedError,
   type Queue,
 } from 'loopguard/queue';
+import { openBackend } from '../../src/queue/backends/open.js';
 import { startConsumer, type Consumer } from './consumer.js';
 import { pgBossSupported, pgSuiteName, postgresUrl } from './support.js';
 
@@ -162,6 +163,31 @@ suite(pgSuiteName('queue on PostgreSQL (pg-boss)'), () => {
     expect(await waiting).toBeInstanceOf(JobCancelledError);
     expect((await queue.status(id)).state).toBe('cancelled');
     expect(await queue.cancel(id)).toBe(false);
+  });
+
+  it('shows the progress a running job reported in status()', async () => {
+    const { id } = await queue.enqueue(tasks.buildLedger, ['2026-04', 60_000]);
+    const job = await consumer.startOf(id);
+    await job.progress({ accounts: 120, of: 400 });
+    const status = await queue.status(id);
+    expect(status).toMatchObject({ state: 'active', attempts: 1, progress: { accounts: 120, of: 400 } });
+    expect(status.startedAt).toBeInstanceOf(Date);
+    await queue.cancel(id);
+  });
+
+  it('counts the queue\'s jobs by state on the server', async () => {
+    const counting = createQueue({ url, name: unique('counting') });
+    try {
+      const first = await counting.enqueue(tasks.buildLedger, ['a', 0], { delay: 60_000 });
+      await counting.enqueue(tasks.buildLedger, ['b', 0], { delay: 60_000 });
+      await counting.cancel(first.id);
+      const backend = await openBackend(url, counting.name, { pollInterval: 50, timeout: 60_000 });
+      expect(await backend.counts()).toEqual({ queued: 1, active: 0, completed: 0, failed: 0, cancelled: 1 });
+      await backend.close();
+      await expect(backend.counts()).rejects.toBeInstanceOf(QueueClosedError);
+    } finally {
+      await counting.close();
+    }
   });
 
   it('refuses a payload over maxPayload at enqueue, saying to pass a reference', async () => {

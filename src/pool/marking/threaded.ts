@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import { FunctionNotPortableError, InvalidOptionRangeError, InvalidOptionTypeError } from '../../errors.js';
-import { getGlobal, QUEUE_BRAND, setGlobal } from '../../shared/globals.js';
+import { ensureGlobal, getGlobal, QUEUE_BRAND, setGlobal } from '../../shared/globals.js';
 import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../../shared/validate.js';
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
 import { noteOffloaded, ThreadPool } from '../main/pool.js';
@@ -155,6 +155,10 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   const wrapper = named(fn.name, (...args: A) => (limit === undefined ? call(args) : limit(() => call(args))));
   aliasDefinition(wrapper, def);
   markedWrappers.set(wrapper, fn);
+  if (queue !== undefined) {
+    queueOfMarked.set(wrapper, queue);
+    queueOfMarked.set(fn, queue);
+  }
   poolOf.set(fn, given.pool);
   if (runOptions !== undefined) runOptionsOf.set(fn, runOptions);
   return wrapper;
@@ -178,6 +182,17 @@ function checkQueue(given: ThreadedOptions): ThreadedQueue {
     );
   }
   return queue as ThreadedQueue;
+}
+
+/** threaded() wrapper (and the function it marks) → the queue it was marked with. */
+const queueOfMarked = ensureGlobal('threadedQueues', () => new WeakMap<object, object>()) as WeakMap<object, ThreadedQueue>;
+
+/**
+ * The queue `fn` was marked with (`threaded(fn, { queue })`), for the adapters' route helpers,
+ * which take a marked function and find its queue; undefined for a function marked without one.
+ */
+export function queueOf(fn: (...args: never[]) => unknown): ThreadedQueue | undefined {
+  return queueOfMarked.get(fn);
 }
 
 /** threaded() wrapper → marked function, so runInThreadpool(wrapper) takes the marked path. */

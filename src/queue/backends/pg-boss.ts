@@ -13,7 +13,7 @@
  *   `superviseIntervalSeconds` and expires a queue at most every `monitorIntervalSeconds`
  *   (both 60 s by default), so both are set to half the queue's default timeout (1 to 60 s),
  *   and a dead worker's job is taken again within about twice its timeout.
- * - `retries` → `retryLimit`, plus LEASE_RETRIES for dead workers (below); `retryDelay` →
+ * - `retries` → `retryLimit` (a lost lease counts as an attempt, LEASE_RETRIES); `retryDelay` →
  *   `retryDelay` in whole seconds with `retryBackoff` (pg-boss doubles it, with jitter);
  *   `priority` → `priority`; `delay` → `startAfter` in seconds (the server's clock, not ours).
  * - Workers: pg-boss-work.ts. Outputs stored are ours: `{ result }`, `{ error }`, `{ progress }`.
@@ -52,13 +52,15 @@ import {
 import { startWorkLoop, type Running, type WorkContext } from './pg-boss-work.js';
 
 /**
- * Attempts beyond `retries` that pg-boss may start for a job whose worker died: its supervision
- * retries an expired job only while `retry_count < retryLimit`, so with `retries: 0` a job
- * whose worker was SIGKILLed would fail instead of running again (at-least-once). The limit
- * sent is `retries` plus these, and an attempt whose function throws once `retries` are used
- * up fails the job for good whatever the limit (pg-boss-work.ts).
+ * Attempts beyond `retries` that pg-boss may start for a job whose worker died. 0: a lost lease
+ * counts as an attempt, as on BullMQ (the backend contract, test/queue/backend-contract.ts):
+ * with `retries: 0` a job whose worker was SIGKILLed fails with WorkerCrashedError rather than
+ * running again. pg-boss's supervision retries an expired job only while
+ * `retry_count < retryLimit`; were this raised, an attempt whose function throws once `retries`
+ * are used up would still fail the job for good (pg-boss-work.ts), and only dead workers would
+ * get the extra attempts.
  */
-const LEASE_RETRIES = 2;
+const LEASE_RETRIES = 0;
 
 interface Watcher {
   resolve(job: JobSnapshot): void;
