@@ -190,6 +190,8 @@ describe('job-queue route options', () => {
     expect(() => enqueue(renderReport, { queue, colour: 1 } as never)).toThrow(/unknown option `colour`/);
     expect(() => enqueue('renderReport' as never, { queue })).toThrow(/fn must be a function/);
     expect(() => jobStatus(undefined as never)).toThrow(/queue must be a Queue/);
+    // Neither marked with a queue nor given one.
+    expect(() => enqueue(renderReport)).toThrow(/fn must be a function marked with threaded\(renderReport, \{ queue \}\), or options.queue given/);
   });
 
   it('statusUrl places the status elsewhere', async () => {
