@@ -107,7 +107,7 @@ export async function statusAnswer(queue: RouteQueue, id: string | undefined): P
   if (id === undefined || id === '') return { status: 404, body: JSON.stringify({ error: 'no job id in the path' }), headers };
   try {
     const status = await queue.status(id);
-    return { status: 200, body: JSON.stringify(statusJson(status)), headers };
+    return { status: 200, body: JSON.stringify(statusJson(status), jsonValue), headers };
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     // An id of the wrong shape (checkJobId) cannot name a job either.
@@ -116,6 +116,18 @@ export async function statusAnswer(queue: RouteQueue, id: string | undefined): P
     }
     throw error;
   }
+}
+
+/**
+ * A job's result crosses as v8 serialisation, so it may hold what JSON has no form for: a BigInt
+ * becomes its decimal string, a Map an object of its entries, a Set an array (rather than a 500
+ * for a BigInt, or `{}` for a Map).
+ */
+function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Map) return Object.fromEntries(value);
+  if (value instanceof Set) return [...value];
+  return value;
 }
 
 /** The last path segment (for node:http, which has no route parameters). */
