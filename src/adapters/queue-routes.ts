@@ -119,13 +119,13 @@ export async function statusAnswer(queue: RouteQueue, id: string | undefined): P
 }
 
 /**
- * A job's result crosses as v8 serialisation, so it may hold what JSON has no form for: a BigInt
- * becomes its decimal string, a Map an object of its entries, a Set an array (rather than a 500
- * for a BigInt, or `{}` for a Map).
+ * A job's result keeps its types across the queue (v8 serialisation), but JSON has none of
+ * them: JSON.stringify throws on a BigInt and writes a Map or a Set as `{}`, losing its data.
+ * Here a BigInt is its decimal string, a Map an object of its entries, a Set an array.
  */
 function jsonValue(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Map) return Object.fromEntries(value);
+  if (value instanceof Map) return Object.fromEntries([...value].map(([key, entry]) => [String(key), entry as unknown]));
   if (value instanceof Set) return [...value];
   return value;
 }

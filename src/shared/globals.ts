@@ -36,6 +36,14 @@ export interface SharedMonitor {
   readonly threshold: number;
   /** Report through the user's chosen log (pretty, JSON, a logger). */
   warn(fields: object, message: string): void;
+  /** Report the block of the tick the process exits from (call it in 'exit', before reading the figures). */
+  flushAtExit?(): void;
+}
+
+/** What the exporters read of a job queue's `stats()`, per function (loopguard/queue's stats carry more). */
+export interface QueueJobCounts {
+  completed: number;
+  failed: number;
 }
 
 /** Function → how a pool thread finds it (both builds share it, so either build's pool runs either's marks). */
@@ -84,6 +92,8 @@ export interface ProcessGlobals {
   whyIsNodeRunning: (logger: { error(...args: unknown[]): void }) => void;
   /** Every ThreadPool not yet closed or destroyed, with its name: what the metrics exporters list. */
   livePools: Map<{ stats(): PoolStats }, string>;
+  /** Every job queue (loopguard/queue) not yet closed, with its name: what the metrics exporters list. */
+  liveQueues: Map<{ stats(): Record<string, QueueJobCounts> }, string>;
   /** threaded() wrapper (and the function it marks) → the Queue of `threaded(fn, { queue })`: every
    * build's route helpers (each CJS entry is its own bundle) find a marked function's queue here. */
   threadedQueues: WeakMap<object, object>;

@@ -23,7 +23,7 @@ const entries: Record<string, string[]> = {
   'loopguard/prometheus': ['prometheusMetrics'],
   'loopguard/otel': ['otelMetrics'],
   'loopguard/queue': [
-    'createQueue', 'Queue', 'UnknownJobFunctionError', 'PayloadTooLargeError', 'JobCancelledError',
+    'createQueue', 'Queue', 'startWorker', 'UnknownJobFunctionError', 'PayloadTooLargeError', 'JobCancelledError',
     'JobWaitTimeoutError', 'QueueClosedError', 'JobNotFoundError', 'QueuePeerMissingError',
   ],
 };

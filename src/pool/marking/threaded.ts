@@ -105,6 +105,14 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   }
   const ordinal = nextOrdinal(moduleUrl);
   const key = given.name ?? (fn.name || `#${ordinal}`);
+  if (queue !== undefined && given.name === undefined && fn.name === '') {
+    // An ordinal key depends on the order of a module's threaded() calls: a worker built from
+    // another version of the module would run the wrong function.
+    throw new FunctionNotPortableError(
+      `a function marked for a queue needs a name, which its jobs carry and the worker finds it by; ` +
+        `name the function, or pass threaded(fn, { queue, name: 'renderReport' }) (at ${site.place})`,
+    );
+  }
   const registryKey = `${moduleUrl}#${key}`;
   const existing = markedFunctions.get(registryKey);
   if (existing !== undefined && existing !== fn) {

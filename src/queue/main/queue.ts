@@ -12,7 +12,7 @@ import {
   JobWaitTimeoutError,
   QueueClosedError,
 } from '../../errors.js';
-import { QUEUE_BRAND } from '../../shared/globals.js';
+import { ensureGlobal, QUEUE_BRAND } from '../../shared/globals.js';
 import { describeValue } from '../../shared/validate.js';
 import { markedDefinition } from '../../pool/marking/registry.js';
 import type { JobSnapshot, JobState, QueueBackend } from '../backend.js';
@@ -31,6 +31,12 @@ import {
 import { QueueStatsRecorder, type QueueFunctionStats } from './stats.js';
 
 type AnyFunction = (...args: never[]) => unknown;
+
+/**
+ * Every queue not yet closed, by name: the metrics exporters list them from here (as pools from
+ * livePools), so a user need not hand them over. Process-wide: both builds' queues are listed.
+ */
+const liveQueues = ensureGlobal('liveQueues', () => new Map());
 
 export interface EnqueuedJob {
   id: string;
@@ -59,7 +65,7 @@ export type QueueStats = Record<string, QueueFunctionStats>;
 
 /** Make a queue; it connects on first use. Throws at once on an invalid option. */
 export function createQueue(options: QueueOptions): Queue {
-  return new Queue(resolveQueueOptions(options));
+  return new Queue(options);
 }
 
 export class Queue {
@@ -71,9 +77,10 @@ export class Queue {
   readonly #waits = new Set<AbortController>();
   readonly #stats = new QueueStatsRecorder();
 
-  /** @internal use createQueue() */
-  constructor(options: ResolvedQueueOptions) {
-    this.#options = options;
+  /** The same as createQueue(options). */
+  constructor(options: QueueOptions) {
+    this.#options = resolveQueueOptions(options);
+    liveQueues.set(this, this.#options.name);
   }
 
   /** The queue's name on the server. */
@@ -161,7 +168,7 @@ export class Queue {
    * every caller awaits the same close.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#close().finally(() => liveQueues.delete(this));
     return this.#closing;
   }
 
@@ -232,9 +239,15 @@ function functionKey(fn: unknown): string {
     const name = (fn as AnyFunction).name || 'the function';
     throw new FunctionNotPortableError(
       `${name} is not marked with threaded(), so a worker process cannot find it: mark it at the top level of ` +
-        `its own module, export const ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'task'} = threaded(function ${
-          /^[A-Za-z_$][\w$]*$/.test(name) ? name : 'task'
-        }(…) { … }, { queue }), and start the worker with that module`,
+        `a module of its own (export const task = threaded(function task(…) { … }, { queue })) and start the ` +
+        `worker with that module`,
+    );
+  }
+  if (/^#\d+$/.test(def.key)) {
+    throw new FunctionNotPortableError(
+      `this anonymous marked function's key is its place among its module's threaded() calls (${def.key}), which a ` +
+        `worker built from another version of the module would map to another function; name it, or mark it with ` +
+        `threaded(fn, { name })`,
     );
   }
   return def.key;
