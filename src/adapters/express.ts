@@ -85,19 +85,19 @@ export function shed(options: ShedOptions): RequestHandler {
 }
 
 /**
- * Store a job for `fn(input)` on `options.queue` and answer at once with
- * `202 { id, state: 'queued', statusUrl }`: `app.post('/reports', enqueue(renderReport, { queue }))`.
+ * Store a job for `fn(input)` on the queue `fn` was marked with (`threaded(fn, { queue })`, or `options.queue`) and answer at once with
+ * `202 { id, state: 'queued', statusUrl }`: `app.post('/reports', enqueue(renderReport))`.
  * `input` is offload()'s; `statusUrl` is by default the request's path + `/<id>`, where
  * `jobStatus(queue)` answers (`app.get('/reports/:id', jobStatus(queue))`). Errors go to `next(err)`.
  */
 export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
   fn: OffloadFunction<P, Q, B>,
-  options: EnqueueRouteOptions<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
 ): RequestHandler {
-  checkEnqueueRoute(fn, options);
+  const route = checkEnqueueRoute(fn, options);
   return function enqueueRoute(req: Request, res: Response, next: NextFunction): void {
     nodeRequestInput(req, req.body, req.params, req.query)
-      .then((input) => enqueueAnswer(fn, input, req.baseUrl + req.path, options as EnqueueRouteOptions<never, never, never>))
+      .then((input) => enqueueAnswer(fn, input, req.baseUrl + req.path, route))
       .then((answer) => {
         res.status(answer.status).set(answer.headers).send(answer.body);
       })

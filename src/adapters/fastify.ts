@@ -100,15 +100,15 @@ export function shed(options: ShedOptions): FastifyPluginCallback {
 }
 
 /**
- * Store a job for `fn(input)` on `options.queue` and answer at once with
- * `202 { id, state: 'queued', statusUrl }`: `fastify.post('/reports', enqueue(renderReport, { queue }))`.
+ * Store a job for `fn(input)` on the queue `fn` was marked with (`threaded(fn, { queue })`, or `options.queue`) and answer at once with
+ * `202 { id, state: 'queued', statusUrl }`: `fastify.post('/reports', enqueue(renderReport))`.
  * `input` is offload()'s; `statusUrl` is by default the request's path + `/<id>`.
  */
 export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
   fn: OffloadFunction<P, Q, B>,
-  options: EnqueueRouteOptions<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
 ): RouteHandlerMethod {
-  checkEnqueueRoute(fn, options);
+  const route = checkEnqueueRoute(fn, options);
   return async function enqueueRoute(request: FastifyRequest, reply: FastifyReply): Promise<string> {
     const input: OffloadInput = {
       params: cloneable(request.params ?? {}) as Record<string, string>,
@@ -116,7 +116,7 @@ export function enqueue<P = Record<string, string>, Q = Record<string, unknown>,
       body: cloneable(request.body),
       headers: plainHeaders(request.headers),
     };
-    const answer = await enqueueAnswer(fn, input, pathOf(request.url), options as EnqueueRouteOptions<never, never, never>);
+    const answer = await enqueueAnswer(fn, input, pathOf(request.url), route);
     void reply.code(answer.status).headers(answer.headers);
     return answer.body;
   };

@@ -166,15 +166,15 @@ export function shed(options: ShedOptions): MiddlewareHandler {
 }
 
 /**
- * Store a job for `fn(input)` on `options.queue` and answer at once with
- * `202 { id, state: 'queued', statusUrl }`: `app.post('/reports', enqueue(renderReport, { queue }))`.
+ * Store a job for `fn(input)` on the queue `fn` was marked with (`threaded(fn, { queue })`, or `options.queue`) and answer at once with
+ * `202 { id, state: 'queued', statusUrl }`: `app.post('/reports', enqueue(renderReport))`.
  * `input` is offload()'s; `statusUrl` is by default the request's path + `/<id>`.
  */
 export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
   fn: OffloadFunction<P, Q, B>,
-  options: EnqueueRouteOptions<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
 ): Handler {
-  checkEnqueueRoute(fn, options);
+  const route = checkEnqueueRoute(fn, options);
   return async function enqueueRoute(c: Context): Promise<Response> {
     try {
       const input: OffloadInput = {
@@ -183,7 +183,7 @@ export function enqueue<P = Record<string, string>, Q = Record<string, unknown>,
         body: await bodyOf(c),
         headers: plainHeaders(c.req.header()),
       };
-      const answer = await enqueueAnswer(fn, input, c.req.path, options as EnqueueRouteOptions<never, never, never>);
+      const answer = await enqueueAnswer(fn, input, c.req.path, route);
       return c.body(answer.body, answer.status as 202, answer.headers);
     } catch (error) {
       throw withResponse(error);

@@ -149,21 +149,21 @@ export function shed(options: ShedOptions): (req: IncomingMessage, res: ServerRe
 }
 
 /**
- * A listener that stores a job for `fn(input)` on `options.queue` and answers at once with
- * `202 { id, state: 'queued', statusUrl }`: `http.createServer(enqueue(renderReport, { queue }))`.
+ * A listener that stores a job for `fn(input)` on the queue `fn` was marked with (or `options.queue`) and answers at once with
+ * `202 { id, state: 'queued', statusUrl }`: `http.createServer(enqueue(renderReport))`.
  * `input` is offload()'s `{ params, query, body, headers }` (a body a parser left on `req.body`
  * is used as it is). An error answers as offload()'s do.
  */
 export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
   fn: OffloadFunction<P, Q, B>,
-  options: EnqueueRouteOptions<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  checkEnqueueRoute(fn, options);
+  const route = checkEnqueueRoute(fn, options);
   return function enqueueListener(req: IncomingMessage, res: ServerResponse): void {
     answerNode(res, async () => {
       // A body parser ahead of it (Nest's, connect's) leaves req.body; else it is read here.
       const input = await inputOf(req, (req as { body?: unknown }).body);
-      return enqueueAnswer(fn, input, pathOf(urlOf(req)), options as EnqueueRouteOptions<never, never, never>);
+      return enqueueAnswer(fn, input, pathOf(urlOf(req)), route);
     });
   };
 }

@@ -133,19 +133,19 @@ export function shed(options: ShedOptions): Middleware {
 }
 
 /**
- * Store a job for `fn(input)` on `options.queue` and answer at once with
- * `202 { id, state: 'queued', statusUrl }`: `router.post('/reports', enqueue(renderReport, { queue }))`.
+ * Store a job for `fn(input)` on the queue `fn` was marked with (`threaded(fn, { queue })`, or `options.queue`) and answer at once with
+ * `202 { id, state: 'queued', statusUrl }`: `router.post('/reports', enqueue(renderReport))`.
  * `input` is offload()'s; `statusUrl` is by default the request's path + `/<id>`.
  */
 export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
   fn: OffloadFunction<P, Q, B>,
-  options: EnqueueRouteOptions<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
 ): Middleware {
-  checkEnqueueRoute(fn, options);
+  const route = checkEnqueueRoute(fn, options);
   return async function enqueueRoute(ctx: Context): Promise<void> {
     const parsed = (ctx.request as { body?: unknown }).body;
     const input = await nodeRequestInput(ctx.req, parsed, (ctx as RoutedContext).params, ctx.query);
-    const answer = await enqueueAnswer(fn, input, ctx.path, options as EnqueueRouteOptions<never, never, never>);
+    const answer = await enqueueAnswer(fn, input, ctx.path, route);
     ctx.set(answer.headers);
     ctx.status = answer.status;
     ctx.body = answer.body;

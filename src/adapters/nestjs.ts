@@ -48,7 +48,7 @@ export type { ShedOptions } from '../telemetry/shed.js';
 
 /**
  * The job-queue routes as node middleware, for either platform (Nest hands both the node:http
- * request): `consumer.apply(enqueue(renderReport, { queue })).forRoutes({ path: 'reports',
+ * request): `consumer.apply(enqueue(renderReport)).forRoutes({ path: 'reports',
  * method: RequestMethod.POST })` answers 202 `{ id, state, statusUrl }`, and
  * `consumer.apply(jobStatus(queue)).forRoutes({ path: 'reports/:id', method: RequestMethod.GET })`
  * serves the status (the id is the path's last segment). `input.params` is empty there.

@@ -1,14 +1,15 @@
 /**
- * What every adapter's job-queue routes share (API §7): `enqueue(fn, { queue })` answers a
- * request at once with `202 { id, state: 'queued', statusUrl }` (and a `Location` header) after
+ * What every adapter's job-queue routes share (API §7): `enqueue(fn)` answers a request at once with `202 { id, state: 'queued', statusUrl }` (and a `Location` header) after
  * storing a job for `fn(input)`, where `input` is the same plain `{ params, query, body,
  * headers }` copy offload() builds; `jobStatus(queue)` serves `GET …/:id` with `queue.status()`'s
  * object as JSON, 404 for an id the queue does not hold.
  *
- * Only the Queue's shape is used here, so an adapter never loads loopguard/queue (nor a queue
- * client) at module load: the app passes the Queue it made with createQueue().
+ * `fn` is a function marked with `threaded(fn, { queue })`: its queue is found in threaded()'s
+ * process-wide record (shared/globals.ts 'threadedQueues'), or given as `options.queue`. Only the
+ * Queue's shape is used here, so an adapter never loads loopguard/queue (nor a queue client).
  */
 import { InvalidOptionTypeError } from '../errors.js';
+import { getGlobal } from '../shared/globals.js';
 import { checkFunction, checkOptionsObject, describeValue } from '../shared/validate.js';
 import type { OffloadInput } from './offload.js';
 
@@ -30,8 +31,8 @@ export interface RouteJobStatus {
 export type RouteJobOptions = Record<string, unknown>;
 
 export interface EnqueueRouteOptions<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {
-  /** The queue the job goes on. */
-  queue: RouteQueue;
+  /** The queue the job goes on. @default the one `fn` was marked with: `threaded(fn, { queue })` */
+  queue?: RouteQueue;
   /**
    * The URL of the job's status, sent as `statusUrl` and `Location`.
    * @default the request's path followed by `/<id>`, where `jobStatus(queue)` is mounted as `…/:id`
@@ -49,13 +50,31 @@ export interface RouteAnswer {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-export function checkEnqueueRoute(fn: unknown, options: unknown): void {
+/** The validated options of one enqueue() route, its queue found. */
+export interface EnqueueRoute {
+  queue: RouteQueue;
+  statusUrl?: (id: string, input: OffloadInput) => string;
+  jobOptions?: (input: OffloadInput) => RouteJobOptions | undefined;
+}
+
+export function checkEnqueueRoute(fn: unknown, options: unknown): EnqueueRoute {
   checkFunction('fn', fn);
   checkOptionsObject('options', options, ['queue', 'statusUrl', 'jobOptions']);
   const given = (options ?? {}) as Partial<EnqueueRouteOptions>;
-  checkRouteQueue('queue', given.queue);
   if (given.statusUrl !== undefined) checkFunction('statusUrl', given.statusUrl);
   if (given.jobOptions !== undefined) checkFunction('jobOptions', given.jobOptions);
+  let queue: unknown = given.queue;
+  if (queue === undefined) {
+    queue = getGlobal('threadedQueues')?.get(fn as object);
+    if (queue === undefined) {
+      const name = (fn as { name?: string }).name || 'fn';
+      throw new InvalidOptionTypeError(
+        `fn must be a function marked with threaded(${name}, { queue }), or options.queue given; ${name} has no queue`,
+      );
+    }
+  }
+  checkRouteQueue('queue', queue);
+  return { ...(given as EnqueueRoute), queue: queue as RouteQueue };
 }
 
 export function checkRouteQueue(name: string, queue: unknown): void {
@@ -70,12 +89,11 @@ export async function enqueueAnswer(
   fn: unknown,
   input: OffloadInput,
   path: string,
-  options: EnqueueRouteOptions<never, never, never>,
+  route: EnqueueRoute,
 ): Promise<RouteAnswer> {
-  const typed = options as unknown as EnqueueRouteOptions;
-  const jobOptions = typed.jobOptions?.(input);
-  const { id } = await typed.queue.enqueue(fn as never, [input] as never, jobOptions as never);
-  const statusUrl = typed.statusUrl ? typed.statusUrl(id, input) : `${path.replace(/\/+$/, '')}/${encodeURIComponent(id)}`;
+  const jobOptions = route.jobOptions?.(input);
+  const { id } = await route.queue.enqueue(fn as never, [input] as never, jobOptions as never);
+  const statusUrl = route.statusUrl ? route.statusUrl(id, input) : `${path.replace(/\/+$/, '')}/${encodeURIComponent(id)}`;
   return {
     status: 202,
     body: JSON.stringify({ id, state: 'queued', statusUrl }),

@@ -190,6 +190,33 @@ describe('job-queue route options', () => {
     expect(() => enqueue(renderReport, { queue, colour: 1 } as never)).toThrow(/unknown option `colour`/);
     expect(() => enqueue('renderReport' as never, { queue })).toThrow(/fn must be a function/);
     expect(() => jobStatus(undefined as never)).toThrow(/queue must be a Queue/);
+    // Neither marked with a queue nor given one.
+    expect(() => enqueue(renderReport)).toThrow(/fn must be a function marked with threaded\(renderReport, \{ queue \}\), or options.queue given/);
+  });
+
+  it('jobStatus writes a result\'s BigInt, Map and Set as JSON can hold them', async () => {
+    const { jobStatus } = await import('loopguard/http');
+    const queue = {
+      ...recordingQueue(),
+      status: async (id: string) => ({
+        id,
+        state: 'completed',
+        result: { total: 85_050n, totals: new Map([['desk', 74_700n]]), tags: new Set(['net-30']) },
+      }),
+    };
+    const server = createServer(jobStatus(queue));
+    const url = await listening(server);
+    try {
+      const response = await fetch(`${url}/jobs/job-9`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({
+        id: 'job-9',
+        state: 'completed',
+        result: { total: '85050', totals: { desk: '74700' }, tags: ['net-30'] },
+      });
+    } finally {
+      await closeServer(server)();
+    }
   });
 
   it('statusUrl places the status elsewhere', async () => {

@@ -1,6 +1,7 @@
 // What only the BullMQ backend has to prove: its mapping onto BullMQ's numbers, Redis going
 // away, a lease lost while the worker lives, and the harness's skip rule.
 import { spawn } from 'node:child_process';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -76,10 +77,18 @@ describe.skipIf(!redis.run)(`BullMQ against a real Redis${redis.run ? '' : ` (${
     return backend;
   };
 
-  it('connect() rejects with the server error when nothing listens', async () => {
-    const backend = await openBullMQ('redis://127.0.0.1:1', 'nowhere', { pollInterval: 250, timeout: 1000 });
-    opened.push(backend);
-    await expect(backend.connect()).rejects.toThrow(/ECONNREFUSED/);
+  it('connect() rejects with the server error when nothing listens, and publishes the errors it retries', async () => {
+    const published: Array<{ queue: string; backend: string; error: unknown }> = [];
+    const onMessage = (message: unknown) => published.push(message as (typeof published)[number]);
+    diagnostics_channel.subscribe('loopguard:queue:error', onMessage);
+    try {
+      const backend = await openBullMQ('redis://127.0.0.1:1', 'nowhere', { pollInterval: 250, timeout: 1000 });
+      opened.push(backend);
+      await expect(backend.connect()).rejects.toThrow(/ECONNREFUSED/);
+      expect(published[0]).toMatchObject({ queue: 'nowhere', backend: 'bullmq', error: expect.objectContaining({ code: 'ECONNREFUSED' }) });
+    } finally {
+      diagnostics_channel.unsubscribe('loopguard:queue:error', onMessage);
+    }
   });
 
   it('loses nothing queued when Redis restarts before a worker takes it', async () => {

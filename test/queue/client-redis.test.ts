@@ -97,7 +97,8 @@ suite(`queue on Redis (BullMQ)${redis.run ? '' : ` (${redis.skipReason})`}`, () 
     const { renderMonthlyReport } = await import('../fixtures/queue/report-routes.mjs');
     const app = express();
     app.use(express.json());
-    app.post('/reports', enqueue(renderMonthlyReport, { queue }));
+    // No queue given: enqueue() finds the one renderMonthlyReport was marked with.
+    app.post('/reports', enqueue(renderMonthlyReport));
     app.get('/reports/:id', jobStatus(queue));
     const http: Server = createServer(app);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

@@ -10,8 +10,8 @@
  * most max(lease, interval) + interval. We want that within about twice the job's `timeout`, and
  * the worker runs jobs with different timeouts, so the lease is per job: BullMQ's own renewal is
  * off (`skipLockRenewal`) and each job extends its own lock to `lease = clamp(timeout / 2, 1 s,
- * 30 s)` every lease/3 (a missed renewal or two still holds it). The worker's lockDuration only
- * covers the milliseconds between BullMQ taking the job and our first extension. The stalled
+ * 30 s)` every lease/3 (a missed renewal or two still holds it). BullMQ takes a job with the
+ * worker's lockDuration, 1 s, and the first extension comes after 250 ms. The stalled
  * interval is `clamp(queue timeout / 2, 100 ms, 1 s)` (bullmq.ts): so a job runs again within
  * timeout / 2 + 1 s (≤ 2 × timeout from a timeout of 0.7 s), one with a timeout under 2 s
  * within 2 s, and a long one within 31 s. The renewal runs on this process's event loop, which
@@ -76,6 +76,7 @@ export async function within(promise: Promise<unknown>, ms: number): Promise<boo
 export const SHUTDOWN_GRACE = 1000;
 
 const LEASE_MIN = 1000;
+const FIRST_RENEWAL = LEASE_MIN / 4;
 const LEASE_MAX = 30_000;
 
 export function leaseFor(timeout: number): number {
@@ -130,9 +131,15 @@ export async function startBullMQWorker(
         // Redis unreachable: the lock may still hold; the next renewal tells.
       }
     };
-    const [cancelledEarly] = await Promise.all([cancelRequested(id), renew()]);
-    const renewal = setInterval(() => void renew(), lease / 3);
+    // BullMQ took the job with the worker's lockDuration (LEASE_MIN): the first renewal, to the
+    // job's own lease, comes well inside it, so a short job never pays for one.
+    let renewal = setTimeout(() => {
+      void renew();
+      renewal = setInterval(() => void renew(), lease / 3);
+      renewal.unref();
+    }, Math.min(lease / 3, FIRST_RENEWAL));
     renewal.unref();
+    const cancelledEarly = await cancelRequested(id);
 
     running.set(id, {
       controller,
@@ -215,7 +222,7 @@ export async function startBullMQWorker(
     prefix: context.prefix,
     concurrency: options.concurrency,
     skipLockRenewal: true,
-    lockDuration: 10_000,
+    lockDuration: LEASE_MIN,
     stalledInterval: context.stalledInterval,
     maxStalledCount: Number.MAX_SAFE_INTEGER,
   });

@@ -17,10 +17,9 @@
  * job's returnvalue is our encoded text (BullMQ keeps it as JSON); a failed attempt's encoded
  * error goes in the job hash's `lgOutput` field, since BullMQ keeps only an error's message.
  */
-import { channel } from 'node:diagnostics_channel';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JobNotFoundError, QueueClosedError, QueuePeerMissingError } from '../../errors.js';
+import { QueueClosedError, QueuePeerMissingError } from '../../errors.js';
 import type {
   ActiveJob,
   BackendOptions,
@@ -35,6 +34,8 @@ import type {
   WorkOptions,
 } from '../backend.js';
 import { encodeError } from '../payload.js';
+import { JobWatch } from './bullmq-watch.js';
+import { diagnosticsChannel } from './diagnostics.js';
 import { SHUTDOWN_GRACE, startBullMQWorker, within, type StoredJobData, type WorkContext } from './bullmq-work.js';
 
 /**
@@ -46,11 +47,8 @@ export interface BullMQBackendOptions extends Partial<BackendOptions> {
   prefix?: string;
 }
 
-/** Where backends publish what they cannot throw to anyone (the same channel as pg-boss.ts's). */
-const queueErrors = channel('loopguard:queue:error');
-
 export function publishQueueError(queue: string, error: unknown): void {
-  if (queueErrors.hasSubscribers) queueErrors.publish({ queue, backend: 'bullmq', error });
+  if (diagnosticsChannel.hasSubscribers) diagnosticsChannel.publish({ queue, backend: 'bullmq', error });
 }
 
 /** open.ts's preloadBackend(): the client libraries, loaded ahead of the first use. */
@@ -100,19 +98,11 @@ const BULLMQ_STATES: Readonly<Record<string, JobState>> = {
 
 const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
 
-/** Events of BullMQ's stream after which a job may have settled (a removed job: cancelled). */
-const SETTLING_EVENTS: ReadonlySet<string> = new Set(['completed', 'failed', 'removed']);
-
 interface CancelledRecord {
   fn: string;
   attempts: number;
   createdAt: number;
   settledAt: number;
-}
-
-interface Waiter {
-  resolve(job: JobSnapshot): void;
-  reject(error: unknown): void;
 }
 
 interface Connected {
@@ -139,15 +129,12 @@ export class BullMQBackend implements QueueBackend {
   readonly #pollInterval: number;
   readonly #stalledInterval: number;
   #connecting: Promise<Connected> | undefined;
-  #events: Promise<void> | undefined;
   /** Every BullMQ object and Redis client made, as soon as it is made: close() ends them all. */
   readonly #opened: Array<{ close(): Promise<unknown>; disconnect(): unknown }> = [];
   /** Rejects when close() starts: a call waiting for a connection must not wait for ever. */
   readonly #closing: Promise<never>;
   #rejectClosing!: (error: Error) => void;
-  #poll: NodeJS.Timeout | undefined;
-  #sweeping = false;
-  readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #watch: JobWatch;
   readonly #workers = new Set<WorkHandle>();
   #closed = false;
 
@@ -159,6 +146,17 @@ export class BullMQBackend implements QueueBackend {
     this.#stalledInterval = Math.min(Math.max((options.timeout ?? 60_000) / 2, 100), 1000);
     this.#closing = new Promise<never>((_, reject) => (this.#rejectClosing = reject));
     this.#closing.catch(() => {});
+    this.#watch = new JobWatch({
+      url,
+      pollInterval: this.#pollInterval,
+      ready: () => this.#ready(),
+      get: (id) => this.get(id),
+      key: (suffix) => this.#key(suffix),
+      closing: this.#closing,
+      closed: () => this.#closed,
+      track: (target) => this.#opened.push(target),
+      publishError: (error) => publishQueueError(this.name, error),
+    });
   }
 
   #key(suffix: string): string {
@@ -232,13 +230,13 @@ export class BullMQBackend implements QueueBackend {
 
   async get(id: string): Promise<JobSnapshot | undefined> {
     const { queue, commands } = await this.#ready();
-    // The state first, then the hash: a settled state never changes, so the fields read after
-    // it are the settled ones (the other order could pair 'completed' with a running job's data).
-    const bullState = await queue.getJobState(id);
-    const [job, fields] = await Promise.all([
-      queue.getJob(id) as Promise<Job | undefined>,
-      commands.hmget(this.#key(id), OUTPUT_FIELD, CANCEL_FIELD, 'progress'),
-    ]);
+    const read = () =>
+      Promise.all([queue.getJob(id) as Promise<Job | undefined>, commands.hmget(this.#key(id), OUTPUT_FIELD, CANCEL_FIELD, 'progress')]);
+    // State and hash in one round trip; a settled state never changes, so when the hash was read
+    // just before the job settled (no finishedOn yet) it is read again, after the state.
+    const [bullState, first] = await Promise.all([queue.getJobState(id), read()]);
+    const settledState = bullState === 'completed' || bullState === 'failed';
+    const [job, fields] = settledState && first[0] && !first[0].finishedOn ? await read() : first;
     const [output = null, cancel = null, progress = null] = fields;
     if (!job) return this.#cancelledRecord(commands, id);
     let state: JobState = BULLMQ_STATES[bullState] ?? 'queued';
@@ -312,123 +310,7 @@ export class BullMQBackend implements QueueBackend {
 
   settled(id: string, signal: AbortSignal): Promise<JobSnapshot> {
     if (this.#closed) return Promise.reject(new QueueClosedError());
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<JobSnapshot>((resolve, reject) => {
-      let waiters = this.#waiters.get(id);
-      if (!waiters) this.#waiters.set(id, (waiters = new Set()));
-      const forget = () => {
-        signal.removeEventListener('abort', onAbort);
-        waiters.delete(waiter);
-        if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
-        if (this.#waiters.size === 0) this.#stopPolling();
-      };
-      const waiter: Waiter = {
-        resolve: (job) => (forget(), resolve(job)),
-        reject: (error) => (forget(), reject(error)),
-      };
-      const onAbort = () => waiter.reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      waiters.add(waiter);
-      this.#startPolling();
-      // Subscribe first, then look: an event that lands in between is not missed.
-      this.#listen().then(
-        () => this.#check(id),
-        (error) => waiter.reject(error),
-      );
-    });
-  }
-
-  /**
-   * BullMQ's event stream, read by our own blocking XREAD connection, opened for the first
-   * settled() call. Not BullMQ's QueueEvents: its connection is a duplicate it owns, and one that
-   * never reached Redis keeps reconnecting after close(), holding the process open.
-   */
-  #listen(): Promise<void> {
-    this.#events ??= (async () => {
-      const { IORedis } = await this.#ready();
-      const reader = new IORedis(this.#url, { maxRetriesPerRequest: null });
-      this.#opened.push({ close: async () => reader.disconnect(), disconnect: () => reader.disconnect() });
-      reader.on('error', (error) => publishQueueError(this.name, error));
-      const stream = this.#key('events');
-      // The stream's last entry now: every event after it is read below, so a settled() that
-      // looks at its job after this resolves misses nothing.
-      const last = await Promise.race([reader.xrevrange(stream, '+', '-', 'COUNT', 1), this.#closing]);
-      void this.#readEvents(reader, stream, last[0]?.[0] ?? '0-0');
-    })();
-    return this.#events;
-  }
-
-  async #readEvents(reader: Redis, stream: string, from: string): Promise<void> {
-    let lastId = from;
-    while (!this.#closed) {
-      try {
-        const answer = await reader.xread('BLOCK', 5000, 'STREAMS', stream, lastId);
-        for (const [, entries] of answer ?? []) {
-          for (const [id, fields] of entries) {
-            lastId = id;
-            const event = fields[fields.indexOf('event') + 1];
-            const jobIndex = fields.indexOf('jobId');
-            const jobId = jobIndex === -1 ? undefined : fields[jobIndex + 1];
-            if (jobId !== undefined && SETTLING_EVENTS.has(event ?? '') && this.#waiters.has(jobId)) void this.#check(jobId);
-          }
-        }
-      } catch (error) {
-        if (this.#closed) return;
-        publishQueueError(this.name, error);
-        await new Promise((resolve) => setTimeout(resolve, 500).unref());
-      }
-    }
-  }
-
-  async #check(id: string): Promise<void> {
-    const waiters = this.#waiters.get(id);
-    if (!waiters || waiters.size === 0) return;
-    let job: JobSnapshot | undefined;
-    try {
-      job = await this.get(id);
-    } catch {
-      return; // Redis away for a moment: the poll looks again.
-    }
-    if (job && !TERMINAL.has(job.state)) return;
-    for (const waiter of [...waiters]) {
-      if (job) waiter.resolve(job);
-      else waiter.reject(new JobNotFoundError(id));
-    }
-  }
-
-  // A safety net under the events (a stream trimmed, a connection lost while a job settled):
-  // one pipelined look at every watched job's finishedOn, and a full get() only for those that
-  // settled or vanished, so that a thousand pending calls cost one round trip per interval.
-  #startPolling() {
-    if (this.#poll) return;
-    this.#poll = setInterval(() => void this.#sweep(), this.#pollInterval);
-    this.#poll.unref();
-  }
-
-  async #sweep() {
-    if (this.#sweeping || this.#waiters.size === 0) return;
-    this.#sweeping = true;
-    try {
-      const { commands } = await this.#ready();
-      const ids = [...this.#waiters.keys()];
-      const pipeline = commands.pipeline();
-      for (const id of ids) pipeline.hmget(this.#key(id), 'finishedOn', 'name');
-      const answers = (await pipeline.exec()) ?? [];
-      ids.forEach((id, index) => {
-        const [error, fields] = answers[index] ?? [];
-        const [finishedOn, name] = (fields as Array<string | null> | undefined) ?? [];
-        if (!error && (finishedOn || !name)) void this.#check(id);
-      });
-    } catch (error) {
-      publishQueueError(this.name, error);
-    } finally {
-      this.#sweeping = false;
-    }
-  }
-
-  #stopPolling() {
-    clearInterval(this.#poll);
-    this.#poll = undefined;
+    return this.#watch.settled(id, signal);
   }
 
   async work(options: WorkOptions, handler: (job: ActiveJob) => Promise<string>): Promise<WorkHandle> {
@@ -486,10 +368,7 @@ export class BullMQBackend implements QueueBackend {
     if (this.#closed) return;
     this.#closed = true;
     this.#rejectClosing(new QueueClosedError());
-    this.#stopPolling();
-    for (const waiters of [...this.#waiters.values()]) {
-      for (const waiter of [...waiters]) waiter.reject(new QueueClosedError());
-    }
+    this.#watch.close();
     await Promise.allSettled([...this.#workers].map((worker) => worker.stop(0)));
     // Each close waits for Redis at most SHUTDOWN_GRACE, then drops its connection (with Redis
     // away, ioredis would keep a QUIT in its offline queue for ever).
