@@ -327,13 +327,13 @@ export function describeBackendContract(label: string, target: ContractTarget): 
       await expect(waiting).rejects.toBe(reason);
     });
 
-    it('runs a job again within about twice its timeout when its worker vanishes (SIGKILL), counting the lost attempt', async () => {
+    it('runs a job again within about twice its timeout when its worker vanishes (SIGKILL), even with retries 0', async () => {
       const name = freshName();
       const backend = await open(name);
       const timeout = 2000;
       const vanishing = child('vanish', name);
       await vanishing.next('ready');
-      const id = await backend.send({ fn: 'slow', args: '' }, { ...defaults, timeout, retries: 1 });
+      const id = await backend.send({ fn: 'slow', args: '' }, { ...defaults, timeout, retries: 0 });
       expect(await vanishing.next('started')).toMatchObject({ id, attempt: 1 });
       vanishing.child.kill('SIGKILL');
       await vanishing.exited;
@@ -348,21 +348,28 @@ export function describeBackendContract(label: string, target: ContractTarget): 
       expect(again - killedAt).toBeLessThan(2 * timeout + 1500);
     });
 
-    it('fails a job whose last attempt lost its worker', async () => {
+    it('fails a job with WorkerCrashedError, without running it, once it has lost its lease one time more than LEASE_LOSSES allows', async () => {
       const name = freshName();
       const backend = await open(name);
-      const vanishing = child('vanish', name);
-      await vanishing.next('ready');
+      const first = child('vanish', name);
+      await first.next('ready');
       const id = await backend.send({ fn: 'slow', args: '' }, { ...defaults, timeout: 1000, retries: 0 });
-      await vanishing.next('started');
-      vanishing.child.kill('SIGKILL');
+      await first.next('started');
+      first.child.kill('SIGKILL');
+      await first.exited;
+      // The second worker takes the job once the first one's lease has run out, and dies too.
+      const second = child('vanish', name);
+      await second.next('ready');
+      expect(await second.next('started')).toMatchObject({ id, attempt: 2 });
+      second.child.kill('SIGKILL');
+      await second.exited;
       let calls = 0;
       await work(backend, 1, async () => {
         calls++;
         return 'should not run';
       });
       const failed = await settled(backend, id);
-      expect(failed).toMatchObject({ state: 'failed', attempts: 1 });
+      expect(failed).toMatchObject({ state: 'failed', attempts: 2 });
       expect(decodeError(failed.output!)).toMatchObject({ name: 'WorkerCrashedError', code: 'ERR_LOOPGUARD_WORKER_CRASHED' });
       expect(calls).toBe(0);
     });

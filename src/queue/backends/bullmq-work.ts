@@ -20,15 +20,16 @@
  * its lease. The attempt itself ends at `timeout` (below).
  *
  * Attempts. BullMQ counts failures (`attemptsMade`) and starts (`attemptsStarted`), and moves a
- * stalled job back to wait without counting a failure. Our SendOptions say a lost lease costs an
- * attempt, so the processor compares starts with `attempts`: the last start fails for good
- * whatever BullMQ's own retry rule says, and a start beyond the last (the previous one stalled)
- * fails at once without running. BullMQ's maxStalledCount is set out of the way.
+ * stalled job back to wait without counting a failure. A handler's failures use up `attempts`
+ * (retries + 1), as BullMQ's own rule has it; a start that ended in neither a failure nor a
+ * result lost its lease (its worker died), and a job may lose it LEASE_LOSSES times (backend.ts)
+ * and still run: one more loss fails it at once, without running, with WorkerCrashedError. So
+ * BullMQ's maxStalledCount is set out of the way and the processor counts the losses itself.
  */
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
-import { JobAttemptFailure, type ActiveJob, type WorkHandle, type WorkOptions } from '../backend.js';
+import { JobAttemptFailure, LEASE_LOSSES, type ActiveJob, type WorkHandle, type WorkOptions } from '../backend.js';
 import { encodeError } from '../payload.js';
 
 /** What bullmq.ts hands the worker side: the loaded modules and the queue's key names. */
@@ -159,9 +160,11 @@ export async function startBullMQWorker(
 
     try {
       if (cancelledEarly) throw await failAsCancelled(id);
-      if (job.attemptsStarted > attempts) {
+      // Starts before this one that ended in neither a failure nor a result: lost leases.
+      const leasesLost = job.attemptsStarted - 1 - job.attemptsMade;
+      if (leasesLost > LEASE_LOSSES) {
         const crashed = new WorkerCrashedError(
-          `job ${id} (${data.fn}) lost its lease on its last attempt without settling: its worker died or stopped answering`,
+          `job ${id} (${data.fn}) lost its lease ${leasesLost} times without settling: each worker that took it died or stopped answering`,
         );
         await commands.hset(context.jobKey(id), fields.output, encodeError(crashed));
         throw unrecoverable(crashed.message);
@@ -202,7 +205,7 @@ export async function startBullMQWorker(
         const failure = error instanceof JobAttemptFailure ? error : undefined;
         await commands.hset(context.jobKey(id), fields.output, failure ? failure.output : encodeError(error));
         const message = error instanceof Error ? error.message : String(error);
-        if (job.attemptsStarted >= attempts || failure?.retry === false) throw unrecoverable(message);
+        if (job.attemptsMade + 1 >= attempts || failure?.retry === false) throw unrecoverable(message);
         throw new Error(message, { cause: error });
       }
       finally {

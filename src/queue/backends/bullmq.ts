@@ -20,6 +20,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QueueClosedError, QueuePeerMissingError } from '../../errors.js';
+import { LEASE_LOSSES } from '../backend.js';
 import type {
   ActiveJob,
   BackendOptions,
@@ -246,7 +247,7 @@ export class BullMQBackend implements QueueBackend {
       id,
       fn: job.name,
       state,
-      attempts: Math.min(job.attemptsStarted, attempts),
+      attempts: Math.min(job.attemptsStarted, attempts + LEASE_LOSSES),
       createdAt: new Date(job.timestamp),
     };
     if (state === 'completed' && typeof job.returnvalue === 'string') snapshot.output = job.returnvalue;
@@ -286,7 +287,7 @@ export class BullMQBackend implements QueueBackend {
     if (state !== 'active') {
       const record: CancelledRecord = {
         fn: job.name,
-        attempts: Math.min(job.attemptsStarted, job.opts.attempts ?? 1),
+        attempts: Math.min(job.attemptsStarted, (job.opts.attempts ?? 1) + LEASE_LOSSES),
         createdAt: job.timestamp,
         settledAt: Date.now(),
       };

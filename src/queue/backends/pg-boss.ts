@@ -24,6 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PgBoss as PgBossClient } from 'pg-boss';
 import { JobCancelledError, JobNotFoundError, QueueClosedError, QueuePeerMissingError } from '../../errors.js';
+import { LEASE_LOSSES } from '../backend.js';
 import type {
   ActiveJob,
   BackendOptions,
@@ -52,15 +53,13 @@ import {
 import { startWorkLoop, type Running, type WorkContext } from './pg-boss-work.js';
 
 /**
- * Attempts beyond `retries` that pg-boss may start for a job whose worker died. 0: a lost lease
- * counts as an attempt, as on BullMQ (the backend contract, test/queue/backend-contract.ts):
- * with `retries: 0` a job whose worker was SIGKILLed fails with WorkerCrashedError rather than
- * running again. pg-boss's supervision retries an expired job only while
- * `retry_count < retryLimit`; were this raised, an attempt whose function throws once `retries`
- * are used up would still fail the job for good (pg-boss-work.ts), and only dead workers would
- * get the extra attempts.
+ * Attempts beyond `retries` that pg-boss may start, for a job whose worker died (LEASE_LOSSES,
+ * backend.ts). pg-boss's supervision retries an expired job while `retry_count < retryLimit`,
+ * and a handler's failure is final once `retry_count >= retries` (pg-boss-work.ts), so these
+ * attempts go only to dead workers. pg-boss keeps one count for both: a job that lost its
+ * lease and then throws has one retry fewer for its throws than on BullMQ, which counts them apart.
  */
-const LEASE_RETRIES = 0;
+const LEASE_RETRIES = LEASE_LOSSES;
 
 interface Watcher {
   resolve(job: JobSnapshot): void;
