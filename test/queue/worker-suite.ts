@@ -248,8 +248,9 @@ export function workerSuite(title: string, start: () => Promise<ServerHandle>): 
       await Promise.all([doomed.waitFor(ready), survivor.waitFor(ready)]);
       const ids: string[] = [];
       for (let n = 0; n < 8; n += 1) {
-        // A 2 s timeout is also the lease: a job whose worker died runs again within ~2 × 2 s.
-        ids.push(await send(backend, 'renderReport', [`r${n}`, { ms: 1200 }], { timeout: 2000, retries: 1 }));
+        // A 2 s timeout is also the lease: a job whose worker died runs again within ~2 × 2 s,
+        // with the default retries (0): a lost lease is not one of them.
+        ids.push(await send(backend, 'renderReport', [`r${n}`, { ms: 1200 }], { timeout: 2000 }));
       }
       const victim = await doomed.waitFor((record) => record.msg === 'job started', 'a job started on the doomed worker');
       doomed.child.kill('SIGKILL');
