@@ -8,10 +8,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { describeStack, formatFrame, labelOf, routeOf, visibleFrames } from '../../shared/frames.js';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
+import { StackTrail, framesOfStackText } from '../../shared/stack-trail.js';
 import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
 import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
+import { MainThreadWatch, stackTakenLate } from './judge.js';
 import { CliStream } from './to-cli.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
+import type { StackFrame } from '../../types.js';
 
 const data = workerData as WatchdogData;
 const shared = new Int32Array(data.buffer);
@@ -39,6 +42,14 @@ let foreignPauseSeq: number | undefined;
 let stopped = false;
 let unavailableSent = false;
 const toCli = new CliStream(shared);
+const watch = new MainThreadWatch(data.buffer, data.threshold);
+/** The stacks seen during the block at `seq`, for the hang report. */
+let trail: { seq: number; stacks: StackTrail } | undefined;
+/** ms of staleness at which the stack is taken again (a long block may have moved on). */
+let nextRestack = Infinity;
+let restacking = false;
+/** At most this long between two stacks of one long block (the first few come sooner). */
+const RESTACK_EVERY = 1_000;
 
 function send(message: WatchdogMessage): void {
   port?.postMessage(message);
@@ -79,13 +90,22 @@ async function onStall(seq: number): Promise<void> {
   // of interrupts: the stack is taken first (~2 ms after the stall is seen), and when the
   // request must be read from the frames' scopes, the debugger's enable cost falls inside this
   // block rather than making a stall of its own once the loop has moved on.
+  const before = watch.sample();
+  let afterSample: ReturnType<typeof watch.sample>;
   const [quick, paused] = await Promise.all([
-    capturer.quickStack(seq, stillBlocked(seq)).catch((error: unknown) => {
-      inspectorUnavailable(error);
-      return undefined;
-    }),
+    capturer
+      .quickStack(seq, stillBlocked(seq))
+      .then((found) => {
+        afterSample = watch.sample();
+        return found;
+      })
+      .catch((error: unknown) => {
+        inspectorUnavailable(error);
+        return undefined;
+      }),
     data.http ? capture(seq) : undefined,
   ]);
+  const late = quick !== undefined && stackTakenLate(quick.sentAt, quick.ranAt, before, afterSample, data.threshold);
   capturing = false;
   releaseSession();
   const stack = quick?.stillBlocked === true ? quick : undefined;
@@ -96,9 +116,42 @@ async function onStall(seq: number): Promise<void> {
     scripts: frames?.scripts ?? {},
     context: stack?.context ?? frames?.context,
     ownMs: ownTime(quick, paused),
+    stackLate: late,
+    stackAt: quick?.ranAt,
   };
+  trail = { seq, stacks: new StackTrail() };
+  if (stack !== undefined) trail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, data.sourceMaps) ?? [], late);
+  nextRestack = restackAfter(performance.now() - lastBeatSeenAt);
   send({ type: 'capture', seq, ...found });
   toCli.stack(seq, false, found);
+}
+
+/** The staleness at which to take the next stack: doubling from the threshold, then every RESTACK_EVERY. */
+function restackAfter(stale: number): number {
+  return stale + Math.min(Math.max(data.threshold, stale), RESTACK_EVERY);
+}
+
+/**
+ * Take the stack again during a long block: the quick stack only (no debugger, no pause), so
+ * it interrupts the main thread as briefly as the first (~1–2 ms), a few times a second at most.
+ */
+async function onRestack(seq: number): Promise<void> {
+  restacking = true;
+  try {
+    const before = watch.sample();
+    const quick = await capturer.quickStack(seq, stillBlocked(seq));
+    if (quick === undefined || !quick.stillBlocked || quick.stackText === '') return;
+    const late = stackTakenLate(quick.sentAt, quick.ranAt, before, watch.sample(), data.threshold);
+    const at = quick.ranAt ?? Date.now();
+    if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(quick.stackText, data.sourceMaps) ?? [], late);
+    send({ type: 'restack', seq, at, stackText: quick.stackText, stackLate: late });
+  } catch {
+    // The session went away (stopping): the first stack stands.
+  } finally {
+    restacking = false;
+    nextRestack = restackAfter(performance.now() - lastBeatSeenAt);
+    releaseSession();
+  }
 }
 
 /**
@@ -109,7 +162,7 @@ async function onStall(seq: number): Promise<void> {
 let releaseWhenBeatMoves = false;
 
 function releaseSession(): void {
-  if (capturing) return;
+  if (capturing || restacking) return;
   if (Atomics.load(shared, Slot.HEARTBEAT) === lastBeat && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
     releaseWhenBeatMoves = true;
   } else {
@@ -134,11 +187,12 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   // report (nor to pause again every hangTimeout).
   if (foreignPauseSeq === seq) return;
   // A fresh stack: an endless loop may have moved on from where the block started.
-  const fresh = capturing ? undefined : await capture(seq);
+  const fresh = capturing || restacking ? undefined : await capture(seq);
   if (fresh !== undefined) releaseSession();
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
-  writeHang(elapsed, best);
+  if (fresh === best && best !== undefined && trail?.seq === seq) trail.stacks.add(Date.now(), mappedFrames(best), false);
+  writeHang(elapsed, best, trail?.seq === seq ? trail.stacks : undefined);
   send({ type: 'hang', seq, elapsed });
   if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context });
 }
@@ -148,13 +202,23 @@ function nativeCall(): string | undefined {
   return index === 0 ? undefined : NATIVE_CALLS[index - 1];
 }
 
-function writeHang(elapsed: number, found: Capture | undefined): void {
+function mappedFrames(found: Capture): StackFrame[] {
+  return found.frames.map((frame) => toStackFrame(frame, found.scripts[frame.scriptId], data.sourceMaps));
+}
+
+function shown(stack: readonly StackFrame[]): StackFrame[] {
+  return stack.map((frame) => ({ ...frame, file: displayFile(frame.file, data.cwd) }));
+}
+
+/**
+ * The report shows the latest stack the watchdog has of the block (a long block moves on), and
+ * the distinct ones it went through when there were several.
+ */
+function writeHang(elapsed: number, found: Capture | undefined, stacks: StackTrail | undefined): void {
   if (data.hangFormat === 'none') return;
   const call = nativeCall();
-  const frames = (found?.frames ?? []).map((frame) => {
-    const mapped = toStackFrame(frame, found?.scripts[frame.scriptId], data.sourceMaps);
-    return { ...mapped, file: displayFile(mapped.file, data.cwd) };
-  });
+  const frames = shown(stacks?.latest?.stack ?? (found === undefined ? [] : mappedFrames(found)));
+  const earlier = stacks !== undefined && stacks.stacks().length > 1 ? stacks.stacks().map(shown) : undefined;
   const context = found?.context;
   const named = describeStack(frames, call);
   let text: string;
@@ -172,6 +236,7 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ...(named.library === undefined ? {} : { library: named.library }),
       ...(context === undefined ? {} : { context }),
       ...(call === undefined ? {} : { call }),
+      ...(earlier === undefined ? {} : { stacks: earlier, stacksSeenAt: stacks?.seenAt() }),
     };
     text = `${jsonLine(record)}\n`;
   } else {
@@ -185,6 +250,10 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ...visibleFrames(frames).slice(0, 10).map((frame) => `    at ${formatFrame(frame)}`),
     ];
     if (frames.length === 0) lines.push('    (stack not captured)');
+    if (earlier !== undefined) {
+      const where = earlier.map((stack) => labelOf(describeStack(stack).site, undefined, undefined));
+      lines.push(`  it went through: ${where.join(' → ')}`);
+    }
     // Paths, routes, function names and context values are the app's and its clients': no
     // control or bidi character of theirs reaches the terminal raw.
     text = `${lines.map(escapeTerminal).join('\n')}\n`;
@@ -205,6 +274,9 @@ function tick(): void {
   }
   const beat = Atomics.load(shared, Slot.HEARTBEAT);
   const now = performance.now();
+  // A poll far late means this thread did not run either (the process was stopped or starved):
+  // that time is not the app's, and the block is not judged on it here (judge.ts, cause.ts).
+  const selfLate = watch.look(now, beat, beat === lastBeat ? now - lastBeatSeenAt : 0, data.pollInterval);
   if (beat !== lastBeat) {
     lastBeat = beat;
     lastBeatSeenAt = now;
@@ -213,9 +285,14 @@ function tick(): void {
     toCli.beat();
     return;
   }
+  if (selfLate > 0) {
+    lastBeatSeenAt = Math.min(now, lastBeatSeenAt + selfLate);
+    return;
+  }
   const stale = now - lastBeatSeenAt;
   if (stale > data.threshold) toCli.stall(beat, stale, nativeCall());
   if (stale > data.threshold && capturedSeq !== beat && !capturing) void onStall(beat);
+  else if (capturedSeq === beat && !capturing && !restacking && stale >= nextRestack) void onRestack(beat);
   if (
     data.hangTimeout > 0 &&
     stale >= data.hangTimeout &&
@@ -230,6 +307,7 @@ function stop(): void {
   stopped = true;
   clearInterval(timer);
   capturer.disconnect();
+  watch.close();
   // Tell the main thread (maybe waiting in its 'exit' handler) that no pause can come any more.
   Atomics.store(shared, Slot.ACK, 1);
   Atomics.notify(shared, Slot.ACK);

@@ -1,0 +1,112 @@
+// What a block's cause is, when its stack was taken, and which stacks a long block reports.
+// Each scenario runs test/fixtures/monitor/causes/app.mjs (a job service: handler → service →
+// await → a helper in another module) in its own process.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BlockEvent } from 'loopguard';
+import { runFixture, type Fixture } from './fixture.js';
+
+const onLinux = process.platform === 'linux';
+
+let fixture: Fixture | undefined;
+afterEach(() => {
+  if (fixture?.child.exitCode === null && fixture.child.signalCode === null) {
+    fixture.child.kill('SIGCONT');
+    fixture.child.kill('SIGKILL');
+  }
+  fixture = undefined;
+});
+
+async function start(scenario: string, hangTimeout = 0): Promise<Fixture> {
+  fixture = runFixture('causes/app.mjs', { args: [scenario, String(hangTimeout)] });
+  await fixture.waitFor((line) => line['type'] === 'ready');
+  return fixture;
+}
+
+/** Runs the scenario and resolves with the first block that names `fn` or lasts at least `ms`. */
+async function blockOf(running: Fixture, ms: number): Promise<BlockEvent> {
+  running.child.send({ run: true });
+  const { event } = await running.waitFor<{ event: BlockEvent }>(
+    (line) => line['type'] === 'block' && (line['event'] as BlockEvent).duration >= ms,
+  );
+  return event;
+}
+
+const names = (stack: BlockEvent['stack']): string[] => stack.map((frame) => frame.function);
+
+describe('the cause of a block', () => {
+  it('is js for a JavaScript loop, with its stack', async () => {
+    const event = await blockOf(await start('spin'), 300);
+    expect(event.cause).toBe('js');
+    expect(names(event.stack)).toContain('scoreAll');
+    expect(event.stackLate).toBeUndefined();
+  });
+
+  it.skipIf(!onLinux)('is wait for a main thread parked in Atomics.wait, naming where it waits', async () => {
+    const event = await blockOf(await start('atomics'), 300);
+    expect(event.cause).toBe('wait');
+    expect(names(event.stack)).toContain('acquireSlot');
+  });
+
+  it.skipIf(!onLinux)('is wait for execSync of a command that sleeps, with the call', async () => {
+    const event = await blockOf(await start('exec'), 300);
+    expect(event.cause).toBe('wait');
+    expect(event.call).toBe('child_process.execSync');
+  });
+
+  it.skipIf(process.platform === 'win32')('is host, never js, for a process stopped for 600 ms, with no frame blamed', async () => {
+    const running = await start('idle');
+    running.child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    running.child.kill('SIGCONT');
+    const { event } = await running.waitFor<{ event: BlockEvent }>(
+      (line) => line['type'] === 'block' && (line['event'] as BlockEvent).duration >= 400,
+    );
+    expect(event.cause).toBe('host');
+    expect(event.stack).toEqual([]);
+    expect(event.site).toBe('<unknown>');
+  });
+});
+
+describe('a stack taken after the blocking work ended', () => {
+  it('is flagged stackLate for a large JSON.parse, whose stack names what ran next', async () => {
+    const event = await blockOf(await start('json'), 150);
+    expect(event.stackLate).toBe(true);
+    // Whatever the stack shows, it is never passed off as the parse itself.
+    expect(event.cause).not.toBe('wait');
+  });
+});
+
+describe('a long block that moves from one function to another', () => {
+  it('ends with an event naming where it is now, and both functions in stacks', async () => {
+    const event = await blockOf(await start('moving'), 3_000);
+    expect(names(event.stack)).toContain('rebuildIndex');
+    expect(event.site).toMatch(/^rebuildIndex /);
+    const seen = (event.stacks ?? []).map((stack) => names(stack));
+    expect(seen.some((stack) => stack.includes('loadCatalog'))).toBe(true);
+    expect(seen.some((stack) => stack.includes('rebuildIndex'))).toBe(true);
+    // Oldest first, each with when it was first seen.
+    expect(seen.findIndex((stack) => stack.includes('loadCatalog'))).toBeLessThan(
+      seen.findIndex((stack) => stack.includes('rebuildIndex')),
+    );
+    expect(event.stacksSeenAt).toHaveLength(event.stacks?.length ?? -1);
+    expect(event.cause).toBe('js');
+  });
+
+  it('has its later hang reports name where it is now', async () => {
+    const running = await start('moving', 1_000);
+    running.child.send({ run: true });
+    // The watchdog writes hang reports to stderr itself, every hangTimeout.
+    const hangs = (): Array<Record<string, unknown>> =>
+      running
+        .stderr()
+        .split('\n')
+        .filter((line) => line.includes('"event loop hang"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    await running.waitFor((line) => line['type'] === 'done');
+    const last = hangs().at(-1);
+    expect(hangs().length).toBeGreaterThanOrEqual(2);
+    expect(last?.['site']).toMatch(/^rebuildIndex /);
+    const stacks = (last?.['stacks'] ?? []) as BlockEvent['stack'][];
+    expect(stacks.some((stack) => names(stack).includes('loadCatalog'))).toBe(true);
+  });
+});
