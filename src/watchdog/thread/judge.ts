@@ -51,6 +51,9 @@ export class MainThreadWatch {
     this.#shared = new Int32Array(buffer);
     this.#evidence = new Float64Array(buffer, EVIDENCE_OFFSET, Evidence.SIZE);
     this.#threshold = threshold;
+    // From now on the main thread waits for this thread's next poll before judging a block (a
+    // process stopped before that poll has a gap too, which only that poll can see).
+    Atomics.store(this.#shared, Slot.SEEN, Atomics.load(this.#shared, Slot.HEARTBEAT));
   }
 
   /**
