@@ -23,7 +23,7 @@ export const Slot = {
   /** The descriptor the watchdog streams to the `loopguard` CLI on (shared/cli-stream.ts); 0 = none. Set by register. */
   STREAM_FD: 6,
   /**
-   * The heartbeat value of the watchdog's latest look, stored (and notified) once what that look
+   * The heartbeat value of the watchdog's latest look, stored once what that look
    * found is in the evidence below: the main thread judges a block only after the watchdog has
    * looked since it ended (or gives up waiting), so a gap in the watchdog's own timeline right
    * before is known.

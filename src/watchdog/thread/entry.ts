@@ -191,8 +191,7 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   if (fresh !== undefined) releaseSession();
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
-  if (fresh === best && best !== undefined && trail?.seq === seq) trail.stacks.add(Date.now(), mappedFrames(best), false);
-  writeHang(elapsed, best, trail?.seq === seq ? trail.stacks : undefined);
+  writeHang(elapsed, fresh === best ? best : undefined, best, trail?.seq === seq ? trail.stacks : undefined);
   send({ type: 'hang', seq, elapsed });
   if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context });
 }
@@ -211,13 +210,17 @@ function shown(stack: readonly StackFrame[]): StackFrame[] {
 }
 
 /**
- * The report shows the latest stack the watchdog has of the block (a long block moves on), and
- * the distinct ones it went through when there were several.
+ * The report shows the latest stack the watchdog has of the block (a long block moves on): the
+ * paused frames just taken, else the latest stack text; and the distinct stacks it went through
+ * when there were several. Those come from the stack texts only: the paused frames name some
+ * functions differently (`<anonymous>` for `Timeout._onTimeout`), which would count the same
+ * stack twice.
  */
-function writeHang(elapsed: number, found: Capture | undefined, stacks: StackTrail | undefined): void {
+function writeHang(elapsed: number, fresh: Capture | undefined, found: Capture | undefined, stacks: StackTrail | undefined): void {
   if (data.hangFormat === 'none') return;
   const call = nativeCall();
-  const frames = shown(stacks?.latest?.stack ?? (found === undefined ? [] : mappedFrames(found)));
+  const latest = fresh === undefined ? (stacks?.latest?.stack ?? (found === undefined ? undefined : mappedFrames(found))) : mappedFrames(fresh);
+  const frames = shown(latest ?? []);
   const earlier = stacks !== undefined && stacks.stacks().length > 1 ? stacks.stacks().map(shown) : undefined;
   const context = found?.context;
   const named = describeStack(frames, call);

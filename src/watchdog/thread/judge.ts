@@ -58,7 +58,8 @@ export class MainThreadWatch {
 
   /**
    * Called on every poll, with the heartbeat value seen, how stale it is (ms, by the watchdog's
-   * clock) and how long the poll meant to sleep. Returns the ms by which this poll came late
+   * clock) and how long the poll meant to sleep (a poll that sleeps longer when idle must say
+   * so, or its sleep reads as a gap). Returns the ms by which this poll came late
    * when the watchdog itself was not running (0 otherwise): that time is not the app's.
    */
   look(now: number, beat: number, stale: number, interval: number): number {
@@ -76,8 +77,8 @@ export class MainThreadWatch {
     }
     // Sampled from half the threshold on, so the window covers most of any block reported.
     if (stale >= this.#threshold / 2) this.#sampleStall(beat);
+    // No notify: the main thread looks for it on a short timer (monitor/blocks.ts), rarely.
     Atomics.store(this.#shared, Slot.SEEN, beat);
-    Atomics.notify(this.#shared, Slot.SEEN);
     return late;
   }
 
