@@ -1,6 +1,11 @@
 // What a block's cause is, when its stack was taken, and which stacks a long block reports.
 // Each scenario runs test/fixtures/monitor/causes/app.mjs (a job service: handler → service →
 // await → a helper in another module) in its own process.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BlockEvent } from 'loopguard';
 import { runFixture, type Fixture } from './fixture.js';
@@ -51,6 +56,28 @@ describe('the cause of a block', () => {
     const event = await blockOf(await start('exec'), 300);
     expect(event.cause).toBe('wait');
     expect(event.call).toBe('child_process.execSync');
+  });
+
+  it.skipIf(!onLinux)('is wait for a sync read from a slow device (a FIFO nobody writes yet), with the call', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loopguard-causes-'));
+    try {
+      const fifo = join(dir, 'settings.json');
+      execFileSync('mkfifo', [fifo]);
+      const running = await start('slow-read');
+      running.child.send({ run: true, path: fifo });
+      // Opening for writing completes once the app's readFileSync has opened it to read.
+      const writer = await open(fifo, 'w');
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await writer.writeFile('{"theme":"dark"}');
+      await writer.close();
+      const { event } = await running.waitFor<{ event: BlockEvent }>(
+        (line) => line['type'] === 'block' && (line['event'] as BlockEvent).duration >= 300,
+      );
+      expect(event.cause).toBe('wait');
+      expect(event.call).toBe('fs.readFileSync');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(process.platform === 'win32')('is host, never js, for a process stopped for 600 ms, with no frame blamed', async () => {
