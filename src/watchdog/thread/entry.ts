@@ -44,7 +44,7 @@ let unavailableSent = false;
 const toCli = new CliStream(shared);
 const watch = new MainThreadWatch(data.buffer, data.threshold);
 /** The stacks seen during the block at `seq`, for the hang report. */
-let trail: { seq: number; stacks: StackTrail } | undefined;
+let trail: { seq: number; stacks: StackTrail; context: Record<string, unknown> | undefined } | undefined;
 /** ms of staleness at which the stack is taken again (a long block may have moved on). */
 let nextRestack = Infinity;
 let restacking = false;
@@ -119,7 +119,7 @@ async function onStall(seq: number): Promise<void> {
     stackLate: late,
     stackAt: quick?.ranAt,
   };
-  trail = { seq, stacks: new StackTrail() };
+  trail = { seq, stacks: new StackTrail(), context: found.context };
   if (stack !== undefined) trail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, data.sourceMaps) ?? [], late);
   nextRestack = restackAfter(performance.now() - lastBeatSeenAt);
   send({ type: 'capture', seq, ...found });
@@ -145,6 +145,8 @@ async function onRestack(seq: number): Promise<void> {
     const at = quick.ranAt ?? Date.now();
     if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(quick.stackText, data.sourceMaps) ?? [], late);
     send({ type: 'restack', seq, at, stackText: quick.stackText, stackLate: late });
+    // The CLI keeps the latest stack of a block, for when the app dies before it ends.
+    toCli.stack(seq, false, { stackText: quick.stackText, frames: [], scripts: {}, context: trail?.seq === seq ? trail.context : undefined });
   } catch {
     // The session went away (stopping): the first stack stands.
   } finally {
