@@ -2,13 +2,14 @@
 // Each scenario runs test/fixtures/monitor/causes/app.mjs (a job service: handler → service →
 // await → a helper in another module) in its own process.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BlockEvent } from 'loopguard';
-import { runFixture, type Fixture } from './fixture.js';
+import { cleanEnv, cliPath, killLeftovers, run } from '../zerocode/helpers.js';
+import { fixturePath, runFixture, type Fixture } from './fixture.js';
 
 const onLinux = process.platform === 'linux';
 
@@ -135,5 +136,28 @@ describe('a long block that moves from one function to another', () => {
     expect(last?.['site']).toMatch(/^rebuildIndex /);
     const stacks = (last?.['stacks'] ?? []) as BlockEvent['stack'][];
     expect(stacks.some((stack) => names(stack).includes('loadCatalog'))).toBe(true);
+  });
+});
+
+describe('a long block under the CLI, when the app is killed before it ends', () => {
+  afterEach(killLeftovers);
+
+  it('is summarised with where it was last', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loopguard-causes-'));
+    const report = join(dir, 'report.json');
+    try {
+      const app = fixturePath('causes/app.mjs');
+      const cli = run(process.execPath, [cliPath, '--threshold', '50', '--report', report, '--', process.execPath, app, 'moving'], cleanEnv());
+      const { pid } = await cli.nextJson<{ pid: number }>();
+      // The refresh runs loadCatalog for 2 s, then rebuildIndex for 2 s: kill it in the second.
+      await new Promise((resolve) => setTimeout(resolve, 3_300));
+      process.kill(pid, 'SIGKILL');
+      await cli.exited;
+      const data = JSON.parse(readFileSync(report, 'utf8')) as { blocks: Array<{ site: string; duration: number }> };
+      const long = data.blocks.find((block) => block.duration >= 2_500);
+      expect(long?.site, JSON.stringify(data.blocks)).toMatch(/^rebuildIndex /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
