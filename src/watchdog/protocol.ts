@@ -2,6 +2,7 @@
  * The boundary between the main thread and the watchdog thread: SharedArrayBuffer slots and
  * message shapes. Both sides import this file and nothing else from each other.
  */
+import type { MessagePort } from 'node:worker_threads';
 
 /** Int32 slots of the shared heartbeat buffer. */
 export const Slot = {
@@ -32,16 +33,17 @@ export const Slot = {
 } as const;
 
 /**
- * Float64 evidence for judging a block's cause, from byte EVIDENCE_OFFSET of the same buffer
- * (Int32 slots 0–15 stay the slots above). Written by the watchdog only, read by the main thread
- * once `Slot.SEEN` has passed the block. Epoch ms are `performance.timeOrigin + now()`,
- * comparable across threads.
+ * Float64 evidence for judging a block's cause (monitor/cause.ts), from byte EVIDENCE_OFFSET of
+ * the same buffer (Int32 slots 0–15 stay the slots above). Written by the watchdog only
+ * (watchdog/thread/judge.ts). Epoch ms are `performance.timeOrigin + now()`, comparable across
+ * threads.
  *
  * Two records of the main thread's own time during a stall (the one for `seq` at
- * `record(seq)`), sampled by the watchdog from /proc while the heartbeat is stale, so a block
- * that follows another at once does not overwrite the one being judged; then a ring of the last
- * GAPS gaps in the watchdog's own timeline (its poll came far late: the whole process was
- * stopped or starved, since every thread stops with it).
+ * `evidenceRecord(seq)`), sampled from /proc while the heartbeat is stale and read by the main
+ * thread the moment the block ends (a block that follows at once reuses the other record); then
+ * a ring of the last GAPS gaps in the watchdog's own timeline (its poll came far late: the whole
+ * process was stopped or starved, since every thread stops with it), read once `Slot.SEEN` has
+ * passed the block.
  */
 export const EVIDENCE_OFFSET = 64;
 export const Evidence = {
@@ -73,6 +75,14 @@ export function evidenceRecord(seq: number): number {
 export const SLOT_COUNT = (EVIDENCE_OFFSET + Evidence.SIZE * Float64Array.BYTES_PER_ELEMENT) / Int32Array.BYTES_PER_ELEMENT;
 
 export const State = { RUNNING: 0, STOPPING: 1 } as const;
+
+/*
+ * At exit the main thread cannot take messages from the worker's port any more (its loop will
+ * not run again), so a block in the last tick would lose the stack the watchdog took while it
+ * lasted. The worker therefore also sends what it found on `exitPort`, which the main thread
+ * reads synchronously (receiveMessageOnPort) after the STOPPING handshake: the watchdog posts
+ * there, then sets ACK.
+ */
 
 /** The blocking Node APIs the watchdog can name during a block (by index, see Slot.NATIVE_CALL). */
 export const NATIVE_CALLS: readonly string[] = [
@@ -133,6 +143,11 @@ export interface WatchdogData {
   cwd: string;
   /** Map the hang report's frames through source maps. */
   sourceMaps: boolean;
+  /**
+   * Where the watchdog posts its latest 'capture' (and 'hang') messages once more when told to
+   * stop, before it sets ACK: the main thread reads them there at exit (see State above).
+   */
+  exitPort: MessagePort;
 }
 
 /** One paused call frame, as the inspector gives it (0-based line and column). */

@@ -50,6 +50,20 @@ let nextRestack = Infinity;
 let restacking = false;
 /** At most this long between two stacks of one long block (the first few come sooner). */
 const RESTACK_EVERY = 1_000;
+/**
+ * The latest captures by heartbeat value, the quick stack kept as soon as it came, and the
+ * blocks a hang was reported for: stop() posts them on the exit port, for a block the main
+ * thread can only report from its 'exit' handler (its loop will not run again to take them).
+ */
+const foundFor = new Map<number, WatchdogMessage>();
+const hungSeqs = new Set<number>();
+const KEPT_FOR_EXIT = 4;
+
+function keepForExit(seq: number, message: WatchdogMessage): void {
+  foundFor.delete(seq);
+  foundFor.set(seq, message);
+  while (foundFor.size > KEPT_FOR_EXIT) foundFor.delete(foundFor.keys().next().value as number);
+}
 
 function send(message: WatchdogMessage): void {
   port?.postMessage(message);
@@ -91,13 +105,29 @@ async function onStall(seq: number): Promise<void> {
   // request must be read from the frames' scopes, the debugger's enable cost falls inside this
   // block rather than making a stall of its own once the loop has moved on.
   const before = watch.sample();
-  let afterSample: ReturnType<typeof watch.sample>;
+  let late = false;
   const [quick, paused] = await Promise.all([
     capturer
       .quickStack(seq, stillBlocked(seq))
-      .then((found) => {
-        afterSample = watch.sample();
-        return found;
+      .then((quick) => {
+        // Sampled as the reply comes, not after the request walk: the wait for a CPU that
+        // excuses a late stack is the wait while the stack was asked for.
+        if (quick !== undefined) late = stackTakenLate(quick.sentAt, quick.ranAt, before, watch.sample(), data.threshold);
+        // The request walk may still be under way when the block ends and the process exits.
+        if (quick?.stillBlocked === true) {
+          keepForExit(seq, {
+            type: 'capture',
+            seq,
+            stackText: quick.stackText,
+            frames: [],
+            scripts: {},
+            context: quick.context,
+            ownMs: 0,
+            stackLate: late,
+            stackAt: quick.ranAt,
+          });
+        }
+        return quick;
       })
       .catch((error: unknown) => {
         inspectorUnavailable(error);
@@ -105,7 +135,6 @@ async function onStall(seq: number): Promise<void> {
       }),
     data.http ? capture(seq) : undefined,
   ]);
-  const late = quick !== undefined && stackTakenLate(quick.sentAt, quick.ranAt, before, afterSample, data.threshold);
   capturing = false;
   releaseSession();
   const stack = quick?.stillBlocked === true ? quick : undefined;
@@ -122,7 +151,9 @@ async function onStall(seq: number): Promise<void> {
   trail = { seq, stacks: new StackTrail(), context: found.context };
   if (stack !== undefined) trail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, data.sourceMaps) ?? [], late);
   nextRestack = restackAfter(performance.now() - lastBeatSeenAt);
-  send({ type: 'capture', seq, ...found });
+  const message: WatchdogMessage = { type: 'capture', seq, ...found };
+  if (stack !== undefined || frames !== undefined) keepForExit(seq, message);
+  send(message);
   toCli.stack(seq, false, found);
 }
 
@@ -194,6 +225,8 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
   writeHang(elapsed, fresh === best ? best : undefined, best, trail?.seq === seq ? trail.stacks : undefined);
+  hungSeqs.add(seq);
+  while (hungSeqs.size > KEPT_FOR_EXIT) hungSeqs.delete(hungSeqs.values().next().value as number);
   send({ type: 'hang', seq, elapsed });
   if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context });
 }
@@ -313,6 +346,13 @@ function stop(): void {
   clearInterval(timer);
   capturer.disconnect();
   watch.close();
+  // Before the ack: the main thread reads them once it is woken.
+  try {
+    for (const message of foundFor.values()) data.exitPort.postMessage(message);
+    for (const seq of hungSeqs) data.exitPort.postMessage({ type: 'hang', seq, elapsed: 0 } satisfies WatchdogMessage);
+  } catch {
+    // a context that cannot be cloned: the main thread reports the block from its time alone
+  }
   // Tell the main thread (maybe waiting in its 'exit' handler) that no pause can come any more.
   Atomics.store(shared, Slot.ACK, 1);
   Atomics.notify(shared, Slot.ACK);
