@@ -46,6 +46,12 @@ export interface CauseInput {
 /** A share of the block at or above this decides. */
 const MOST = 0.5;
 /**
+ * Below this share on a CPU, a main thread that waited for one was starved rather than
+ * computing slowly: a JavaScript block on this loaded 2-core VM (load average 5–7) still got
+ * 25–40% of a CPU, and an idle loop waits in epoll (asleep), not in the run queue.
+ */
+const STARVED_RUN = 0.1;
+/**
  * The least window of samples to judge from: schedstat's ns are exact over 20 ms; stat's CPU
  * time comes in 10 ms clock ticks and needs a longer look.
  */
@@ -56,20 +62,20 @@ const MIN_WINDOW_TICKS_MS = 100;
  * 'host' needs the process to have been held for most of the block, and the app to have
  * computed less than a threshold's worth in it: work that would have blocked the loop on an idle
  * machine too is the app's, however slowly a busy host let it run (measured: a 1.8 s block of
- * JSON work got 0.44 s of CPU, 1.2 s waiting for one).
+ * JSON work got 0.44 s of CPU, 1.2 s waiting for one; a 290 ms one 84 ms, 137 ms waiting).
  */
 export function judgeCause(input: CauseInput): BlockEvent['cause'] {
   const duration = Math.max(1, input.to - input.from - input.ownMs);
   const main = usable(input.main);
   const run = main === undefined ? undefined : main.runMs / main.windowMs;
-  const computedLittle = run === undefined || run * duration < input.threshold;
+  const computedLittle = main === undefined || main.runMs < input.threshold;
   // The watchdog stopped with the process: nothing of the app's ran then.
   if (input.hostMs >= MOST * duration && computedLittle) return 'host';
   if (main !== undefined && run !== undefined) {
     const known = !Number.isNaN(main.queueMs);
     const queued = known ? main.queueMs / main.windowMs : 0;
-    // Runnable, but the host gave it no CPU.
-    if (known && queued >= MOST && computedLittle) return 'host';
+    // Runnable, but the host gave it (next to) no CPU.
+    if (known && queued >= MOST && run < STARVED_RUN && computedLittle) return 'host';
     const parked = known ? 1 - run - queued : main.parked / main.samples;
     if (parked >= MOST) return 'wait';
   }

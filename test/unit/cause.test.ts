@@ -36,6 +36,8 @@ describe('judgeCause', () => {
     // 1.8 s block, 25% of it on a CPU, the rest waiting for one: the app's work (measured).
     expect(judgeCause(block({ to: 1800, main: time(440, 1220, 0, 118, 1760) }))).toBe('js');
     expect(judgeCause(block({ hostMs: 380, main: time(300, 40) }))).toBe('js');
+    // A 290 ms block at threshold 100 that got 84 ms of CPU and waited 137 ms for more (measured).
+    expect(judgeCause(block({ to: 290, ownMs: 60, threshold: 100, main: time(84, 137, 0, 9, 219) }))).toBe('js');
   });
 
   it('is host when the main thread was runnable but given no CPU', () => {
