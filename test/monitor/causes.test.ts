@@ -121,7 +121,7 @@ describe('a long block that moves from one function to another', () => {
   });
 
   it('has its later hang reports name where it is now', async () => {
-    const running = await start('moving', 1_000);
+    const running = await start('moving', 700);
     running.child.send({ run: true });
     // The watchdog writes hang reports to stderr itself, every hangTimeout.
     const hangs = (): Array<Record<string, unknown>> =>

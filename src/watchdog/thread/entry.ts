@@ -219,7 +219,9 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   // Someone is sitting in a debugger: that is no hang of the app's, and it is not ours to
   // report (nor to pause again every hangTimeout).
   if (foreignPauseSeq === seq) return;
-  // A fresh stack: an endless loop may have moved on from where the block started.
+  // A fresh stack: an endless loop may have moved on from where the block started. The stack
+  // text first, so the stacks the report lists include where it is now.
+  if (!restacking && capturedSeq === seq && !capturing) await onRestack(seq);
   const fresh = capturing || restacking ? undefined : await capture(seq);
   if (fresh !== undefined) releaseSession();
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
