@@ -59,6 +59,8 @@ describe('judgeCause', () => {
     expect(judgeCause(block({ main: time(0, Number.NaN, 3, 3, 40) }))).toBe('js');
     expect(judgeCause(block({ native: true, main: undefined }))).toBe('native');
     expect(judgeCause(block({ gc: true, main: time(350, 10) }))).toBe('gc');
+    // A full collection: the main thread sleeps while V8's helpers work (measured).
+    expect(judgeCause(block({ gc: true, main: time(7, 4, 20, 21, 256) }))).toBe('gc');
     expect(judgeCause(block({ stack: false, main: time(350, 10) }))).toBe('unknown');
   });
 });
