@@ -226,7 +226,7 @@ export class BlockAssembler {
     const { stall } = pending;
     // A capture that landed after the block ended says nothing about it: drop its context too.
     const landed = capture === undefined ? undefined : this.#stackOf(capture);
-    const trail = this.#trailOf(stall.seq, landed, capture);
+    const trail = this.#trailOf(stall.seq, landed, capture, performance.timeOrigin + stall.end);
     const latest = trail.latest;
     // Adapters' named handler frames give the route after any `await` chain (route-frames.ts).
     // The latest stack is what a long block is doing now; the request is the first capture's.
@@ -303,10 +303,15 @@ export class BlockAssembler {
   }
 
   /** The first stack (when it landed in the block) and the later ones of a long block. */
-  #trailOf(seq: number, landed: StackFrame[] | undefined, capture: CaptureMessage | undefined): StackTrail {
+  #trailOf(seq: number, landed: StackFrame[] | undefined, capture: CaptureMessage | undefined, endedAt: number): StackTrail {
     const trail = new StackTrail();
     if (landed !== undefined) trail.add(capture?.stackAt ?? 0, landed, capture?.stackLate === true);
+    // A later stack taken in the block's last moments may be of what ran after the blocking
+    // work, in the same tick (the heartbeat moves only in the timers phase): measured, a restack
+    // sent as a 400 ms loop ended named the code that printed its result. Left out.
+    const tail = Math.max(20, this.#options.threshold / 2);
     for (const restack of this.#restacks.get(seq) ?? []) {
+      if (restack.at > endedAt - tail) continue;
       const frames = framesOfStackText(restack.stackText, this.#options.sourceMaps);
       if (frames !== undefined) trail.add(restack.at, frames, restack.stackLate);
     }
