@@ -8,10 +8,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { describeStack, formatFrame, labelOf, routeOf, visibleFrames } from '../../shared/frames.js';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
+import { StackTrail, framesOfStackText } from '../../shared/stack-trail.js';
 import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
 import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
+import { MainThreadWatch, stackTakenLate } from './judge.js';
 import { CliStream } from './to-cli.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
+import type { StackFrame } from '../../types.js';
 
 const data = workerData as WatchdogData;
 const shared = new Int32Array(data.buffer);
@@ -39,6 +42,14 @@ let foreignPauseSeq: number | undefined;
 let stopped = false;
 let unavailableSent = false;
 const toCli = new CliStream(shared);
+const watch = new MainThreadWatch(data.buffer, data.threshold);
+/** The stacks seen during the block at `seq`, for the hang report. */
+let trail: { seq: number; stacks: StackTrail; context: Record<string, unknown> | undefined } | undefined;
+/** ms of staleness at which the stack is taken again (a long block may have moved on). */
+let nextRestack = Infinity;
+let restacking = false;
+/** At most this long between two stacks of one long block (the first few come sooner). */
+const RESTACK_EVERY = 1_000;
 /**
  * The latest captures by heartbeat value, the quick stack kept as soon as it came, and the
  * blocks a hang was reported for: stop() posts them on the exit port, for a block the main
@@ -93,13 +104,28 @@ async function onStall(seq: number): Promise<void> {
   // of interrupts: the stack is taken first (~2 ms after the stall is seen), and when the
   // request must be read from the frames' scopes, the debugger's enable cost falls inside this
   // block rather than making a stall of its own once the loop has moved on.
+  const before = watch.sample();
+  let late = false;
   const [quick, paused] = await Promise.all([
     capturer
       .quickStack(seq, stillBlocked(seq))
       .then((quick) => {
+        // Sampled as the reply comes, not after the request walk: the wait for a CPU that
+        // excuses a late stack is the wait while the stack was asked for.
+        if (quick !== undefined) late = stackTakenLate(quick.sentAt, quick.ranAt, before, watch.sample(), data.threshold);
         // The request walk may still be under way when the block ends and the process exits.
         if (quick?.stillBlocked === true) {
-          keepForExit(seq, { type: 'capture', seq, stackText: quick.stackText, frames: [], scripts: {}, context: quick.context, ownMs: 0 });
+          keepForExit(seq, {
+            type: 'capture',
+            seq,
+            stackText: quick.stackText,
+            frames: [],
+            scripts: {},
+            context: quick.context,
+            ownMs: 0,
+            stackLate: late,
+            stackAt: quick.ranAt,
+          });
         }
         return quick;
       })
@@ -119,11 +145,46 @@ async function onStall(seq: number): Promise<void> {
     scripts: frames?.scripts ?? {},
     context: stack?.context ?? frames?.context,
     ownMs: ownTime(quick, paused),
+    stackLate: late,
+    stackAt: quick?.ranAt,
   };
+  trail = { seq, stacks: new StackTrail(), context: found.context };
+  if (stack !== undefined) trail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, data.sourceMaps) ?? [], late);
+  nextRestack = restackAfter(performance.now() - lastBeatSeenAt);
   const message: WatchdogMessage = { type: 'capture', seq, ...found };
   if (stack !== undefined || frames !== undefined) keepForExit(seq, message);
   send(message);
   toCli.stack(seq, false, found);
+}
+
+/** The staleness at which to take the next stack: doubling from the threshold, then every RESTACK_EVERY. */
+function restackAfter(stale: number): number {
+  return stale + Math.min(Math.max(data.threshold, stale), RESTACK_EVERY);
+}
+
+/**
+ * Take the stack again during a long block: the quick stack only (no debugger, no pause), so
+ * it interrupts the main thread as briefly as the first (~1–2 ms), a few times a second at most.
+ */
+async function onRestack(seq: number): Promise<void> {
+  restacking = true;
+  try {
+    const before = watch.sample();
+    const quick = await capturer.quickStack(seq, stillBlocked(seq));
+    if (quick === undefined || !quick.stillBlocked || quick.stackText === '') return;
+    const late = stackTakenLate(quick.sentAt, quick.ranAt, before, watch.sample(), data.threshold);
+    const at = quick.ranAt ?? Date.now();
+    if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(quick.stackText, data.sourceMaps) ?? [], late);
+    send({ type: 'restack', seq, at, stackText: quick.stackText, stackLate: late });
+    // The CLI keeps the latest stack of a block, for when the app dies before it ends.
+    toCli.stack(seq, false, { stackText: quick.stackText, frames: [], scripts: {}, context: trail?.seq === seq ? trail.context : undefined });
+  } catch {
+    // The session went away (stopping): the first stack stands.
+  } finally {
+    restacking = false;
+    nextRestack = restackAfter(performance.now() - lastBeatSeenAt);
+    releaseSession();
+  }
 }
 
 /**
@@ -134,7 +195,7 @@ async function onStall(seq: number): Promise<void> {
 let releaseWhenBeatMoves = false;
 
 function releaseSession(): void {
-  if (capturing) return;
+  if (capturing || restacking) return;
   if (Atomics.load(shared, Slot.HEARTBEAT) === lastBeat && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
     releaseWhenBeatMoves = true;
   } else {
@@ -158,12 +219,14 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   // Someone is sitting in a debugger: that is no hang of the app's, and it is not ours to
   // report (nor to pause again every hangTimeout).
   if (foreignPauseSeq === seq) return;
-  // A fresh stack: an endless loop may have moved on from where the block started.
-  const fresh = capturing ? undefined : await capture(seq);
+  // A fresh stack: an endless loop may have moved on from where the block started. The stack
+  // text first, so the stacks the report lists include where it is now.
+  if (!restacking && capturedSeq === seq && !capturing) await onRestack(seq);
+  const fresh = capturing || restacking ? undefined : await capture(seq);
   if (fresh !== undefined) releaseSession();
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
-  writeHang(elapsed, best);
+  writeHang(elapsed, fresh === best ? best : undefined, best, trail?.seq === seq ? trail.stacks : undefined);
   hungSeqs.add(seq);
   while (hungSeqs.size > KEPT_FOR_EXIT) hungSeqs.delete(hungSeqs.values().next().value as number);
   send({ type: 'hang', seq, elapsed });
@@ -175,13 +238,27 @@ function nativeCall(): string | undefined {
   return index === 0 ? undefined : NATIVE_CALLS[index - 1];
 }
 
-function writeHang(elapsed: number, found: Capture | undefined): void {
+function mappedFrames(found: Capture): StackFrame[] {
+  return found.frames.map((frame) => toStackFrame(frame, found.scripts[frame.scriptId], data.sourceMaps));
+}
+
+function shown(stack: readonly StackFrame[]): StackFrame[] {
+  return stack.map((frame) => ({ ...frame, file: displayFile(frame.file, data.cwd) }));
+}
+
+/**
+ * The report shows the latest stack the watchdog has of the block (a long block moves on): the
+ * paused frames just taken, else the latest stack text; and the distinct stacks it went through
+ * when there were several. Those come from the stack texts only: the paused frames name some
+ * functions differently (`<anonymous>` for `Timeout._onTimeout`), which would count the same
+ * stack twice.
+ */
+function writeHang(elapsed: number, fresh: Capture | undefined, found: Capture | undefined, stacks: StackTrail | undefined): void {
   if (data.hangFormat === 'none') return;
   const call = nativeCall();
-  const frames = (found?.frames ?? []).map((frame) => {
-    const mapped = toStackFrame(frame, found?.scripts[frame.scriptId], data.sourceMaps);
-    return { ...mapped, file: displayFile(mapped.file, data.cwd) };
-  });
+  const latest = fresh === undefined ? (stacks?.latest?.stack ?? (found === undefined ? undefined : mappedFrames(found))) : mappedFrames(fresh);
+  const frames = shown(latest ?? []);
+  const earlier = stacks !== undefined && stacks.stacks().length > 1 ? stacks.stacks().map(shown) : undefined;
   const context = found?.context;
   const named = describeStack(frames, call);
   let text: string;
@@ -199,6 +276,7 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ...(named.library === undefined ? {} : { library: named.library }),
       ...(context === undefined ? {} : { context }),
       ...(call === undefined ? {} : { call }),
+      ...(earlier === undefined ? {} : { stacks: earlier, stacksSeenAt: stacks?.seenAt() }),
     };
     text = `${jsonLine(record)}\n`;
   } else {
@@ -212,6 +290,10 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ...visibleFrames(frames).slice(0, 10).map((frame) => `    at ${formatFrame(frame)}`),
     ];
     if (frames.length === 0) lines.push('    (stack not captured)');
+    if (earlier !== undefined) {
+      const where = earlier.map((stack) => labelOf(describeStack(stack).site, undefined, undefined));
+      lines.push(`  it went through: ${where.join(' → ')}`);
+    }
     // Paths, routes, function names and context values are the app's and its clients': no
     // control or bidi character of theirs reaches the terminal raw.
     text = `${lines.map(escapeTerminal).join('\n')}\n`;
@@ -232,6 +314,9 @@ function tick(): void {
   }
   const beat = Atomics.load(shared, Slot.HEARTBEAT);
   const now = performance.now();
+  // A poll far late means this thread did not run either (the process was stopped or starved):
+  // that time is not the app's, and the block is not judged on it here (judge.ts, cause.ts).
+  const selfLate = watch.look(now, beat, beat === lastBeat ? now - lastBeatSeenAt : 0, data.pollInterval);
   if (beat !== lastBeat) {
     lastBeat = beat;
     lastBeatSeenAt = now;
@@ -240,9 +325,14 @@ function tick(): void {
     toCli.beat();
     return;
   }
+  if (selfLate > 0) {
+    lastBeatSeenAt = Math.min(now, lastBeatSeenAt + selfLate);
+    return;
+  }
   const stale = now - lastBeatSeenAt;
   if (stale > data.threshold) toCli.stall(beat, stale, nativeCall());
   if (stale > data.threshold && capturedSeq !== beat && !capturing) void onStall(beat);
+  else if (capturedSeq === beat && !capturing && !restacking && stale >= nextRestack) void onRestack(beat);
   if (
     data.hangTimeout > 0 &&
     stale >= data.hangTimeout &&
@@ -257,6 +347,7 @@ function stop(): void {
   stopped = true;
   clearInterval(timer);
   capturer.disconnect();
+  watch.close();
   // Before the ack: the main thread reads them once it is woken.
   try {
     for (const message of foundFor.values()) data.exitPort.postMessage(message);
