@@ -151,7 +151,7 @@ export class PayloadTooLargeError extends LoopguardError {
   constructor(what: string, size: number, limit: number) {
     super(
       'ERR_LOOPGUARD_PAYLOAD_TOO_LARGE',
-      `${what} is ${size} bytes serialised, over the queue's maxPayload of ${limit} bytes; ` +
+      `${what}: ${size} bytes serialised, over the queue's maxPayload of ${limit} bytes; ` +
         `store the data elsewhere (a table, an object store) and pass a reference to it instead`,
     );
     this.size = size;

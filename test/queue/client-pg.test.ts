@@ -196,7 +196,7 @@ suite(pgSuiteName('queue on PostgreSQL (pg-boss)'), () => {
       const error = await small.enqueue(tasks.renderInvoice, ['c-1', [{ sku: 'x'.repeat(2_000), cents: 1, quantity: 1 }]]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PayloadTooLargeError);
       expect((error as PayloadTooLargeError).code).toBe('ERR_LOOPGUARD_PAYLOAD_TOO_LARGE');
-      expect((error as Error).message).toMatch(/renderInvoice's arguments is \d+ bytes serialised, over the queue's maxPayload of 1024 bytes/);
+      expect((error as Error).message).toMatch(/renderInvoice's arguments: \d+ bytes serialised, over the queue's maxPayload of 1024 bytes/);
       expect((error as Error).message).toContain('pass a reference');
     } finally {
       await small.close();

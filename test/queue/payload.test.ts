@@ -49,7 +49,7 @@ describe('values', () => {
   it('refuses arguments and results over maxPayload, saying which and to pass a reference', () => {
     const big = Buffer.alloc(2_000);
     expect(() => encodeArguments('renderReport', [big], 1_024)).toThrow(PayloadTooLargeError);
-    expect(() => encodeArguments('renderReport', [big], 1_024)).toThrow(/^renderReport's arguments is 20\d\d bytes serialised, over the queue's maxPayload of 1024 bytes; .*pass a reference/);
+    expect(() => encodeArguments('renderReport', [big], 1_024)).toThrow(/^renderReport's arguments: 20\d\d bytes serialised, over the queue's maxPayload of 1024 bytes; .*pass a reference/);
     expect(() => encodeResult('renderReport', big, 1_024)).toThrow(/^renderReport's result is/);
     expect(() => encodeArguments('renderReport', [big.subarray(0, 900)], 1_024)).not.toThrow();
   });
