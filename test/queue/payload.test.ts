@@ -50,7 +50,7 @@ describe('values', () => {
     const big = Buffer.alloc(2_000);
     expect(() => encodeArguments('renderReport', [big], 1_024)).toThrow(PayloadTooLargeError);
     expect(() => encodeArguments('renderReport', [big], 1_024)).toThrow(/^renderReport's arguments: 20\d\d bytes serialised, over the queue's maxPayload of 1024 bytes; .*pass a reference/);
-    expect(() => encodeResult('renderReport', big, 1_024)).toThrow(/^renderReport's result is/);
+    expect(() => encodeResult('renderReport', big, 1_024)).toThrow(/^renderReport's result: /);
     expect(() => encodeArguments('renderReport', [big.subarray(0, 900)], 1_024)).not.toThrow();
   });
 
