@@ -94,6 +94,11 @@ export interface LoopStats {
    * under node_modules), longest first.
    */
   startup: { ms: number; blocks: number; modules: Array<{ module: string; ms: number }> };
+  /**
+   * Blocks with `cause: 'host'` (also counted in `blocks`): the process was not running (SIGSTOP,
+   * a paused VM, a host that starved it). No code of the app's is to blame: never a top blocker.
+   */
+  host: { ms: number; blocks: number };
   /** Epoch ms the window started. */
   since: number;
   /**

@@ -27,6 +27,7 @@ export class Aggregates {
   readonly #routes = new Map<string, RouteEntry>();
   readonly #sites = new Map<string, BlockerSummary>();
   readonly #startup = { ms: 0, blocks: 0, modules: new Map<string, number>() };
+  readonly #host = { ms: 0, blocks: 0 };
 
   add(event: BlockEvent): void {
     if (event.kind === 'sync-call') return;
@@ -44,6 +45,13 @@ export class Aggregates {
       entry.blocks += 1;
       entry.totalMs += event.duration;
       entry.maxMs = Math.max(entry.maxMs, event.duration);
+    }
+    if (event.cause === 'host') {
+      // The process was not running (stopped, a paused VM, starved by the host): no code of the
+      // app's is to blame, so it is no top blocker; stats().host counts it apart.
+      this.#host.ms += event.duration;
+      this.#host.blocks += 1;
+      return;
     }
     const info = describeStack(event.stack, event.call);
     if (event.phase === 'startup') {
@@ -92,6 +100,10 @@ export class Aggregates {
       .map(([module, ms]) => ({ module, ms }))
       .sort((a, b) => b.ms - a.ms);
     return { ms: this.#startup.ms, blocks: this.#startup.blocks, modules };
+  }
+
+  host(): LoopStats['host'] {
+    return { ms: this.#host.ms, blocks: this.#host.blocks };
   }
 
   blocks(): LoopStats['blocks'] {

@@ -155,6 +155,7 @@ class LoopMonitor implements InternalMonitor {
       blocks: this.#aggregates.blocks(),
       routes: this.#aggregates.routes(),
       startup: this.#aggregates.startup(),
+      host: this.#aggregates.host(),
       since: this.#delay.since,
       ...(this.#libuv === undefined ? {} : { libuv: this.#libuv.stats() }),
     };

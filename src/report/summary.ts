@@ -88,6 +88,13 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
         (modules.length > 0 ? `: ${escapeTerminal(modules.join(', '))}` : ''),
     );
   }
+  const { host } = data.stats;
+  if (host !== undefined && host.blocks > 0) {
+    lines.push(
+      `  not running  ${formatMs(host.ms)} in ${host.blocks} ${host.blocks === 1 ? 'block' : 'blocks'} while the process was stopped ` +
+        'or starved by the host (no code of the app to blame)',
+    );
+  }
   const blockers = data.topBlockers.slice(0, options.limit ?? 10);
   if (blockers.length > 0) {
     lines.push('  top blockers');

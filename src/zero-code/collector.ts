@@ -181,6 +181,7 @@ export class StreamCollector implements ReportSource {
       blocks: this.#aggregates.blocks(),
       routes: this.#aggregates.routes(),
       startup: this.#aggregates.startup(),
+      host: this.#aggregates.host(),
       since: this.#start?.since ?? 0,
       ...(this.#libuv === undefined ? {} : { libuv: { delay: { ...this.#libuv.delay }, saturatedMs: this.#libuv.saturatedMs } }),
     };

@@ -29,6 +29,7 @@ export function sampleReport(overrides: Partial<ReportData> = {}): ReportData {
       blocks: { count: 1, totalMs: 412, longestMs: 412 },
       routes: { 'GET /invoice/:id': { blocks: 1, totalMs: 412, maxMs: 412 } },
       startup: { ms: 0, blocks: 0, modules: [] },
+      host: { ms: 0, blocks: 0 },
       since,
     },
     timeline,
