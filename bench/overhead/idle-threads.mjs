@@ -59,6 +59,13 @@ async function child(variant, windowMs, warmupMs) {
   globalThis.gc?.();
   await sleep(300);
   const watchdog = [...threads().keys()].filter((tid) => !before.has(tid));
+  // Stacks the watchdog took in the window (its stack expression calls this reader, see
+  // detect-latency.mjs): an idle process should have none.
+  let stacksTaken = 0;
+  globalThis[Symbol.for('loopguard.v1.readActiveSpan')] = () => {
+    stacksTaken += 1;
+    return undefined;
+  };
   const main = String(process.pid);
   const start = threads();
   const cpuStart = process.cpuUsage();
@@ -87,6 +94,8 @@ async function child(variant, windowMs, warmupMs) {
     cpuUsageMsPerS: (cpu.user + cpu.system) / 1000 / seconds,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
     watchdogThreads: watchdog.length,
+    stacksTaken,
+    blocks: monitor?.stats().blocks.count ?? 0,
     libuv: monitor?.stats().libuv ?? null,
   });
   clearInterval(keepAlive);
@@ -107,7 +116,8 @@ export async function runIdleThreads(config, log) {
       try {
         const message = await fixture.next('idle');
         samples[variant].push(message);
-        log(`  round ${round + 1} ${variant}: main ${fixed(message.main.msPerS, 2)} + watchdog ${fixed(message.watchdog.msPerS, 2)} + other ${fixed(message.other.msPerS, 2)} ms/s`);
+        log(`  round ${round + 1} ${variant}: main ${fixed(message.main.msPerS, 2)} + watchdog ${fixed(message.watchdog.msPerS, 2)} + other ${fixed(message.other.msPerS, 2)} ms/s; ` +
+          `wake-ups/s main ${fixed(message.main.wakeupsPerS)} watchdog ${fixed(message.watchdog.wakeupsPerS)}; stacks taken ${message.stacksTaken}, blocks ${message.blocks}`);
       } finally {
         await fixture.close();
       }
