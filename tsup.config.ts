@@ -17,6 +17,7 @@ export default defineConfig({
     nestjs: 'src/adapters/nestjs.ts',
     prometheus: 'src/telemetry/prometheus.ts',
     otel: 'src/telemetry/otel.ts',
+    queue: 'src/queue.ts',
     'watchdog-worker': 'src/watchdog/thread/entry.ts',
     'pool-worker': 'src/pool/thread/entry.ts',
   },

@@ -11,12 +11,14 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^loopguard$/, replacement: dist('index.js') },
-      { find: /^loopguard\/(testing|register|http|express|fastify|koa|hono|prometheus|otel|nestjs)$/, replacement: dist('$1.js') },
+      { find: /^loopguard\/(testing|register|http|express|fastify|koa|hono|prometheus|otel|nestjs|queue)$/, replacement: dist('$1.js') },
     ],
   },
   test: {
     include: ['test/**/*.test.ts'],
     reporters: ['default', new SummaryReporter()],
+    // One embedded PostgreSQL for the run's queue tests (started only when the run has them).
+    globalSetup: ['./test/queue/postgres.global.ts'],
     // Each test file in its own child process: the monitor's inspector session attaches to
     // the main thread of that process, which a worker-thread pool would not give us.
     pool: 'forks',

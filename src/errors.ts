@@ -192,3 +192,52 @@ export class JobNotFoundError extends LoopguardError {
     this.id = id;
   }
 }
+
+/**
+ * `loopguard/queue` was given a URL whose client library (pg-boss, bullmq) is not installed,
+ * or cannot run on this Node (pg-boss 12 needs Node >= 22.12). The message says what to do.
+ */
+export class QueuePeerMissingError extends LoopguardError {
+  /** The package to install. */
+  readonly package: string;
+  constructor(pkg: string, message: string, options?: ErrorOptions) {
+    super('ERR_LOOPGUARD_PEER_MISSING', message, options);
+    this.package = pkg;
+  }
+}
+
+/** Every coded class above by name: what a job's error from another process is rebuilt as. */
+const REMAKEABLE: Readonly<Record<string, Function>> = {
+  LoopguardError,
+  InvalidOptionTypeError,
+  InvalidOptionRangeError,
+  FunctionNotPortableError,
+  TaskTimeoutError,
+  PoolQueueFullError,
+  WorkerCrashedError,
+  PoolClosedError,
+  BlockingCallError,
+  BlockedError,
+  UnknownJobFunctionError,
+  PayloadTooLargeError,
+  JobCancelledError,
+  JobWaitTimeoutError,
+  QueueClosedError,
+  JobNotFoundError,
+  QueuePeerMissingError,
+};
+
+/**
+ * A loopguard error of class `name` with `message`, made without running its constructor (whose
+ * arguments differ per class and were not sent): the caller copies `code` and the other own
+ * properties onto it. It carries the brand, so `instanceof` works as for one thrown here.
+ * Undefined for a name that is not one of ours.
+ */
+export function remakeLoopguardError(name: string, message: string): Error | undefined {
+  const target = Object.prototype.hasOwnProperty.call(REMAKEABLE, name) ? REMAKEABLE[name] : undefined;
+  if (target === undefined) return undefined;
+  const error = Reflect.construct(Error, [message], target) as Error;
+  error.name = name;
+  brand(error, target);
+  return error;
+}

@@ -31,4 +31,4 @@ export type {
   Monitor,
 } from './types.js';
 export type { PoolOptions, PoolStats, RunOptions } from './pool/main/pool.js';
-export type { ThreadedOptions, ThreadedFunction } from './pool/marking/threaded.js';
+export type { ThreadedOptions, ThreadedFunction, ThreadedQueue } from './pool/marking/threaded.js';

@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { runningMonitor, startMonitor } from './monitor/monitor.js';
 import { resolveMonitorOptions } from './monitor/options.js';
-import { ensureGlobal } from './shared/globals.js';
+import { ensureGlobal, getGlobal } from './shared/globals.js';
 import { collectReport, recordBlocks } from './report/collect.js';
 import type { Monitor } from './types.js';
 import { armExitWatchdog } from './zero-code/exit-watchdog.js';
@@ -70,6 +70,8 @@ function setUp(): void {
 
   const finish = (): void => {
     exitWatchdog.disarm();
+    // Before anything reads the figures: the block the app exits from is counted and streamed.
+    getGlobal('monitor')?.flushAtExit?.();
     // The CLI prints and writes; here only when there is none, or it can no longer be reached.
     if (stream?.finish() === true) return;
     try {

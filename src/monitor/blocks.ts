@@ -39,7 +39,8 @@ export interface BlockAssemblerOptions {
 
 export class BlockAssembler {
   readonly #options: BlockAssemblerOptions;
-  readonly #pending = new Map<number, { stall: Stall; cancel: () => void }>();
+  /** Stalls not yet emitted: waiting for their capture (`awaiting`) or for the GC entries (with the capture, if any). */
+  readonly #pending = new Map<number, { stall: Stall; cancel: () => void; awaiting: boolean; capture?: CaptureMessage }>();
   readonly #captures = new Map<number, CaptureMessage>();
   readonly #hangs = new Set<number>();
   readonly #native: Interval[] = [];
@@ -84,12 +85,12 @@ export class BlockAssembler {
     const capture = this.#captures.get(stall.seq);
     if (capture !== undefined || !stall.captureUnderWay) {
       this.#captures.delete(stall.seq);
-      this.#later(stall, () => this.#finish(stall.seq, capture));
+      this.#later(stall, capture);
       return;
     }
     const timer = setTimeout(() => this.#finish(stall.seq, undefined), CAPTURE_WAIT);
     timer.unref();
-    this.#pending.set(stall.seq, { stall, cancel: () => clearTimeout(timer) });
+    this.#pending.set(stall.seq, { stall, cancel: () => clearTimeout(timer), awaiting: true });
   }
 
   onCapture(capture: CaptureMessage): void {
@@ -97,7 +98,7 @@ export class BlockAssembler {
     if (pending !== undefined) {
       // After the messages queued behind this one (a 'hang' for the same block).
       pending.cancel();
-      this.#later(pending.stall, () => this.#finish(capture.seq, capture));
+      this.#later(pending.stall, capture);
       return;
     }
     this.#captures.set(capture.seq, capture);
@@ -108,6 +109,28 @@ export class BlockAssembler {
   onHang(seq: number): void {
     this.#hangs.add(seq);
     while (this.#hangs.size > 4) this.#hangs.delete(this.#hangs.values().next().value as number);
+  }
+
+  /** Heartbeat values of the stalls still waiting for the watchdog's capture. */
+  awaitingCapture(): number[] {
+    return [...this.#pending].filter(([, pending]) => pending.awaiting).map(([seq]) => seq);
+  }
+
+  /**
+   * The process is exiting: emit now, synchronously, every stall still pending and the one the
+   * last tick was in (`open`), with the captures the watchdog handed over at exit. No turn of
+   * the loop will come for the timers and immediates they were waiting on.
+   */
+  flushAtExit(open: Stall | undefined, captures: readonly CaptureMessage[], hangs: readonly number[]): void {
+    for (const seq of hangs) this.onHang(seq);
+    const handed = new Map(captures.map((capture) => [capture.seq, capture]));
+    this.#takeGcRecords();
+    if (open !== undefined) this.#pending.set(open.seq, { stall: open, cancel: () => undefined, awaiting: open.captureUnderWay });
+    for (const [seq, pending] of [...this.#pending]) {
+      const capture = pending.capture ?? handed.get(seq) ?? this.#captures.get(seq);
+      this.#captures.delete(seq);
+      this.#finish(seq, capture);
+    }
   }
 
   /** Resolves once every stall seen so far has been emitted. */
@@ -131,14 +154,15 @@ export class BlockAssembler {
    * 'js' (measured: 6 of 6 with the request walk on, 2 of 6 without). The second hop runs after
    * that dispatch; takeRecords() then picks up anything still buffered.
    */
-  #later(stall: Stall, finish: () => void): void {
+  #later(stall: Stall, capture: CaptureMessage | undefined): void {
     let immediate = setImmediate(() => {
       immediate = setImmediate(() => {
         this.#takeGcRecords();
-        finish();
+        this.#finish(stall.seq, capture);
       });
     });
-    this.#pending.set(stall.seq, { stall, cancel: () => clearImmediate(immediate) });
+    const pending = { stall, cancel: () => clearImmediate(immediate), awaiting: false };
+    this.#pending.set(stall.seq, capture === undefined ? pending : { ...pending, capture });
   }
 
   #takeGcRecords(): void {

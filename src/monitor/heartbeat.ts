@@ -8,7 +8,7 @@
 import { clearInterval, setInterval } from 'node:timers';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { isMainThread, Worker } from 'node:worker_threads';
+import { isMainThread, MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { workerUrl } from '../shared/worker-url.js';
 import { getGlobal, setGlobal } from '../shared/globals.js';
 import { SLOT_COUNT, Slot, State, type WatchdogData, type WatchdogMessage } from '../watchdog/protocol.js';
@@ -27,6 +27,18 @@ export interface Stall {
   duration: number;
   /** Whether the watchdog was capturing a stack for it (a 'capture' message will follow). */
   captureUnderWay: boolean;
+}
+
+type CaptureMessage = Extract<WatchdogMessage, { type: 'capture' }>;
+
+/** What the exit handler found (see Heartbeat.atExit). */
+export interface ExitFindings {
+  /** The block the tick now ending was in, when it ran longer than the threshold. */
+  open: Stall | undefined;
+  /** The watchdog's captures for the heartbeat values asked about. */
+  captures: CaptureMessage[];
+  /** Heartbeat values of blocks the watchdog wrote a hang report for. */
+  hangs: number[];
 }
 
 export interface HeartbeatOptions {
@@ -79,11 +91,15 @@ export class Heartbeat {
   #timer: NodeJS.Timeout;
   #interval: number;
   #worker: Worker | undefined;
+  #exitPort: MessagePort | undefined;
   #lastBeatAt = performance.now();
   #lastIdle = this.#timing.idleTime;
   /** When a beat last found the loop busier than one fast beat's worth since the one before. */
   #lastBusyAt = -Infinity;
-  #onExit = (): void => this.#handshake();
+  /** The last #measure's lateness and busy time, ms. */
+  #lateness = 0;
+  #active = 0;
+  #onExit = (): void => this.#handshake(false);
   readonly #onBeat = (): void => this.#beat();
 
   constructor(options: HeartbeatOptions) {
@@ -124,9 +140,49 @@ export class Heartbeat {
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker === undefined) return;
-    this.#handshake();
+    this.#handshake(false);
+    this.#exitPort?.close();
+    this.#exitPort = undefined;
     worker.removeAllListeners('message');
     await worker.terminate();
+  }
+
+  /**
+   * The process is exiting, and no heartbeat will come again: a block in the tick now ending
+   * (a script's last statement, `busy(); process.exit(7)`) would never be measured. Measure it
+   * here, as #beat would have, and ask the watchdog, synchronously, for what it captured while
+   * it lasted (and for the stalls in `awaiting`, still waiting for theirs). Waits for the
+   * watchdog only when it was capturing one of them, and then at most EXIT_HANDSHAKE_TIMEOUT.
+   */
+  atExit(awaiting: readonly number[]): ExitFindings {
+    const now = performance.now();
+    const seq = Atomics.load(this.#shared, Slot.HEARTBEAT);
+    // Moved first: a capture still on its way to this thread (the watchdog's requests run from
+    // interrupts, even inside the wait below) then reads a moved heartbeat, and the exit
+    // handlers' own code is never taken for the block's.
+    Atomics.add(this.#shared, Slot.HEARTBEAT, 1);
+    const blocked = this.#measure(now, this.#timing.idleTime);
+    const watching = this.#worker !== undefined;
+    let open: Stall | undefined;
+    if (blocked > this.#options.threshold) {
+      const captureUnderWay = watching && Atomics.load(this.#shared, Slot.CAPTURING) === seq;
+      open = { seq, start: now - blocked, end: now, duration: blocked, captureUnderWay };
+    }
+    const wanted = new Set(awaiting);
+    if (open !== undefined) wanted.add(seq);
+    const waitFor = watching && (awaiting.length > 0 || open?.captureUnderWay === true);
+    this.#handshake(waitFor);
+    const captures: CaptureMessage[] = [];
+    const hangs: number[] = [];
+    const port = this.#exitPort;
+    if (port !== undefined && wanted.size > 0) {
+      for (let received = receiveMessageOnPort(port); received !== undefined; received = receiveMessageOnPort(port)) {
+        const message = received.message as WatchdogMessage;
+        if (message.type === 'capture' && wanted.has(message.seq)) captures.push(message);
+        if (message.type === 'hang' && wanted.has(message.seq)) hangs.push(message.seq);
+      }
+    }
+    return { open, captures, hangs };
   }
 
   #startTimer(interval: number): NodeJS.Timeout {
@@ -141,23 +197,31 @@ export class Heartbeat {
     Atomics.store(this.#shared, Slot.BEAT_AT, Math.floor(now) | 0);
   }
 
+  /**
+   * How long the loop was blocked at `now`, from the last beat. The fast beat times a block by
+   * the beat's lateness, as precise as the beat is frequent. The slow beat runs only on a loop
+   * that was idle, where a block begins a while after the last beat and the lateness would leave
+   * out up to a slow interval of it: there the loop's busy time since the last beat (what kept
+   * it from its poll: the block, and whatever else ran) is the block; never less than the lateness.
+   */
+  #measure(now: number, idle: number): number {
+    const gap = now - this.#lastBeatAt;
+    // Kept in fields, not returned in an object: nothing is allocated per beat.
+    this.#active = Math.max(0, gap - (idle - this.#lastIdle));
+    this.#lateness = Math.max(0, gap - this.#interval);
+    return this.#interval === this.fastInterval ? this.#lateness : Math.max(this.#lateness, this.#active);
+  }
+
   #beat(): void {
     const now = performance.now();
     const idle = this.#timing.idleTime;
-    const gap = now - this.#lastBeatAt;
-    // What kept the loop from its poll since the last beat: the block, and whatever else ran.
-    const active = Math.max(0, gap - (idle - this.#lastIdle));
     const interval = this.#interval;
-    const lateness = Math.max(0, gap - interval);
-    // The fast beat times a block by the beat's lateness, as precise as the beat is frequent.
-    // The slow beat runs only on a loop that was idle, where a block begins a while after the
-    // last beat and the lateness would leave out up to a slow interval of it: there the loop's
-    // busy time since the last beat is the block (a lower bound stays the lateness).
-    const blocked = interval === this.fastInterval ? lateness : Math.max(lateness, active);
+    const blocked = this.#measure(now, idle);
+    const lateness = this.#lateness;
     const seq = Atomics.load(this.#shared, Slot.HEARTBEAT);
     this.#lastBeatAt = now;
     this.#lastIdle = idle;
-    if (active > this.fastInterval) this.#lastBusyAt = now;
+    if (this.#active > this.fastInterval) this.#lastBusyAt = now;
     // Busy: beat fast (the loop is awake anyway, and a busy loop's block is timed by lateness).
     // Idle for a while: beat slowly.
     const next = now - this.#lastBusyAt < SLOW_AFTER ? this.fastInterval : this.slowInterval;
@@ -176,6 +240,9 @@ export class Heartbeat {
   }
 
   #startWorker(): void {
+    // Neither end has a 'message' listener: nothing here keeps either thread alive.
+    const { port1, port2 } = new MessageChannel();
+    this.#exitPort = port1;
     const data: WatchdogData = {
       buffer: this.#shared.buffer as SharedArrayBuffer,
       threshold: this.#options.threshold,
@@ -187,10 +254,12 @@ export class Heartbeat {
       timeOrigin: performance.timeOrigin,
       cwd: process.cwd(),
       sourceMaps: this.#options.sourceMaps,
+      exitPort: port2,
     };
     // execArgv: [] so that flags such as --input-type or a test runner's loaders stay out of it.
     const worker = new Worker(workerUrl('watchdog-worker'), {
       workerData: data,
+      transferList: [port2],
       execArgv: [],
       env: {},
       stdout: false,
@@ -200,6 +269,8 @@ export class Heartbeat {
     worker.on('message', (message: WatchdogMessage) => this.#options.onMessage(message));
     worker.on('error', (error) => {
       this.#worker = undefined;
+      this.#exitPort?.close();
+      this.#exitPort = undefined;
       this.#options.onWorkerError(error);
     });
     // After adding the 'message' listener: adding one later would ref the worker again.
@@ -211,14 +282,15 @@ export class Heartbeat {
   /**
    * A worker session made with connectToMainThread() holds up process exit ("Waiting for the
    * debugger to disconnect..."): ask the watchdog to drop it and wait, briefly, until it has.
+   * `forCapture`: wait also without a session, for the captures it posts on the exit port.
    */
-  #handshake(): void {
+  #handshake(forCapture: boolean): void {
     if (Atomics.load(this.#shared, Slot.STATE) === State.STOPPING) return;
     Atomics.store(this.#shared, Slot.STATE, State.STOPPING);
     Atomics.notify(this.#shared, Slot.STATE);
     // Without a session (the usual case: it exists only during a capture) there is nothing
     // to wait for, and exit is not delayed.
-    if (Atomics.load(this.#shared, Slot.SESSION) === 0) return;
+    if (!forCapture && Atomics.load(this.#shared, Slot.SESSION) === 0) return;
     Atomics.wait(this.#shared, Slot.ACK, 0, EXIT_HANDSHAKE_TIMEOUT);
   }
 }

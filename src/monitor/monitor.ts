@@ -55,6 +55,8 @@ class LoopMonitor implements InternalMonitor {
   #nextBeat: Array<() => void> = [];
   #markReady: () => void = () => undefined;
   #stopped = false;
+  #flushedAtExit = false;
+  readonly #onExit = (): void => this.flushAtExit();
   /**
    * Epoch ms when the loop first went idle after the monitor started (its first setImmediate
    * ran): a block without a stack that started before then is the app starting up.
@@ -123,6 +125,10 @@ class LoopMonitor implements InternalMonitor {
     });
     this.#syncCalls = this.#wrapBuiltins(options);
     this.#heartbeat.restart();
+    // Prepended: the block of the last tick is counted before any other 'exit' listener reads
+    // the figures, and measured without their time. A listener changes nothing about how the
+    // process ends (it is no signal listener, and flushAtExit never throws).
+    process.prependListener('exit', this.#onExit);
   }
 
   get stacksAvailable(): boolean {
@@ -223,6 +229,24 @@ class LoopMonitor implements InternalMonitor {
     }
   }
 
+  /**
+   * A block in the tick the process exits from (a script's last statement, `busy();
+   * process.exit(7)`) has no next heartbeat to measure it, and stalls waiting for a capture or
+   * for their GC entries have no next turn of the loop: report them all now, synchronously.
+   * Once per process; register calls it before it reads the figures.
+   */
+  flushAtExit(): void {
+    if (this.#stopped || this.#flushedAtExit) return;
+    this.#flushedAtExit = true;
+    try {
+      const { open, captures, hangs } = this.#heartbeat.atExit(this.#assembler.awaitingCapture());
+      if (open !== undefined) this.#delay.recordBlock(open.duration);
+      this.#assembler.flushAtExit(open, captures, hangs);
+    } catch {
+      // An error thrown from an 'exit' listener would change the exit code: the block is lost instead.
+    }
+  }
+
   settled(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     return new Promise<void>((resolve) => this.#nextBeat.push(resolve)).then(() => this.#assembler.settled());
@@ -231,6 +255,7 @@ class LoopMonitor implements InternalMonitor {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    process.off('exit', this.#onExit);
     if (getGlobal('monitor') === this) setGlobal('monitor', undefined);
     this.#syncCalls.uninstall();
     this.#delay.stop();

@@ -135,3 +135,18 @@ export interface QueueBackend {
   /** Close connections; pending `settled()` calls reject with QueueClosedError. */
   close(): Promise<void>;
 }
+
+/** What the app's side (createQueue) and the worker pass every backend when they open it. */
+export interface BackendOptions {
+  /** ms between two looks at the server by a backend that polls (settled(), a running job's cancel). */
+  pollInterval: number;
+  /**
+   * The queue's default job timeout in ms: a backend whose lease expiry runs on a timer of its
+   * own (pg-boss's supervision) sizes that timer from it, so that a dead worker's job runs again
+   * within about twice its timeout.
+   */
+  timeout: number;
+}
+
+/** What `backends/pg-boss.ts` and `backends/bullmq.ts` each export, loaded by `backends/open.ts`. */
+export type OpenBackend = (url: string, name: string, options: BackendOptions) => Promise<QueueBackend>;

@@ -23,6 +23,12 @@ const VERSION = 1;
 /** The brand on every loopguard error instance (errors.ts): what instanceof reads across copies. */
 export const ERROR_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.error`) as never;
 
+/**
+ * The brand on every loopguard Queue (loopguard/queue): how threaded({ queue }) in the core build
+ * recognises one, from either build, without importing the queue's code.
+ */
+export const QUEUE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.queue`) as never;
+
 type AnyFunction = (...args: never[]) => unknown;
 
 /** What modules other than the monitor (and other copies of loopguard) use of the running one. */
@@ -30,6 +36,14 @@ export interface SharedMonitor {
   readonly threshold: number;
   /** Report through the user's chosen log (pretty, JSON, a logger). */
   warn(fields: object, message: string): void;
+  /** Report the block of the tick the process exits from (call it in 'exit', before reading the figures). */
+  flushAtExit?(): void;
+}
+
+/** What the exporters read of a job queue's `stats()`, per function (loopguard/queue's stats carry more). */
+export interface QueueJobCounts {
+  completed: number;
+  failed: number;
 }
 
 /** Function → how a pool thread finds it (both builds share it, so either build's pool runs either's marks). */
@@ -78,6 +92,8 @@ export interface ProcessGlobals {
   whyIsNodeRunning: (logger: { error(...args: unknown[]): void }) => void;
   /** Every ThreadPool not yet closed or destroyed, with its name: what the metrics exporters list. */
   livePools: Map<{ stats(): PoolStats }, string>;
+  /** Every job queue (loopguard/queue) not yet closed, with its name: what the metrics exporters list. */
+  liveQueues: Map<{ stats(): Record<string, QueueJobCounts> }, string>;
   /** Set by otelMetrics(): the active OTel span's ids, read by the watchdog's capture while the main thread blocks. */
   readActiveSpan: () => { traceId: string; spanId: string } | undefined;
 }

@@ -13,6 +13,10 @@ export const MAX_CALLS = 100;
 export const MAX_SITES = 200;
 /** Distinct pools one exporter reports. */
 export const MAX_POOLS = 20;
+/** Distinct job queues one exporter reports. */
+export const MAX_QUEUES = 20;
+/** Distinct functions (job names) one exporter reports across its queues. */
+export const MAX_QUEUE_FUNCTIONS = 100;
 /** Longer route patterns are cut: a pattern is short, a long value is likely not one. */
 const MAX_ROUTE_LENGTH = 200;
 

@@ -23,6 +23,7 @@ import { checkBoolean, checkOneOf, checkOptionsObject, describeValue } from '../
 import type { BlockEvent, Monitor, StackFrame } from '../types.js';
 import { BoundedLabel, MAX_ROUTES, MAX_SITES, OTHER, blockLabels } from './labels.js';
 import { checkMonitor, onBlocks, readLibuv } from './monitor-source.js';
+import { observePools, observeQueues } from './otel-work.js';
 import { LoopWindow } from './window.js';
 
 export interface OtelMetricsOptions {
@@ -123,6 +124,9 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
   };
   meter.addBatchObservableCallback(libuvCallback, libuvGauges);
 
+  const stopPools = observePools(meter);
+  const stopQueues = observeQueues(meter);
+
   const spanBook = spans ? new SpanBook() : undefined;
   if (spanBook !== undefined) setGlobal('readActiveSpan', spanBook.reader);
 
@@ -142,6 +146,8 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
       stopListening();
       observing?.();
       meter.removeBatchObservableCallback(libuvCallback, libuvGauges);
+      stopPools();
+      stopQueues();
       window?.stop();
       if (spanBook !== undefined && getGlobal('readActiveSpan') === spanBook.reader) setGlobal('readActiveSpan', undefined);
     },

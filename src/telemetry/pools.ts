@@ -12,11 +12,34 @@ export interface NamedPoolStats {
   stats: PoolStats;
 }
 
-/** Gives each pool a stable label: its name, with `#2`, `#3`… when two pools share one. */
-export class PoolLabels {
+/**
+ * Stable labels for live instances listed by name (pools, queues): the name, with `#2`, `#3`…
+ * when two share one; beyond `max` instances, none (they are left out).
+ */
+export class InstanceLabels {
   readonly #labels = new WeakMap<object, string>();
   readonly #used = new Map<string, number>();
-  readonly #bound = new BoundedLabel(MAX_POOLS);
+  readonly #bound: BoundedLabel;
+
+  constructor(max: number) {
+    this.#bound = new BoundedLabel(max);
+  }
+
+  labelOf(instance: object, name: string): string | undefined {
+    let label = this.#labels.get(instance);
+    if (label === undefined) {
+      const count = (this.#used.get(name) ?? 0) + 1;
+      this.#used.set(name, count);
+      label = this.#bound.value(count === 1 ? name : `${name}#${count}`);
+      this.#labels.set(instance, label);
+    }
+    return label.startsWith('(') ? undefined : label;
+  }
+}
+
+/** Gives each pool a stable label: its name, with `#2`, `#3`… when two pools share one. */
+export class PoolLabels {
+  readonly #labels = new InstanceLabels(MAX_POOLS);
 
   /** Stats of every live pool, by label (pools beyond the bound are left out). */
   read(): NamedPoolStats[] {
@@ -24,7 +47,7 @@ export class PoolLabels {
     if (live === undefined) return [];
     const result: NamedPoolStats[] = [];
     for (const [pool, name] of live) {
-      const label = this.#labelOf(pool, name);
+      const label = this.#labels.labelOf(pool, name);
       if (label === undefined) continue;
       try {
         result.push({ pool: label, stats: pool.stats() });
@@ -33,16 +56,5 @@ export class PoolLabels {
       }
     }
     return result;
-  }
-
-  #labelOf(pool: object, name: string): string | undefined {
-    let label = this.#labels.get(pool);
-    if (label === undefined) {
-      const count = (this.#used.get(name) ?? 0) + 1;
-      this.#used.set(name, count);
-      label = this.#bound.value(count === 1 ? name : `${name}#${count}`);
-      this.#labels.set(pool, label);
-    }
-    return label.startsWith('(') ? undefined : label;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * loopguard/prometheus: the monitor's blocks, the loop's delay and utilisation over the last
- * window, and the thread pools' tasks, as prom-client collectors (API §8). prom-client is an
- * optional peer dependency, loaded by this entry only.
+ * window, the thread pools' tasks and the job queues' jobs, as prom-client collectors (API §8).
+ * prom-client is an optional peer dependency, loaded by this entry only.
  *
  * Names all start with `loopguard_`, so they never collide with collectDefaultMetrics()'s
  * `nodejs_*` and `process_*`. Label values are bounded (labels.ts): route patterns, never
@@ -14,6 +14,7 @@ import type { BlockEvent, Monitor } from '../types.js';
 import { BoundedLabel, MAX_CALLS, MAX_ROUTES, NONE, blockLabels } from './labels.js';
 import { checkMonitor, onBlocks, readLibuv } from './monitor-source.js';
 import { PoolLabels, type NamedPoolStats } from './pools.js';
+import { QueueLabels } from './queues.js';
 import { LoopWindow, type WindowReading } from './window.js';
 
 export interface PrometheusMetricsOptions {
@@ -129,7 +130,6 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
       for (const [quantile, field] of POOL_QUANTILES) this.set({ quantile }, libuv.delay[field] / 1000);
     },
   });
-  // TODO(issue 10): loopguard_queue_jobs_total {queue, function, outcome}, once the job queue exists.
   const taskCounts = new Map<string, { completed: number; failed: number }>();
   const poolTasks = new Counter({
     name: name('pool_tasks_total'),
@@ -193,7 +193,27 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
     },
   });
 
-  const metrics = [blockDuration, blocks, syncCalls, delay, utilization, libuvDelay, poolTasks, poolWait, poolRun, poolThreads, poolQueued];
+  const queues = new QueueLabels();
+  const jobCounts = new Map<string, { completed: number; failed: number }>();
+  const queueJobs = new Counter({
+    name: name('queue_jobs_total'),
+    help: 'Jobs this process saw finish on its job queues (loopguard/queue), by queue, function and outcome (completed; failed, cancelled included)',
+    labelNames: ['queue', 'function', 'outcome'],
+    registers,
+    collect() {
+      for (const { queue, fn, completed, failed } of queues.read()) {
+        const key = `${queue}\0${fn}`;
+        const last = jobCounts.get(key) ?? { completed: 0, failed: 0 };
+        // Counters only go up: add what finished since the previous scrape (a queue's stats
+        // forget their oldest function past 200: counted again from 0 if it comes back).
+        this.inc({ queue, function: fn, outcome: 'completed' }, Math.max(0, completed - last.completed));
+        this.inc({ queue, function: fn, outcome: 'failed' }, Math.max(0, failed - last.failed));
+        jobCounts.set(key, { completed, failed });
+      }
+    },
+  });
+
+  const metrics = [blockDuration, blocks, syncCalls, delay, utilization, libuvDelay, poolTasks, poolWait, poolRun, poolThreads, poolQueued, queueJobs];
   const stopListening = onBlocks(monitor, (event: BlockEvent) => {
     if (event.kind === 'sync-call') {
       const route = blockLabels(event, syncRoutes).route;

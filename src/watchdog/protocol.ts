@@ -2,6 +2,7 @@
  * The boundary between the main thread and the watchdog thread: SharedArrayBuffer slots and
  * message shapes. Both sides import this file and nothing else from each other.
  */
+import type { MessagePort } from 'node:worker_threads';
 
 /** Int32 slots of the shared heartbeat buffer. */
 export const Slot = {
@@ -39,6 +40,14 @@ export const Slot = {
 export const SLOT_COUNT = 10;
 
 export const State = { RUNNING: 0, STOPPING: 1 } as const;
+
+/*
+ * At exit the main thread cannot take messages from the worker's port any more (its loop will
+ * not run again), so a block in the last tick would lose the stack the watchdog took while it
+ * lasted. The worker therefore also sends what it found on `exitPort`, which the main thread
+ * reads synchronously (receiveMessageOnPort) after the STOPPING handshake: the watchdog posts
+ * there, then sets ACK.
+ */
 
 /** The blocking Node APIs the watchdog can name during a block (by index, see Slot.NATIVE_CALL). */
 export const NATIVE_CALLS: readonly string[] = [
@@ -101,6 +110,11 @@ export interface WatchdogData {
   cwd: string;
   /** Map the hang report's frames through source maps. */
   sourceMaps: boolean;
+  /**
+   * Where the watchdog posts its latest 'capture' (and 'hang') messages once more when told to
+   * stop, before it sets ACK: the main thread reads them there at exit (see State above).
+   */
+  exitPort: MessagePort;
 }
 
 /** One paused call frame, as the inspector gives it (0-based line and column). */

@@ -25,6 +25,7 @@ function recordingProvider() {
     createHistogram: instrument,
     createObservableGauge: instrument,
     createObservableCounter: instrument,
+    createObservableUpDownCounter: instrument,
     addBatchObservableCallback: (callback: BatchCallback) => callbacks.add(callback),
     removeBatchObservableCallback: (callback: BatchCallback) => callbacks.delete(callback),
   };

@@ -8,6 +8,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { prometheusMetrics } from 'loopguard/prometheus';
 import { createPool, type BlockEvent, type Monitor } from 'loopguard';
+import { standInQueue } from '../helpers/stand-in-queue.js';
 
 type Listener = (event: BlockEvent) => void;
 
@@ -135,6 +136,51 @@ describe('prometheusMetrics() pools', () => {
     const closed = await registry.metrics();
     expect(closed).not.toMatch(/^loopguard_pool_threads\{pool="thumbnails"\}/m);
     handle.unregister();
+  });
+});
+
+describe('prometheusMetrics() job queues', () => {
+  it('counts the jobs each queue saw finish, by function and outcome, adding only what finished since the last scrape', async () => {
+    const registry = new Registry();
+    const handle = prometheusMetrics({ registry, monitor: standInMonitor().monitor });
+    const reports = standInQueue('reports');
+    try {
+      reports.set('renderReport', { completed: 5, failed: 1 });
+      const first = await registry.metrics();
+      expect(first).toMatch(/^loopguard_queue_jobs_total\{queue="reports",function="renderReport",outcome="completed"\} 5$/m);
+      expect(first).toMatch(/^loopguard_queue_jobs_total\{queue="reports",function="renderReport",outcome="failed"\} 1$/m);
+      reports.set('renderReport', { completed: 7, failed: 1 });
+      reports.set('sendDigest', { completed: 1, failed: 0 });
+      const second = await registry.metrics();
+      expect(second).toMatch(/^loopguard_queue_jobs_total\{queue="reports",function="renderReport",outcome="completed"\} 7$/m);
+      expect(second).toMatch(/^loopguard_queue_jobs_total\{queue="reports",function="sendDigest",outcome="completed"\} 1$/m);
+    } finally {
+      reports.close();
+      handle.unregister();
+    }
+  });
+
+  it('names two queues of one name apart and bounds the function label', async () => {
+    const registry = new Registry();
+    const handle = prometheusMetrics({ registry, monitor: standInMonitor().monitor });
+    const first = standInQueue('mail');
+    const second = standInQueue('mail');
+    try {
+      first.set('send', { completed: 1, failed: 0 });
+      second.set('send', { completed: 2, failed: 0 });
+      for (let i = 0; i < 150; i++) second.set(`generated${i}`, { completed: 1, failed: 0 });
+      const text = await registry.metrics();
+      expect(text).toMatch(/^loopguard_queue_jobs_total\{queue="mail",function="send",outcome="completed"\} 1$/m);
+      expect(text).toMatch(/^loopguard_queue_jobs_total\{queue="mail#2",function="send",outcome="completed"\} 2$/m);
+      // 100 functions per exporter, the rest summed as (other).
+      const functions = new Set([...text.matchAll(/^loopguard_queue_jobs_total\{[^}]*function="([^"]*)"/gm)].map((match) => match[1]));
+      expect(functions.size).toBe(101);
+      expect(text).toMatch(/^loopguard_queue_jobs_total\{queue="mail#2",function="\(other\)",outcome="completed"\} 51$/m);
+    } finally {
+      first.close();
+      second.close();
+      handle.unregister();
+    }
   });
 });
 

@@ -22,6 +22,10 @@ const entries: Record<string, string[]> = {
   'loopguard/nestjs': ['LoopguardModule', 'shed'],
   'loopguard/prometheus': ['prometheusMetrics'],
   'loopguard/otel': ['otelMetrics'],
+  'loopguard/queue': [
+    'createQueue', 'Queue', 'UnknownJobFunctionError', 'PayloadTooLargeError', 'JobCancelledError',
+    'JobWaitTimeoutError', 'QueueClosedError', 'JobNotFoundError', 'QueuePeerMissingError',
+  ],
 };
 
 function exportsVia(kind: 'import' | 'require', specifier: string): string[] {

@@ -14,15 +14,23 @@ import { types } from 'node:util';
 const MAX_VISITS = 10_000;
 const MAX_DEPTH = 50;
 
-/** The DataCloneError a task fails with: the path of the value and the clone error as its cause. */
-export function cloneErrorFor(args: unknown[], error: unknown): DOMException {
+/**
+ * The DataCloneError a task fails with: the path of the value and the clone error as its cause.
+ * `destination` and `roots` let the job queue say `result.rows[3]` … `for the queue`.
+ */
+export function cloneErrorFor(
+  args: unknown[],
+  error: unknown,
+  destination = 'cloned to a worker thread',
+  roots?: readonly string[],
+): DOMException {
   let path: string | undefined;
   try {
-    path = findUncloneable(args);
+    path = findUncloneable(args, roots);
   } catch {
     path = undefined; // a host object that threw in a way the walk did not foresee
   }
-  const message = `${path ?? 'an argument'} could not be cloned to a worker thread: ${messageOf(error)}`;
+  const message = `${path ?? 'an argument'} could not be ${destination}: ${messageOf(error)}`;
   const cloneError = new DOMException(message, 'DataCloneError');
   Object.defineProperty(cloneError, 'cause', { value: error, configurable: true, writable: true });
   return cloneError;
@@ -33,10 +41,10 @@ interface Walk {
   visits: number;
 }
 
-function findUncloneable(args: unknown[]): string | undefined {
+function findUncloneable(args: unknown[], roots: readonly string[] | undefined): string | undefined {
   const walk: Walk = { seen: new Set(), visits: 0 };
   for (let i = 0; i < args.length; i++) {
-    const path = visit(args[i], `args[${i}]`, walk, 0);
+    const path = visit(args[i], roots?.[i] ?? `args[${i}]`, walk, 0);
     if (path !== undefined) return path;
   }
   return undefined;

@@ -69,3 +69,12 @@ export function definitionOf(fn: AnyFunction): FunctionDef {
 export function aliasDefinition(alias: AnyFunction, def: FunctionDef): void {
   definitions.byFunction.set(alias, def);
 }
+
+/**
+ * The marking of `fn` (a threaded() wrapper or the function it marks), or undefined for a
+ * function never marked: unlike definitionOf(), never falls back to sending its source.
+ */
+export function markedDefinition(fn: AnyFunction): FunctionDef | undefined {
+  const def = definitions.byFunction.get(fn);
+  return def?.module === undefined ? undefined : def;
+}

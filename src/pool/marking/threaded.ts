@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
-import { FunctionNotPortableError, InvalidOptionTypeError } from '../../errors.js';
-import { getGlobal, setGlobal } from '../../shared/globals.js';
+import { FunctionNotPortableError, InvalidOptionRangeError, InvalidOptionTypeError } from '../../errors.js';
+import { getGlobal, QUEUE_BRAND, setGlobal } from '../../shared/globals.js';
 import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../../shared/validate.js';
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
 import { noteOffloaded, ThreadPool } from '../main/pool.js';
@@ -29,11 +29,29 @@ export interface ThreadedOptions {
   concurrency?: number;
   /** The marking module (`import.meta.url` or `__filename`), for bundled or unusual set-ups. @default from the call site */
   module?: string;
+  /**
+   * Run each call as a job on this queue (`createQueue()` of `loopguard/queue`), on a worker
+   * process started with this module, instead of in this process's pool; `timeout` becomes the
+   * job's timeout. Inside the worker the function runs as usual. @default none (the pool)
+   */
+  queue?: ThreadedQueue;
 }
+
+/**
+ * What threaded() needs of a loopguard Queue, so that the core build never imports
+ * loopguard/queue: a Queue is recognised by its brand (shared/globals.ts).
+ */
+export interface ThreadedQueue {
+  readonly [QUEUE_BRAND]: true;
+  run(fn: (...args: never[]) => unknown, args: never[], options?: { timeout?: number }): Promise<unknown>;
+}
+
+/** A job's longest timeout (the queue's own limit, loopguard/queue's MAX_JOB_TIMEOUT: pg-boss keeps a job at most 24 h). */
+const MAX_QUEUE_TIMEOUT = 23 * 60 * 60 * 1000;
 
 export type ThreadedFunction<A extends unknown[], R> = (...args: A) => Promise<Awaited<R>>;
 
-const THREADED_OPTIONS = ['pool', 'timeout', 'name', 'offload', 'threshold', 'concurrency', 'module'] as const;
+const THREADED_OPTIONS = ['pool', 'timeout', 'name', 'offload', 'threshold', 'concurrency', 'module', 'queue'] as const;
 
 /** The default pool: made on first use, shared by both builds, ended when the process exits. */
 export function defaultPool(): ThreadPool {
@@ -64,6 +82,7 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   if (given.threshold !== undefined) checkNumber('threshold', given.threshold, { min: 0 });
   const concurrency =
     given.concurrency === undefined ? Infinity : checkNumber('concurrency', given.concurrency, { min: 1, integer: true, infinity: true });
+  const queue = given.queue === undefined ? undefined : checkQueue(given);
 
   const site = callSite(threaded);
   let moduleUrl = site.moduleUrl;
@@ -113,8 +132,13 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   const pool = (): ThreadPool => given.pool ?? defaultPool();
   const limit = concurrency === Infinity ? undefined : limiter(concurrency);
   let movedToPool = offload === 'always';
+  // The job's timeout: the marked one when given (0 and Infinity mean the queue's default).
+  const jobOptions = given.timeout === undefined || given.timeout === 0 || given.timeout === Infinity ? undefined : { timeout: given.timeout };
 
   const call = (args: A): Promise<Awaited<R>> => {
+    if (queue !== undefined) {
+      return queue.run(wrapper as (...args: never[]) => unknown, args as unknown as never[], jobOptions) as Promise<Awaited<R>>;
+    }
     if (!movedToPool) {
       const threshold = given.threshold ?? getGlobal('monitor')?.threshold ?? 50;
       const start = performance.now();
@@ -134,6 +158,26 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   poolOf.set(fn, given.pool);
   if (runOptions !== undefined) runOptionsOf.set(fn, runOptions);
   return wrapper;
+}
+
+function checkQueue(given: ThreadedOptions): ThreadedQueue {
+  const queue = given.queue as unknown;
+  if (queue === null || typeof queue !== 'object' || (queue as Partial<ThreadedQueue>)[QUEUE_BRAND] !== true) {
+    throw new InvalidOptionTypeError(`queue must be a Queue made by createQueue() of loopguard/queue, got ${describeValue(queue)}`);
+  }
+  if (given.pool !== undefined) {
+    throw new InvalidOptionTypeError('pool and queue cannot both be given: a function marked with a queue runs on its worker processes');
+  }
+  if (given.offload === 'auto') {
+    throw new InvalidOptionTypeError("offload: 'auto' cannot be combined with queue: a queued call always runs on a worker process");
+  }
+  const timeout = given.timeout;
+  if (timeout !== undefined && timeout !== 0 && timeout !== Infinity && (timeout < 1 || timeout > MAX_QUEUE_TIMEOUT)) {
+    throw new InvalidOptionRangeError(
+      `timeout must be a number of ms from 1 to ${MAX_QUEUE_TIMEOUT} (a queue job's limit) with queue, got ${describeValue(timeout)}`,
+    );
+  }
+  return queue as ThreadedQueue;
 }
 
 /** threaded() wrapper → marked function, so runInThreadpool(wrapper) takes the marked path. */

@@ -38,6 +38,20 @@ let foreignPauseSeq: number | undefined;
 let stopped = false;
 let unavailableSent = false;
 const toCli = new CliStream(shared);
+/**
+ * The latest captures by heartbeat value, the quick stack kept as soon as it came, and the
+ * blocks a hang was reported for: stop() posts them on the exit port, for a block the main
+ * thread can only report from its 'exit' handler (its loop will not run again to take them).
+ */
+const foundFor = new Map<number, WatchdogMessage>();
+const hungSeqs = new Set<number>();
+const KEPT_FOR_EXIT = 4;
+
+function keepForExit(seq: number, message: WatchdogMessage): void {
+  foundFor.delete(seq);
+  foundFor.set(seq, message);
+  while (foundFor.size > KEPT_FOR_EXIT) foundFor.delete(foundFor.keys().next().value as number);
+}
 
 function send(message: WatchdogMessage): void {
   port?.postMessage(message);
@@ -93,10 +107,11 @@ async function onStall(seq: number): Promise<void> {
   capturedSeq = seq;
   capturing = true;
   Atomics.store(shared, Slot.CAPTURING, seq);
-  // Both requests go out at once, in this order, and the main thread handles them in one run
-  // of interrupts: the stack is taken first (~2 ms after the stall is seen), and when the
-  // request must be read from the frames' scopes, the debugger's enable cost falls inside this
-  // block rather than making a stall of its own once the loop has moved on.
+  // When the block is already sure to count, both requests go out at once, in this order, and
+  // the main thread handles them in one run of interrupts: the stack is taken first (~2 ms after
+  // the stall is seen), and when the request must be read from the frames' scopes, the
+  // debugger's enable cost falls inside this block rather than making a stall of its own once
+  // the loop has moved on.
   // The stack is taken as soon as the beat is a threshold old, so it is in hand within the
   // threshold of the block's start even when the block began a slow beat after the last one.
   // The request walk enables the debugger, which costs the main thread 25–100 ms and more: it
@@ -104,10 +119,19 @@ async function onStall(seq: number): Promise<void> {
   // enough to be reported by our own enable.
   const walkNow = data.http && msUntilSure(mainNow()) < 0;
   const [quick, early] = await Promise.all([
-    capturer.quickStack(seq, stillBlocked(seq)).catch((error: unknown) => {
-      inspectorUnavailable(error);
-      return undefined;
-    }),
+    capturer
+      .quickStack(seq, stillBlocked(seq))
+      .then((quick) => {
+        // The request walk may still be under way when the block ends and the process exits.
+        if (quick?.stillBlocked === true) {
+          keepForExit(seq, { type: 'capture', seq, stackText: quick.stackText, frames: [], scripts: {}, context: quick.context, ownMs: 0 });
+        }
+        return quick;
+      })
+      .catch((error: unknown) => {
+        inspectorUnavailable(error);
+        return undefined;
+      }),
     walkNow ? capture(seq) : undefined,
   ]);
   const paused = data.http && !walkNow ? await walkOnceSure(seq) : early;
@@ -122,7 +146,9 @@ async function onStall(seq: number): Promise<void> {
     context: stack?.context ?? frames?.context,
     ownMs: ownTime(quick, paused),
   };
-  send({ type: 'capture', seq, ...found });
+  const message: WatchdogMessage = { type: 'capture', seq, ...found };
+  if (stack !== undefined || frames !== undefined) keepForExit(seq, message);
+  send(message);
   toCli.stack(seq, false, found);
 }
 
@@ -175,6 +201,8 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
   writeHang(elapsed, best);
+  hungSeqs.add(seq);
+  while (hungSeqs.size > KEPT_FOR_EXIT) hungSeqs.delete(hungSeqs.values().next().value as number);
   send({ type: 'hang', seq, elapsed });
   if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context });
 }
@@ -310,6 +338,13 @@ function stop(): void {
   stopped = true;
   if (timer !== undefined) clearTimeout(timer);
   capturer.disconnect();
+  // Before the ack: the main thread reads them once it is woken.
+  try {
+    for (const message of foundFor.values()) data.exitPort.postMessage(message);
+    for (const seq of hungSeqs) data.exitPort.postMessage({ type: 'hang', seq, elapsed: 0 } satisfies WatchdogMessage);
+  } catch {
+    // a context that cannot be cloned: the main thread reports the block from its time alone
+  }
   // Tell the main thread (maybe waiting in its 'exit' handler) that no pause can come any more.
   Atomics.store(shared, Slot.ACK, 1);
   Atomics.notify(shared, Slot.ACK);

