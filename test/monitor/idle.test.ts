@@ -50,10 +50,12 @@ describe('an idle service with the monitor at its defaults', () => {
       expect(idle.blocks).toBe(0);
       expect(idle.watchdogThreads).toBeGreaterThanOrEqual(1);
       // Measured here: ~17 a second on the main thread (a beat every 75 ms, the app's and the
-      // monitor's one-second timers) and ~13 on the watchdog; before, 60–75 and 40 (a 20 ms
+      // monitor's one-second timers) and ~13 on the watchdog; before, 59–75 and 38–40 (a 20 ms
       // beat, a histogram timer of its own, a watchdog polling every 25 ms). Voluntary context
-      // switches count sleeps, not the host's preemptions, so a loaded machine does not add to them.
-      expect(idle.mainWakeupsPerS).toBeLessThan(35);
+      // switches count sleeps, not the host's preemptions; but a host that preempts the main
+      // thread for 20 ms inside a beat makes the loop look busy and puts it on the fast beat for
+      // a second (a 20 ms beat, ~53 a second): hence the room.
+      expect(idle.mainWakeupsPerS).toBeLessThan(45);
       expect(idle.watchdogWakeupsPerS).toBeLessThan(25);
 
       const body = request(port, '/orders/7');
