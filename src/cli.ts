@@ -10,7 +10,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import { resolveMonitorOptions } from './monitor/options.js';
 import { collectReport } from './report/collect.js';
 import { STREAM_ENV, type AppRecord, type WatchdogRecord } from './shared/cli-stream.js';
-import { FLAG_OF, parseCliArgs, UsageError, USAGE, withPreload } from './zero-code/cli-args.js';
+import { FLAG_OF, parseCliArgs, UsageError, USAGE, WORKER_USAGE, withPreload, type WorkerCliOptions } from './zero-code/cli-args.js';
 import { StreamCollector } from './zero-code/collector.js';
 import { writeOutputs } from './zero-code/outputs.js';
 import {
@@ -85,15 +85,23 @@ function main(argv: readonly string[]): void {
   let env: NodeJS.ProcessEnv;
   try {
     request = parseCliArgs(argv);
+    if (request.action === 'worker') {
+      // The settings the monitor runs with in the worker, checked first like a flag.
+      settings = readSettings(process.env);
+      resolveMonitorOptions(monitorOptions(settings));
+      for (const warning of unknownVariableWarnings(process.env)) process.stderr.write(`${warning}\n`);
+      void runWorker(request.worker, settings);
+      return;
+    }
     if (request.action !== 'run') {
-      process.stdout.write(request.action === 'help' ? USAGE : `${version()}\n`);
+      process.stdout.write(request.action === 'help' ? USAGE : request.action === 'worker-help' ? WORKER_USAGE : `${version()}\n`);
       return;
     }
     env = { ...process.env, ...request.env };
     settings = checkSettings(env, request.env);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`loopguard: ${error.message}\n\n${USAGE}`);
+      process.stderr.write(`loopguard: ${error.message}\n\n${argv[0] === 'worker' ? WORKER_USAGE : USAGE}`);
       process.exitCode = 2;
       return;
     }
@@ -175,6 +183,41 @@ function exitLike(code: number | null, signal: NodeJS.Signals | null, forward: (
   // The shell's convention, also for a signal that cannot kill us (ignored by our own parent).
   process.exitCode = 128 + (constants.signals[signal] ?? 0);
   if (!CORE_SIGNALS.has(signal)) process.kill(process.pid, signal);
+}
+
+/**
+ * `loopguard worker`: this process is the worker (no child): it runs the monitor itself, and
+ * drains on SIGTERM/SIGINT. A start that fails is one line and exit 9 for a bad setting (a
+ * module not found), else the error (its stack, for a module that throws while loading) and 1.
+ */
+async function runWorker(options: WorkerCliOptions, settings: ZeroCodeSettings): Promise<void> {
+  // Loaded only here: `loopguard -- node app.js` never loads the queue's code.
+  const { startWorker } = await import('./queue/worker/worker.js');
+  try {
+    await startWorker({ ...options, monitor: monitorOptions(settings), log: 'json', handleSignals: true });
+  } catch (error) {
+    if (isSettingError(error)) {
+      process.stderr.write(`loopguard: ${error.message}\n`);
+      process.exitCode = EXIT_INVALID_ARGUMENT;
+    } else {
+      process.stderr.write(`loopguard worker: ${await startFailure(error, options.url)}\n`);
+      process.exitCode = 1;
+    }
+    // What the modules opened (a database pool at their top level) must not hold the exit.
+    process.exit();
+  }
+}
+
+/** One line for loopguard's errors and the server's refusal; a module's own error with its stack. */
+async function startFailure(error: unknown, url: string): Promise<string> {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_LOOPGUARD_')) return error.message;
+  if (typeof (error as { syscall?: unknown }).syscall === 'string' || /^(ECONN|ENOTFOUND|ETIMEDOUT|EAI_|28P01|3D000)/.test(String(code))) {
+    const { redactUrl } = await import('./queue/backends/open.js');
+    return `cannot reach the queue at ${redactUrl(url)}: ${error.message}`;
+  }
+  return error.stack ?? error.message;
 }
 
 main(process.argv.slice(2));

@@ -31,7 +31,28 @@ export interface BlockEvent {
   context?: BlockContext;
   /** The blocking Node API when known, e.g. `'crypto.pbkdf2Sync'` (always set for 'sync-call'). */
   call?: string;
-  cause: 'js' | 'native' | 'gc' | 'unknown';
+  /**
+   * What kept the loop: `'js'` JavaScript running (the stack shows it), `'native'` a known
+   * blocking Node API (`call`), `'gc'` garbage collection, `'wait'` the main thread parked, not
+   * computing (`Atomics.wait`, a sync child process, sync I/O on a slow device), `'host'` the
+   * process itself was not running (SIGSTOP, a paused VM, an overloaded host: no frame is
+   * blamed, `stack` is `[]`), `'unknown'` when nothing said which.
+   */
+  cause: 'js' | 'native' | 'gc' | 'wait' | 'host' | 'unknown';
+  /**
+   * The stack was taken after the blocking work had ended (native work V8 does not interrupt,
+   * e.g. JSON.parse of a large body, or a sync child process): it shows what ran next, which may
+   * not be the culprit.
+   */
+  stackLate?: true;
+  /**
+   * For a long block or a hang whose stack was taken more than once: the distinct stacks seen
+   * while it lasted (at most 8: the first and the most recent), oldest first; `stack` is the
+   * latest. Stacks running the same functions in the same files count as one.
+   */
+  stacks?: StackFrame[][];
+  /** When each of `stacks` was first seen (epoch ms), in the same order. */
+  stacksSeenAt?: number[];
   /**
    * `'fn (file:line)'` of the innermost frame of the app's own code (not under node_modules,
    * not Node's `node:` internals, not loopguard's own), else of the innermost visible frame;

@@ -10,6 +10,16 @@ import { expressRoutePattern } from './express-route.js';
 import { wrapExpressRoutes } from './express-wrap.js';
 import { checkOffloadFunction, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
 import { sendNode, Shedder, type ShedOptions } from '../telemetry/shed.js';
+import {
+  checkEnqueueRoute,
+  checkRouteQueue,
+  enqueueAnswer,
+  statusAnswer,
+  type EnqueueRouteOptions,
+  type RouteQueue,
+} from './queue-routes.js';
+
+export type { EnqueueRouteOptions, RouteQueue } from './queue-routes.js';
 
 export type { ShedOptions } from '../telemetry/shed.js';
 
@@ -71,5 +81,38 @@ export function shed(options: ShedOptions): RequestHandler {
     const answer = shedder.decide(req.method, pathOf(req.url), req);
     if (answer === undefined) next();
     else sendNode(res, answer);
+  };
+}
+
+/**
+ * Store a job for `fn(input)` on the queue `fn` was marked with (`threaded(fn, { queue })`, or `options.queue`) and answer at once with
+ * `202 { id, state: 'queued', statusUrl }`: `app.post('/reports', enqueue(renderReport))`.
+ * `input` is offload()'s; `statusUrl` is by default the request's path + `/<id>`, where
+ * `jobStatus(queue)` answers (`app.get('/reports/:id', jobStatus(queue))`). Errors go to `next(err)`.
+ */
+export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  fn: OffloadFunction<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
+): RequestHandler {
+  const route = checkEnqueueRoute(fn, options);
+  return function enqueueRoute(req: Request, res: Response, next: NextFunction): void {
+    nodeRequestInput(req, req.body, req.params, req.query)
+      .then((input) => enqueueAnswer(fn, input, req.baseUrl + req.path, route))
+      .then((answer) => {
+        res.status(answer.status).set(answer.headers).send(answer.body);
+      })
+      .catch(next);
+  };
+}
+
+/** Serve `GET …/:id` with `queue.status(id)` as JSON, 404 for an unknown id: `app.get('/jobs/:id', jobStatus(queue))`. */
+export function jobStatus(queue: RouteQueue): RequestHandler {
+  checkRouteQueue('queue', queue);
+  return function jobStatusRoute(req: Request, res: Response, next: NextFunction): void {
+    statusAnswer(queue, (req.params as Record<string, string | undefined>)['id'])
+      .then((answer) => {
+        res.status(answer.status).set(answer.headers).send(answer.body);
+      })
+      .catch(next);
   };
 }

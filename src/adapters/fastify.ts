@@ -15,6 +15,16 @@ import { tagFastifyRequest, wrapFastifyRoute } from './fastify-hooks.js';
 import { checkOffloadFunction, cloneable, jsonOf, plainHeaders, type OffloadFunction, type OffloadInput } from './offload.js';
 import { pathOf } from '../request-tag.js';
 import { Shedder, type ShedOptions } from '../telemetry/shed.js';
+import {
+  checkEnqueueRoute,
+  checkRouteQueue,
+  enqueueAnswer,
+  statusAnswer,
+  type EnqueueRouteOptions,
+  type RouteQueue,
+} from './queue-routes.js';
+
+export type { EnqueueRouteOptions, RouteQueue } from './queue-routes.js';
 
 export type { ShedOptions } from '../telemetry/shed.js';
 
@@ -87,4 +97,37 @@ export function shed(options: ShedOptions): FastifyPluginCallback {
     done();
   }
   return asGlobalPlugin(shedPlugin, 'loopguard-shed');
+}
+
+/**
+ * Store a job for `fn(input)` on the queue `fn` was marked with (`threaded(fn, { queue })`, or `options.queue`) and answer at once with
+ * `202 { id, state: 'queued', statusUrl }`: `fastify.post('/reports', enqueue(renderReport))`.
+ * `input` is offload()'s; `statusUrl` is by default the request's path + `/<id>`.
+ */
+export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  fn: OffloadFunction<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
+): RouteHandlerMethod {
+  const route = checkEnqueueRoute(fn, options);
+  return async function enqueueRoute(request: FastifyRequest, reply: FastifyReply): Promise<string> {
+    const input: OffloadInput = {
+      params: cloneable(request.params ?? {}) as Record<string, string>,
+      query: cloneable(request.query ?? {}) as Record<string, unknown>,
+      body: cloneable(request.body),
+      headers: plainHeaders(request.headers),
+    };
+    const answer = await enqueueAnswer(fn, input, pathOf(request.url), route);
+    void reply.code(answer.status).headers(answer.headers);
+    return answer.body;
+  };
+}
+
+/** Serve `GET …/:id` with `queue.status(id)` as JSON, 404 for an unknown id: `fastify.get('/jobs/:id', jobStatus(queue))`. */
+export function jobStatus(queue: RouteQueue): RouteHandlerMethod {
+  checkRouteQueue('queue', queue);
+  return async function jobStatusRoute(request: FastifyRequest, reply: FastifyReply): Promise<string> {
+    const answer = await statusAnswer(queue, (request.params as Record<string, string | undefined> | undefined)?.['id']);
+    void reply.code(answer.status).headers(answer.headers);
+    return answer.body;
+  };
 }

@@ -20,6 +20,16 @@ import {
   type OffloadInput,
 } from './offload.js';
 import { Shedder, type ShedOptions } from '../telemetry/shed.js';
+import {
+  checkEnqueueRoute,
+  checkRouteQueue,
+  enqueueAnswer,
+  statusAnswer,
+  type EnqueueRouteOptions,
+  type RouteQueue,
+} from './queue-routes.js';
+
+export type { EnqueueRouteOptions, RouteQueue } from './queue-routes.js';
 
 export type { ShedOptions } from '../telemetry/shed.js';
 
@@ -152,5 +162,40 @@ export function shed(options: ShedOptions): MiddlewareHandler {
       return;
     }
     return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers });
+  };
+}
+
+/**
+ * Store a job for `fn(input)` on the queue `fn` was marked with (`threaded(fn, { queue })`, or `options.queue`) and answer at once with
+ * `202 { id, state: 'queued', statusUrl }`: `app.post('/reports', enqueue(renderReport))`.
+ * `input` is offload()'s; `statusUrl` is by default the request's path + `/<id>`.
+ */
+export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  fn: OffloadFunction<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
+): Handler {
+  const route = checkEnqueueRoute(fn, options);
+  return async function enqueueRoute(c: Context): Promise<Response> {
+    try {
+      const input: OffloadInput = {
+        params: cloneable(c.req.param()) as Record<string, string>,
+        query: cloneable(c.req.query()) as Record<string, unknown>,
+        body: await bodyOf(c),
+        headers: plainHeaders(c.req.header()),
+      };
+      const answer = await enqueueAnswer(fn, input, c.req.path, route);
+      return c.body(answer.body, answer.status as 202, answer.headers);
+    } catch (error) {
+      throw withResponse(error);
+    }
+  };
+}
+
+/** Serve `GET …/:id` with `queue.status(id)` as JSON, 404 for an unknown id: `app.get('/jobs/:id', jobStatus(queue))`. */
+export function jobStatus(queue: RouteQueue): Handler {
+  checkRouteQueue('queue', queue);
+  return async function jobStatusRoute(c: Context): Promise<Response> {
+    const answer = await statusAnswer(queue, c.req.param('id'));
+    return c.body(answer.body, answer.status as 200, answer.headers);
   };
 }

@@ -11,6 +11,7 @@ import { pathOf, tagRequest, type RequestTag } from '../request-tag.js';
 import { isThenable, requestSlot } from '../shared/route-frames.js';
 import {
   checkOffloadFunction,
+  cloneable,
   jsonOf,
   plainHeaders,
   readBody,
@@ -19,6 +20,18 @@ import {
   type OffloadInput,
 } from './offload.js';
 import { sendNode, Shedder, type ShedOptions } from '../telemetry/shed.js';
+import {
+  checkEnqueueRoute,
+  checkRouteQueue,
+  enqueueAnswer,
+  lastSegment,
+  statusAnswer,
+  type EnqueueRouteOptions,
+  type RouteAnswer,
+  type RouteQueue,
+} from './queue-routes.js';
+
+export type { EnqueueRouteOptions, RouteQueue } from './queue-routes.js';
 
 export type { ShedOptions } from '../telemetry/shed.js';
 
@@ -108,14 +121,15 @@ function send(res: ServerResponse, status: number, json: string): void {
   res.end(json);
 }
 
-async function inputOf(req: IncomingMessage): Promise<OffloadInput> {
+async function inputOf(req: IncomingMessage, parsed?: unknown): Promise<OffloadInput> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const query: Record<string, string | string[]> = {};
   for (const [key, value] of url.searchParams) {
     const existing = query[key];
     query[key] = existing === undefined ? value : ([] as string[]).concat(existing, value);
   }
-  return { params: {}, query, body: await readBody(req, req.headers), headers: plainHeaders(req.headers) };
+  const body = parsed !== undefined ? cloneable(parsed) : await readBody(req, req.headers);
+  return { params: {}, query, body, headers: plainHeaders(req.headers) };
 }
 
 /**
@@ -132,4 +146,56 @@ export function shed(options: ShedOptions): (req: IncomingMessage, res: ServerRe
     sendNode(res, answer);
     return true;
   };
+}
+
+/**
+ * A listener that stores a job for `fn(input)` on the queue `fn` was marked with (or `options.queue`) and answers at once with
+ * `202 { id, state: 'queued', statusUrl }`: `http.createServer(enqueue(renderReport))`.
+ * `input` is offload()'s `{ params, query, body, headers }` (a body a parser left on `req.body`
+ * is used as it is). An error answers as offload()'s do.
+ */
+export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  fn: OffloadFunction<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const route = checkEnqueueRoute(fn, options);
+  return function enqueueListener(req: IncomingMessage, res: ServerResponse): void {
+    answerNode(res, async () => {
+      // A body parser ahead of it (Nest's, connect's) leaves req.body; else it is read here.
+      const input = await inputOf(req, (req as { body?: unknown }).body);
+      return enqueueAnswer(fn, input, pathOf(urlOf(req)), route);
+    });
+  };
+}
+
+/**
+ * A listener serving `GET …/<id>` with `queue.status(id)` as JSON (the id is the path's last
+ * segment), 404 for an id the queue does not hold: `http.createServer(jobStatus(queue))`.
+ */
+export function jobStatus(queue: RouteQueue): (req: IncomingMessage, res: ServerResponse) => void {
+  checkRouteQueue('queue', queue);
+  return function jobStatusListener(req: IncomingMessage, res: ServerResponse): void {
+    answerNode(res, () => statusAnswer(queue, lastSegment(pathOf(urlOf(req)))));
+  };
+}
+
+/** The URL as the client sent it: a router that mounted this at a path (Express, Nest) keeps it in originalUrl. */
+function urlOf(req: IncomingMessage): string {
+  return (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+}
+
+
+/** Send `make()`'s answer on a node:http response; an error as offload() answers one. */
+export function answerNode(res: ServerResponse, make: () => Promise<RouteAnswer>): void {
+  make().then(
+    (answer) => {
+      res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
+      res.end(answer.body);
+    },
+    (error: unknown) => {
+      const status = statusOf(error);
+      const message = status < 500 && error instanceof Error ? error.message : 'Internal Server Error';
+      send(res, status, JSON.stringify({ error: message }));
+    },
+  ).catch((error: unknown) => res.destroy(error instanceof Error ? error : undefined));
 }

@@ -9,6 +9,16 @@ import { tagRequest } from '../request-tag.js';
 import { isRouteWrapped, wrapRouteHandler } from '../shared/route-frames.js';
 import { checkOffloadFunction, jsonOf, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
 import { Shedder, type ShedOptions } from '../telemetry/shed.js';
+import {
+  checkEnqueueRoute,
+  checkRouteQueue,
+  enqueueAnswer,
+  statusAnswer,
+  type EnqueueRouteOptions,
+  type RouteQueue,
+} from './queue-routes.js';
+
+export type { EnqueueRouteOptions, RouteQueue } from './queue-routes.js';
 
 export type { ShedOptions } from '../telemetry/shed.js';
 
@@ -119,5 +129,36 @@ export function shed(options: ShedOptions): Middleware {
     // Koa answers HEAD without a body by itself; the empty string keeps the JSON type set above.
     ctx.body = answer.body ?? '';
     return Promise.resolve();
+  };
+}
+
+/**
+ * Store a job for `fn(input)` on the queue `fn` was marked with (`threaded(fn, { queue })`, or `options.queue`) and answer at once with
+ * `202 { id, state: 'queued', statusUrl }`: `router.post('/reports', enqueue(renderReport))`.
+ * `input` is offload()'s; `statusUrl` is by default the request's path + `/<id>`.
+ */
+export function enqueue<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  fn: OffloadFunction<P, Q, B>,
+  options?: EnqueueRouteOptions<P, Q, B>,
+): Middleware {
+  const route = checkEnqueueRoute(fn, options);
+  return async function enqueueRoute(ctx: Context): Promise<void> {
+    const parsed = (ctx.request as { body?: unknown }).body;
+    const input = await nodeRequestInput(ctx.req, parsed, (ctx as RoutedContext).params, ctx.query);
+    const answer = await enqueueAnswer(fn, input, ctx.path, route);
+    ctx.set(answer.headers);
+    ctx.status = answer.status;
+    ctx.body = answer.body;
+  };
+}
+
+/** Serve `GET …/:id` with `queue.status(id)` as JSON, 404 for an unknown id: `router.get('/jobs/:id', jobStatus(queue))`. */
+export function jobStatus(queue: RouteQueue): Middleware {
+  checkRouteQueue('queue', queue);
+  return async function jobStatusRoute(ctx: Context): Promise<void> {
+    const answer = await statusAnswer(queue, ((ctx as RoutedContext).params as Record<string, string | undefined> | undefined)?.['id']);
+    ctx.set(answer.headers);
+    ctx.status = answer.status;
+    ctx.body = answer.body;
   };
 }

@@ -46,6 +46,15 @@ interface ExpressLike {
 
 export type { ShedOptions } from '../telemetry/shed.js';
 
+/**
+ * The job-queue routes as node middleware, for either platform (Nest hands both the node:http
+ * request): `consumer.apply(enqueue(renderReport)).forRoutes({ path: 'reports',
+ * method: RequestMethod.POST })` answers 202 `{ id, state, statusUrl }`, and
+ * `consumer.apply(jobStatus(queue)).forRoutes({ path: 'reports/:id', method: RequestMethod.GET })`
+ * serves the status (the id is the path's last segment). `input.params` is empty there.
+ */
+export { enqueue, jobStatus, type EnqueueRouteOptions, type RouteQueue } from './http.js';
+
 /** `LoopguardModule.forRoot()`'s options: the monitor's, and `shed` to shed load. */
 export interface LoopguardModuleOptions extends MonitorOptions {
   shed?: ShedOptions;

@@ -1,7 +1,8 @@
 /**
- * Turning a stall (measured on the main thread) and the watchdog's capture (taken while it
- * lasted) into one BlockEvent, with its cause: a native sync API that covered most of it,
- * else a GC pause that did, else JavaScript when frames were captured, else unknown.
+ * Turning a stall (measured on the main thread) and the watchdog's captures (taken while it
+ * lasted: the first, and later ones of a long block) into one BlockEvent, with its cause
+ * (judged in cause.ts: the process stopped, the main thread parked, a native sync API, a GC
+ * pause, JavaScript, or unknown).
  */
 // From node:timers, not the globals: a test's fake timers must not stop the monitor.
 import { clearImmediate, clearTimeout, setImmediate, setTimeout } from 'node:timers';
@@ -10,14 +11,13 @@ import { named } from '../shared/frames.js';
 import type { BlockEvent, StackFrame } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
-import { mapFileFrames, toStackFrame } from '../shared/sourcemaps.js';
-import { parseStack } from '../shared/stack-text.js';
+import { toStackFrame } from '../shared/sourcemaps.js';
+import { StackTrail, framesOfStackText } from '../shared/stack-trail.js';
 import { attributeRouteFrames } from '../shared/route-frames.js';
-
-/** The file V8 gives code evaluated through the inspector. */
-const EVALUATED = '<anonymous>';
+import { hostTime, judgeCause, mainThreadTime, watchdogLooked, type MainThreadTime } from './cause.js';
 
 type CaptureMessage = Extract<WatchdogMessage, { type: 'capture' }>;
+type RestackMessage = Extract<WatchdogMessage, { type: 'restack' }>;
 
 interface Interval {
   start: number;
@@ -30,11 +30,19 @@ const CAPTURE_WAIT = 3_000;
 /** A native call or GC pause is the cause when it covers at least this share of the block. */
 const COVERAGE = 0.5;
 const KEEP = 32;
+/**
+ * ms to wait, after a block, for the watchdog to poll once more (it polls every threshold/4, at
+ * most 25 ms): a gap in its own timeline is known only then. The timer holds the loop open,
+ * so a script that blocks and ends still gets its event, this much later at most.
+ */
+const LOOK_WAIT = 60;
 
 export interface BlockAssemblerOptions {
   threshold: number;
   sourceMaps: boolean;
   emit(event: BlockEvent): void;
+  /** The heartbeat's shared buffer, where the watchdog leaves what it saw (watchdog/protocol.ts Evidence). */
+  shared?(): Int32Array | undefined;
 }
 
 export class BlockAssembler {
@@ -42,6 +50,9 @@ export class BlockAssembler {
   /** Stalls not yet emitted: waiting for their capture (`awaiting`) or for the GC entries (with the capture, if any). */
   readonly #pending = new Map<number, { stall: Stall; cancel: () => void; awaiting: boolean; capture?: CaptureMessage }>();
   readonly #captures = new Map<number, CaptureMessage>();
+  readonly #restacks = new Map<number, RestackMessage[]>();
+  /** The watchdog's samples of the main thread's time, read as each block ends (see onStall). */
+  readonly #mainTime = new Map<number, MainThreadTime | undefined>();
   readonly #hangs = new Set<number>();
   readonly #native: Interval[] = [];
   readonly #gc: Interval[] = [];
@@ -82,6 +93,11 @@ export class BlockAssembler {
   }
 
   onStall(stall: Stall): void {
+    // Read now, while the block has just ended: the watchdog's record for it is complete, and a
+    // block that follows at once (before this one is judged) reuses the record.
+    const shared = this.#options.shared?.();
+    this.#mainTime.set(stall.seq, shared === undefined ? undefined : mainThreadTime(shared, stall.seq));
+    while (this.#mainTime.size > 8) this.#mainTime.delete(this.#mainTime.keys().next().value as number);
     const capture = this.#captures.get(stall.seq);
     if (capture !== undefined || !stall.captureUnderWay) {
       this.#captures.delete(stall.seq);
@@ -106,6 +122,19 @@ export class BlockAssembler {
     while (this.#captures.size > 4) this.#captures.delete(this.#captures.keys().next().value as number);
   }
 
+  /** A later stack of a long block, kept (a few per second at most) until the block ends. */
+  onRestack(message: RestackMessage): void {
+    let list = this.#restacks.get(message.seq);
+    if (list === undefined) {
+      list = [];
+      this.#restacks.set(message.seq, list);
+      while (this.#restacks.size > 4) this.#restacks.delete(this.#restacks.keys().next().value as number);
+    }
+    list.push(message);
+    // Bounded for an endless block: the first ones and the latest are what matter.
+    if (list.length > 64) list.splice(8, 1);
+  }
+
   onHang(seq: number): void {
     this.#hangs.add(seq);
     while (this.#hangs.size > 4) this.#hangs.delete(this.#hangs.values().next().value as number);
@@ -125,7 +154,11 @@ export class BlockAssembler {
     for (const seq of hangs) this.onHang(seq);
     const handed = new Map(captures.map((capture) => [capture.seq, capture]));
     this.#takeGcRecords();
-    if (open !== undefined) this.#pending.set(open.seq, { stall: open, cancel: () => undefined, awaiting: open.captureUnderWay });
+    if (open !== undefined) {
+      this.#pending.set(open.seq, { stall: open, cancel: () => undefined, awaiting: open.captureUnderWay });
+      const shared = this.#options.shared?.();
+      this.#mainTime.set(open.seq, shared === undefined ? undefined : mainThreadTime(shared, open.seq));
+    }
     for (const [seq, pending] of [...this.#pending]) {
       const capture = pending.capture ?? handed.get(seq) ?? this.#captures.get(seq);
       this.#captures.delete(seq);
@@ -155,13 +188,26 @@ export class BlockAssembler {
    * that dispatch; takeRecords() then picks up anything still buffered.
    */
   #later(stall: Stall, capture: CaptureMessage | undefined): void {
-    let immediate = setImmediate(() => {
-      immediate = setImmediate(() => {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = performance.now() + LOOK_WAIT;
+    const shared = this.#options.shared?.();
+    // Then, at most LOOK_WAIT ms more, until the watchdog has polled since the block ended.
+    const afterLook = (): void => {
+      if (shared === undefined || watchdogLooked(shared, stall.seq) || performance.now() >= deadline) {
         this.#takeGcRecords();
         this.#finish(stall.seq, capture);
-      });
+        return;
+      }
+      timer = setTimeout(afterLook, 2);
+    };
+    let immediate = setImmediate(() => {
+      immediate = setImmediate(afterLook);
     });
-    const pending = { stall, cancel: () => clearImmediate(immediate), awaiting: false };
+    const cancel = (): void => {
+      clearImmediate(immediate);
+      if (timer !== undefined) clearTimeout(timer);
+    };
+    const pending = { stall, cancel, awaiting: false };
     this.#pending.set(stall.seq, capture === undefined ? pending : { ...pending, capture });
   }
 
@@ -175,11 +221,16 @@ export class BlockAssembler {
     if (pending === undefined) return;
     this.#pending.delete(seq);
     pending.cancel();
+    const mainTime = this.#mainTime.get(seq);
+    this.#mainTime.delete(seq);
     const { stall } = pending;
     // A capture that landed after the block ended says nothing about it: drop its context too.
     const landed = capture === undefined ? undefined : this.#stackOf(capture);
+    const trail = this.#trailOf(stall.seq, landed, capture, performance.timeOrigin + stall.end);
+    const latest = trail.latest;
     // Adapters' named handler frames give the route after any `await` chain (route-frames.ts).
-    const { stack, context } = attributeRouteFrames(landed ?? [], landed === undefined ? undefined : capture?.context);
+    // The latest stack is what a long block is doing now; the request is the first capture's.
+    let { stack, context } = attributeRouteFrames(latest?.stack ?? [], landed === undefined ? undefined : capture?.context);
     const native = largest(this.#native, stall);
     // The capture's own share (Debugger.enable walks the heap: hundreds of ms on a large one)
     // is not the app's: judged against the rest, a long collection stays 'gc'.
@@ -188,16 +239,40 @@ export class BlockAssembler {
       interval !== undefined && overlap(interval, stall) >= COVERAGE * appTime;
     // Collections are summed: one stall can hold several (a scavenge, then a full mark-compact).
     const gcTime = this.#gc.reduce((sum, interval) => sum + overlap(interval, stall), 0);
+    const from = performance.timeOrigin + stall.start;
+    const to = performance.timeOrigin + stall.end;
+    const shared = this.#options.shared?.();
+    const cause = judgeCause({
+      from,
+      to,
+      ownMs: capture?.ownMs ?? 0,
+      native: cover(native),
+      gc: gcTime >= COVERAGE * appTime,
+      stack: stack.length > 0,
+      main: mainTime,
+      hostMs: shared === undefined ? 0 : hostTime(shared, from, to),
+      threshold: this.#options.threshold,
+    });
+    // The process was not running: no frame of the app's is to blame, nor its request.
+    if (cause === 'host') {
+      stack = [];
+      context = undefined;
+    }
     const event: BlockEvent = named({
       kind: this.#hangs.delete(seq) ? 'hang' : 'block',
       duration: Math.round(stall.duration),
       threshold: this.#options.threshold,
-      startedAt: Math.round(performance.timeOrigin + stall.start),
+      startedAt: Math.round(from),
       stack,
-      cause: cover(native) ? 'native' : gcTime >= COVERAGE * appTime ? 'gc' : stack.length > 0 ? 'js' : 'unknown',
+      cause,
     });
     if (context !== undefined) event.context = context;
-    if (native?.call !== undefined && cover(native)) event.call = native.call;
+    if (native?.call !== undefined && cover(native) && cause !== 'host') event.call = native.call;
+    if (stack.length > 0 && latest?.late === true) event.stackLate = true;
+    if (cause !== 'host' && trail.samples > 1) {
+      event.stacks = trail.stacks().map((frames) => attributeRouteFrames(frames, undefined).stack);
+      event.stacksSeenAt = trail.seenAt();
+    }
     named(event);
     try {
       this.#options.emit(event);
@@ -220,23 +295,28 @@ export class BlockAssembler {
    */
   #stackOf(capture: CaptureMessage): StackFrame[] | undefined {
     const { sourceMaps } = this.#options;
-    let stack: StackFrame[];
-    if (capture.stackText !== '') {
-      // Drop the evaluated expression's own frames, which come first.
-      const parsed = parseStack(capture.stackText);
-      const first = parsed.findIndex((frame) => frame.file !== EVALUATED);
-      if (first === -1) return undefined;
-      const frames = parsed
-        .slice(first)
-        // `Timeout.run [as _onTimeout]`: the alias says how it was called, not what it is.
-        .map((frame) => ({ ...frame, function: frame.function.replace(/ \[as [^\]]+\]$/, '') }));
-      stack = sourceMaps ? mapFileFrames(frames) : frames;
-    } else {
-      stack = capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps));
-    }
+    if (capture.stackText !== '') return framesOfStackText(capture.stackText, sourceMaps);
+    const stack = capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps));
     // Only Node's own frames: the loop's code that ran after the block, not what blocked.
     if (stack.length > 0 && stack.every((frame) => frame.file.startsWith('node:'))) return undefined;
     return stack;
+  }
+
+  /** The first stack (when it landed in the block) and the later ones of a long block. */
+  #trailOf(seq: number, landed: StackFrame[] | undefined, capture: CaptureMessage | undefined, endedAt: number): StackTrail {
+    const trail = new StackTrail();
+    if (landed !== undefined) trail.add(capture?.stackAt ?? 0, landed, capture?.stackLate === true);
+    // A later stack taken in the block's last moments may be of what ran after the blocking
+    // work, in the same tick (the heartbeat moves only in the timers phase): measured, a restack
+    // sent as a 400 ms loop ended named the code that printed its result. Left out.
+    const tail = Math.max(20, this.#options.threshold / 2);
+    for (const restack of this.#restacks.get(seq) ?? []) {
+      if (restack.at > endedAt - tail) continue;
+      const frames = framesOfStackText(restack.stackText, this.#options.sourceMaps);
+      if (frames !== undefined) trail.add(restack.at, frames, restack.stackLate);
+    }
+    this.#restacks.delete(seq);
+    return trail;
   }
 
   #flushIdle(): void {

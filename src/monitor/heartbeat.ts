@@ -121,6 +121,11 @@ export class Heartbeat {
     return this.#interval;
   }
 
+  /** The slots and the watchdog's evidence (watchdog/protocol.ts), while the watchdog runs. */
+  get shared(): Int32Array | undefined {
+    return this.#worker === undefined ? undefined : this.#shared;
+  }
+
   /** Count from now: the monitor's own start-up (spawning the watchdog) is not a block. */
   restart(): void {
     this.#lastBeatAt = performance.now();

@@ -96,6 +96,7 @@ class LoopMonitor implements InternalMonitor {
       threshold: options.threshold,
       sourceMaps: options.sourceMaps,
       emit: (event) => this.report(event),
+      shared: () => this.#heartbeat.shared,
     });
     this.#heartbeat = new Heartbeat({
       threshold: options.threshold,
@@ -319,6 +320,9 @@ class LoopMonitor implements InternalMonitor {
         break;
       case 'hang':
         this.#assembler.onHang(message.seq);
+        break;
+      case 'restack':
+        this.#assembler.onRestack(message);
         break;
     }
   }

@@ -91,11 +91,17 @@ function headline(event: BlockEvent, route: string | undefined, label: string | 
   const at = label === undefined || event.library === undefined ? '' : ` at ${label}`;
   if (event.kind === 'sync-call') return `blocking call ${event.call ?? 'to a sync API'}${where}`;
   const by =
-    event.cause === 'native' && event.call !== undefined
-      ? ` by ${event.call}`
-      : event.cause === 'gc'
-        ? ' by garbage collection'
-        : '';
+    event.cause === 'host'
+      ? ' while the process was not running (stopped, or starved by the host)'
+      : event.cause === 'wait'
+        ? event.call !== undefined
+          ? ` waiting in ${event.call}`
+          : ' waiting (the main thread was parked, not computing)'
+        : event.cause === 'native' && event.call !== undefined
+          ? ` by ${event.call}`
+          : event.cause === 'gc'
+            ? ' by garbage collection'
+            : '';
   const state = event.kind === 'hang' ? 'hung' : 'blocked';
   return `event loop ${state} for ${event.duration} ms${by}${at} (threshold ${event.threshold} ms)${where}`;
 }
@@ -107,10 +113,17 @@ function pretty(event: BlockEvent, message: string, suppressed: number, window: 
   const frames = visibleFrames(event.stack);
   for (const frame of frames.slice(0, PRETTY_FRAMES)) lines.push(`    at ${formatFrame(frame)}`);
   if (frames.length > PRETTY_FRAMES) lines.push(`    ... ${frames.length - PRETTY_FRAMES} more`);
-  if (frames.length === 0) lines.push('    (stack not captured)');
+  if (frames.length === 0) lines.push(event.cause === 'host' ? '    (no code of the app to blame)' : '    (stack not captured)');
+  if (frames.length > 0 && event.stackLate === true) {
+    lines.push('  note: this stack was taken after the blocking work ended (native code V8 does not interrupt): it shows what ran next');
+  }
+  const earlier = event.stacks !== undefined && event.stacks.length > 1 ? event.stacks : undefined;
+  if (earlier !== undefined) lines.push(`  it went through: ${earlier.map((stack) => describeStack(stack).site).join(' → ')}`);
   if (event.kind === 'sync-call') {
     lines.push(`  hint: use the asynchronous form of ${event.call ?? 'this API'}, or move it off the loop with runInThreadpool()`);
-  } else if (event.cause !== 'gc' && event.phase !== 'startup') {
+  } else if (event.cause === 'wait') {
+    lines.push(`  hint: use the asynchronous form of ${event.call ?? 'the call that waits'}, or move the wait off the loop`);
+  } else if (event.cause !== 'gc' && event.cause !== 'host' && event.phase !== 'startup') {
     const culprit = culpritOf(event);
     lines.push(
       culprit === undefined

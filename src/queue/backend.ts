@@ -11,6 +11,14 @@
 
 export type JobState = 'queued' | 'active' | 'completed' | 'failed' | 'cancelled';
 
+/**
+ * Times a job may lose its lease (its worker died: SIGKILL, out of memory, the machine lost)
+ * and still run again, beyond its `retries`. Delivery is at least once even with `retries: 0`,
+ * as both servers' own defaults have it (BullMQ's maxStalledCount 1, pg-boss's retryLimit 2);
+ * a job that kills every worker that takes it fails with WorkerCrashedError after this many.
+ */
+export const LEASE_LOSSES = 1;
+
 /** What the app sends: the marked function's key and its encoded arguments. */
 export interface JobInput {
   /** The function's key: threaded()'s `name` (by default `fn.name`). */

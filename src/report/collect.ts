@@ -21,6 +21,8 @@ export interface ReportBlock {
   /** `'GET /users/:id'`, the context's name, or undefined outside any request/task. */
   request?: string;
   call?: string;
+  /** The stack was taken after the blocking work ended (BlockEvent `stackLate`): the site may name what ran next. */
+  stackLate?: true;
 }
 
 export interface ReportData {
@@ -142,6 +144,7 @@ function toReportBlock(event: BlockEvent): ReportBlock {
   const request = routeOf(event.context);
   if (request !== undefined) block.request = request;
   if (event.call !== undefined) block.call = event.call;
+  if (event.stackLate === true) block.stackLate = true;
   return block;
 }
 

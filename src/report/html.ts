@@ -86,7 +86,7 @@ function blocksSection(data: ReportData): string {
       (block) => `<tr><td data-epoch="${block.startedAt}">${escapeHtml(new Date(block.startedAt).toISOString())}</td>
 <td>${escapeHtml(block.kind)}</td><td class="n">${escapeHtml(formatMs(block.duration))}</td>
 <td><code>${escapeHtml(block.site)}</code>${block.call === undefined ? '' : ` <code>${escapeHtml(block.call)}</code>`}</td>
-<td>${escapeHtml(block.request ?? '-')}</td><td>${escapeHtml(block.cause)}</td></tr>`,
+<td>${escapeHtml(block.request ?? '-')}</td><td>${escapeHtml(block.cause)}${block.stackLate === true ? ' <span title="the stack was taken after the blocking work ended: the site may name what ran next">(stack late)</span>' : ''}</td></tr>`,
     );
   const dropped = data.blocksDropped > 0 ? ` (${data.blocksDropped} older blocks not kept)` : '';
   return `<h2>Recent blocks${escapeHtml(dropped)}</h2>

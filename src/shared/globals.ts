@@ -94,6 +94,9 @@ export interface ProcessGlobals {
   livePools: Map<{ stats(): PoolStats }, string>;
   /** Every job queue (loopguard/queue) not yet closed, with its name: what the metrics exporters list. */
   liveQueues: Map<{ stats(): Record<string, QueueJobCounts> }, string>;
+  /** threaded() wrapper (and the function it marks) → the Queue of `threaded(fn, { queue })`: every
+   * build's route helpers (each CJS entry is its own bundle) find a marked function's queue here. */
+  threadedQueues: WeakMap<object, object>;
   /** Set by otelMetrics(): the active OTel span's ids, read by the watchdog's capture while the main thread blocks. */
   readActiveSpan: () => { traceId: string; spanId: string } | undefined;
 }

@@ -24,20 +24,67 @@ export const Slot = {
   /** The descriptor the watchdog streams to the `loopguard` CLI on (shared/cli-stream.ts); 0 = none. Set by register. */
   STREAM_FD: 6,
   /**
+   * The heartbeat value of the watchdog's latest look, stored once what that look
+   * found is in the evidence below: the main thread judges a block only after the watchdog has
+   * looked since it ended (or gives up waiting), so a gap in the watchdog's own timeline right
+   * before is known.
+   */
+  SEEN: 7,
+  /**
    * When the last heartbeat ran: whole ms of the main thread's `performance.now()`, wrapped to
    * 32 bits (compare with `(a - b) | 0`). The watchdog reads the main thread's clock as
    * `performance.timeOrigin + performance.now() - WatchdogData.timeOrigin`.
    */
-  BEAT_AT: 7,
+  BEAT_AT: 8,
   /**
    * ms between heartbeats right now (the main thread switches between a fast and a slow beat):
    * a block began at most this long after BEAT_AT, which is how long the watchdog waits past
    * the threshold before it is sure the block counts.
    */
-  INTERVAL: 8,
+  INTERVAL: 9,
 } as const;
 
-export const SLOT_COUNT = 10;
+/**
+ * Float64 evidence for judging a block's cause (monitor/cause.ts), from byte EVIDENCE_OFFSET of
+ * the same buffer (Int32 slots 0–15 stay the slots above). Written by the watchdog only
+ * (watchdog/thread/judge.ts). Epoch ms are `performance.timeOrigin + now()`, comparable across
+ * threads.
+ *
+ * Two records of the main thread's own time during a stall (the one for `seq` at
+ * `evidenceRecord(seq)`), sampled from /proc while the heartbeat is stale and read by the main
+ * thread the moment the block ends (a block that follows at once reuses the other record); then
+ * a ring of the last GAPS gaps in the watchdog's own timeline (its poll came far late: the whole
+ * process was stopped or starved, since every thread stops with it), read once `Slot.SEEN` has
+ * passed the block.
+ */
+export const EVIDENCE_OFFSET = 64;
+export const Evidence = {
+  /** Per record: the stall's heartbeat value (`Slot.HEARTBEAT`), or 0. */
+  SEQ: 0,
+  /** Epoch ms of the first and the latest sample of the stall. */
+  FIRST_AT: 1,
+  LAST_AT: 2,
+  /** ms the main thread ran on a CPU between the two samples. */
+  RUN_MS: 3,
+  /** ms it was runnable but waited for a CPU between them; NaN when /proc does not say. */
+  QUEUE_MS: 4,
+  /** Samples taken, and how many found it asleep (state S or D: parked, not computing). */
+  SAMPLES: 5,
+  PARKED: 6,
+  RECORD_SIZE: 8,
+  /** Index of the ring of gaps: GAPS × [from, to] epoch ms. */
+  GAPS_AT: 16,
+  GAPS: 4,
+  /** Index of the number of gaps written so far (the next one goes to that count % GAPS). */
+  GAP_COUNT: 24,
+  SIZE: 32,
+} as const;
+
+export function evidenceRecord(seq: number): number {
+  return (seq % 2) * Evidence.RECORD_SIZE;
+}
+
+export const SLOT_COUNT = (EVIDENCE_OFFSET + Evidence.SIZE * Float64Array.BYTES_PER_ELEMENT) / Int32Array.BYTES_PER_ELEMENT;
 
 export const State = { RUNNING: 0, STOPPING: 1 } as const;
 
@@ -152,6 +199,19 @@ export type WatchdogMessage =
        * and the pause): not the app's, so left out when the block's cause is judged.
        */
       ownMs: number;
+      /**
+       * The main thread ran the stack expression so long after it was asked, while it was running
+       * (not waiting for a CPU), that it had been in code V8 does not interrupt (native work, a
+       * large JSON.parse): the stack shows what ran after that, maybe not the culprit.
+       */
+      stackLate: boolean;
+      /** Epoch ms the stack was taken at. */
+      stackAt: number | undefined;
     }
+  /**
+   * A later stack of the block at `seq` (it went on: a long block or a hang), taken `at` (epoch
+   * ms), as the quick stack text.
+   */
+  | { type: 'restack'; seq: number; at: number; stackText: string; stackLate: boolean }
   /** The watchdog wrote a hang report for the block at `seq` (it lasted >= hangTimeout). */
   | { type: 'hang'; seq: number; elapsed: number };

@@ -4,10 +4,12 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ENV_VARIABLES, parseChoice, parseMs, parseReport, type EnvName } from './settings.js';
+import { ENV_VARIABLES, parseChoice, parseMs, parseReport, WORKER_VARIABLES, type EnvName } from './settings.js';
 import { globalKey } from '../shared/globals.js';
+import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
 
 export const USAGE = `Usage: loopguard [options] -- <command> [args...]
+       loopguard worker <modules...> --queue <url> --name <queue>   (see loopguard worker --help)
 
 Runs <command> (usually \`node app.js\`) with loopguard preloaded: blocks of the event loop
 are reported as they happen, with their stack and request, and a summary (delay percentiles,
@@ -51,6 +53,8 @@ export class UsageError extends Error {
 export type CliRequest =
   | { action: 'help' }
   | { action: 'version' }
+  | { action: 'worker-help' }
+  | { action: 'worker'; worker: WorkerCliOptions }
   | {
       action: 'run';
       command: string[];
@@ -118,7 +122,9 @@ function usageError(error: unknown, options: readonly string[]): UsageError {
  * Parse `argv` (without node and the script). Throws UsageError for the syntax (usage, exit 2)
  * and the settings' own option error for a bad value (one line, exit 9, as register does).
  */
-export function parseCliArgs(argv: readonly string[], cwd = process.cwd()): CliRequest {
+export function parseCliArgs(argv: readonly string[], cwd = process.cwd(), environment: NodeJS.ProcessEnv = process.env): CliRequest {
+  // Only as the very first word: `loopguard -- worker` (a command named worker) still runs it.
+  if (argv[0] === 'worker') return parseWorkerArgs(argv.slice(1), environment);
   const { options, command } = commandStart(argv);
   let values;
   try {
@@ -183,4 +189,112 @@ const WAIT_FOR_WATCHDOG_URL = `data:text/javascript,${encodeURIComponent(WAIT_FO
 export function withPreload(nodeOptions: string | undefined, registerUrl: string): string {
   const preload = `--import ${registerUrl} --import ${WAIT_FOR_WATCHDOG_URL}`;
   return nodeOptions === undefined || nodeOptions.trim() === '' ? preload : `${nodeOptions} ${preload}`;
+}
+
+export const WORKER_USAGE = `Usage: loopguard worker <modules...> --queue <url> --name <queue> [options]
+
+Runs the jobs of a loopguard/queue queue: imports <modules...> (paths or file: URLs, the modules
+that mark the job functions with threaded()) and runs each job's function in a thread pool of
+its own, so this process's event loop stays free to renew the jobs' leases. One JSON line on
+stderr per job start and settle; the monitor runs as under \`loopguard --\` (LOOPGUARD_* variables).
+
+Options:
+  --queue <url>             postgres://... (pg-boss) or redis://... (BullMQ); default $LOOPGUARD_QUEUE_URL
+                            (the environment keeps a password out of \`ps\`)
+  --name <queue>            the queue's name, as given to createQueue()
+  --concurrency <n>         jobs run at once (default 1)
+  --threads <n>             threads of the worker's pool, at most --concurrency (default --concurrency)
+  --drain-timeout <ms>      on SIGTERM/SIGINT, how long active jobs may run on before they are given
+                            back to the queue (default 30000)
+  --timeout <ms>            the queue's default job timeout, as given to createQueue(): the worker
+                            looks for jobs of dead workers every half of it (default 60000)
+  --max-payload <bytes>     largest result, serialised (default 1048576)
+  -h, --help                show this help
+
+SIGTERM or SIGINT: stop taking jobs, let the active ones finish within --drain-timeout, close
+the connection and exit 0; a second signal ends the worker at once. Under a process manager
+run this bin directly, not through npx (npx does not pass signals on).
+Example:
+  LOOPGUARD_QUEUE_URL=postgres://app@db/app npx loopguard worker ./dist/tasks.js --name reports --concurrency 4
+`;
+
+/** What `loopguard worker` runs: startWorker()'s options, from the command line. */
+export interface WorkerCliOptions {
+  url: string;
+  name: string;
+  modules: string[];
+  concurrency: number;
+  threads: number;
+  drainTimeout: number;
+  timeout?: number;
+  maxPayload?: number;
+}
+
+const QUEUE_URL_ENV: keyof typeof WORKER_VARIABLES = 'LOOPGUARD_QUEUE_URL';
+
+const WORKER_OPTIONS = {
+  queue: { type: 'string' },
+  name: { type: 'string' },
+  concurrency: { type: 'string' },
+  threads: { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  timeout: { type: 'string' },
+  'max-payload': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliRequest {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({ args: [...argv], options: WORKER_OPTIONS, strict: true, allowPositionals: true }));
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const { tokens } = parseArgs({ args: [...argv], options: WORKER_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+      const unknown = tokens.find((token) => token.kind === 'option' && !(token.name in WORKER_OPTIONS));
+      throw new UsageError(`unknown option ${unknown?.kind === 'option' ? unknown.rawName : String(error)} for loopguard worker`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const flag = /'(-[^' ]+)/.exec((error as Error).message)?.[1] ?? 'an option';
+      throw new UsageError(flag === '-h' || flag === '--help' ? `${flag} takes no value` : `${flag} needs a value`);
+    }
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help === true) return { action: 'worker-help' };
+  for (const flag of ['queue', 'name', 'concurrency', 'threads', 'drain-timeout', 'timeout', 'max-payload'] as const) {
+    if (values[flag] === '') throw new UsageError(`--${flag} needs a value`);
+  }
+  if (positionals.length === 0) throw new UsageError('loopguard worker needs the modules that mark the job functions, e.g. loopguard worker ./dist/tasks.js');
+  const fromEnv = env[QUEUE_URL_ENV]?.trim();
+  const url = values.queue ?? (fromEnv === '' ? undefined : fromEnv);
+  if (url === undefined) throw new UsageError(`loopguard worker needs --queue <url> (or ${QUEUE_URL_ENV})`);
+  if (values.name === undefined) throw new UsageError('loopguard worker needs --name <queue>');
+  const concurrency = values.concurrency === undefined ? 1 : parseCount('--concurrency', values.concurrency, 1, 10_000);
+  const threads = values.threads === undefined ? Math.min(concurrency, 256) : parseCount('--threads', values.threads, 1, 256);
+  if (threads > concurrency) {
+    throw new InvalidOptionRangeError(
+      `--threads must be <= --concurrency (${concurrency}): a job runs on one thread, got ${JSON.stringify(values.threads)}`,
+    );
+  }
+  const drainTimeout = values['drain-timeout'] === undefined ? 30_000 : Math.round(parseMs('--drain-timeout', values['drain-timeout'], 0));
+  if (drainTimeout > 2 ** 31 - 1) {
+    throw new InvalidOptionRangeError(`--drain-timeout must be a number of ms <= 2147483647, got ${JSON.stringify(values['drain-timeout'])}`);
+  }
+  const worker: WorkerCliOptions = { url, name: values.name, modules: positionals, concurrency, threads, drainTimeout };
+  if (values.timeout !== undefined) worker.timeout = parseCount('--timeout', values.timeout, 1, 2 ** 31 - 1);
+  if (values['max-payload'] !== undefined) worker.maxPayload = parseCount('--max-payload', values['max-payload'], 1, 2 ** 31 - 1);
+  return { action: 'worker', worker };
+}
+
+/** A whole number from `min` to `max`. */
+function parseCount(name: string, raw: string, min: number, max: number): number {
+  const number = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (Number.isNaN(number)) {
+    throw new InvalidOptionTypeError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  if (number < min || number > max) {
+    throw new InvalidOptionRangeError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return number;
 }

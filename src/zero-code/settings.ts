@@ -40,6 +40,11 @@ export const ENV_VARIABLES = {
 
 export type EnvName = keyof typeof ENV_VARIABLES;
 
+/** Read by `loopguard worker`, not by register: known, so never warned about as a typo. */
+export const WORKER_VARIABLES = {
+  LOOPGUARD_QUEUE_URL: "the queue's URL, the default of loopguard worker's --queue",
+} as const;
+
 /**
  * Parse and validate the LOOPGUARD_* variables; throws an option error naming the variable
  * (or what `nameOf` calls it: the CLI names the flag a value came from).
@@ -104,11 +109,11 @@ export function isSettingError(error: unknown): error is Error {
  * it does: a typo would otherwise leave a setting silently at its default.
  */
 export function unknownVariableWarnings(env: NodeJS.ProcessEnv): string[] {
-  const known: readonly string[] = [...Object.keys(ENV_VARIABLES), STREAM_ENV];
+  const known: readonly string[] = [...Object.keys(ENV_VARIABLES), ...Object.keys(WORKER_VARIABLES), STREAM_ENV];
   const warnings: string[] = [];
   for (const name of Object.keys(env)) {
     if (!name.startsWith('LOOPGUARD_') || known.includes(name)) continue;
-    const closest = closestName(name, Object.keys(ENV_VARIABLES));
+    const closest = closestName(name, [...Object.keys(ENV_VARIABLES), ...Object.keys(WORKER_VARIABLES)]);
     warnings.push(
       closest === undefined
         ? `loopguard: ignoring ${name}: not a loopguard variable (see npx loopguard --help)`

@@ -95,6 +95,8 @@ describe('per-call options, checked before the server is reached', () => {
     await expect(queue.enqueue(renderReport, '7' as never)).rejects.toThrow(/args must be the array of renderReport's arguments/);
     await expect(queue.enqueue((() => 1) as never, [] as never)).rejects.toBeInstanceOf(FunctionNotPortableError);
     await expect(queue.enqueue('renderReport' as never, [] as never)).rejects.toThrow(/fn must be a function marked with threaded\(\)/);
+    const { anonymousForPool } = await import('../fixtures/queue/reports.mjs');
+    await expect(queue.enqueue(anonymousForPool, ['7'])).rejects.toThrow(/anonymous marked function's key is its place among its module's threaded\(\) calls \(#\d+\)/);
   });
 
   it('result() and status() reject an id that is not a string, and unknown options', async () => {
@@ -113,10 +115,12 @@ describe('per-call options, checked before the server is reached', () => {
 
 describe('threaded(fn, { queue })', () => {
   it('refuses a queue that is not a loopguard Queue, and combinations that cannot hold', async () => {
-    const { markBadQueue, markWithPool, markAuto, markLongTimeout } = await import('../fixtures/queue/bad-markings.mjs');
+    const { markBadQueue, markWithPool, markAuto, markLongTimeout, markAnonymous } = await import('../fixtures/queue/bad-markings.mjs');
     expectOptionError(markBadQueue, InvalidOptionTypeError, /queue must be a Queue made by createQueue\(\) of loopguard\/queue, got `\[object Object\]`/);
     expectOptionError(markWithPool, InvalidOptionTypeError, /pool and queue cannot both be given/);
     expectOptionError(markAuto, InvalidOptionTypeError, /offload: 'auto' cannot be combined with queue/);
     expectOptionError(markLongTimeout, InvalidOptionRangeError, /timeout must be a number of ms from 1 to 82800000 \(a queue job's limit\) with queue/);
+    expect(markAnonymous).toThrow(FunctionNotPortableError);
+    expect(markAnonymous).toThrow(/a function marked for a queue needs a name, which its jobs carry/);
   });
 });

@@ -13,6 +13,14 @@ describe('threaded(fn, { queue })', () => {
     await expect(monthlyStatement('acct-3')).resolves.toEqual({ accountId: 'acct-3', report: 'report acct-3-2026-11', builtIn: 'pool thread' });
   });
 
+  it('tells the route helpers which queue a function was marked with (queueOf)', async () => {
+    const { queueOf } = await import('../../src/pool/marking/threaded.js');
+    const { renderReport, reportsQueue } = await import('../fixtures/queue/reports.mjs');
+    const { monthlyStatement } = await import('../fixtures/queue/statements.mjs');
+    expect(queueOf(renderReport)).toBe(reportsQueue);
+    expect(queueOf(monthlyStatement)).toBeUndefined();
+  });
+
   it('is one API from the ESM and the CommonJS build: the brand and the errors cross', () => {
     const cjs = require('loopguard/queue') as typeof esm;
     const queue = cjs.createQueue({ url: 'redis://127.0.0.1:1', name: 'reports' });

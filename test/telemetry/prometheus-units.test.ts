@@ -90,6 +90,18 @@ describe('prometheusMetrics() labels', () => {
     handle.unregister();
   });
 
+  it("labels a stopped process 'host' and a parked main thread 'wait'", async () => {
+    const { monitor, emit } = standInMonitor();
+    const registry = new Registry();
+    const handle = prometheusMetrics({ registry, monitor });
+    emit({ cause: 'host' });
+    emit({ cause: 'wait', call: 'child_process.execSync' });
+    const exposition = await registry.metrics();
+    expect(exposition).toMatch(/^loopguard_blocks_total\{route="\(none\)",method="\(none\)",cause="host"\} 1$/m);
+    expect(exposition).toMatch(/^loopguard_blocks_total\{route="\(none\)",method="\(none\)",cause="wait"\} 1$/m);
+    handle.unregister();
+  });
+
   it('bounds methods and causes to known values, and never uses a path or a name as a route', async () => {
     const { monitor, emit } = standInMonitor();
     const registry = new Registry();

@@ -15,7 +15,9 @@ export type Checks = [
   Expect<Equal<typeof threadedHash, (password: string, rounds: number) => Promise<string>>>,
   Expect<Equal<typeof threadedFetch, (id: number) => Promise<{ id: number }>>>,
   Expect<Equal<ReturnType<typeof runInThreadpool<[number, number], number>>, Promise<number>>>,
-  Expect<Equal<BlockEvent['cause'], 'js' | 'native' | 'gc' | 'unknown'>>,
+  Expect<Equal<BlockEvent['cause'], 'js' | 'native' | 'gc' | 'wait' | 'host' | 'unknown'>>,
+  Expect<Equal<BlockEvent['stackLate'], true | undefined>>,
+  Expect<Equal<BlockEvent['stacks'], BlockEvent['stack'][] | undefined>>,
   Expect<Equal<ReturnType<Monitor['stop']>, Promise<void>>>,
   // `await using monitor = startMonitor()`
   Expect<Equal<ReturnType<Monitor[typeof Symbol.asyncDispose]>, Promise<void>>>,

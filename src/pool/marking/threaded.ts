@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { TransferListItem } from 'node:worker_threads';
 import { FunctionNotPortableError, InvalidOptionRangeError, InvalidOptionTypeError } from '../../errors.js';
-import { getGlobal, QUEUE_BRAND, setGlobal } from '../../shared/globals.js';
+import { ensureGlobal, getGlobal, QUEUE_BRAND, setGlobal } from '../../shared/globals.js';
 import { checkFunction, checkNumber, checkOneOf, checkOptionsObject, checkString, describeValue } from '../../shared/validate.js';
 import { callSite, entryModuleUrl, toModuleUrl } from './call-site.js';
 import { noteOffloaded, ThreadPool } from '../main/pool.js';
@@ -105,6 +105,14 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   }
   const ordinal = nextOrdinal(moduleUrl);
   const key = given.name ?? (fn.name || `#${ordinal}`);
+  if (queue !== undefined && given.name === undefined && fn.name === '') {
+    // An ordinal key depends on the order of a module's threaded() calls: a worker built from
+    // another version of the module would run the wrong function.
+    throw new FunctionNotPortableError(
+      `a function marked for a queue needs a name, which its jobs carry and the worker finds it by; ` +
+        `name the function, or pass threaded(fn, { queue, name: 'renderReport' }) (at ${site.place})`,
+    );
+  }
   const registryKey = `${moduleUrl}#${key}`;
   const existing = markedFunctions.get(registryKey);
   if (existing !== undefined && existing !== fn) {
@@ -155,6 +163,10 @@ export function threaded<A extends unknown[], R>(fn: (...args: A) => R, options?
   const wrapper = named(fn.name, (...args: A) => (limit === undefined ? call(args) : limit(() => call(args))));
   aliasDefinition(wrapper, def);
   markedWrappers.set(wrapper, fn);
+  if (queue !== undefined) {
+    queueOfMarked.set(wrapper, queue);
+    queueOfMarked.set(fn, queue);
+  }
   poolOf.set(fn, given.pool);
   if (runOptions !== undefined) runOptionsOf.set(fn, runOptions);
   return wrapper;
@@ -178,6 +190,17 @@ function checkQueue(given: ThreadedOptions): ThreadedQueue {
     );
   }
   return queue as ThreadedQueue;
+}
+
+/** threaded() wrapper (and the function it marks) → the queue it was marked with. */
+const queueOfMarked = ensureGlobal('threadedQueues', () => new WeakMap<object, object>()) as WeakMap<object, ThreadedQueue>;
+
+/**
+ * The queue `fn` was marked with (`threaded(fn, { queue })`), for the adapters' route helpers,
+ * which take a marked function and find its queue; undefined for a function marked without one.
+ */
+export function queueOf(fn: (...args: never[]) => unknown): ThreadedQueue | undefined {
+  return queueOfMarked.get(fn);
 }
 
 /** threaded() wrapper → marked function, so runInThreadpool(wrapper) takes the marked path. */

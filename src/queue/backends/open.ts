@@ -40,6 +40,18 @@ export async function openBackend(url: string, name: string, options: BackendOpt
   return openBullMQ(url, name, options);
 }
 
+/**
+ * Load the backend's module and its client library now, without connecting. Importing pg-boss
+ * or BullMQ evaluates a large module graph, hundreds of ms of the loop: done on the first
+ * enqueue, that block lands in a request, the very thing loopguard exists to prevent. Started
+ * when the queue is made (at start-up, in the usual module-level createQueue), it runs there
+ * instead, and counts as start-up. Failures are left for the first real use to report.
+ */
+export function preloadBackend(url: string): void {
+  const loading = backendKind(url) === 'pg-boss' ? import('./pg-boss.js') : import('./bullmq.js');
+  loading.then((backend) => backend.preload(url)).catch(() => undefined);
+}
+
 /** The URL for a message: its password replaced, so that errors and logs never carry it. */
 export function redactUrl(url: unknown): string {
   if (typeof url !== 'string') return String(url);

@@ -67,7 +67,7 @@ export function snapshotOf(row: JobRow): JobSnapshot {
   };
   if (state === 'completed' && typeof output?.result === 'string') snapshot.output = output.result;
   if (state === 'failed') snapshot.output = typeof output?.error === 'string' ? output.error : encodeError(failedByPgBoss(row));
-  if (output?.progress !== undefined && state === 'active') snapshot.progress = output.progress;
+  if (output?.progress !== undefined) snapshot.progress = output.progress;
   if (row.started_on !== null) snapshot.startedAt = row.started_on;
   if (row.completed_on !== null && isSettled(row.state)) snapshot.settledAt = row.completed_on;
   return snapshot;

@@ -159,6 +159,10 @@ async function runOne(
   context.track(id, running);
   const signal = AbortSignal.any([controller.signal, stopping]);
   let timer: NodeJS.Timeout | undefined;
+  // Kept in the settled job's output too, so that status() still shows how far it got.
+  let lastProgress: { value: unknown } | undefined;
+  const withProgress = (output: StoredOutput): StoredOutput =>
+    lastProgress === undefined ? output : { ...output, progress: lastProgress.value };
   try {
     const active: ActiveJob = {
       id,
@@ -167,7 +171,10 @@ async function runOne(
       attempt: job.retryCount + 1,
       timeout: data.timeout,
       signal,
-      progress: (value: unknown) => progress(context, id, job.retryCount, value),
+      progress: async (value: unknown) => {
+        lastProgress = { value: value ?? null };
+        await progress(context, id, job.retryCount, value);
+      },
     };
     const ended = new Promise<never>((_, reject) => {
       timer = setTimeout(() => controller.abort(new TaskTimeoutError(data.timeout)), data.timeout);
@@ -176,7 +183,7 @@ async function runOne(
     });
     ended.catch(() => undefined);
     const result = await Promise.race([handler(active), ended]);
-    return { status: 'completed', output: { result } };
+    return { status: 'completed', output: withProgress({ result }) };
   } catch (error) {
     if (stopping.aborted) return undefined; // released by stop(): not this attempt's failure
     const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
@@ -185,9 +192,9 @@ async function runOne(
     }
     const last = job.retryCount >= (data.retries ?? 0);
     if (error instanceof JobAttemptFailure) {
-      return { status: error.retry && !last ? 'failed' : 'terminal', output: { error: error.output } };
+      return { status: error.retry && !last ? 'failed' : 'terminal', output: withProgress({ error: error.output }) };
     }
-    return { status: last ? 'terminal' : 'failed', output: { error: encodeError(error) } };
+    return { status: last ? 'terminal' : 'failed', output: withProgress({ error: encodeError(error) }) };
   } finally {
     clearTimeout(timer);
     context.untrack(id, running);

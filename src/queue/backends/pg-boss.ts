@@ -13,7 +13,7 @@
  *   `superviseIntervalSeconds` and expires a queue at most every `monitorIntervalSeconds`
  *   (both 60 s by default), so both are set to half the queue's default timeout (1 to 60 s),
  *   and a dead worker's job is taken again within about twice its timeout.
- * - `retries` → `retryLimit`, plus LEASE_RETRIES for dead workers (below); `retryDelay` →
+ * - `retries` → `retryLimit` (a lost lease counts as an attempt, LEASE_RETRIES); `retryDelay` →
  *   `retryDelay` in whole seconds with `retryBackoff` (pg-boss doubles it, with jitter);
  *   `priority` → `priority`; `delay` → `startAfter` in seconds (the server's clock, not ours).
  * - Workers: pg-boss-work.ts. Outputs stored are ours: `{ result }`, `{ error }`, `{ progress }`.
@@ -24,6 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PgBoss as PgBossClient } from 'pg-boss';
 import { JobCancelledError, JobNotFoundError, QueueClosedError, QueuePeerMissingError } from '../../errors.js';
+import { LEASE_LOSSES } from '../backend.js';
 import type {
   ActiveJob,
   BackendOptions,
@@ -52,13 +53,13 @@ import {
 import { startWorkLoop, type Running, type WorkContext } from './pg-boss-work.js';
 
 /**
- * Attempts beyond `retries` that pg-boss may start for a job whose worker died: its supervision
- * retries an expired job only while `retry_count < retryLimit`, so with `retries: 0` a job
- * whose worker was SIGKILLed would fail instead of running again (at-least-once). The limit
- * sent is `retries` plus these, and an attempt whose function throws once `retries` are used
- * up fails the job for good whatever the limit (pg-boss-work.ts).
+ * Attempts beyond `retries` that pg-boss may start, for a job whose worker died (LEASE_LOSSES,
+ * backend.ts). pg-boss's supervision retries an expired job while `retry_count < retryLimit`,
+ * and a handler's failure is final once `retry_count >= retries` (pg-boss-work.ts), so these
+ * attempts go only to dead workers. pg-boss keeps one count for both: a job that lost its
+ * lease and then throws has one retry fewer for its throws than on BullMQ, which counts them apart.
  */
-const LEASE_RETRIES = 2;
+const LEASE_RETRIES = LEASE_LOSSES;
 
 interface Watcher {
   resolve(job: JobSnapshot): void;
@@ -70,6 +71,11 @@ export const openPgBoss: OpenBackend = (url, name, options) => Promise.resolve(n
 function nodeSupported(): boolean {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   return major > 22 || (major === 22 && minor >= 12);
+}
+
+/** open.ts's preloadBackend(): the client library, loaded ahead of the first use. */
+export function preload(url: string): Promise<unknown> {
+  return loadPgBoss(url);
 }
 
 async function loadPgBoss(url: string): Promise<typeof import('pg-boss')> {

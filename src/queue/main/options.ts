@@ -21,7 +21,7 @@ export interface QueueOptions {
   retryDelay?: number;
   /**
    * Default ms one attempt may run; also the lease: a job whose worker died runs again within
-   * about twice this. @default 60000
+   * about twice this, that lost attempt counted against `retries`. @default 60000
    */
   timeout?: number;
   /** ms between two looks at the server while a result is awaited. @default 100 */

@@ -4,6 +4,7 @@
  * pg-boss or BullMQ by the URL) and decodes what the worker process stored. Nothing connects
  * until the first call that needs the server.
  */
+import { isMainThread } from 'node:worker_threads';
 import {
   FunctionNotPortableError,
   InvalidOptionTypeError,
@@ -14,9 +15,9 @@ import {
 } from '../../errors.js';
 import { ensureGlobal, QUEUE_BRAND } from '../../shared/globals.js';
 import { describeValue } from '../../shared/validate.js';
-import { markedDefinition } from '../../pool/marking/registry.js';
+import { inPoolWorker, markedDefinition } from '../../pool/marking/registry.js';
 import type { JobSnapshot, JobState, QueueBackend } from '../backend.js';
-import { openBackend } from '../backends/open.js';
+import { openBackend, preloadBackend } from '../backends/open.js';
 import { decodeError, decodeValue, encodeArguments } from '../payload.js';
 import {
   checkJobId,
@@ -65,7 +66,7 @@ export type QueueStats = Record<string, QueueFunctionStats>;
 
 /** Make a queue; it connects on first use. Throws at once on an invalid option. */
 export function createQueue(options: QueueOptions): Queue {
-  return new Queue(resolveQueueOptions(options));
+  return new Queue(options);
 }
 
 export class Queue {
@@ -77,10 +78,12 @@ export class Queue {
   readonly #waits = new Set<AbortController>();
   readonly #stats = new QueueStatsRecorder();
 
-  /** @internal use createQueue() */
-  constructor(options: ResolvedQueueOptions) {
-    this.#options = options;
-    liveQueues.set(this, options.name);
+  /** The same as createQueue(options). */
+  constructor(options: QueueOptions) {
+    this.#options = resolveQueueOptions(options);
+    liveQueues.set(this, this.#options.name);
+    // A pool thread that imports the marking module never sends a job: nothing to load there.
+    if (isMainThread && !inPoolWorker()) preloadBackend(this.#options.url);
   }
 
   /** The queue's name on the server. */
@@ -239,9 +242,15 @@ function functionKey(fn: unknown): string {
     const name = (fn as AnyFunction).name || 'the function';
     throw new FunctionNotPortableError(
       `${name} is not marked with threaded(), so a worker process cannot find it: mark it at the top level of ` +
-        `its own module, export const ${/^[A-Za-z_$][\w$]*$/.test(name) ? name : 'task'} = threaded(function ${
-          /^[A-Za-z_$][\w$]*$/.test(name) ? name : 'task'
-        }(…) { … }, { queue }), and start the worker with that module`,
+        `a module of its own (export const task = threaded(function task(…) { … }, { queue })) and start the ` +
+        `worker with that module`,
+    );
+  }
+  if (/^#\d+$/.test(def.key)) {
+    throw new FunctionNotPortableError(
+      `this anonymous marked function's key is its place among its module's threaded() calls (${def.key}), which a ` +
+        `worker built from another version of the module would map to another function; name it, or mark it with ` +
+        `threaded(fn, { name })`,
     );
   }
   return def.key;

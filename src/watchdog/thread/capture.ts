@@ -116,6 +116,8 @@ export interface QuickCapture {
   stillBlocked: boolean;
   /** When the main thread ran it (epoch ms, `performance.timeOrigin + now()`, comparable across threads). */
   ranAt: number | undefined;
+  /** When it was sent (epoch ms, this thread's clock). */
+  sentAt: number;
 }
 
 export interface SessionGate {
@@ -212,6 +214,7 @@ export class StackCapturer {
    */
   async quickStack(seq: number, isStillBlocked: () => boolean): Promise<QuickCapture | undefined> {
     if (!this.#connect()) return undefined;
+    const sentAt = performance.timeOrigin + performance.now();
     const evaluated = (await this.#post('Runtime.evaluate', {
       expression: QUICK_STACK,
       returnByValue: true,
@@ -220,9 +223,9 @@ export class StackCapturer {
     const value = evaluated.result?.value;
     const ranAt = typeof value?.ranAt === 'number' ? value.ranAt : undefined;
     const stillBlocked = value?.beat === -1 || value?.beat === undefined ? isStillBlocked() : value.beat === seq;
-    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked, ranAt };
+    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked, ranAt, sentAt };
     const context = typeof value.context === 'object' && value.context !== null ? value.context : undefined;
-    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked, ranAt };
+    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked, ranAt, sentAt };
   }
 
   /**

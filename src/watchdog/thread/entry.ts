@@ -8,10 +8,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { describeStack, formatFrame, labelOf, routeOf, visibleFrames } from '../../shared/frames.js';
 import { displayFile } from '../../shared/paths.js';
 import { toStackFrame } from '../../shared/sourcemaps.js';
+import { StackTrail, framesOfStackText } from '../../shared/stack-trail.js';
 import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
 import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
+import { MainThreadWatch, stackTakenLate } from './judge.js';
 import { CliStream } from './to-cli.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
+import type { StackFrame } from '../../types.js';
 
 const data = workerData as WatchdogData;
 const shared = new Int32Array(data.buffer);
@@ -38,6 +41,14 @@ let foreignPauseSeq: number | undefined;
 let stopped = false;
 let unavailableSent = false;
 const toCli = new CliStream(shared);
+const watch = new MainThreadWatch(data.buffer, data.threshold);
+/** The stacks seen during the block at `seq`, for the hang report. */
+let trail: { seq: number; stacks: StackTrail; context: Record<string, unknown> | undefined } | undefined;
+/** ms of staleness at which the stack is taken again (a long block may have moved on). */
+let nextRestack = Infinity;
+let restacking = false;
+/** At most this long between two stacks of one long block (the first few come sooner). */
+const RESTACK_EVERY = 1_000;
 /**
  * The latest captures by heartbeat value, the quick stack kept as soon as it came, and the
  * blocks a hang was reported for: stop() posts them on the exit port, for a block the main
@@ -118,13 +129,28 @@ async function onStall(seq: number): Promise<void> {
   // waits until the block is sure to count (msUntilSure), so a shorter one is never made long
   // enough to be reported by our own enable.
   const walkNow = data.http && msUntilSure(mainNow()) < 0;
+  const before = watch.sample();
+  let late = false;
   const [quick, early] = await Promise.all([
     capturer
       .quickStack(seq, stillBlocked(seq))
       .then((quick) => {
+        // Sampled as the reply comes, not after the request walk: the wait for a CPU that
+        // excuses a late stack is the wait while the stack was asked for.
+        if (quick !== undefined) late = stackTakenLate(quick.sentAt, quick.ranAt, before, watch.sample(), data.threshold);
         // The request walk may still be under way when the block ends and the process exits.
         if (quick?.stillBlocked === true) {
-          keepForExit(seq, { type: 'capture', seq, stackText: quick.stackText, frames: [], scripts: {}, context: quick.context, ownMs: 0 });
+          keepForExit(seq, {
+            type: 'capture',
+            seq,
+            stackText: quick.stackText,
+            frames: [],
+            scripts: {},
+            context: quick.context,
+            ownMs: 0,
+            stackLate: late,
+            stackAt: quick.ranAt,
+          });
         }
         return quick;
       })
@@ -145,7 +171,12 @@ async function onStall(seq: number): Promise<void> {
     scripts: frames?.scripts ?? {},
     context: stack?.context ?? frames?.context,
     ownMs: ownTime(quick, paused),
+    stackLate: late,
+    stackAt: quick?.ranAt,
   };
+  trail = { seq, stacks: new StackTrail(), context: found.context };
+  if (stack !== undefined) trail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, data.sourceMaps) ?? [], late);
+  nextRestack = restackAfter(staleAt(mainNow()));
   const message: WatchdogMessage = { type: 'capture', seq, ...found };
   if (stack !== undefined || frames !== undefined) keepForExit(seq, message);
   send(message);
@@ -163,6 +194,36 @@ async function walkOnceSure(seq: number): Promise<Capture | undefined> {
   }
 }
 
+/** The staleness at which to take the next stack: doubling from the threshold, then every RESTACK_EVERY. */
+function restackAfter(stale: number): number {
+  return stale + Math.min(Math.max(data.threshold, stale), RESTACK_EVERY);
+}
+
+/**
+ * Take the stack again during a long block: the quick stack only (no debugger, no pause), so
+ * it interrupts the main thread as briefly as the first (~1–2 ms), a few times a second at most.
+ */
+async function onRestack(seq: number): Promise<void> {
+  restacking = true;
+  try {
+    const before = watch.sample();
+    const quick = await capturer.quickStack(seq, stillBlocked(seq));
+    if (quick === undefined || !quick.stillBlocked || quick.stackText === '') return;
+    const late = stackTakenLate(quick.sentAt, quick.ranAt, before, watch.sample(), data.threshold);
+    const at = quick.ranAt ?? Date.now();
+    if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(quick.stackText, data.sourceMaps) ?? [], late);
+    send({ type: 'restack', seq, at, stackText: quick.stackText, stackLate: late });
+    // The CLI keeps the latest stack of a block, for when the app dies before it ends.
+    toCli.stack(seq, false, { stackText: quick.stackText, frames: [], scripts: {}, context: trail?.seq === seq ? trail.context : undefined });
+  } catch {
+    // The session went away (stopping): the first stack stands.
+  } finally {
+    restacking = false;
+    nextRestack = restackAfter(staleAt(mainNow()));
+    releaseSession();
+  }
+}
+
 /**
  * The session is dropped only once the main thread runs again (the heartbeat moved): it may be
  * held in another debugger's pause, where dropping a session can abort the process (see
@@ -171,7 +232,7 @@ async function walkOnceSure(seq: number): Promise<Capture | undefined> {
 let releaseWhenBeatMoves = false;
 
 function releaseSession(): void {
-  if (capturing) return;
+  if (capturing || restacking) return;
   if (Atomics.load(shared, Slot.HEARTBEAT) === lastBeat && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
     releaseWhenBeatMoves = true;
   } else {
@@ -195,12 +256,14 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   // Someone is sitting in a debugger: that is no hang of the app's, and it is not ours to
   // report (nor to pause again every hangTimeout).
   if (foreignPauseSeq === seq) return;
-  // A fresh stack: an endless loop may have moved on from where the block started.
-  const fresh = capturing ? undefined : await capture(seq);
+  // A fresh stack: an endless loop may have moved on from where the block started. The stack
+  // text first, so the stacks the report lists include where it is now.
+  if (!restacking && capturedSeq === seq && !capturing) await onRestack(seq);
+  const fresh = capturing || restacking ? undefined : await capture(seq);
   if (fresh !== undefined) releaseSession();
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
-  writeHang(elapsed, best);
+  writeHang(elapsed, fresh === best ? best : undefined, best, trail?.seq === seq ? trail.stacks : undefined);
   hungSeqs.add(seq);
   while (hungSeqs.size > KEPT_FOR_EXIT) hungSeqs.delete(hungSeqs.values().next().value as number);
   send({ type: 'hang', seq, elapsed });
@@ -212,13 +275,27 @@ function nativeCall(): string | undefined {
   return index === 0 ? undefined : NATIVE_CALLS[index - 1];
 }
 
-function writeHang(elapsed: number, found: Capture | undefined): void {
+function mappedFrames(found: Capture): StackFrame[] {
+  return found.frames.map((frame) => toStackFrame(frame, found.scripts[frame.scriptId], data.sourceMaps));
+}
+
+function shown(stack: readonly StackFrame[]): StackFrame[] {
+  return stack.map((frame) => ({ ...frame, file: displayFile(frame.file, data.cwd) }));
+}
+
+/**
+ * The report shows the latest stack the watchdog has of the block (a long block moves on): the
+ * paused frames just taken, else the latest stack text; and the distinct stacks it went through
+ * when there were several. Those come from the stack texts only: the paused frames name some
+ * functions differently (`<anonymous>` for `Timeout._onTimeout`), which would count the same
+ * stack twice.
+ */
+function writeHang(elapsed: number, fresh: Capture | undefined, found: Capture | undefined, stacks: StackTrail | undefined): void {
   if (data.hangFormat === 'none') return;
   const call = nativeCall();
-  const frames = (found?.frames ?? []).map((frame) => {
-    const mapped = toStackFrame(frame, found?.scripts[frame.scriptId], data.sourceMaps);
-    return { ...mapped, file: displayFile(mapped.file, data.cwd) };
-  });
+  const latest = fresh === undefined ? (stacks?.latest?.stack ?? (found === undefined ? undefined : mappedFrames(found))) : mappedFrames(fresh);
+  const frames = shown(latest ?? []);
+  const earlier = stacks !== undefined && stacks.stacks().length > 1 ? stacks.stacks().map(shown) : undefined;
   const context = found?.context;
   const named = describeStack(frames, call);
   let text: string;
@@ -236,6 +313,7 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ...(named.library === undefined ? {} : { library: named.library }),
       ...(context === undefined ? {} : { context }),
       ...(call === undefined ? {} : { call }),
+      ...(earlier === undefined ? {} : { stacks: earlier, stacksSeenAt: stacks?.seenAt() }),
     };
     text = `${jsonLine(record)}\n`;
   } else {
@@ -249,6 +327,10 @@ function writeHang(elapsed: number, found: Capture | undefined): void {
       ...visibleFrames(frames).slice(0, 10).map((frame) => `    at ${formatFrame(frame)}`),
     ];
     if (frames.length === 0) lines.push('    (stack not captured)');
+    if (earlier !== undefined) {
+      const where = earlier.map((stack) => labelOf(describeStack(stack).site, undefined, undefined));
+      lines.push(`  it went through: ${where.join(' → ')}`);
+    }
     // Paths, routes, function names and context values are the app's and its clients': no
     // control or bidi character of theirs reaches the terminal raw.
     text = `${lines.map(escapeTerminal).join('\n')}\n`;
@@ -280,17 +362,27 @@ function look(): number | undefined {
   }
   const beat = Atomics.load(shared, Slot.HEARTBEAT);
   const now = mainNow();
+  // A look far late means this thread did not run either (the process was stopped or starved):
+  // that time is not the app's, and the block is not judged on it here (judge.ts, cause.ts).
+  const selfLate = watch.look(performance.now(), beat, beat === lastBeat ? staleAt(now) : 0, plannedSleep);
   if (beat !== lastBeat) {
     lastBeat = beat;
     hangWrittenAt = undefined;
     if (releaseWhenBeatMoves) releaseSession();
     toCli.beat();
   }
-  const stale = staleAt(now);
+  if (selfLate > 0) {
+    // Not counted against the block: the beat's age less the time the whole process stood still.
+    excused = (excusedFor === beat ? excused : 0) + selfLate;
+    excusedFor = beat;
+    return remember(data.pollInterval);
+  }
+  const stale = staleAt(now) - (excusedFor === beat ? excused : 0);
   if (stale > data.threshold) {
     // The CLI counts what it is told even if the app dies now: only a block sure to count.
     if (msUntilSure(now) < 0) toCli.stall(beat, stale, nativeCall());
     if (capturedSeq !== beat && !capturing) track(onStall(beat));
+    else if (capturedSeq === beat && !capturing && !restacking && stale >= nextRestack) track(onRestack(beat));
   }
   if (
     data.hangTimeout > 0 &&
@@ -302,8 +394,19 @@ function look(): number | undefined {
   // A block under way: look often, to see it end (the session is dropped then) and to be sure
   // of it. Otherwise nothing can happen before this beat is a threshold old: sleep until then
   // (the main thread beats again meanwhile, and the next look starts from that beat).
-  if (stale > data.threshold) return data.pollInterval;
-  return Math.max(1, data.threshold - stale + LOOK_MARGIN);
+  if (stale > data.threshold) return remember(data.pollInterval);
+  return remember(Math.max(1, data.threshold - stale + LOOK_MARGIN));
+}
+
+/** The sleep the last look planned (judge.ts must know it, or a long idle sleep reads as a gap). */
+let plannedSleep = data.pollInterval;
+/** ms of the block at `excusedFor` during which the whole process stood still (judge.ts). */
+let excused = 0;
+let excusedFor: number | undefined;
+
+function remember(sleep: number): number {
+  plannedSleep = sleep;
+  return sleep;
 }
 
 /**
@@ -338,6 +441,7 @@ function stop(): void {
   stopped = true;
   if (timer !== undefined) clearTimeout(timer);
   capturer.disconnect();
+  watch.close();
   // Before the ack: the main thread reads them once it is woken.
   try {
     for (const message of foundFor.values()) data.exitPort.postMessage(message);

@@ -1,0 +1,153 @@
+// npm run bench:queue — jobs through loopguard/queue against the raw pg-boss and BullMQ
+// clients doing the same work on the same server, in one run, with the local thread pool
+// beside them (what a queue costs over a thread). Each variant gets a worker process of its
+// own with the same concurrency; rounds alternate the order; the median round is reported.
+// Usage: node bench/queue.mjs [--rounds 3] [--concurrency 4] [--jobs 1000]
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createQueue } from '../dist/queue.js';
+import { rawClient } from './queue/raw-client.mjs';
+import { startPostgres, startRedis, supportsPgBoss } from './queue/servers.mjs';
+import { add, spin } from './queue/tasks.mjs';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '4' },
+    jobs: { type: 'string', default: '1000' },
+  },
+});
+const rounds = Number(values.rounds);
+const concurrency = Number(values.concurrency);
+const jobs = Number(values.jobs);
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+
+function percentiles(latencies) {
+  const sorted = Float64Array.from(latencies).sort();
+  const at = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return { p50: at(50), p99: at(99) };
+}
+
+/** `count` calls at once: jobs per second, and each one's latency from enqueue to result. */
+async function burst(count, call) {
+  const latencies = new Float64Array(count);
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const sent = performance.now();
+      await call(i);
+      latencies[i] = performance.now() - sent;
+    }),
+  );
+  return { perSecond: (count / (performance.now() - started)) * 1000, ...percentiles(latencies) };
+}
+
+/** One call at a time: the round trip of an idle queue. */
+async function sequential(count, call) {
+  const latencies = new Float64Array(count);
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const sent = performance.now();
+    await call(i);
+    latencies[i] = performance.now() - sent;
+  }
+  return { perSecond: (count / (performance.now() - started)) * 1000, ...percentiles(latencies) };
+}
+
+const scenarios = {
+  [`tiny jobs (${jobs} at once)`]: (call) => burst(jobs, (i) => call('add', [i, 1])),
+  [`5 ms CPU jobs (${jobs / 4} at once)`]: (call) => burst(jobs / 4, () => call('spin', [5])),
+  'sequential round trip (100)': (call) => sequential(100, (i) => call('add', [i, 1])),
+};
+
+function startWorker(variant, backend, url, name) {
+  const args =
+    variant === 'raw'
+      ? [here('./queue/raw-worker.mjs'), backend, url, name, String(concurrency)]
+      : [here('../dist/cli.js'), 'worker', here('./queue/tasks.mjs'), '--queue', url, '--name', name, '--concurrency', String(concurrency), '--threads', String(concurrency)];
+  // The worker's JSON job log (two lines a job) is left out: the benchmark measures the queue.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', variant === 'raw' ? 'inherit' : 'ignore'] });
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    },
+  };
+}
+
+async function client(variant, backend, url, name) {
+  if (variant === 'raw') return rawClient(backend, url, name);
+  const queue = createQueue({ url, name });
+  const functions = { add, spin };
+  return { call: (fn, args) => queue.run(functions[fn], args), close: () => queue.close() };
+}
+
+const servers = {};
+if (supportsPgBoss()) servers['pg-boss'] = await startPostgres();
+else console.log(`pg-boss: skipped: needs Node ≥ 22.12 (this is ${process.version})`);
+const redis = await startRedis();
+if (redis !== undefined) servers.bullmq = redis;
+else console.log('BullMQ: skipped: needs redis-server (apt-get install -y redis-server)');
+
+const variants = [];
+for (const backend of Object.keys(servers)) for (const variant of ['raw', 'loopguard']) variants.push({ backend, variant });
+variants.push({ backend: 'local', variant: 'thread pool' });
+
+const results = {}; // `${backend} ${variant}` → scenario → [round results]
+try {
+  for (let round = 0; round < rounds; round++) {
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]);
+    for (const { backend, variant } of order) {
+      const label = `${backend} ${variant}`;
+      let call;
+      let finish = async () => {};
+      if (backend === 'local') {
+        const local = { add, spin };
+        call = (fn, args) => local[fn](...args);
+      } else {
+        const name = `bench-${variant === 'raw' ? 'raw' : 'lg'}-${round}`;
+        const { url } = servers[backend];
+        const caller = await client(variant, backend, url, name);
+        const worker = startWorker(variant, backend, url, name);
+        call = (fn, args) => caller.call(fn, args);
+        finish = async () => {
+          await worker.stop();
+          await caller.close();
+        };
+      }
+      await burst(50, (i) => call('add', [i, 1])); // warm up: worker connected, code loaded
+      for (const [scenario, run] of Object.entries(scenarios)) ((results[label] ??= {})[scenario] ??= []).push(await run(call));
+      await finish();
+    }
+  }
+} finally {
+  for (const server of Object.values(servers)) await server.stop();
+}
+
+const median = (list, key) => list.map((entry) => entry[key]).sort((a, b) => a - b)[Math.floor(list.length / 2)];
+const format = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+console.log('# loopguard queue benchmark');
+console.log(
+  `Node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} (availableParallelism ${availableParallelism()}); ` +
+    `one worker process per variant, concurrency ${concurrency}; median of ${rounds} alternated rounds\n`,
+);
+for (const scenario of Object.keys(scenarios)) {
+  console.log(`## ${scenario}\n`);
+  console.log('| variant | jobs/s | p50 ms | p99 ms | jobs/s vs raw | p50 vs raw | p99 vs raw |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const { backend, variant } of variants) {
+    const list = results[`${backend} ${variant}`]?.[scenario];
+    if (list === undefined) continue;
+    const raw = results[`${backend} raw`]?.[scenario];
+    const ratio = (key) => (raw === undefined || variant === 'raw' ? '' : `${format(median(list, key) / median(raw, key), 2)}×`);
+    console.log(
+      `| ${backend} ${variant} | ${format(median(list, 'perSecond'))} | ${format(median(list, 'p50'), 1)} | ${format(median(list, 'p99'), 1)} | ` +
+        `${ratio('perSecond')} | ${ratio('p50')} | ${ratio('p99')} |`,
+    );
+  }
+  console.log('');
+}

@@ -1,0 +1,192 @@
+/**
+ * How the BullMQ backend's settled() learns that a job settled: BullMQ's event stream, read by a
+ * blocking XREAD connection of our own, and under it a slow pipelined sweep of every watched job
+ * (a stream trimmed, a connection lost while a job settled). Each settled() call first glances at
+ * its job (batched with the other calls of the same turn of the loop) in case it settled before.
+ */
+import type { Redis } from 'ioredis';
+import { JobNotFoundError, QueueClosedError } from '../../errors.js';
+import type { JobSnapshot, JobState } from '../backend.js';
+
+/** What the watch needs of its backend. */
+export interface WatchContext {
+  url: string;
+  pollInterval: number;
+  ready(): Promise<{ IORedis: typeof Redis; commands: Redis }>;
+  get(id: string): Promise<JobSnapshot | undefined>;
+  key(suffix: string): string;
+  /** Rejects when the backend starts closing. */
+  closing: Promise<never>;
+  closed(): boolean;
+  /** Hand a connection to the backend's close(). */
+  track(target: { close(): Promise<unknown>; disconnect(): unknown }): void;
+  publishError(error: unknown): void;
+}
+
+const TERMINAL: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
+
+/** Events of BullMQ's stream after which a job may have settled (a removed job: cancelled). */
+const SETTLING_EVENTS: ReadonlySet<string> = new Set(['completed', 'failed', 'removed']);
+
+interface Waiter {
+  resolve(job: JobSnapshot): void;
+  reject(error: unknown): void;
+}
+
+export class JobWatch {
+  readonly #context: WatchContext;
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #toGlance = new Set<string>();
+  #events: Promise<void> | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #sweeping = false;
+
+  constructor(context: WatchContext) {
+    this.#context = context;
+  }
+
+  /** Reject every pending settled() call (the backend is closing). */
+  close(): void {
+    this.#stopPolling();
+    for (const waiters of [...this.#waiters.values()]) {
+      for (const waiter of [...waiters]) waiter.reject(new QueueClosedError());
+    }
+  }
+
+  settled(id: string, signal: AbortSignal): Promise<JobSnapshot> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<JobSnapshot>((resolve, reject) => {
+      let waiters = this.#waiters.get(id);
+      if (!waiters) this.#waiters.set(id, (waiters = new Set()));
+      const forget = () => {
+        signal.removeEventListener('abort', onAbort);
+        waiters.delete(waiter);
+        if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
+        if (this.#waiters.size === 0) this.#stopPolling();
+      };
+      const waiter: Waiter = {
+        resolve: (job) => (forget(), resolve(job)),
+        reject: (error) => (forget(), reject(error)),
+      };
+      const onAbort = () => waiter.reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      waiters.add(waiter);
+      this.#startPolling();
+      // Subscribe first, then look: an event that lands in between is not missed.
+      this.#listen().then(
+        () => this.#glanceSoon(id),
+        (error) => waiter.reject(error),
+      );
+    });
+  }
+
+  /**
+   * BullMQ's event stream, read by our own blocking XREAD connection, opened for the first
+   * settled() call. Not BullMQ's QueueEvents: its connection is a duplicate it owns, and one that
+   * never reached Redis keeps reconnecting after close(), holding the process open.
+   */
+  #listen(): Promise<void> {
+    this.#events ??= (async () => {
+      const { IORedis } = await this.#context.ready();
+      const reader = new IORedis(this.#context.url, { maxRetriesPerRequest: null });
+      this.#context.track({ close: async () => reader.disconnect(), disconnect: () => reader.disconnect() });
+      reader.on('error', (error) => this.#context.publishError(error));
+      const stream = this.#context.key('events');
+      // The stream's last entry now: every event after it is read below, so a settled() that
+      // looks at its job after this resolves misses nothing.
+      const last = await Promise.race([reader.xrevrange(stream, '+', '-', 'COUNT', 1), this.#context.closing]);
+      void this.#readEvents(reader, stream, last[0]?.[0] ?? '0-0');
+    })();
+    return this.#events;
+  }
+
+  async #readEvents(reader: Redis, stream: string, from: string): Promise<void> {
+    let lastId = from;
+    while (!this.#context.closed()) {
+      try {
+        const answer = await reader.xread('BLOCK', 5000, 'STREAMS', stream, lastId);
+        for (const [, entries] of answer ?? []) {
+          for (const [id, fields] of entries) {
+            lastId = id;
+            const event = fields[fields.indexOf('event') + 1];
+            const jobIndex = fields.indexOf('jobId');
+            const jobId = jobIndex === -1 ? undefined : fields[jobIndex + 1];
+            if (jobId !== undefined && SETTLING_EVENTS.has(event ?? '') && this.#waiters.has(jobId)) void this.#check(jobId);
+          }
+        }
+      } catch (error) {
+        if (this.#context.closed()) return;
+        this.#context.publishError(error);
+        await new Promise((resolve) => setTimeout(resolve, 500).unref());
+      }
+    }
+  }
+
+  async #check(id: string): Promise<void> {
+    const waiters = this.#waiters.get(id);
+    if (!waiters || waiters.size === 0) return;
+    let job: JobSnapshot | undefined;
+    try {
+      job = await this.#context.get(id);
+    } catch {
+      return; // Redis away for a moment: the poll looks again.
+    }
+    if (job && !TERMINAL.has(job.state)) return;
+    for (const waiter of [...waiters]) {
+      if (job) waiter.resolve(job);
+      else waiter.reject(new JobNotFoundError(id));
+    }
+  }
+
+  // A safety net under the events (a stream trimmed, a connection lost while a job settled):
+  // one pipelined look at every watched job's finishedOn, and a full get() only for those that
+  // settled or vanished, so that a thousand pending calls cost one round trip per interval.
+  #startPolling() {
+    if (this.#poll) return;
+    this.#poll = setInterval(() => void this.#sweep(), this.#context.pollInterval);
+    this.#poll.unref();
+  }
+
+  async #sweep() {
+    if (this.#sweeping || this.#waiters.size === 0) return;
+    this.#sweeping = true;
+    try {
+      await this.#glance([...this.#waiters.keys()]);
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** A new settled() call's first look, batched with the others of the same turn of the loop. */
+  #glanceSoon(id: string) {
+    this.#toGlance.add(id);
+    if (this.#toGlance.size > 1) return;
+    setImmediate(() => {
+      const ids = [...this.#toGlance];
+      this.#toGlance.clear();
+      void this.#glance(ids);
+    });
+  }
+
+  /** One pipelined look at each job's finishedOn; a full get() only for those settled or gone. */
+  async #glance(ids: string[]) {
+    try {
+      const { commands } = await this.#context.ready();
+      const pipeline = commands.pipeline();
+      for (const id of ids) pipeline.hmget(this.#context.key(id), 'finishedOn', 'name');
+      const answers = (await pipeline.exec()) ?? [];
+      ids.forEach((id, index) => {
+        const [error, fields] = answers[index] ?? [];
+        const [finishedOn, name] = (fields as Array<string | null> | undefined) ?? [];
+        if (error || finishedOn || !name) void this.#check(id);
+      });
+    } catch (error) {
+      this.#context.publishError(error);
+    }
+  }
+
+  #stopPolling() {
+    clearInterval(this.#poll);
+    this.#poll = undefined;
+  }
+}

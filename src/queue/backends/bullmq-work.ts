@@ -1,0 +1,269 @@
+/**
+ * The worker's side of the BullMQ backend: a BullMQ Worker whose processor turns each job into
+ * an `ActiveJob`, holds the job's lease, and records the outcome the way `bullmq.ts` reads it.
+ *
+ * The lease. BullMQ's lock is per Worker (`lockDuration`, renewed every `lockRenewTime`) and a
+ * lock that lapses is noticed by the stalled check that some live worker of the queue runs every
+ * `stalledInterval` (once per interval queue-wide: a PX key guards it). A job is found stalled at
+ * the first check that sees it in the stalled set (every check puts each active job there, every
+ * renewal takes it out) with its lock gone, so a job whose worker vanished runs again after at
+ * most max(lease, interval) + interval. We want that within about twice the job's `timeout`, and
+ * the worker runs jobs with different timeouts, so the lease is per job: BullMQ's own renewal is
+ * off (`skipLockRenewal`) and each job extends its own lock to `lease = clamp(timeout / 2, 1 s,
+ * 30 s)` every lease/3 (a missed renewal or two still holds it). BullMQ takes a job with the
+ * worker's lockDuration, 1 s, and the first extension comes after 250 ms. The stalled
+ * interval is `clamp(queue timeout / 2, 100 ms, 1 s)` (bullmq.ts): so a job runs again within
+ * timeout / 2 + 1 s (≤ 2 × timeout from a timeout of 0.7 s), one with a timeout under 2 s
+ * within 2 s, and a long one within 31 s. The renewal runs on this process's event loop, which
+ * the thread pool keeps free; if it fails (the lock is someone else's) the attempt's signal
+ * aborts, so a job runs twice at once only when a worker is cut off from Redis for longer than
+ * its lease. The attempt itself ends at `timeout` (below).
+ *
+ * Attempts. BullMQ counts failures (`attemptsMade`) and starts (`attemptsStarted`), and moves a
+ * stalled job back to wait without counting a failure. A handler's failures use up `attempts`
+ * (retries + 1), as BullMQ's own rule has it; a start that ended in neither a failure nor a
+ * result lost its lease (its worker died), and a job may lose it LEASE_LOSSES times (backend.ts)
+ * and still run: one more loss fails it at once, without running, with WorkerCrashedError. So
+ * BullMQ's maxStalledCount is set out of the way and the processor counts the losses itself.
+ */
+import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
+import { JobAttemptFailure, LEASE_LOSSES, type ActiveJob, type WorkHandle, type WorkOptions } from '../backend.js';
+import { encodeError } from '../payload.js';
+
+/** What bullmq.ts hands the worker side: the loaded modules and the queue's key names. */
+export interface WorkContext {
+  bullmq: typeof import('bullmq');
+  IORedis: typeof Redis;
+  url: string;
+  name: string;
+  prefix: string;
+  stalledInterval: number;
+  /** The backend's command connection (markers and outputs). */
+  commands: Redis;
+  /** To the `loopguard:queue:error` diagnostics channel. */
+  publishError(error: unknown): void;
+  jobKey(id: string): string;
+  keys: { cancelChannel: string; cancelledFailed: string };
+  fields: { output: string; cancel: string };
+}
+
+/** The job data this backend stores: what the app sent, plus the attempt's timeout. */
+export interface StoredJobData {
+  fn: string;
+  args: string;
+  timeout: number;
+}
+
+/**
+ * Whether `promise` settles within `ms`. Shutdown is bounded with it: with Redis away, ioredis
+ * keeps commands in its offline queue and BullMQ's close() would wait for them for ever.
+ */
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long a give-up or a close may wait for Redis before its connections are dropped. */
+export const SHUTDOWN_GRACE = 1000;
+
+const LEASE_MIN = 1000;
+const FIRST_RENEWAL = LEASE_MIN / 4;
+const LEASE_MAX = 30_000;
+
+export function leaseFor(timeout: number): number {
+  return Math.min(Math.max(timeout / 2, LEASE_MIN), LEASE_MAX);
+}
+
+interface Running {
+  controller: AbortController;
+  /** Settles the processor early when the worker gives the job up at the end of a drain. */
+  giveUp(): Promise<void>;
+}
+
+export async function startBullMQWorker(
+  context: WorkContext,
+  options: WorkOptions,
+  handler: (job: ActiveJob) => Promise<string>,
+): Promise<WorkHandle> {
+  const { bullmq, commands, fields } = context;
+  const running = new Map<string, Running>();
+  let stopping = false;
+
+  const unrecoverable = (message: string) => new bullmq.UnrecoverableError(message);
+
+  const cancelRequested = async (id: string) => (await commands.hget(context.jobKey(id), fields.cancel)) !== null;
+
+  const failAsCancelled = async (id: string) => {
+    await commands.zadd(context.keys.cancelledFailed, Date.now(), id);
+    return unrecoverable(`job ${id} was cancelled`);
+  };
+
+  // `signal` must be declared: BullMQ passes its per-job AbortSignal (worker.cancelJob) only
+  // to a processor whose declared length is at least 3.
+  const processor = async (job: Job, token: string | undefined, signal?: AbortSignal): Promise<string> => {
+    const id = job.id as string;
+    const data = job.data as StoredJobData;
+    const attempts = job.opts.attempts ?? 1;
+    const controller = new AbortController();
+    const abort = (reason: unknown) => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    };
+    signal?.addEventListener('abort', () => abort(signal.reason), { once: true });
+
+    let leaseLost = false;
+    const lease = leaseFor(data.timeout);
+    const renew = async () => {
+      try {
+        if ((await job.extendLock(token ?? '', lease)) === 0 && !leaseLost) {
+          leaseLost = true;
+          abort(new QueueClosedError(`job ${id} lost its lease (another worker may run it now)`));
+        }
+      } catch {
+        // Redis unreachable: the lock may still hold; the next renewal tells.
+      }
+    };
+    // BullMQ took the job with the worker's lockDuration (LEASE_MIN): the first renewal, to the
+    // job's own lease, comes well inside it, so a short job never pays for one.
+    let renewal = setTimeout(() => {
+      void renew();
+      renewal = setInterval(() => void renew(), lease / 3);
+      renewal.unref();
+    }, Math.min(lease / 3, FIRST_RENEWAL));
+    renewal.unref();
+    const cancelledEarly = await cancelRequested(id);
+
+    running.set(id, {
+      controller,
+      giveUp: async () => {
+        clearInterval(renewal);
+        leaseLost = true;
+        // Released now rather than left to its lease; the start we made does not count as an
+        // attempt, since the job never ran to an outcome. Released before the abort below
+        // settles the attempt, so that BullMQ's moveToFailed finds no lock and changes nothing.
+        // A job already gone (cancelled, its lock lapsed), or Redis away: the stalled check
+        // hands it on once its lease runs out.
+        const release = commands.hincrby(context.jobKey(id), 'ats', -1).then(() => job.moveToWait(token));
+        await within(release, SHUTDOWN_GRACE);
+        abort(new QueueClosedError(`worker stopped before job ${id} settled; it goes back to the queue`));
+      },
+    });
+
+    try {
+      if (cancelledEarly) throw await failAsCancelled(id);
+      // Starts before this one that ended in neither a failure nor a result: lost leases.
+      const leasesLost = job.attemptsStarted - 1 - job.attemptsMade;
+      if (leasesLost > LEASE_LOSSES) {
+        const crashed = new WorkerCrashedError(
+          `job ${id} (${data.fn}) lost its lease ${leasesLost} times without settling: each worker that took it died or stopped answering`,
+        );
+        await commands.hset(context.jobKey(id), fields.output, encodeError(crashed));
+        throw unrecoverable(crashed.message);
+      }
+      const active: ActiveJob = {
+        id,
+        fn: data.fn,
+        args: data.args,
+        attempt: job.attemptsStarted,
+        timeout: data.timeout,
+        signal: controller.signal,
+        progress: (value) => job.updateProgress(value as object),
+      };
+      // The attempt ends at its timeout, or when its signal aborts (cancel, lease lost, stop),
+      // whether or not the handler heeds the signal: the thread pool under it has its own
+      // timeout, this one is the backend's guarantee (as on pg-boss).
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const error = new TaskTimeoutError(data.timeout);
+          abort(error);
+          reject(error);
+        }, data.timeout);
+        timer.unref();
+      });
+      const aborted = new Promise<never>((_, reject) => {
+        if (controller.signal.aborted) reject(controller.signal.reason);
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+      });
+      timedOut.catch(() => {});
+      aborted.catch(() => {});
+      let output: string;
+      try {
+        output = await Promise.race([handler(active), timedOut, aborted]);
+      } catch (error) {
+        if (leaseLost) throw error;
+        if (await cancelRequested(id)) throw await failAsCancelled(id);
+        const failure = error instanceof JobAttemptFailure ? error : undefined;
+        await commands.hset(context.jobKey(id), fields.output, failure ? failure.output : encodeError(error));
+        const message = error instanceof Error ? error.message : String(error);
+        if (job.attemptsMade + 1 >= attempts || failure?.retry === false) throw unrecoverable(message);
+        throw new Error(message, { cause: error });
+      }
+      finally {
+        clearTimeout(timer);
+      }
+      // Cancelled while it ran: the cancel wins over a late result, as it does on pg-boss.
+      if (await cancelRequested(id)) throw await failAsCancelled(id);
+      return output;
+    } finally {
+      clearInterval(renewal);
+      running.delete(id);
+    }
+  };
+
+  const worker: Worker = new bullmq.Worker(context.name, processor, {
+    connection: { url: context.url, maxRetriesPerRequest: null },
+    prefix: context.prefix,
+    concurrency: options.concurrency,
+    skipLockRenewal: true,
+    lockDuration: LEASE_MIN,
+    stalledInterval: context.stalledInterval,
+    maxStalledCount: Number.MAX_SAFE_INTEGER,
+  });
+  // An 'error' without a listener would crash the worker process; connection errors are
+  // retried by ioredis and a failed completion leaves the job to the stalled check.
+  worker.on('error', (error) => context.publishError(error));
+
+  // Cancel of a running job: the app publishes the id; the marker in the job's hash (set first)
+  // covers a message that arrives before the job starts or while this subscriber reconnects.
+  const subscriber = new context.IORedis(context.url, { maxRetriesPerRequest: null });
+  subscriber.on('error', (error) => context.publishError(error));
+  subscriber.on('message', (_channel: string, id: string) => {
+    worker.cancelJob(id, `job ${id} was cancelled`);
+  });
+  await Promise.all([subscriber.subscribe(context.keys.cancelChannel), worker.waitUntilReady()]);
+
+  return {
+    async stop(drain: number) {
+      if (stopping) return;
+      stopping = true;
+      const closing = worker.close();
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        closing.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), drain);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!drained) {
+        await Promise.all([...running.values()].map((entry) => entry.giveUp()));
+        // Redis away: drop the worker's connections, which fails the commands it queued, so
+        // that close() finishes; the jobs it held go on to the stalled check.
+        if (!(await within(closing, SHUTDOWN_GRACE))) await within(worker.disconnect(), SHUTDOWN_GRACE);
+      }
+      await within(closing, SHUTDOWN_GRACE);
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * The worker process's side of the queue: take jobs from the backend and run each one's
+ * marked function in the worker's own thread pool, so this thread's event loop stays free to
+ * renew the jobs' leases however long or CPU-heavy the jobs are (the stalled jobs of BullMQ
+ * users whose processors block the loop).
+ */
+import { performance } from 'node:perf_hooks';
+import { withContext } from '../../context.js';
+import { InvalidOptionTypeError, TaskTimeoutError, UnknownJobFunctionError } from '../../errors.js';
+import { runningMonitor, startMonitor } from '../../monitor/monitor.js';
+import { ThreadPool, type PoolStats } from '../../pool/main/pool.js';
+import type { Monitor } from '../../types.js';
+import { JobAttemptFailure, type ActiveJob, type QueueBackend, type WorkHandle } from '../backend.js';
+import { openBackend } from '../backends/open.js';
+import { decodeArguments, encodeError, encodeResult } from '../payload.js';
+import { errorSummary, workerLog, type WorkerLog } from './log.js';
+import { loadJobFunctions, type JobFunction } from './modules.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerLogRecord, type WorkerOptions } from './options.js';
+import { drainOnSignals } from './signals.js';
+
+/** setTimeout's limit: the pool refuses a longer task timeout. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** ms between the backend's looks for cancels and lost leases of running jobs: createQueue's default. */
+const POLL_INTERVAL = 100;
+/** How many of a job's known function names an UnknownJobFunctionError lists. */
+const LISTED_FUNCTIONS = 20;
+
+export interface WorkerStats {
+  queue: string;
+  backend: 'pg-boss' | 'bullmq';
+  /** The function keys this worker runs. */
+  functions: string[];
+  /** Jobs running now. */
+  active: number;
+  /** Attempts settled on this worker, by outcome (see `WorkerLogRecord.outcome`). */
+  completed: number;
+  failed: number;
+  timeout: number;
+  aborted: number;
+  rejected: number;
+  /** Whether `stop()` was called (or a signal asked the worker to stop). */
+  stopping: boolean;
+  /** The worker's thread pool. */
+  pool: PoolStats;
+}
+
+export interface WorkerHandle {
+  /**
+   * Stop taking jobs, wait up to `drainTimeout` for the active ones (the rest are given back to
+   * the queue, which runs them again elsewhere), end the threads and close the connection.
+   * Any number of callers may await it.
+   */
+  stop(): Promise<void>;
+  stats(): WorkerStats;
+}
+
+type Outcome = NonNullable<WorkerLogRecord['outcome']>;
+
+/**
+ * Start a worker: import `modules`, then run the jobs of queue `name` at `url` whose function
+ * they mark with threaded(). Resolves once it is taking jobs; rejects (having closed what it
+ * opened) when a module cannot be loaded, two modules mark one key, or the server refuses.
+ */
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const resolved = resolveWorkerOptions(options);
+  const log = workerLog(resolved.log);
+  let ownMonitor: Monitor | undefined;
+  let backend: QueueBackend | undefined;
+  let pool: ThreadPool | undefined;
+  try {
+    // Before the modules load: a module that blocks while loading is reported too.
+    if (resolved.monitor !== false && runningMonitor() === undefined) ownMonitor = startMonitor(resolved.monitor);
+    const functions = await loadJobFunctions(resolved.modules, process.cwd());
+    if (functions.size === 0) {
+      throw new InvalidOptionTypeError(
+        `modules: none of the modules marks a function with threaded() under a name (${resolved.modules.join(', ')}); ` +
+          `give the worker the modules that call threaded(fn), with a named function or { name }`,
+      );
+    }
+    const opened = await openBackend(resolved.url, resolved.name, { pollInterval: POLL_INTERVAL, timeout: resolved.timeout });
+    backend = opened;
+    await opened.connect();
+    // Threads stay once started: each imports the job modules once, and a worker is idle only between jobs.
+    pool = new ThreadPool({ name: `queue ${resolved.name}`, maxThreads: resolved.threads, idleTimeout: Infinity });
+    const worker = new Worker(resolved, opened, pool, functions, log, ownMonitor);
+    await worker.start();
+    return worker.handle();
+  } catch (error) {
+    await pool?.destroy().catch(() => {});
+    await backend?.close().catch(() => {});
+    await ownMonitor?.stop().catch(() => {});
+    throw error;
+  }
+}
+
+class Worker {
+  readonly #options: ResolvedWorkerOptions;
+  readonly #backend: QueueBackend;
+  readonly #pool: ThreadPool;
+  readonly #functions: Map<string, JobFunction>;
+  readonly #log: WorkerLog;
+  readonly #ownMonitor: Monitor | undefined;
+  #work: WorkHandle | undefined;
+  #stopping: Promise<void> | undefined;
+  #removeSignals: (() => void) | undefined;
+  #active = 0;
+  readonly #counts: Record<Outcome, number> = { completed: 0, failed: 0, timeout: 0, aborted: 0, rejected: 0 };
+
+  constructor(
+    options: ResolvedWorkerOptions,
+    backend: QueueBackend,
+    pool: ThreadPool,
+    functions: Map<string, JobFunction>,
+    log: WorkerLog,
+    ownMonitor: Monitor | undefined,
+  ) {
+    this.#options = options;
+    this.#backend = backend;
+    this.#pool = pool;
+    this.#functions = functions;
+    this.#log = log;
+    this.#ownMonitor = ownMonitor;
+  }
+
+  async start(): Promise<void> {
+    this.#work = await this.#backend.work({ concurrency: this.#options.concurrency }, (job) => this.#run(job));
+    if (this.#options.handleSignals) this.#removeSignals = drainOnSignals((signal) => this.stop(signal), this.#log, this.#options.name);
+    this.#log({
+      msg: 'worker started',
+      queue: this.#options.name,
+      backend: this.#backend.kind,
+      functions: [...this.#functions.keys()],
+      concurrency: this.#options.concurrency,
+      threads: this.#options.threads,
+    });
+  }
+
+  handle(): WorkerHandle {
+    return { stop: () => this.stop(), stats: () => this.stats() };
+  }
+
+  stats(): WorkerStats {
+    return {
+      queue: this.#options.name,
+      backend: this.#backend.kind,
+      functions: [...this.#functions.keys()],
+      active: this.#active,
+      ...this.#counts,
+      stopping: this.#stopping !== undefined,
+      pool: this.#pool.stats(),
+    };
+  }
+
+  stop(signal?: NodeJS.Signals): Promise<void> {
+    this.#stopping ??= this.#stop(signal);
+    return this.#stopping;
+  }
+
+  async #stop(signal: NodeJS.Signals | undefined): Promise<void> {
+    this.#log({
+      msg: 'worker stopping',
+      queue: this.#options.name,
+      active: this.#active,
+      drainTimeout: this.#options.drainTimeout,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    try {
+      await this.#work?.stop(this.#options.drainTimeout);
+    } finally {
+      // Jobs still running past the drain were given back to the queue: their threads end now.
+      await (this.#active === 0 ? this.#pool.close() : this.#pool.destroy()).catch(() => {});
+      try {
+        await this.#backend.close();
+      } finally {
+        await this.#ownMonitor?.stop().catch(() => {});
+        this.#removeSignals?.();
+        this.#log({ msg: 'worker stopped', queue: this.#options.name, ...this.#counts });
+      }
+    }
+  }
+
+  /**
+   * One attempt of one job: its resolved value is the encoded result. All of it runs in the
+   * job's context, so a block of this thread's loop while it runs (decoding, encoding, a
+   * logger, the backend's calls) is attributed { job, id }. The function itself runs in a pool
+   * thread, which the monitor does not watch: a block there holds no loop of the worker's.
+   */
+  #run(job: ActiveJob): Promise<string> {
+    return withContext({ job: job.fn, id: job.id }, () => this.#attempt(job));
+  }
+
+  async #attempt(job: ActiveJob): Promise<string> {
+    const start = performance.now();
+    const { id, attempt } = job;
+    const queue = this.#options.name;
+    const maxPayload = this.#options.maxPayload;
+    this.#active += 1;
+    this.#log({ msg: 'job started', queue, fn: job.fn, id, attempt });
+    const settle = (outcome: Outcome, error?: unknown): void => {
+      this.#active -= 1;
+      this.#counts[outcome] += 1;
+      const ms = Math.round(performance.now() - start);
+      const record: WorkerLogRecord = { msg: 'job settled', queue, fn: job.fn, id, attempt, ms, outcome };
+      if (error !== undefined) record.error = errorSummary(error);
+      this.#log(record, outcome === 'completed' ? 'info' : 'warn');
+    };
+    const known = this.#functions.get(job.fn);
+    if (known === undefined) {
+      const error = this.#unknownFunction(job.fn);
+      settle('rejected', error);
+      throw new JobAttemptFailure(error.message, encodeError(error, maxPayload), false);
+    }
+    let args: unknown[];
+    try {
+      args = decodeArguments(job.args);
+    } catch (error) {
+      // Not made by payload.ts (another program, another version): no attempt can read it.
+      settle('rejected', error);
+      throw new JobAttemptFailure(`cannot read the arguments of job ${id}`, encodeError(error, maxPayload), false);
+    }
+    let value: unknown;
+    try {
+      value = await this.#pool.run(known.fn, args as never[], { timeout: taskTimeout(job.timeout), signal: job.signal });
+    } catch (error) {
+      // A timeout first: a backend may enforce the job's timeout itself, through the signal.
+      const outcome: Outcome = isTimeout(error) ? 'timeout' : job.signal.aborted ? 'aborted' : 'failed';
+      settle(outcome, error);
+      throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), true);
+    }
+    let output: string;
+    try {
+      output = encodeResult(job.fn, value, maxPayload);
+    } catch (error) {
+      // Over maxPayload: running it again makes the same result.
+      settle('rejected', error);
+      throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), false);
+    }
+    settle('completed');
+    return output;
+  }
+
+  #unknownFunction(fn: string): UnknownJobFunctionError {
+    const keys = [...this.#functions.keys()];
+    const listed = keys.slice(0, LISTED_FUNCTIONS).join(', ') + (keys.length > LISTED_FUNCTIONS ? `, … (${keys.length} in all)` : '');
+    return new UnknownJobFunctionError(
+      fn,
+      `no function "${fn}" on this worker of queue "${this.#options.name}" (it runs ${listed}); ` +
+        `start the worker with the module that marks it, or check threaded()'s name for it`,
+    );
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof TaskTimeoutError || (error as { code?: unknown } | null)?.code === 'ERR_LOOPGUARD_TASK_TIMEOUT';
+}
+
+/** The pool's timeout for a job's: none for 0 (or beyond setTimeout's range), else the job's. */
+function taskTimeout(timeout: number): number {
+  return timeout > 0 && timeout <= MAX_TIMER_MS ? timeout : Infinity;
+}

@@ -1,0 +1,227 @@
+// What only the BullMQ backend has to prove: its mapping onto BullMQ's numbers, Redis going
+// away, a lease lost while the worker lives, and the harness's skip rule.
+import { spawn } from 'node:child_process';
+import diagnostics_channel from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { JobAttemptFailure, type ActiveJob, type QueueBackend, type SendOptions, type WorkHandle } from '../../src/queue/backend.js';
+import { bullmqPriority, openBullMQ, RETENTION } from '../../src/queue/backends/bullmq.js';
+import { leaseFor } from '../../src/queue/backends/bullmq-work.js';
+import { decodeError } from '../../src/queue/payload.js';
+import { redisAvailability, startRedisServer, type RedisServer } from './redis-server.js';
+
+const defaults: SendOptions = { retries: 0, retryDelay: 100, timeout: 5000, priority: 0, delay: 0 };
+const redis = redisAvailability();
+let queueNumber = 0;
+
+describe('BullMQ mapping', () => {
+  it('turns higher-first priorities into BullMQ numbers (lower first), all prioritized, clamped', () => {
+    const priorities = [-5_000_000, -10, -1, 0, 1, 10, 5_000_000];
+    const mapped = priorities.map(bullmqPriority);
+    expect([...mapped].sort((a, b) => b - a)).toEqual(mapped);
+    expect(Math.min(...mapped)).toBe(1);
+    expect(Math.max(...mapped)).toBe(2_097_151);
+    expect(bullmqPriority(1)).toBeLessThan(bullmqPriority(0));
+  });
+
+  it('leases a job for half its timeout, within 1 s and 30 s', () => {
+    expect(leaseFor(200)).toBe(1000);
+    expect(leaseFor(5000)).toBe(2500);
+    expect(leaseFor(3_600_000)).toBe(30_000);
+  });
+});
+
+describe('the Redis test harness', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('reports the tests skipped with the install command when redis-server is absent', () => {
+    delete process.env.LOOPGUARD_REQUIRE_REDIS;
+    const absent = redisAvailability(['/nonexistent/redis-server']);
+    expect(absent.run).toBe(false);
+    expect(absent.skipReason).toBe('skipped: needs redis-server — apt-get install -y redis-server');
+  });
+
+  it('runs them (so that they fail) when CI requires Redis and it is absent', () => {
+    process.env.LOOPGUARD_REQUIRE_REDIS = '1';
+    expect(redisAvailability(['/nonexistent/redis-server']).run).toBe(true);
+  });
+});
+
+describe.skipIf(!redis.run)(`BullMQ against a real Redis${redis.run ? '' : ` (${redis.skipReason})`}`, () => {
+  let server: RedisServer;
+  const opened: QueueBackend[] = [];
+  const handles: WorkHandle[] = [];
+
+  beforeAll(async () => {
+    // Append-only file on: a restart keeps what was queued, as a production Redis would.
+    server = await startRedisServer({ persistent: true });
+  }, 30_000);
+
+  afterEach(async () => {
+    await Promise.allSettled(handles.splice(0).map((handle) => handle.stop(0)));
+    await Promise.allSettled(opened.splice(0).map((backend) => backend.close()));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const open = async (name = `faults-${++queueNumber}-${Date.now()}`) => {
+    const backend = await openBullMQ(server.url, name, { pollInterval: 250, timeout: 1000 });
+    opened.push(backend);
+    return backend;
+  };
+
+  it('connect() rejects with the server error when nothing listens, and publishes the errors it retries', async () => {
+    const published: Array<{ queue: string; backend: string; error: unknown }> = [];
+    const onMessage = (message: unknown) => published.push(message as (typeof published)[number]);
+    diagnostics_channel.subscribe('loopguard:queue:error', onMessage);
+    try {
+      const backend = await openBullMQ('redis://127.0.0.1:1', 'nowhere', { pollInterval: 250, timeout: 1000 });
+      opened.push(backend);
+      await expect(backend.connect()).rejects.toThrow(/ECONNREFUSED/);
+      expect(published[0]).toMatchObject({ queue: 'nowhere', backend: 'bullmq', error: expect.objectContaining({ code: 'ECONNREFUSED' }) });
+    } finally {
+      diagnostics_channel.unsubscribe('loopguard:queue:error', onMessage);
+    }
+  });
+
+  it('loses nothing queued when Redis restarts before a worker takes it', async () => {
+    const backend = await open();
+    const ids: string[] = [];
+    for (let index = 0; index < 20; index++) ids.push(await backend.send({ fn: 'keep', args: String(index) }, defaults));
+    await server.restart();
+    await work(backend, 4, async (job) => `kept:${job.args}`);
+    const results = await Promise.all(ids.map((id) => backend.settled(id, AbortSignal.timeout(25_000))));
+    expect(results.map((job) => job.output)).toEqual(ids.map((_, index) => `kept:${index}`));
+  }, 40_000);
+
+  it('finishes the jobs that were running when Redis restarted', async () => {
+    const backend = await open();
+    const started = new Set<string>();
+    let allStarted!: () => void;
+    const running = new Promise<void>((resolve) => (allStarted = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await work(backend, 3, async (job) => {
+      started.add(job.id);
+      if (started.size === 3) allStarted();
+      await released;
+      return `survived:${job.args}`;
+    });
+    const ids = [];
+    for (let index = 0; index < 3; index++) ids.push(await backend.send({ fn: 'through', args: String(index) }, { ...defaults, timeout: 2000, retries: 2 }));
+    await running;
+    await server.restart();
+    release();
+    const results = await Promise.all(ids.map((id) => backend.settled(id, AbortSignal.timeout(25_000))));
+    expect(results.map((job) => job.state)).toEqual(['completed', 'completed', 'completed']);
+  }, 40_000);
+
+  it('aborts the attempt when its lease is lost while the worker lives', async () => {
+    const name = `lease-${++queueNumber}-${Date.now()}`;
+    const backend = await open(name);
+    let resolveJob!: (job: ActiveJob) => void;
+    const running = new Promise<ActiveJob>((resolve) => (resolveJob = resolve));
+    await work(backend, 1, async (job) => {
+      resolveJob(job);
+      await new Promise((resolve) => job.signal.addEventListener('abort', resolve, { once: true }));
+      throw new JobAttemptFailure('gave up', 'encoded');
+    });
+    const id = await backend.send({ fn: 'leased', args: '' }, { ...defaults, timeout: 1000, retries: 1 });
+    const job = await running;
+    // As if another worker had taken the job over: the lock is no longer this worker's.
+    const client = new Redis(server.url);
+    await client.set(`bull:${name}:${id}:lock`, 'someone-else', 'PX', 60_000);
+    client.disconnect();
+    const aborted = await new Promise<unknown>((resolve) => {
+      if (job.signal.aborted) resolve(job.signal.reason);
+      job.signal.addEventListener('abort', () => resolve(job.signal.reason), { once: true });
+    });
+    expect(String(aborted)).toMatch(/lost its lease/);
+  });
+
+  it('stores, for a job failed by an error that is not a JobAttemptFailure, an output that decodes to it', async () => {
+    const backend = await open();
+    let calls = 0;
+    await work(backend, 1, async () => {
+      calls++;
+      throw new Error('not a JobAttemptFailure');
+    });
+    const id = await backend.send({ fn: 'plain', args: '' }, defaults);
+    const failed = await backend.settled(id, AbortSignal.timeout(25_000));
+    expect(failed.state).toBe('failed');
+    expect(decodeError(failed.output!).message).toBe('not a JobAttemptFailure');
+    expect(calls).toBe(1);
+  });
+
+  it('delivers 1,000 jobs over 3 workers, each run once and each result to its caller once', async () => {
+    const name = `many-${++queueNumber}-${Date.now()}`;
+    const app = await open(name);
+    const runs = new Map<string, number>();
+    for (let index = 0; index < 3; index++) {
+      const worker = await open(name);
+      await work(worker, 4, async (job) => {
+        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+        return `r${job.args}`;
+      });
+    }
+    const ids = await Promise.all(Array.from({ length: 1000 }, (_, index) => app.send({ fn: 'many', args: String(index) }, defaults)));
+    const results = await Promise.all(ids.map((id) => app.settled(id, AbortSignal.timeout(60_000))));
+    expect(new Set(ids).size).toBe(1000);
+    expect(results.map((job) => job.output)).toEqual(ids.map((_, index) => `r${index}`));
+    expect([...runs.values()].every((count) => count === 1)).toBe(true);
+    expect(runs.size).toBe(1000);
+    expect(await app.counts()).toMatchObject({ queued: 0, active: 0, completed: 1000 });
+  }, 90_000);
+
+  it('keeps settled jobs and cancel records for 7 days, not for ever', async () => {
+    const name = `retention-${++queueNumber}-${Date.now()}`;
+    const backend = await open(name);
+    const done = await backend.send({ fn: 'kept', args: '' }, defaults);
+    const cancelled = await backend.send({ fn: 'dropped', args: '' }, { ...defaults, delay: 60_000 });
+    await backend.cancel(cancelled);
+    await work(backend, 1, async () => 'ok');
+    await backend.settled(done, AbortSignal.timeout(25_000));
+    const client = new Redis(server.url);
+    try {
+      const opts = JSON.parse((await client.hget(`bull:${name}:${done}`, 'opts'))!) as Record<string, unknown>;
+      expect(opts).toMatchObject({ removeOnComplete: { age: RETENTION }, removeOnFail: { age: RETENTION } });
+      const ttl = await client.ttl(`bull:${name}:lg:cancelled:${cancelled}`);
+      expect(ttl).toBeGreaterThan(RETENTION - 60);
+      expect(ttl).toBeLessThanOrEqual(RETENTION);
+    } finally {
+      client.disconnect();
+    }
+    expect(await backend.get(cancelled)).toMatchObject({ state: 'cancelled' });
+  });
+
+  it('stops and closes within seconds while Redis is down, and leaves nothing open', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/redis-down-child.ts', import.meta.url))], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout.trim()) as { ms: number; settled: string };
+    // 500 ms of drain, then each step waits for Redis at most a second before it drops its connection.
+    expect(report.ms).toBeLessThan(10_000);
+    expect(report.settled).toBe('ERR_LOOPGUARD_QUEUE_CLOSED');
+  }, 30_000);
+
+  async function work(backend: QueueBackend, concurrency: number, handler: (job: ActiveJob) => Promise<string>) {
+    const handle = await backend.work({ concurrency }, handler);
+    handles.push(handle);
+    return handle;
+  }
+});
