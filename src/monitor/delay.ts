@@ -1,40 +1,39 @@
 /**
- * Loop delay and utilisation. The histogram comes from `monitorEventLoopDelay` (its own
- * libuv timer, resolution subtracted); the per-second timeline from the heartbeat's lateness;
- * measured block durations feed `max` too, so a single 300 ms block is never averaged away.
+ * Loop delay and utilisation. The delay histogram and the per-second timeline both come from
+ * the heartbeat's lateness (how late each beat's timer ran); measured block durations feed
+ * `max` too, so a single 300 ms block is never averaged away.
  */
 // From node:timers, not the globals: a test's fake timers must not stop the monitor.
 import { clearInterval, setInterval } from 'node:timers';
-import { createHistogram, monitorEventLoopDelay, performance, type RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { DelayStats, TimelinePoint } from '../types.js';
 
-/**
- * ms between two samples of monitorEventLoopDelay; subtracted from what it records. 20 ms, the
- * heartbeat's interval at the default threshold, so that both timers fall due together and
- * wake an idle loop once: each wake-up costs ~80–160 µs of CPU on a small VM. Measured A/B
- * here (idle process, median of 5): the main thread's share of the monitor's idle cost went
- * from 18.4 to 11.5 ms of CPU per second (BENCHMARKS.md). Blocks never depend on it: the
- * heartbeat measures each one exactly.
+/*
+ * No `monitorEventLoopDelay`: it samples with a libuv timer of its own, and every wake-up of an
+ * idle loop costs ~0.1 ms of CPU on a small VM (50 a second at a 20 ms resolution: 5.3 ms of CPU
+ * per second measured alone, BENCHMARKS.md "Idle cost"). The heartbeat is the same kind of
+ * sampler (a timer whose lateness is the loop's delay), already running: its lateness is
+ * recorded instead, at the heartbeat's resolution (20 ms while the loop is busy, three
+ * quarters of the threshold while it idles, when there is no delay to sample).
  */
-const RESOLUTION = 20;
 const TIMELINE_LENGTH = 3600;
 const SAMPLE_INTERVAL = 1000;
 
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
-type DelayHistogram = ReturnType<typeof monitorEventLoopDelay>;
-
 /**
- * The histograms of a stopped sampler, kept for the next one. Node 20 never gives back the
+ * The histograms of a stopped sampler, kept for the next one. Node 20 never gave back the
  * memory of a `monitorEventLoopDelay()` histogram (measured: 147 MiB of RSS after 1000
  * create/enable/disable cycles, gc() run; BENCHMARKS.md "Start and stop"), so a process that
- * starts and stops monitors (tests, `expectNoBlock`) would grow by that much. Module scope on
- * purpose: each loaded copy of loopguard keeps at most one pair, and nothing process-wide.
+ * starts and stops monitors (tests, `expectNoBlock`) reuses its histograms rather than make new
+ * ones. Module scope on purpose: each loaded copy of loopguard keeps at most one pair, and
+ * nothing process-wide.
  */
-let spare: { delay: DelayHistogram; second: RecordableHistogram } | undefined;
+let spare: { delay: RecordableHistogram; second: RecordableHistogram } | undefined;
 
 export class DelaySampler {
   readonly since = epochNow();
-  #histogram: DelayHistogram;
+  /** Heartbeat lateness in µs since the start. */
+  #histogram: RecordableHistogram;
   /** Heartbeat lateness in µs over the current second. */
   #second: RecordableHistogram;
   #secondMaxMs = 0;
@@ -48,11 +47,10 @@ export class DelaySampler {
   constructor() {
     const reused = spare;
     spare = undefined;
-    this.#histogram = reused?.delay ?? monitorEventLoopDelay({ resolution: RESOLUTION });
+    this.#histogram = reused?.delay ?? createHistogram();
     this.#second = reused?.second ?? createHistogram();
     this.#histogram.reset();
     this.#second.reset();
-    this.#histogram.enable();
     this.#timer = setInterval(() => this.#sample(), SAMPLE_INTERVAL);
     this.#timer.unref();
   }
@@ -60,7 +58,9 @@ export class DelaySampler {
   /** How late a heartbeat came, in ms (0 when on time). */
   recordLateness(ms: number): void {
     if (this.#final !== undefined) return;
-    this.#second.record(Math.max(1, Math.round(ms * 1000)));
+    const us = Math.max(1, Math.round(ms * 1000));
+    this.#histogram.record(us);
+    this.#second.record(us);
     if (ms > this.#secondMaxMs) this.#secondMaxMs = ms;
   }
 
@@ -73,7 +73,7 @@ export class DelaySampler {
   delay(): DelayStats {
     if (this.#final !== undefined) return { ...this.#final };
     const h = this.#histogram;
-    const ms = (ns: number): number => round(Math.max(0, ns / 1e6 - RESOLUTION));
+    const ms = (us: number): number => round(us / 1000);
     if (h.count === 0) {
       const max = round(this.#longestBlockMs);
       return { min: 0, max, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
@@ -82,7 +82,7 @@ export class DelaySampler {
       min: ms(h.min),
       max: Math.max(ms(h.max), round(this.#longestBlockMs)),
       mean: ms(h.mean),
-      stddev: round(h.stddev / 1e6),
+      stddev: round(h.stddev / 1000),
       p50: ms(h.percentile(50)),
       p90: ms(h.percentile(90)),
       p99: ms(h.percentile(99)),
@@ -102,7 +102,6 @@ export class DelaySampler {
     // What stats() of a stopped monitor shows: its histograms may serve the next one.
     this.#final = this.delay();
     clearInterval(this.#timer);
-    this.#histogram.disable();
     spare ??= { delay: this.#histogram, second: this.#second };
   }
 

@@ -19,7 +19,11 @@ export interface Stall {
   /** performance.now() bounds of the block. */
   start: number;
   end: number;
-  /** ms, a lower bound: the gap between heartbeats minus the heartbeat interval. */
+  /**
+   * ms. After a fast beat, a lower bound: the gap between heartbeats minus the interval. After
+   * a slow one (the loop was idle), the loop's busy time since the last beat: exact for a block
+   * on an idle loop, longer by whatever else ran in the same interval (heartbeat.ts #beat).
+   */
   duration: number;
   /** Whether the watchdog was capturing a stack for it (a 'capture' message will follow). */
   captureUnderWay: boolean;
@@ -67,27 +71,54 @@ export function inspectorUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/** ms of loop activity with no interval busier than a fast beat before the heartbeat slows down again. */
+const SLOW_AFTER = 1000;
+
 export class Heartbeat {
-  readonly interval: number;
+  /** ms between heartbeats while the loop is busy: blocks are timed to within this (as the watchdog is told). */
+  readonly fastInterval: number;
+  /**
+   * ms between heartbeats while the loop idles. Each beat wakes an idle loop (~0.15–0.2 ms of CPU
+   * on a small VM, BENCHMARKS.md "Idle cost"), so an idle loop beats as rarely as the watchdog
+   * allows: it takes a stack once the beat is a threshold old, so the beat must come within one,
+   * with room for a timer that runs late (a quarter of the threshold: 25 ms at the default).
+   */
+  readonly slowInterval: number;
   readonly #shared = new Int32Array(new SharedArrayBuffer(SLOT_COUNT * Int32Array.BYTES_PER_ELEMENT));
   readonly #options: HeartbeatOptions;
-  readonly #timer: NodeJS.Timeout;
+  /** The loop's idle time lives here (libuv's, as eventLoopUtilization reads it), with no object per read. */
+  readonly #timing = performance.nodeTiming;
+  #timer: NodeJS.Timeout;
+  #interval: number;
   #worker: Worker | undefined;
   #exitPort: MessagePort | undefined;
   #lastBeatAt = performance.now();
+  #lastIdle = this.#timing.idleTime;
+  /** When a beat last found the loop busier than one fast beat's worth since the one before. */
+  #lastBusyAt = -Infinity;
+  /** The last #measure's lateness and busy time, ms. */
+  #lateness = 0;
+  #active = 0;
   #onExit = (): void => this.#handshake(false);
+  readonly #onBeat = (): void => this.#beat();
 
   constructor(options: HeartbeatOptions) {
     this.#options = options;
-    // Well under the threshold, so that a normal loop never looks stale to the watchdog.
-    this.interval = Math.max(1, Math.min(20, Math.floor(options.threshold / 4)));
+    this.fastInterval = Math.max(1, Math.min(20, Math.floor(options.threshold / 4)));
+    this.slowInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 3) / 4));
     // 0 means "no capture" in Slot.CAPTURING: start counting at 1.
     Atomics.store(this.#shared, Slot.HEARTBEAT, 1);
-    this.#timer = setInterval(() => this.#beat(), this.interval);
-    this.#timer.unref();
+    this.#interval = this.slowInterval;
+    this.#timer = this.#startTimer(this.slowInterval);
+    this.#stamp(this.#lastBeatAt);
     // The watchdog's stack capture reads the heartbeat on this thread while it blocks.
     setGlobal('heartbeat', this.#shared);
     if (options.stacks) this.#startWorker();
+  }
+
+  /** ms between heartbeats right now. */
+  get interval(): number {
+    return this.#interval;
   }
 
   /** The slots and the watchdog's evidence (watchdog/protocol.ts), while the watchdog runs. */
@@ -98,6 +129,8 @@ export class Heartbeat {
   /** Count from now: the monitor's own start-up (spawning the watchdog) is not a block. */
   restart(): void {
     this.#lastBeatAt = performance.now();
+    this.#lastIdle = this.#timing.idleTime;
+    this.#stamp(this.#lastBeatAt);
   }
 
   /** Tell the watchdog which blocking Node API runs now (index + 1 in NATIVE_CALLS, 0 = none). */
@@ -133,12 +166,12 @@ export class Heartbeat {
     // interrupts, even inside the wait below) then reads a moved heartbeat, and the exit
     // handlers' own code is never taken for the block's.
     Atomics.add(this.#shared, Slot.HEARTBEAT, 1);
-    const lateness = Math.max(0, now - this.#lastBeatAt - this.interval);
+    const blocked = this.#measure(now, this.#timing.idleTime);
     const watching = this.#worker !== undefined;
     let open: Stall | undefined;
-    if (lateness > this.#options.threshold) {
+    if (blocked > this.#options.threshold) {
       const captureUnderWay = watching && Atomics.load(this.#shared, Slot.CAPTURING) === seq;
-      open = { seq, start: now - lateness, end: now, duration: lateness, captureUnderWay };
+      open = { seq, start: now - blocked, end: now, duration: blocked, captureUnderWay };
     }
     const wanted = new Set(awaiting);
     if (open !== undefined) wanted.add(seq);
@@ -157,17 +190,57 @@ export class Heartbeat {
     return { open, captures, hangs };
   }
 
+  #startTimer(interval: number): NodeJS.Timeout {
+    const timer = setInterval(this.#onBeat, interval);
+    timer.unref();
+    return timer;
+  }
+
+  /** The beat's time for the watchdog, on the main thread's clock (Slot.BEAT_AT). */
+  #stamp(now: number): void {
+    Atomics.store(this.#shared, Slot.INTERVAL, this.#interval);
+    Atomics.store(this.#shared, Slot.BEAT_AT, Math.floor(now) | 0);
+  }
+
+  /**
+   * How long the loop was blocked at `now`, from the last beat. The fast beat times a block by
+   * the beat's lateness, as precise as the beat is frequent. The slow beat runs only on a loop
+   * that was idle, where a block begins a while after the last beat and the lateness would leave
+   * out up to a slow interval of it: there the loop's busy time since the last beat (what kept
+   * it from its poll: the block, and whatever else ran) is the block; never less than the lateness.
+   */
+  #measure(now: number, idle: number): number {
+    const gap = now - this.#lastBeatAt;
+    // Kept in fields, not returned in an object: nothing is allocated per beat.
+    this.#active = Math.max(0, gap - (idle - this.#lastIdle));
+    this.#lateness = Math.max(0, gap - this.#interval);
+    return this.#interval === this.fastInterval ? this.#lateness : Math.max(this.#lateness, this.#active);
+  }
+
   #beat(): void {
     const now = performance.now();
-    const gap = now - this.#lastBeatAt;
+    const idle = this.#timing.idleTime;
+    const interval = this.#interval;
+    const blocked = this.#measure(now, idle);
+    const lateness = this.#lateness;
     const seq = Atomics.load(this.#shared, Slot.HEARTBEAT);
     this.#lastBeatAt = now;
+    this.#lastIdle = idle;
+    if (this.#active > this.fastInterval) this.#lastBusyAt = now;
+    // Busy: beat fast (the loop is awake anyway, and a busy loop's block is timed by lateness).
+    // Idle for a while: beat slowly.
+    const next = now - this.#lastBusyAt < SLOW_AFTER ? this.fastInterval : this.slowInterval;
+    if (next !== interval) {
+      clearInterval(this.#timer);
+      this.#interval = next;
+      this.#timer = this.#startTimer(next);
+    }
+    this.#stamp(now);
     Atomics.add(this.#shared, Slot.HEARTBEAT, 1);
-    const lateness = Math.max(0, gap - this.interval);
     this.#options.onLateness(lateness);
-    if (lateness > this.#options.threshold) {
+    if (blocked > this.#options.threshold) {
       const captureUnderWay = this.#worker !== undefined && Atomics.load(this.#shared, Slot.CAPTURING) === seq;
-      this.#options.onStall({ seq, start: now - lateness, end: now, duration: lateness, captureUnderWay });
+      this.#options.onStall({ seq, start: now - blocked, end: now, duration: blocked, captureUnderWay });
     }
   }
 
@@ -181,8 +254,9 @@ export class Heartbeat {
       hangTimeout: this.#options.hangTimeout,
       hangFormat: this.#options.hangFormat,
       http: this.#options.http,
-      // A stall is seen within threshold + pollInterval; 40 looks a second at the default.
+      // Only while a block is under way (to see it end); an idle watchdog sleeps until a beat can be stale.
       pollInterval: Math.max(1, Math.min(25, Math.floor(this.#options.threshold / 4))),
+      timeOrigin: performance.timeOrigin,
       cwd: process.cwd(),
       sourceMaps: this.#options.sourceMaps,
       exitPort: port2,

@@ -30,6 +30,18 @@ export const Slot = {
    * before is known.
    */
   SEEN: 7,
+  /**
+   * When the last heartbeat ran: whole ms of the main thread's `performance.now()`, wrapped to
+   * 32 bits (compare with `(a - b) | 0`). The watchdog reads the main thread's clock as
+   * `performance.timeOrigin + performance.now() - WatchdogData.timeOrigin`.
+   */
+  BEAT_AT: 8,
+  /**
+   * ms between heartbeats right now (the main thread switches between a fast and a slow beat):
+   * a block began at most this long after BEAT_AT, which is how long the watchdog waits past
+   * the threshold before it is sure the block counts.
+   */
+  INTERVAL: 9,
 } as const;
 
 /**
@@ -137,8 +149,10 @@ export interface WatchdogData {
   hangFormat: 'pretty' | 'json' | 'none';
   /** Walk the paused frames' scopes for a request object. */
   http: boolean;
-  /** ms between two looks at the heartbeat. */
+  /** ms between two looks at the heartbeat while a block is under way (idle, it sleeps until the next one can be due). */
   pollInterval: number;
+  /** The main thread's `performance.timeOrigin`: with it, the watchdog reads the main thread's clock (Slot.BEAT_AT). */
+  timeOrigin: number;
   /** The working directory, to shorten paths in the hang report. */
   cwd: string;
   /** Map the hang report's frames through source maps. */

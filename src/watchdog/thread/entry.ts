@@ -32,7 +32,6 @@ const capturer = new StackCapturer({
 });
 
 let lastBeat = Atomics.load(shared, Slot.HEARTBEAT);
-let lastBeatSeenAt = performance.now();
 let capturedSeq: number | undefined;
 let capturing = false;
 let lastCapture: { seq: number; capture: Capture } | undefined;
@@ -69,6 +68,25 @@ function send(message: WatchdogMessage): void {
   port?.postMessage(message);
 }
 
+/** The main thread's performance.now(), read here (both clocks are the process's monotonic clock). */
+function mainNow(): number {
+  return performance.timeOrigin + performance.now() - data.timeOrigin;
+}
+
+/** ms since the main thread's last heartbeat (Slot.BEAT_AT wraps at 32 bits; so does the difference). */
+function staleAt(now: number): number {
+  return ((Math.floor(now) | 0) - Atomics.load(shared, Slot.BEAT_AT)) | 0;
+}
+
+/**
+ * A block began at most one beat interval after the last beat: once it is stale by the threshold
+ * plus that, the block has lasted more than the threshold whenever it began, and the main thread
+ * will count it.
+ */
+function msUntilSure(now: number): number {
+  return data.threshold + Atomics.load(shared, Slot.INTERVAL) - staleAt(now);
+}
+
 function stillBlocked(seq: number): () => boolean {
   return () => Atomics.load(shared, Slot.HEARTBEAT) === seq && Atomics.load(shared, Slot.STATE) === State.RUNNING;
 }
@@ -100,13 +118,20 @@ async function onStall(seq: number): Promise<void> {
   capturedSeq = seq;
   capturing = true;
   Atomics.store(shared, Slot.CAPTURING, seq);
-  // Both requests go out at once, in this order, and the main thread handles them in one run
-  // of interrupts: the stack is taken first (~2 ms after the stall is seen), and when the
-  // request must be read from the frames' scopes, the debugger's enable cost falls inside this
-  // block rather than making a stall of its own once the loop has moved on.
+  // When the block is already sure to count, both requests go out at once, in this order, and
+  // the main thread handles them in one run of interrupts: the stack is taken first (~2 ms after
+  // the stall is seen), and when the request must be read from the frames' scopes, the
+  // debugger's enable cost falls inside this block rather than making a stall of its own once
+  // the loop has moved on.
+  // The stack is taken as soon as the beat is a threshold old, so it is in hand within the
+  // threshold of the block's start even when the block began a slow beat after the last one.
+  // The request walk enables the debugger, which costs the main thread 25–100 ms and more: it
+  // waits until the block is sure to count (msUntilSure), so a shorter one is never made long
+  // enough to be reported by our own enable.
+  const walkNow = data.http && msUntilSure(mainNow()) < 0;
   const before = watch.sample();
   let late = false;
-  const [quick, paused] = await Promise.all([
+  const [quick, early] = await Promise.all([
     capturer
       .quickStack(seq, stillBlocked(seq))
       .then((quick) => {
@@ -133,8 +158,9 @@ async function onStall(seq: number): Promise<void> {
         inspectorUnavailable(error);
         return undefined;
       }),
-    data.http ? capture(seq) : undefined,
+    walkNow ? capture(seq) : undefined,
   ]);
+  const paused = data.http && !walkNow ? await walkOnceSure(seq) : early;
   capturing = false;
   releaseSession();
   const stack = quick?.stillBlocked === true ? quick : undefined;
@@ -150,11 +176,22 @@ async function onStall(seq: number): Promise<void> {
   };
   trail = { seq, stacks: new StackTrail(), context: found.context };
   if (stack !== undefined) trail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, data.sourceMaps) ?? [], late);
-  nextRestack = restackAfter(performance.now() - lastBeatSeenAt);
+  nextRestack = restackAfter(staleAt(mainNow()));
   const message: WatchdogMessage = { type: 'capture', seq, ...found };
   if (stack !== undefined || frames !== undefined) keepForExit(seq, message);
   send(message);
   toCli.stack(seq, false, found);
+}
+
+/** The request walk, once the block is sure to count; undefined when it ended before. */
+async function walkOnceSure(seq: number): Promise<Capture | undefined> {
+  const blocked = stillBlocked(seq);
+  for (;;) {
+    if (stopped || !blocked()) return undefined;
+    const wait = msUntilSure(mainNow());
+    if (wait < 0) return capture(seq);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(wait + 1, data.pollInterval)));
+  }
 }
 
 /** The staleness at which to take the next stack: doubling from the threshold, then every RESTACK_EVERY. */
@@ -182,7 +219,7 @@ async function onRestack(seq: number): Promise<void> {
     // The session went away (stopping): the first stack stands.
   } finally {
     restacking = false;
-    nextRestack = restackAfter(performance.now() - lastBeatSeenAt);
+    nextRestack = restackAfter(staleAt(mainNow()));
     releaseSession();
   }
 }
@@ -215,7 +252,7 @@ function ownTime(quick: QuickCapture | undefined, paused: Capture | undefined): 
 }
 
 async function onHang(seq: number, elapsed: number): Promise<void> {
-  hangWrittenAt = performance.now();
+  hangWrittenAt = mainNow();
   // Someone is sitting in a debugger: that is no hang of the app's, and it is not ours to
   // report (nor to pause again every hangTimeout).
   if (foreignPauseSeq === seq) return;
@@ -306,46 +343,103 @@ function writeHang(elapsed: number, fresh: Capture | undefined, found: Capture |
   }
 }
 
-function tick(): void {
-  if (stopped) return;
+/** Async work under way (a capture, a hang report): the thread's own loop must run meanwhile. */
+let inFlight = 0;
+
+function track(work: Promise<void>): void {
+  inFlight += 1;
+  void work.finally(() => {
+    inFlight -= 1;
+  });
+}
+
+/** One look at the heartbeat; returns the ms until the next one is due, or undefined once stopped. */
+function look(): number | undefined {
+  if (stopped) return undefined;
   if (Atomics.load(shared, Slot.STATE) !== State.RUNNING) {
     stop();
-    return;
+    return undefined;
   }
   const beat = Atomics.load(shared, Slot.HEARTBEAT);
-  const now = performance.now();
-  // A poll far late means this thread did not run either (the process was stopped or starved):
+  const now = mainNow();
+  // A look far late means this thread did not run either (the process was stopped or starved):
   // that time is not the app's, and the block is not judged on it here (judge.ts, cause.ts).
-  const selfLate = watch.look(now, beat, beat === lastBeat ? now - lastBeatSeenAt : 0, data.pollInterval);
+  const selfLate = watch.look(performance.now(), beat, beat === lastBeat ? staleAt(now) : 0, plannedSleep);
   if (beat !== lastBeat) {
     lastBeat = beat;
-    lastBeatSeenAt = now;
     hangWrittenAt = undefined;
     if (releaseWhenBeatMoves) releaseSession();
     toCli.beat();
-    return;
   }
   if (selfLate > 0) {
-    lastBeatSeenAt = Math.min(now, lastBeatSeenAt + selfLate);
-    return;
+    // Not counted against the block: the beat's age less the time the whole process stood still.
+    excused = (excusedFor === beat ? excused : 0) + selfLate;
+    excusedFor = beat;
+    return remember(data.pollInterval);
   }
-  const stale = now - lastBeatSeenAt;
-  if (stale > data.threshold) toCli.stall(beat, stale, nativeCall());
-  if (stale > data.threshold && capturedSeq !== beat && !capturing) void onStall(beat);
-  else if (capturedSeq === beat && !capturing && !restacking && stale >= nextRestack) void onRestack(beat);
+  const stale = staleAt(now) - (excusedFor === beat ? excused : 0);
+  if (stale > data.threshold) {
+    // The CLI counts what it is told even if the app dies now: only a block sure to count.
+    if (msUntilSure(now) < 0) toCli.stall(beat, stale, nativeCall());
+    if (capturedSeq !== beat && !capturing) track(onStall(beat));
+    else if (capturedSeq === beat && !capturing && !restacking && stale >= nextRestack) track(onRestack(beat));
+  }
   if (
     data.hangTimeout > 0 &&
     stale >= data.hangTimeout &&
     (hangWrittenAt === undefined || now - hangWrittenAt >= data.hangTimeout)
   ) {
-    void onHang(beat, stale);
+    track(onHang(beat, stale));
   }
+  // A block under way: look often, to see it end (the session is dropped then) and to be sure
+  // of it. Otherwise nothing can happen before this beat is a threshold old: sleep until then
+  // (the main thread beats again meanwhile, and the next look starts from that beat).
+  if (stale > data.threshold) return remember(data.pollInterval);
+  return remember(Math.max(1, data.threshold - stale + LOOK_MARGIN));
+}
+
+/** The sleep the last look planned (judge.ts must know it, or a long idle sleep reads as a gap). */
+let plannedSleep = data.pollInterval;
+/** ms of the block at `excusedFor` during which the whole process stood still (judge.ts). */
+let excused = 0;
+let excusedFor: number | undefined;
+
+function remember(sleep: number): number {
+  plannedSleep = sleep;
+  return sleep;
+}
+
+/**
+ * ms past the moment a beat turns a threshold old that the look waits: when a beat is due at that
+ * very moment (a threshold that is a multiple of the interval), a look that lands just before it
+ * would find the previous beat and have to look again an interval later.
+ */
+const LOOK_MARGIN = 3;
+/** ms the thread may stay in its synchronous wait before it lets its own loop run (V8's tasks). */
+const LOOP_EVERY = 1000;
+let timer: NodeJS.Timeout | undefined;
+
+/**
+ * The watchdog's loop. While nothing async is under way it sleeps in Atomics.wait, on the STATE
+ * slot the main thread notifies when it stops: one futex wake per look, cheaper than a timer of
+ * its own loop (~0.08 against ~0.12 ms of CPU per wake-up measured here, BENCHMARKS.md). A
+ * capture needs the loop (the inspector's replies arrive through it): then it looks from a timer.
+ */
+function run(): void {
+  timer = undefined;
+  const enteredAt = performance.now();
+  let next = look();
+  while (next !== undefined && inFlight === 0 && performance.now() - enteredAt < LOOP_EVERY) {
+    Atomics.wait(shared, Slot.STATE, State.RUNNING, next);
+    next = look();
+  }
+  if (next !== undefined) timer = setTimeout(run, next);
 }
 
 function stop(): void {
   if (stopped) return;
   stopped = true;
-  clearInterval(timer);
+  if (timer !== undefined) clearTimeout(timer);
   capturer.disconnect();
   watch.close();
   // Before the ack: the main thread reads them once it is woken.
@@ -361,8 +455,6 @@ function stop(): void {
   port?.close();
 }
 
-// The session keeps nothing alive in this thread: this timer is what keeps the watchdog running.
-const timer = setInterval(tick, data.pollInterval);
 
 // Wake at once when the main thread asks us to stop (it may be blocked waiting for the ack).
 type WaitAsync = (array: Int32Array, index: number, value: number) => { async: boolean; value: Promise<string> | string };
@@ -374,3 +466,6 @@ if (waitAsync !== undefined) {
 }
 
 send({ type: 'ready' });
+// The session keeps nothing alive in this thread: run()'s timer (or its wait) is what keeps the
+// watchdog running. From a timer, so that this module finishes evaluating first.
+timer = setTimeout(run, 0);
