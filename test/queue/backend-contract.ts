@@ -333,7 +333,9 @@ export function describeBackendContract(label: string, target: ContractTarget): 
       const timeout = 2000;
       const vanishing = child('vanish', name);
       await vanishing.next('ready');
-      const id = await backend.send({ fn: 'slow', args: '' }, { ...defaults, timeout, retries: 0 });
+      // No retryDelay: pg-boss waits it (in whole seconds) before an expired job's next attempt
+      // too, and what is timed here is the lease alone.
+      const id = await backend.send({ fn: 'slow', args: '' }, { ...defaults, timeout, retries: 0, retryDelay: 0 });
       expect(await vanishing.next('started')).toMatchObject({ id, attempt: 1 });
       vanishing.child.kill('SIGKILL');
       await vanishing.exited;

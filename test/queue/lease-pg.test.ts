@@ -1,7 +1,7 @@
 /**
  * The lease: a job whose worker died mid-job (SIGKILL) runs again on another worker within about
- * twice its timeout, the lost attempt counted against its retries, against a real PostgreSQL.
- * (With retries: 0 it fails with WorkerCrashedError: test/queue/backend-contract.ts.)
+ * twice its timeout, against a real PostgreSQL. (A lost lease is an extra attempt, not one of its
+ * retries; one lost lease more fails it with WorkerCrashedError: test/queue/backend-contract.ts.)
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
