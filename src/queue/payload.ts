@@ -13,6 +13,7 @@ import { types } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { PayloadTooLargeError, remakeLoopguardError } from '../errors.js';
 import { cloneErrorFor } from '../pool/main/clone-path.js';
+import { BUILT_IN_ERRORS } from '../shared/error-classes.js';
 
 /** 1 MiB of serialised bytes: the default `maxPayload`. */
 export const DEFAULT_MAX_PAYLOAD = 1_048_576;
@@ -170,15 +171,6 @@ function toRecord(error: unknown, depth: number): ErrorRecord {
   return record;
 }
 
-const BUILT_IN: Readonly<Record<string, ErrorConstructor>> = {
-  Error,
-  TypeError,
-  RangeError,
-  SyntaxError,
-  ReferenceError,
-  EvalError,
-  URIError,
-};
 /** DOMException names Node itself rejects with (an abort, a timeout signal, a failed clone). */
 const DOM_EXCEPTIONS = new Set(['AbortError', 'TimeoutError', 'DataCloneError']);
 
@@ -191,7 +183,7 @@ function fromRecord(record: ErrorRecord): Error {
   } else if (DOM_EXCEPTIONS.has(name)) {
     error = new DOMException(message, name);
   } else {
-    error = new (BUILT_IN[name] ?? Error)(message);
+    error = new (BUILT_IN_ERRORS[name] ?? Error)(message);
     if (error.name !== name) Object.defineProperty(error, 'name', { value: name, configurable: true, writable: true });
   }
   if (record.stack !== undefined) {

@@ -1,15 +1,6 @@
 import type { SerializedError } from '../protocol.js';
 import { FunctionNotPortableError } from '../../errors.js';
-
-const BUILT_IN: Record<string, ErrorConstructor> = {
-  Error,
-  TypeError,
-  RangeError,
-  SyntaxError,
-  ReferenceError,
-  EvalError,
-  URIError,
-};
+import { BUILT_IN_ERRORS } from '../../shared/error-classes.js';
 
 /**
  * Rebuild an error thrown in a pool thread: built-in classes come back as themselves
@@ -27,7 +18,7 @@ export function reviveError(serialized: SerializedError | unknown): unknown {
     error = new DOMException(message, 'DataCloneError');
     if (options !== undefined) Object.defineProperty(error, 'cause', { value: options.cause, configurable: true });
   } else {
-    const Constructor = BUILT_IN[name] ?? Error;
+    const Constructor = BUILT_IN_ERRORS[name] ?? Error;
     error = new Constructor(message, options);
     if (error.name !== name) {
       Object.defineProperty(error, 'name', { value: name, configurable: true, writable: true });
