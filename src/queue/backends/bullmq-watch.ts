@@ -1,8 +1,11 @@
 /**
  * How the BullMQ backend's settled() learns that a job settled: BullMQ's event stream, read by a
- * blocking XREAD connection of our own, and under it a slow pipelined sweep of every watched job
- * (a stream trimmed, a connection lost while a job settled). Each settled() call first glances at
- * its job (batched with the other calls of the same turn of the loop) in case it settled before.
+ * blocking XREAD connection of our own, and under it a slow pipelined sweep of the jobs watched
+ * for a while (a stream trimmed, a connection lost while a job settled). Each settled() call
+ * first glances at its job (batched with the other calls of the same turn of the loop) in case
+ * it settled before, except for a job this backend sent after the stream was being read and
+ * whose settling event has not been read yet: that event is still to come. So a job sent and
+ * awaited costs the caller one command once it settles (the snapshot), besides the send.
  */
 import type { Redis } from 'ioredis';
 import { JobNotFoundError, QueueClosedError } from '../../errors.js';
@@ -13,7 +16,8 @@ export interface WatchContext {
   url: string;
   pollInterval: number;
   ready(): Promise<{ IORedis: typeof Redis; commands: Redis }>;
-  get(id: string): Promise<JobSnapshot | undefined>;
+  /** The job, read in one command once it has settled. */
+  getSettled(id: string): Promise<JobSnapshot | undefined>;
   key(suffix: string): string;
   /** Rejects when the backend starts closing. */
   closing: Promise<never>;
@@ -33,11 +37,32 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
+/**
+ * The sweep looks at a watched job first this long (ms) after its first settled() call (its
+ * events come first: a burst of tiny jobs is over before), then again after half its wait so
+ * far (at least pollInterval, at most SWEEP_MAX_GAP): a thousand long jobs awaited at once cost
+ * a few pipelined commands a second, not a thousand every pollInterval.
+ */
+const SWEEP_AFTER = 1000;
+const SWEEP_MAX_GAP = 30_000;
+/** Jobs remembered as sent (or as settled unwatched) since the stream was read, at most this many each. */
+const FRESH_MAX = 10_000;
+
 export class JobWatch {
   readonly #context: WatchContext;
   readonly #waiters = new Map<string, Set<Waiter>>();
+  /** Per watched job: when its first settled() call came, and when the sweep looks at it next. */
+  readonly #looks = new Map<string, { since: number; next: number }>();
+  /** Jobs sent after the stream was being read, none of whose settling events was read yet. */
+  readonly #fresh = new Set<string>();
+  /**
+   * Jobs of which a settling event was read while nobody waited for them: a reply to a send may
+   * be read after the job's settling event when both arrive in one turn of the loop.
+   */
+  readonly #settledUnwatched = new Set<string>();
   readonly #toGlance = new Set<string>();
   #events: Promise<void> | undefined;
+  #reading = false;
   #poll: NodeJS.Timeout | undefined;
   #sweeping = false;
 
@@ -53,15 +78,34 @@ export class JobWatch {
     }
   }
 
+  /** Whether the stream is being read: every event from now on will be. */
+  get reading(): boolean {
+    return this.#reading;
+  }
+
+  /** The backend sent job `id` while the stream was being read: its events are still to come. */
+  sent(id: string): void {
+    if (this.#settledUnwatched.has(id)) return;
+    this.#fresh.add(id);
+    if (this.#fresh.size > FRESH_MAX) this.#fresh.delete(this.#fresh.values().next().value as string);
+  }
+
   settled(id: string, signal: AbortSignal): Promise<JobSnapshot> {
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<JobSnapshot>((resolve, reject) => {
       let waiters = this.#waiters.get(id);
-      if (!waiters) this.#waiters.set(id, (waiters = new Set()));
+      if (!waiters) {
+        this.#waiters.set(id, (waiters = new Set()));
+        const now = Date.now();
+        this.#looks.set(id, { since: now, next: now + Math.max(SWEEP_AFTER, this.#context.pollInterval) });
+      }
       const forget = () => {
         signal.removeEventListener('abort', onAbort);
         waiters.delete(waiter);
-        if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
+        if (waiters.size === 0 && this.#waiters.get(id) === waiters) {
+          this.#waiters.delete(id);
+          this.#looks.delete(id);
+        }
         if (this.#waiters.size === 0) this.#stopPolling();
       };
       const waiter: Waiter = {
@@ -72,6 +116,9 @@ export class JobWatch {
       signal.addEventListener('abort', onAbort, { once: true });
       waiters.add(waiter);
       this.#startPolling();
+      // Sent while the stream was read, and no settling event of it read since: it has not
+      // settled, or its event is on the way; nothing to look at.
+      if (this.#fresh.delete(id)) return;
       // Subscribe first, then look: an event that lands in between is not missed.
       this.#listen().then(
         () => this.#glanceSoon(id),
@@ -95,6 +142,7 @@ export class JobWatch {
       // The stream's last entry now: every event after it is read below, so a settled() that
       // looks at its job after this resolves misses nothing.
       const last = await Promise.race([reader.xrevrange(stream, '+', '-', 'COUNT', 1), this.#context.closing]);
+      this.#reading = true;
       void this.#readEvents(reader, stream, last[0]?.[0] ?? '0-0');
     })();
     return this.#events;
@@ -102,20 +150,37 @@ export class JobWatch {
 
   async #readEvents(reader: Redis, stream: string, from: string): Promise<void> {
     let lastId = from;
+    let failed = false;
     while (!this.#context.closed()) {
       try {
         const answer = await reader.xread('BLOCK', 5000, 'STREAMS', stream, lastId);
+        // Back after an error: a look at every watched job, in case the stream was lost or
+        // trimmed meanwhile (a Redis restarted without persistence).
+        if (failed) {
+          failed = false;
+          void this.#glance([...this.#waiters.keys()]);
+        }
         for (const [, entries] of answer ?? []) {
           for (const [id, fields] of entries) {
             lastId = id;
             const event = fields[fields.indexOf('event') + 1];
+            if (!SETTLING_EVENTS.has(event ?? '')) continue;
             const jobIndex = fields.indexOf('jobId');
             const jobId = jobIndex === -1 ? undefined : fields[jobIndex + 1];
-            if (jobId !== undefined && SETTLING_EVENTS.has(event ?? '') && this.#waiters.has(jobId)) void this.#check(jobId);
+            if (jobId === undefined) continue;
+            if (this.#waiters.has(jobId)) void this.#check(jobId);
+            // Settled before its settled() call: that call must look.
+            else if (!this.#fresh.delete(jobId)) {
+              this.#settledUnwatched.add(jobId);
+              if (this.#settledUnwatched.size > FRESH_MAX) this.#settledUnwatched.delete(this.#settledUnwatched.values().next().value as string);
+            }
           }
         }
       } catch (error) {
         if (this.#context.closed()) return;
+        failed = true;
+        // What was read of the stream may be lost with the server: every settled() call looks.
+        this.#fresh.clear();
         this.#context.publishError(error);
         await new Promise((resolve) => setTimeout(resolve, 500).unref());
       }
@@ -127,7 +192,7 @@ export class JobWatch {
     if (!waiters || waiters.size === 0) return;
     let job: JobSnapshot | undefined;
     try {
-      job = await this.#context.get(id);
+      job = await this.#context.getSettled(id);
     } catch {
       return; // Redis away for a moment: the poll looks again.
     }
@@ -139,8 +204,8 @@ export class JobWatch {
   }
 
   // A safety net under the events (a stream trimmed, a connection lost while a job settled):
-  // one pipelined look at every watched job's finishedOn, and a full get() only for those that
-  // settled or vanished, so that a thousand pending calls cost one round trip per interval.
+  // one pipelined look at the finishedOn of the watched jobs due for a look (SWEEP_AFTER), and a
+  // full read only for those that settled or vanished.
   #startPolling() {
     if (this.#poll) return;
     this.#poll = setInterval(() => void this.#sweep(), this.#context.pollInterval);
@@ -151,7 +216,14 @@ export class JobWatch {
     if (this.#sweeping || this.#waiters.size === 0) return;
     this.#sweeping = true;
     try {
-      await this.#glance([...this.#waiters.keys()]);
+      const now = Date.now();
+      const due: string[] = [];
+      for (const [id, look] of this.#looks) {
+        if (look.next > now) continue;
+        due.push(id);
+        look.next = now + Math.min(Math.max((now - look.since) / 2, this.#context.pollInterval), SWEEP_MAX_GAP);
+      }
+      if (due.length > 0) await this.#glance(due);
     } finally {
       this.#sweeping = false;
     }
