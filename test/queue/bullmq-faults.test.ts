@@ -235,11 +235,15 @@ describe.skipIf(!redis.run)(`BullMQ against a real Redis${redis.run ? '' : ` (${
     const released = new Promise<void>((resolve) => (release = resolve));
     let abortedAtReturn: boolean | undefined;
     await work(backend, 1, async (job) => {
+      if (job.fn === 'warm-up') return 'ok';
       resolveJob(job);
       await released;
       abortedAtReturn = job.signal.aborted;
       return 'a result too late';
     });
+    // The event stream is read from here on: the job below is resolved from its events, unless
+    // the cancel's event came before its 'completed' one.
+    await backend.settled(await backend.send({ fn: 'warm-up', args: '' }, defaults), AbortSignal.timeout(25_000));
     const id = await backend.send({ fn: 'late', args: '' }, defaults);
     await running;
     // Cut the worker's cancel subscription: the nudge is lost, the attempt runs to its result.
@@ -256,8 +260,28 @@ describe.skipIf(!redis.run)(`BullMQ against a real Redis${redis.run ? '' : ` (${
     expect(done.state).toBe('cancelled');
     expect(done.output).toBeUndefined();
     expect(await backend.get(id)).toMatchObject({ state: 'cancelled' });
-    expect(await backend.counts()).toMatchObject({ active: 0, completed: 0, failed: 0, cancelled: 1 });
+    // The warm-up job completed; the late one is cancelled, not completed.
+    expect(await backend.counts()).toMatchObject({ active: 0, completed: 1, failed: 0, cancelled: 1 });
     expect(await backend.cancel(id)).toBe(false);
+  });
+
+  it('settled() resolves a job sent while the events are read with the snapshot get() reads', async () => {
+    const backend = await open();
+    await work(backend, 1, async (job) => {
+      if (job.args === 'progress') await job.progress({ step: 1 });
+      return `done:${job.args}`;
+    });
+    await backend.settled(await backend.send({ fn: 'warm-up', args: '' }, defaults), AbortSignal.timeout(25_000));
+    for (const args of ['plain', 'progress']) {
+      const id = await backend.send({ fn: 'watched', args }, defaults);
+      const done = await backend.settled(id, AbortSignal.timeout(25_000));
+      const read = (await backend.get(id))!;
+      expect(done).toMatchObject({ id, fn: 'watched', state: 'completed', attempts: 1, output: `done:${args}` });
+      expect({ ...done, startedAt: undefined, settledAt: undefined }).toEqual({ ...read, startedAt: undefined, settledAt: undefined });
+      expect(done.startedAt!.getTime()).toBe(read.startedAt!.getTime());
+      // The attempt's clock when it returned, and BullMQ's just after: within a wide margin.
+      expect(Math.abs(done.settledAt!.getTime() - read.settledAt!.getTime())).toBeLessThan(1000);
+    }
   });
 
   it('settled() finds a job that settled before the call, after its events were read', async () => {

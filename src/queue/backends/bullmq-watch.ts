@@ -10,6 +10,14 @@
 import type { Redis } from 'ioredis';
 import { JobNotFoundError, QueueClosedError } from '../../errors.js';
 import type { JobSnapshot, JobState } from '../backend.js';
+import type { CompletedRecord } from './bullmq-work.js';
+
+/**
+ * The event bullmq.ts's cancel() adds to BullMQ's event stream when it marks a job that has
+ * not settled: read before the job's settling event, it says the job must be read (it reads
+ * 'cancelled'), not resolved from its 'completed' event.
+ */
+export const CANCEL_EVENT = 'lg:cancel';
 
 /** What the watch needs of its backend. */
 export interface WatchContext {
@@ -45,14 +53,52 @@ interface Waiter {
  */
 const SWEEP_AFTER = 1000;
 const SWEEP_MAX_GAP = 30_000;
-/** Jobs remembered as sent (or as settled unwatched) since the stream was read, at most this many each. */
+/** Jobs remembered as sent (or as settled unwatched, or cancelled) since the stream was read, at most this many each. */
 const FRESH_MAX = 10_000;
+
+function remember(set: Set<string>, id: string): void {
+  set.add(id);
+  if (set.size > FRESH_MAX) set.delete(set.values().next().value as string);
+}
+
+/** The snapshot a 'completed' event holds (bullmq-work.ts's CompletedRecord), if it holds one whole. */
+function completedSnapshot(id: string, returnvalue: string | undefined): JobSnapshot | undefined {
+  if (returnvalue === undefined) return undefined;
+  let record: Partial<CompletedRecord>;
+  try {
+    record = JSON.parse(returnvalue) as Partial<CompletedRecord>;
+  } catch {
+    return undefined;
+  }
+  if (record === null || typeof record !== 'object' || record.whole !== true || typeof record.output !== 'string') return undefined;
+  const { output, fn, attempts, createdAt, startedAt, settledAt } = record;
+  if (typeof fn !== 'string' || typeof attempts !== 'number' || typeof createdAt !== 'number') return undefined;
+  if (typeof startedAt !== 'number' || typeof settledAt !== 'number') return undefined;
+  const snapshot: JobSnapshot = {
+    id,
+    fn,
+    state: 'completed',
+    attempts,
+    output,
+    createdAt: new Date(createdAt),
+    startedAt: new Date(startedAt),
+    settledAt: new Date(settledAt),
+  };
+  if ('progress' in record) snapshot.progress = record.progress;
+  return snapshot;
+}
 
 export class JobWatch {
   readonly #context: WatchContext;
   readonly #waiters = new Map<string, Set<Waiter>>();
-  /** Per watched job: when its first settled() call came, and when the sweep looks at it next. */
-  readonly #looks = new Map<string, { since: number; next: number }>();
+  /**
+   * Per watched job: when its first settled() call came, when the sweep looks at it next, and
+   * whether every event of it is read (sent while the stream was read): then its 'completed'
+   * event, with no CANCEL_EVENT before it, is its snapshot.
+   */
+  readonly #looks = new Map<string, { since: number; next: number; fresh: boolean }>();
+  /** Jobs of which a CANCEL_EVENT was read. */
+  readonly #cancelSeen = new Set<string>();
   /** Jobs sent after the stream was being read, none of whose settling events was read yet. */
   readonly #fresh = new Set<string>();
   /**
@@ -85,19 +131,20 @@ export class JobWatch {
 
   /** The backend sent job `id` while the stream was being read: its events are still to come. */
   sent(id: string): void {
-    if (this.#settledUnwatched.has(id)) return;
-    this.#fresh.add(id);
-    if (this.#fresh.size > FRESH_MAX) this.#fresh.delete(this.#fresh.values().next().value as string);
+    if (!this.#settledUnwatched.has(id)) remember(this.#fresh, id);
   }
 
   settled(id: string, signal: AbortSignal): Promise<JobSnapshot> {
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<JobSnapshot>((resolve, reject) => {
+      // Sent while the stream was read, and no settling event of it read since: it has not
+      // settled, or its event is on the way.
+      const fresh = this.#fresh.delete(id);
       let waiters = this.#waiters.get(id);
       if (!waiters) {
         this.#waiters.set(id, (waiters = new Set()));
         const now = Date.now();
-        this.#looks.set(id, { since: now, next: now + Math.max(SWEEP_AFTER, this.#context.pollInterval) });
+        this.#looks.set(id, { since: now, next: now + Math.max(SWEEP_AFTER, this.#context.pollInterval), fresh });
       }
       const forget = () => {
         signal.removeEventListener('abort', onAbort);
@@ -116,9 +163,8 @@ export class JobWatch {
       signal.addEventListener('abort', onAbort, { once: true });
       waiters.add(waiter);
       this.#startPolling();
-      // Sent while the stream was read, and no settling event of it read since: it has not
-      // settled, or its event is on the way; nothing to look at.
-      if (this.#fresh.delete(id)) return;
+      // Nothing to look at before its events.
+      if (fresh) return;
       // Subscribe first, then look: an event that lands in between is not missed.
       this.#listen().then(
         () => this.#glanceSoon(id),
@@ -163,28 +209,42 @@ export class JobWatch {
         for (const [, entries] of answer ?? []) {
           for (const [id, fields] of entries) {
             lastId = id;
-            const event = fields[fields.indexOf('event') + 1];
-            if (!SETTLING_EVENTS.has(event ?? '')) continue;
+            const event = fields[fields.indexOf('event') + 1] ?? '';
+            const settling = SETTLING_EVENTS.has(event);
+            if (!settling && event !== CANCEL_EVENT) continue;
             const jobIndex = fields.indexOf('jobId');
             const jobId = jobIndex === -1 ? undefined : fields[jobIndex + 1];
             if (jobId === undefined) continue;
-            if (this.#waiters.has(jobId)) void this.#check(jobId);
+            if (!settling) remember(this.#cancelSeen, jobId);
+            else if (this.#waiters.has(jobId)) this.#settle(jobId, event, fields);
             // Settled before its settled() call: that call must look.
-            else if (!this.#fresh.delete(jobId)) {
-              this.#settledUnwatched.add(jobId);
-              if (this.#settledUnwatched.size > FRESH_MAX) this.#settledUnwatched.delete(this.#settledUnwatched.values().next().value as string);
-            }
+            else if (!this.#fresh.delete(jobId)) remember(this.#settledUnwatched, jobId);
           }
         }
       } catch (error) {
         if (this.#context.closed()) return;
         failed = true;
-        // What was read of the stream may be lost with the server: every settled() call looks.
+        // What was read of the stream may be lost with the server: every settled() call looks,
+        // and every job is read once it settles.
         this.#fresh.clear();
+        for (const look of this.#looks.values()) look.fresh = false;
         this.#context.publishError(error);
         await new Promise((resolve) => setTimeout(resolve, 500).unref());
       }
     }
+  }
+
+  /** A settling event of a watched job: its snapshot, from the event when it holds one. */
+  #settle(id: string, event: string, fields: string[]): void {
+    if (event === 'completed' && this.#looks.get(id)?.fresh === true && !this.#cancelSeen.has(id)) {
+      const index = fields.indexOf('returnvalue');
+      const snapshot = completedSnapshot(id, index === -1 ? undefined : fields[index + 1]);
+      if (snapshot) {
+        for (const waiter of [...(this.#waiters.get(id) ?? [])]) waiter.resolve(snapshot);
+        return;
+      }
+    }
+    void this.#check(id);
   }
 
   async #check(id: string): Promise<void> {

@@ -49,6 +49,32 @@ export interface WorkContext {
   fields: { output: string; cancel: string };
 }
 
+/**
+ * What a completed attempt hands BullMQ as its returnvalue: the encoded result and the fields of
+ * the job's snapshot, so that the app's settled() resolves from the 'completed' event alone
+ * (bullmq-watch.ts) instead of reading the job once more.
+ */
+export interface CompletedRecord {
+  /** `payload.ts`'s encoding of the result. */
+  output: string;
+  fn: string;
+  attempts: number;
+  createdAt: number;
+  startedAt: number;
+  settledAt: number;
+  /** The last progress() value, when this attempt reported one. */
+  progress?: unknown;
+  /** False when an earlier attempt may have reported progress and this one did not: read the job. */
+  whole: boolean;
+}
+
+/** The encoded result in a completed job's returnvalue (a CompletedRecord, or the bare text). */
+export function completedOutput(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const output = (value as Partial<CompletedRecord> | null)?.output;
+  return typeof output === 'string' ? output : undefined;
+}
+
 /** The job data this backend stores: what the app sent, plus the attempt's timeout. */
 export interface StoredJobData {
   fn: string;
@@ -118,7 +144,7 @@ export async function startBullMQWorker(
 
   // `signal` must be declared: BullMQ passes its per-job AbortSignal (worker.cancelJob) only
   // to a processor whose declared length is at least 3.
-  const processor = async (job: Job, token: string | undefined, signal?: AbortSignal): Promise<string> => {
+  const processor = async (job: Job, token: string | undefined, signal?: AbortSignal): Promise<CompletedRecord> => {
     const id = job.id as string;
     const data = job.data as StoredJobData;
     const attempts = job.opts.attempts ?? 1;
@@ -183,6 +209,7 @@ export async function startBullMQWorker(
         await commands.hset(context.jobKey(id), fields.output, encodeError(crashed));
         throw unrecoverable(crashed.message);
       }
+      let progressed: { value: unknown } | undefined;
       const active: ActiveJob = {
         id,
         fn: data.fn,
@@ -190,7 +217,10 @@ export async function startBullMQWorker(
         attempt: job.attemptsStarted,
         timeout: data.timeout,
         signal: controller.signal,
-        progress: (value) => job.updateProgress(value as object),
+        progress: (value) => {
+          progressed = { value };
+          return job.updateProgress(value as object);
+        },
       };
       // The attempt ends at its timeout, or when its signal aborts (cancel, lease lost, stop),
       // whether or not the handler heeds the signal: the thread pool under it has its own
@@ -229,7 +259,17 @@ export async function startBullMQWorker(
       }
       // No look for a cancel here: a job that completes after its cancel was requested reads
       // 'cancelled' (bullmq.ts), so the result goes straight into BullMQ's completion.
-      return output;
+      const record: CompletedRecord = {
+        output,
+        fn: job.name,
+        attempts: Math.min(job.attemptsStarted, attempts + LEASE_LOSSES),
+        createdAt: job.timestamp,
+        startedAt: job.processedOn ?? Date.now(),
+        settledAt: Date.now(),
+        whole: progressed !== undefined || job.attemptsStarted <= 1,
+      };
+      if (progressed !== undefined) record.progress = progressed.value;
+      return record;
     } finally {
       clearInterval(renewal);
       running.delete(id);

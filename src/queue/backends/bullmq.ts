@@ -41,9 +41,9 @@ import type {
   WorkOptions,
 } from '../backend.js';
 import { encodeError } from '../payload.js';
-import { JobWatch } from './bullmq-watch.js';
+import { CANCEL_EVENT, JobWatch } from './bullmq-watch.js';
 import { diagnosticsChannel } from './diagnostics.js';
-import { SHUTDOWN_GRACE, startBullMQWorker, within, type StoredJobData, type WorkContext } from './bullmq-work.js';
+import { completedOutput, SHUTDOWN_GRACE, startBullMQWorker, within, type StoredJobData, type WorkContext } from './bullmq-work.js';
 
 /**
  * BackendOptions: `pollInterval` is the period of the safety look at pending settled() jobs
@@ -127,12 +127,15 @@ const CANCEL_FIELD = 'lgCancel';
 
 /**
  * The cancel marker, only on a job that still exists (a cancel racing a removal leaves no stray
- * key) and has not settled (so that a marked settled job was cancelled before it settled).
- * KEYS: the job's hash, lg:cancel-requested. ARGV: the marker field, now, defa's message.
+ * key) and has not settled (so that a marked settled job was cancelled before it settled), and
+ * a CANCEL_EVENT in the job's event stream, ahead of its settling event (bullmq-watch.ts).
+ * KEYS: the job's hash, lg:cancel-requested, the event stream. ARGV: the marker field, now,
+ * defa's message, the job's id, the event's name.
  */
 const MARK_CANCEL = `if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'finishedOn') == 1 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'defa', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', 10000, '*', 'event', ARGV[5], 'jobId', ARGV[4])
 return 1`;
 
 /**
@@ -257,8 +260,9 @@ export class BullMQBackend implements QueueBackend {
 
   async send(input: JobInput, options: SendOptions): Promise<string> {
     const { queue } = await this.#ready();
-    // Sent while the event stream is read: settled() need not look at the job before its events.
-    const watched = this.#watch.reading;
+    // Sent while the event stream is read: settled() need not look at the job before its
+    // events. Not a keyed send: its id may be an older job's, whose events came before.
+    const watched = this.#watch.reading && options.key === undefined;
     const data: StoredJobData = { fn: input.fn, args: input.args, timeout: options.timeout };
     const job = await queue.add(input.fn, data, {
       attempts: options.retries + 1,
@@ -316,8 +320,8 @@ export class BullMQBackend implements QueueBackend {
       createdAt: new Date(Number(timestamp)),
     };
     if (state === 'completed') {
-      const value: unknown = JSON.parse(returnvalue!);
-      if (typeof value === 'string') snapshot.output = value;
+      const output = completedOutput(JSON.parse(returnvalue!));
+      if (output !== undefined) snapshot.output = output;
     }
     if (state === 'failed') {
       // A failure that is not a handler's (its last attempt's worker died): BullMQ's reason.
@@ -352,13 +356,15 @@ export class BullMQBackend implements QueueBackend {
     // The marker first: a worker that takes the job from here on fails it without running it.
     const marked = await commands.eval(
       MARK_CANCEL,
-      2,
+      3,
       this.#key(id),
       this.#cancelRequestedKey,
+      this.#key('events'),
       CANCEL_FIELD,
       String(Date.now()),
       `job ${id} was cancelled`,
       id,
+      CANCEL_EVENT,
     );
     if (marked === 0) return false;
     if (state !== 'active') {
