@@ -16,6 +16,7 @@ import { decodeArguments, encodeError, encodeResult } from '../payload.js';
 import { errorSummary, workerLog, type WorkerLog } from './log.js';
 import { loadJobFunctions, type JobFunction } from './modules.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerLogRecord, type WorkerOptions } from './options.js';
+import { logServerErrors } from './server-errors.js';
 import { drainOnSignals } from './signals.js';
 
 /** setTimeout's limit: the pool refuses a longer task timeout. */
@@ -103,6 +104,7 @@ class Worker {
   #work: WorkHandle | undefined;
   #stopping: Promise<void> | undefined;
   #removeSignals: (() => void) | undefined;
+  #unlogServerErrors: (() => void) | undefined;
   #active = 0;
   readonly #counts: Record<Outcome, number> = { completed: 0, failed: 0, timeout: 0, aborted: 0, rejected: 0 };
 
@@ -123,7 +125,14 @@ class Worker {
   }
 
   async start(): Promise<void> {
-    this.#work = await this.#backend.work({ concurrency: this.#options.concurrency }, (job) => this.#run(job));
+    // Before work(): its first fetch may already find the server gone.
+    this.#unlogServerErrors = logServerErrors(this.#options.name, this.#log);
+    try {
+      this.#work = await this.#backend.work({ concurrency: this.#options.concurrency }, (job) => this.#run(job));
+    } catch (error) {
+      this.#unlogServerErrors();
+      throw error;
+    }
     if (this.#options.handleSignals) this.#removeSignals = drainOnSignals((signal) => this.stop(signal), this.#log, this.#options.name);
     this.#log({
       msg: 'worker started',
@@ -174,6 +183,7 @@ class Worker {
       } finally {
         await this.#ownMonitor?.stop().catch(() => {});
         this.#removeSignals?.();
+        this.#unlogServerErrors?.();
         this.#log({ msg: 'worker stopped', queue: this.#options.name, ...this.#counts });
       }
     }
