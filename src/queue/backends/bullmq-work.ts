@@ -28,7 +28,7 @@
  */
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
+import { JobCancelledError, QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
 import { JobAttemptFailure, LEASE_LOSSES, type ActiveJob, type WorkHandle, type WorkOptions } from '../backend.js';
 import { encodeError } from '../payload.js';
 
@@ -118,7 +118,9 @@ export async function startBullMQWorker(
     const abort = (reason: unknown) => {
       if (!controller.signal.aborted) controller.abort(reason);
     };
-    signal?.addEventListener('abort', () => abort(signal.reason), { once: true });
+    // BullMQ's signal aborts only on worker.cancelJob (below), with its string reason: the job's
+    // own signal gets the coded error, as on pg-boss.
+    signal?.addEventListener('abort', () => abort(new JobCancelledError(id)), { once: true });
 
     let leaseLost = false;
     const lease = leaseFor(data.timeout);
