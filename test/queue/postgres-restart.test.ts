@@ -99,7 +99,7 @@ suite(pgSuiteName('PostgreSQL restarted while jobs wait'), () => {
     const env = cleanEnv({ QUEUE_URL: url, QUEUE_NAME: name });
     // One job at a time: the held job runs, the others wait in the queue through the outage.
     // --timeout 4000: pg-boss looks for expired leases every 2 s, so that a held job whose
-    // result was dropped would run again within the test (at ~20 s) rather than pass unseen.
+    // result was dropped would run again within the test (at ~30 s) rather than pass unseen.
     const worker = spawnWorker(
       [queueFixture('reports.mjs'), queueFixture('held-reports.mjs'), '--queue', url, '--name', name, '--concurrency', '1', '--timeout', '4000'],
       env,
@@ -112,7 +112,7 @@ suite(pgSuiteName('PostgreSQL restarted while jobs wait'), () => {
     // the server is away, so any second run of a job would be the backend's doing.
     const options = { timeout: 60_000 };
     const held = await app.ask(
-      { type: 'enqueue', fn: 'renderHeldReport', args: ['held', { releaseFile }], options: { timeout: 20_000 } },
+      { type: 'enqueue', fn: 'renderHeldReport', args: ['held', { releaseFile }], options: { timeout: 30_000 } },
       'the held job enqueued',
     );
     const heldId = held.id!;
