@@ -9,6 +9,7 @@ import { withContext } from '../../context.js';
 import { InvalidOptionTypeError, TaskTimeoutError, UnknownJobFunctionError } from '../../errors.js';
 import { runningMonitor, startMonitor } from '../../monitor/monitor.js';
 import { ThreadPool, type PoolStats } from '../../pool/main/pool.js';
+import { TASK_CONTEXT } from '../../shared/globals.js';
 import type { Monitor } from '../../types.js';
 import { JobAttemptFailure, type ActiveJob, type QueueBackend, type WorkHandle } from '../backend.js';
 import { openBackend } from '../backends/open.js';
@@ -16,6 +17,7 @@ import { decodeArguments, encodeError, encodeResult } from '../payload.js';
 import { errorSummary, workerLog, type WorkerLog } from './log.js';
 import { loadJobFunctions, type JobFunction } from './modules.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerLogRecord, type WorkerOptions } from './options.js';
+import { ProgressRelay } from './progress-relay.js';
 import { logServerErrors } from './server-errors.js';
 import { drainOnSignals } from './signals.js';
 
@@ -105,6 +107,7 @@ class Worker {
   #stopping: Promise<void> | undefined;
   #removeSignals: (() => void) | undefined;
   #unlogServerErrors: (() => void) | undefined;
+  readonly #progress: ProgressRelay;
   #active = 0;
   readonly #counts: Record<Outcome, number> = { completed: 0, failed: 0, timeout: 0, aborted: 0, rejected: 0 };
 
@@ -122,6 +125,7 @@ class Worker {
     this.#functions = functions;
     this.#log = log;
     this.#ownMonitor = ownMonitor;
+    this.#progress = new ProgressRelay(options.name, backend.kind);
   }
 
   async start(): Promise<void> {
@@ -184,6 +188,7 @@ class Worker {
         await this.#ownMonitor?.stop().catch(() => {});
         this.#removeSignals?.();
         this.#unlogServerErrors?.();
+        this.#progress.close();
         this.#log({ msg: 'worker stopped', queue: this.#options.name, ...this.#counts });
       }
     }
@@ -230,12 +235,19 @@ class Worker {
     }
     let value: unknown;
     try {
-      value = await this.#pool.run(known.fn, args as never[], { timeout: taskTimeout(job.timeout), signal: job.signal });
+      value = await this.#pool.run(known.fn, args as never[], {
+        timeout: taskTimeout(job.timeout),
+        signal: job.signal,
+        [TASK_CONTEXT]: this.#progress.contextFor(job),
+      } as Parameters<ThreadPool['run']>[2]);
     } catch (error) {
       // A timeout first: a backend may enforce the job's timeout itself, through the signal.
       const outcome: Outcome = isTimeout(error) ? 'timeout' : job.signal.aborted ? 'aborted' : 'failed';
       settle(outcome, error);
       throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), true);
+    } finally {
+      // The last value reported before the end is written before the outcome, which keeps it.
+      await this.#progress.settle(job);
     }
     let output: string;
     try {
