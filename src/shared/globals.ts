@@ -29,6 +29,12 @@ export const ERROR_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.erro
  */
 export const QUEUE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.queue`) as never;
 
+/**
+ * An internal pool run option (not part of RunOptions, so not public): a structured-cloneable
+ * value the task's thread exposes while the task runs (global `taskContext`). The queue worker's
+ * job progress finds its job by it. A registered symbol, so either build's pool reads it.
+ */
+export const TASK_CONTEXT: unique symbol = Symbol.for(`loopguard.v${VERSION}.taskContextOption`) as never;
 type AnyFunction = (...args: never[]) => unknown;
 
 /** What modules other than the monitor (and other copies of loopguard) use of the running one. */
@@ -81,6 +87,8 @@ export interface ProcessGlobals {
   threadedRegistry: Map<string, AnyFunction>;
   /** Set by the pool thread's entry first thing: threaded() then returns the plain function. */
   inPoolWorker: boolean;
+  /** In a pool thread: the running task's context (pool/main/options.ts TASK_CONTEXT), set by the entry around each call. */
+  taskContext: object;
   /** Pool → how threaded() tells it a function moved there for good (`offload: 'auto'`); not a
    * method on the pool, so that nothing of its inside is reachable on the instance. */
   poolOffloadNotes: WeakMap<object, (label: string) => void>;

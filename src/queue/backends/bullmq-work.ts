@@ -28,7 +28,7 @@
  */
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
+import { JobCancelledError, QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
 import { JobAttemptFailure, LEASE_LOSSES, type ActiveJob, type WorkHandle, type WorkOptions } from '../backend.js';
 import { encodeError } from '../payload.js';
 
@@ -152,12 +152,14 @@ export async function startBullMQWorker(
     const abort = (reason: unknown) => {
       if (!controller.signal.aborted) controller.abort(reason);
     };
-    if (signal?.aborted) abort(signal.reason);
-    else signal?.addEventListener('abort', () => abort(signal.reason), { once: true });
+    // BullMQ's signal aborts only on worker.cancelJob, with its string reason: the job's own
+    // signal gets the coded error, as on pg-boss.
+    if (signal?.aborted) abort(new JobCancelledError(id));
+    else signal?.addEventListener('abort', () => abort(new JobCancelledError(id)), { once: true });
     const early = notStarted.get(id);
     if (early !== undefined) {
       notStarted.delete(id);
-      if (Date.now() - early < NOT_STARTED_MS) abort(new Error(`job ${id} was cancelled`));
+      if (Date.now() - early < NOT_STARTED_MS) abort(new JobCancelledError(id));
     }
 
     let leaseLost = false;
