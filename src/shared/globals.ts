@@ -17,6 +17,7 @@ import type { FunctionDef } from '../pool/protocol.js';
 import type { PoolStats } from '../pool/main/metrics.js';
 import type { BlockContext } from '../types.js';
 import type { RouteIdRegistry } from './route-frames.js';
+import type { RequestContextSwitch } from './request-context.js';
 
 const VERSION = 1;
 
@@ -99,6 +100,8 @@ export interface ProcessGlobals {
   threadedQueues: WeakMap<object, object>;
   /** Set by otelMetrics(): the active OTel span's ids, read by the watchdog's capture while the main thread blocks. */
   readActiveSpan: () => { traceId: string; spanId: string } | undefined;
+  /** Whether the adapters open an AsyncLocalStorage context per request (the monitor's `requestContext`, shared/request-context.ts). */
+  requestContext: RequestContextSwitch;
 }
 
 export type GlobalName = keyof ProcessGlobals;
