@@ -30,6 +30,9 @@ export const ERROR_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.erro
  */
 export const QUEUE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.queue`) as never;
 
+/** The brand on the per-request context stores (shared/request-context.ts): a store of any copy is recognised. */
+export const REQUEST_STORE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.requestStore`) as never;
+
 type AnyFunction = (...args: never[]) => unknown;
 
 /** What modules other than the monitor (and other copies of loopguard) use of the running one. */

@@ -17,7 +17,7 @@
  * opened around the request wins, key by key.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ensureGlobal } from './globals.js';
+import { ensureGlobal, REQUEST_STORE_BRAND } from './globals.js';
 import type { BlockContext } from '../types.js';
 
 /** What an adapter knows of a request when its handler is called. */
@@ -36,7 +36,7 @@ export interface RequestContextSwitch {
 export type RequestContextMode = 'auto' | boolean;
 
 /** Marks a store this module made (on the prototype: nothing per request, and no own key the capture would copy). */
-const OWN = Symbol.for('loopguard.requestStore');
+const OWN = REQUEST_STORE_BRAND;
 
 /** A store opened for one request: own enumerable data only, as the capture reads it. */
 class RequestStore {

@@ -32,7 +32,13 @@ function startServer(framework: string, ...extra: string[]): { server: JsonLineP
 async function blockInLibrary(server: JsonLineProcess): Promise<BlockEventLike> {
   const skipped: BlockEventLike[] = [];
   for (;;) {
-    const event = (await server.next('block', 15_000))['event'] as BlockEventLike;
+    let event: BlockEventLike;
+    try {
+      // Wide: on a loaded host Nest's start-up blocks and the capture can take seconds.
+      event = (await server.next('block', 25_000))['event'] as BlockEventLike;
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nevents skipped: ${JSON.stringify(skipped)}`, { cause: error });
+    }
     if (event.stack.some((frame) => frame.function === 'digestSync')) return event;
     skipped.push(event);
     if (skipped.length > 8) throw new Error(`no block in digestSync; events skipped: ${JSON.stringify(skipped)}`);
