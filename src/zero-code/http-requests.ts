@@ -93,13 +93,12 @@ function onFastify(message: unknown): void {
  * before the app creates its servers. Returns what undoes it (for tests).
  */
 export function nameZeroCodeRequests(): () => void {
-  // Loaded here: https pulls in tls, which only this needs.
-  const http = process.getBuiltinModule('node:http');
-  const https = process.getBuiltinModule('node:https');
-  const restores = [http.Server.prototype, https.Server.prototype].map(patchAdders);
+  // net.Server's prototype is below http's, https's (through tls) and http2's servers, and
+  // only those emit 'request': one patch covers them all without loading tls here.
+  const restore = patchAdders(process.getBuiltinModule('node:net').Server.prototype);
   subscribe('fastify.initialization', onFastify);
   return () => {
     unsubscribe('fastify.initialization', onFastify);
-    for (const restore of restores) restore();
+    restore();
   };
 }

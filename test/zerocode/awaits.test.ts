@@ -105,3 +105,11 @@ describe('zero-code: a block in a setImmediate continuation below the listener',
     expect(app.stderr).toBe("loopguard: LOOPGUARD_REQUEST_CONTEXT must be 'auto', 'true' or 'false', got \"maybe\"\n");
   });
 });
+
+describe("zero-code: the app's own view of its 'request' listeners", () => {
+  it('listeners() gives its functions, removeListener() removes them, once() fires once, on http and https', async () => {
+    const app = run(node, ['--import', registerEsm, fixture('awaits/listeners.mjs')], cleanEnv({ LOOPGUARD_SUMMARY: 'false' }));
+    expect(await app.nextJson()).toEqual({ sameFunction: true, count: 2, onceCalls: 1, left: 0 });
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+  });
+});
