@@ -38,15 +38,18 @@ export type RequestContextMode = 'auto' | boolean;
 /** Marks a store this module made (on the prototype: nothing per request, and no own key the capture would copy). */
 const OWN = REQUEST_STORE_BRAND;
 
-/** A store opened for one request: own enumerable data only, as the capture reads it. */
+/**
+ * A store opened for one request: own enumerable data only, as the capture reads it, and no
+ * key for what is not known (`currentContext()` in a handler shows `{ method, route }`).
+ */
 class RequestStore {
-  method: string | undefined;
-  route: string | undefined;
-  path: string | undefined;
+  declare method?: string;
+  declare route?: string;
+  declare path?: string;
   constructor(method: string | undefined, route: string | undefined, path: string | undefined) {
-    this.method = method;
-    this.route = route;
-    this.path = path;
+    if (method !== undefined) this.method = method;
+    if (route !== undefined) this.route = route;
+    if (path !== undefined) this.path = path;
   }
 }
 Object.defineProperty(RequestStore.prototype, OWN, { value: true });
