@@ -173,6 +173,19 @@ export interface MonitorOptions {
   dedupe?: number;
   /** Attribute blocks to the node:http request being served, with no per-request cost. @default true */
   http?: boolean;
+  /**
+   * Have the adapters (and loopguard/register's node:http listener) run each request's handler
+   * inside an `AsyncLocalStorage` context holding `{ method, route }` (node:http: `{ method, path }`),
+   * so that a block in a `setImmediate` or timer callback, an event listener or a `.then()` below
+   * the handler still names its request; the route frames cover only `await` chains. `'auto'`
+   * turns it on only where V8's AsyncContextFrame backs AsyncLocalStorage (Node 24 and later,
+   * Node 22 with `--experimental-async-context-frame`), where it costs about 1% of a hello
+   * request; elsewhere it would turn promise hooks on for every promise of the process.
+   * `true` opens it on any Node, `false` never. A context opened with `withContext()`/`guard()`
+   * around the request wins, key by key.
+   * @default 'auto'
+   */
+  requestContext?: 'auto' | boolean;
   /** Report (or throw on) blocking Node APIs called inside a request/task context. @default false */
   syncCalls?: 'warn' | 'throw' | false;
   /**

@@ -17,6 +17,7 @@ import type { FunctionDef } from '../pool/protocol.js';
 import type { PoolStats } from '../pool/main/metrics.js';
 import type { BlockContext } from '../types.js';
 import type { RouteIdRegistry } from './route-frames.js';
+import type { RequestContextSwitch } from './request-context.js';
 
 const VERSION = 1;
 
@@ -35,6 +36,10 @@ export const QUEUE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.queu
  * job progress finds its job by it. A registered symbol, so either build's pool reads it.
  */
 export const TASK_CONTEXT: unique symbol = Symbol.for(`loopguard.v${VERSION}.taskContextOption`) as never;
+
+/** The brand on the per-request context stores (shared/request-context.ts): a store of any copy is recognised. */
+export const REQUEST_STORE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.requestStore`) as never;
+
 type AnyFunction = (...args: never[]) => unknown;
 
 /** What modules other than the monitor (and other copies of loopguard) use of the running one. */
@@ -107,6 +112,8 @@ export interface ProcessGlobals {
   threadedQueues: WeakMap<object, object>;
   /** Set by otelMetrics(): the active OTel span's ids, read by the watchdog's capture while the main thread blocks. */
   readActiveSpan: () => { traceId: string; spanId: string } | undefined;
+  /** Whether the adapters open an AsyncLocalStorage context per request (the monitor's `requestContext`, shared/request-context.ts). */
+  requestContext: RequestContextSwitch;
 }
 
 export type GlobalName = keyof ProcessGlobals;
