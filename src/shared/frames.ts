@@ -38,8 +38,86 @@ function ownDirectories(): string[] {
   return ownDirs;
 }
 
+function isOwn(frame: StackFrame): boolean {
+  return ownDirectories().some((dir) => frame.file.startsWith(dir));
+}
+
 function isInternal(frame: StackFrame): boolean {
-  return frame.file.startsWith('node:') || frame.file === '' || ownDirectories().some((dir) => frame.file.startsWith(dir));
+  return frame.file.startsWith('node:') || frame.file === '' || isOwn(frame);
+}
+
+/**
+ * loopguard's own work on the main thread (mapping a stack through its source maps with
+ * `@jridgewell/trace-mapping`, judging a block): run from one of its timers, immediates or
+ * messages, so the outermost frame outside Node is loopguard's, and no frame is the app's own.
+ * Its wrappers (withContext, guard, the sync-call wrappers, the adapters) are called by the
+ * app's code or a framework, which are then further out: those blocks stay the app's.
+ */
+function isOwnStack(stack: readonly StackFrame[]): boolean {
+  let outermost: StackFrame | undefined;
+  for (const frame of stack) {
+    if (frame.file.startsWith('node:') || frame.file === '') continue;
+    if (isAppFrame(frame)) return false;
+    outermost = frame;
+  }
+  return outermost !== undefined && isOwn(outermost);
+}
+
+/**
+ * Packages that run a request's handler rather than do its work: with no frame of the app's own
+ * on the stack (an app installed from npm: json-server, Verdaccio), the handler one of them
+ * called is the site, the same for every capture of one cause, wherever inside it the stack was
+ * taken.
+ */
+const FRAMEWORKS = new Set([
+  'express',
+  'router',
+  'connect',
+  'finalhandler',
+  'body-parser',
+  'compression',
+  'fastify',
+  'find-my-way',
+  'avvio',
+  'light-my-request',
+  'koa',
+  'koa-compose',
+  '@koa/router',
+  'koa-router',
+  'hono',
+  '@hono/node-server',
+  '@nestjs/core',
+  '@nestjs/common',
+  '@nestjs/platform-express',
+  '@nestjs/platform-fastify',
+  'rxjs',
+  'restify',
+  '@hapi/hapi',
+  'polka',
+  'h3',
+]);
+
+function isFramework(frame: StackFrame): boolean {
+  return FRAMEWORKS.has(packageOf(frame.file) ?? '');
+}
+
+/**
+ * The frame a block of library code is named after when no frame is the app's own: the
+ * innermost one a framework called (the route handler, json-server's `list`), else the
+ * outermost one not a framework's (a timer's or an `await` continuation's callback), else the
+ * innermost. The innermost frame alone changes from capture to capture of one hot loop
+ * (lodash's `arrayFilter`, then json-server's `deepQuery`): one cause would be several rows.
+ */
+function anchorFrame(visible: readonly StackFrame[]): StackFrame | undefined {
+  for (let index = 0; index + 1 < visible.length; index += 1) {
+    const frame = visible[index] as StackFrame;
+    if (!isFramework(frame) && isFramework(visible[index + 1] as StackFrame)) return frame;
+  }
+  for (let index = visible.length - 1; index >= 0; index -= 1) {
+    const frame = visible[index] as StackFrame;
+    if (!isFramework(frame)) return frame;
+  }
+  return visible[0];
 }
 
 /** Frames worth showing: Node's own internals left out (unless nothing else is left). */
@@ -85,9 +163,15 @@ function siteText(frame: StackFrame): string {
 
 /** How a block is named: its site, the library that was running, and whether it was start-up. */
 export interface SiteInfo {
-  /** `'fn (file:line)'` of the innermost frame of the app's own code, else the innermost visible frame. */
+  /**
+   * `'fn (file:line)'` of the innermost frame of the app's own code; without one, of the handler
+   * a framework called, else of the outermost library frame (see anchorFrame).
+   */
   site: string;
-  /** The package of the innermost visible frame, when that frame is not the app's own. */
+  /**
+   * The package of the innermost visible frame, when that frame is not the app's own; without
+   * any frame of the app's, the site's package.
+   */
   library?: string;
   /** `'slow-crypt.digestSync'`: the library and the function of it the app called. */
   entry?: string;
@@ -95,7 +179,12 @@ export interface SiteInfo {
   phase?: 'startup';
   /** For start-up: the module whose top-level code ran, or its package for node_modules. */
   module?: string;
+  /** loopguard's own work (its source-map reading, say): `library` is then `'loopguard'`. */
+  own?: true;
 }
+
+/** The `library` of a block that was loopguard's own work on the main thread, not the app's. */
+export const OWN_LIBRARY = 'loopguard';
 
 /**
  * A module's top-level code: the frame just inside the loader's call (ESM: `ModuleJob.run`
@@ -139,21 +228,37 @@ function isEntry(file: string): boolean {
  * `startup: false` where the entry module is not this process's (the CLI judging the app's).
  */
 export function describeStack(stack: readonly StackFrame[], call?: string, { startup = true } = {}): SiteInfo {
+  if (isOwnStack(stack)) {
+    // Named after loopguard's innermost frame (what the monitor was doing), never the app's.
+    const own = stack.find(isOwn) as StackFrame;
+    return { site: siteText(own), library: OWN_LIBRARY, entry: OWN_LIBRARY, own: true };
+  }
   const visible = visibleFrames(stack);
   const innermost = visible[0];
   if (innermost === undefined) return { site: call ?? '<unknown>' };
   const appIndex = visible.findIndex(isAppFrame);
   const app = appIndex === -1 ? undefined : visible[appIndex];
   const info: SiteInfo = { site: siteText(app ?? innermost) };
-  const library = isAppFrame(innermost) ? undefined : packageOf(innermost.file);
-  if (library !== undefined) {
-    info.library = library;
-    // The library's function the app called: its outermost frame below the app's frame.
-    const below = app === undefined ? visible : visible.slice(0, appIndex);
-    let called: StackFrame | undefined;
-    for (const frame of below) if (packageOf(frame.file) === library) called = frame;
-    const name = called?.function.split('.').pop() ?? '';
-    info.entry = name === '' || name === '<anonymous>' ? library : `${library}.${name}`;
+  if (app === undefined) {
+    // No code of the app's own (it is itself a package: json-server, Verdaccio): the library
+    // is the one whose handler ran, named by that handler, whatever it called.
+    const anchor = anchorFrame(visible) ?? innermost;
+    info.site = siteText(anchor);
+    const library = packageOf(anchor.file) ?? packageOf(innermost.file);
+    if (library !== undefined) {
+      info.library = library;
+      info.entry = library;
+    }
+  } else if (app !== innermost) {
+    const library = packageOf(innermost.file);
+    if (library !== undefined) {
+      info.library = library;
+      // The library's function the app called: its outermost frame below the app's frame.
+      let called: StackFrame | undefined;
+      for (const frame of visible.slice(0, appIndex)) if (packageOf(frame.file) === library) called = frame;
+      const name = called?.function.split('.').pop() ?? '';
+      info.entry = name === '' || name === '<anonymous>' ? library : `${library}.${name}`;
+    }
   }
   const loading = startup ? moduleFrame(stack) : undefined;
   if (loading !== undefined && !isEntry(loading.file)) {

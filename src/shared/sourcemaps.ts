@@ -7,10 +7,13 @@
  * (tsup's `.map`) or an inline data URL (tsx).
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+// From node:timers, not the global: a test's fake timers must not hold up the monitor's events.
+import { setImmediate } from 'node:timers';
 import { findSourceMap } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import { decodedMappings, originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 import { fileOf } from './paths.js';
 import type { StackFrame } from '../types.js';
 
@@ -60,9 +63,80 @@ function mapFor(script: ScriptSource): TraceMap | null {
   } catch {
     map = null;
   }
-  if (maps.size >= MAX_CACHED) maps.delete(maps.keys().next().value as string);
-  maps.set(script.url, map);
+  remember(script.url, map);
   return map;
+}
+
+function remember(url: string, map: TraceMap | null): void {
+  if (maps.size >= MAX_CACHED) maps.delete(maps.keys().next().value as string);
+  maps.set(url, map);
+}
+
+/**
+ * Loads the maps that mapping `files` (frames of a stack text, {@link mapFileFrames}) or
+ * `scripts` (paused frames, {@link toStackFrame}) will need, so that the main thread never reads
+ * or decodes one in a single long stretch of its loop: files are read asynchronously, and each
+ * map is parsed and decoded in a turn of its own (`setImmediate` between them). Seen on
+ * Verdaccio: mapping a block's 30 frames read and decoded a dozen maps in one go, a block of
+ * its own that was blamed on the app. Resolves once they are in hand; undefined when they all
+ * are already. Never rejects: a map that cannot be read is remembered as none.
+ */
+export function preloadMaps(files: Iterable<string>, scripts: Iterable<ScriptSource> = []): Promise<void> | undefined {
+  const wanted = new Map<string, ScriptSource | undefined>();
+  for (const file of files) if (isAbsolute(file) && !maps.has(file)) wanted.set(file, undefined);
+  for (const script of scripts) if (!script.url.startsWith('node:') && !maps.has(script.url)) wanted.set(script.url, script);
+  if (wanted.size === 0) return undefined;
+  return (async () => {
+    for (const [url, script] of wanted) {
+      if (maps.has(url)) continue;
+      let map: TraceMap | null;
+      try {
+        const sourceMapURL = script?.sourceMapURL ?? (await sourceMapUrlOfAsync(url));
+        const text = await mapTextOf({ url, sourceMapURL });
+        await nextTurn();
+        map = text === undefined ? loadMap({ url, sourceMapURL }) : text === null ? null : new TraceMap(text.json, text.mapUrl);
+        if (map !== null) {
+          // trace-mapping decodes the mappings on the first lookup: here, not in the next turn
+          // that maps a frame along with other work.
+          decodedMappings(map);
+          await nextTurn();
+        }
+      } catch {
+        map = null;
+      }
+      remember(url, map);
+    }
+  })();
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A map file's text, read asynchronously; undefined where loadMap needs no file (an inline
+ * data URL, or one Node already holds), null where there is none to read.
+ */
+async function mapTextOf({ url, sourceMapURL }: ScriptSource): Promise<{ json: string; mapUrl: string } | null | undefined> {
+  if (sourceMapURL === '' || sourceMapURL.startsWith('data:')) return undefined;
+  const base = url.startsWith('file://') ? url : isAbsolute(url) ? pathToFileURL(url).href : undefined;
+  if (base === undefined) return null;
+  const mapUrl = new URL(sourceMapURL, base);
+  if (mapUrl.protocol !== 'file:') return null;
+  return { json: await readFile(mapUrl, 'utf8'), mapUrl: mapUrl.href };
+}
+
+async function sourceMapUrlOfAsync(file: string): Promise<string> {
+  try {
+    return sourceMapUrlIn(await readFile(file, 'utf8'));
+  } catch {
+    return '';
+  }
+}
+
+function sourceMapUrlIn(text: string): string {
+  const match = /\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(-100_000));
+  return match?.[1] ?? '';
 }
 
 function loadMap({ url, sourceMapURL }: ScriptSource): TraceMap | null {
@@ -103,9 +177,7 @@ function sourceMapUrlOf(file: string): string {
   const cached = maps.get(file);
   if (cached !== undefined) return '';
   try {
-    const text = readFileSync(file, 'utf8');
-    const match = /\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(-100_000));
-    return match?.[1] ?? '';
+    return sourceMapUrlIn(readFileSync(file, 'utf8'));
   } catch {
     return '';
   }
