@@ -76,6 +76,26 @@ const FRAMEWORKS = new Set([
   'finalhandler',
   'body-parser',
   'compression',
+  // The plumbing they call on every request (a stack taken there names the handler around it).
+  'parseurl',
+  'path-to-regexp',
+  'qs',
+  'send',
+  'serve-static',
+  'on-finished',
+  'on-headers',
+  'raw-body',
+  'type-is',
+  'content-type',
+  'accepts',
+  'negotiator',
+  'fresh',
+  'etag',
+  'vary',
+  'cookie',
+  'range-parser',
+  'encodeurl',
+  'escape-html',
   'fastify',
   'find-my-way',
   'avvio',
@@ -102,22 +122,36 @@ function isFramework(frame: StackFrame): boolean {
 }
 
 /**
- * The frame a block of library code is named after when no frame is the app's own: the
- * innermost one a framework called (the route handler, json-server's `list`), else the
- * outermost one not a framework's (a timer's or an `await` continuation's callback), else the
- * innermost. The innermost frame alone changes from capture to capture of one hot loop
- * (lodash's `arrayFilter`, then json-server's `deepQuery`): one cause would be several rows.
+ * Where a block of library code is named when no frame is the app's own (an app run from
+ * node_modules: json-server, Verdaccio). The innermost frame alone changes from capture to
+ * capture of one hot loop (lodash's `arrayFilter`, then json-server's `deepQuery`): one cause
+ * would be several rows. So, in order:
+ * - the innermost frame a framework called: the route handler (json-server's `list`), whatever
+ *   it called; the library is its package;
+ * - else the code that called the innermost package, as for an app's own frame
+ *   (`bcryptjs.compare via <anonymous> (verdaccio-htpasswd/src/utils.ts:59)`): a continuation
+ *   after an `await` has no framework frame below it, and the outermost frame is then whatever
+ *   the stack's depth limit cut at (Babel's `_next`);
+ * - else (the whole stack is one package's: a `setImmediate` continuation) its outermost frame.
  */
-function anchorFrame(visible: readonly StackFrame[]): StackFrame | undefined {
+function libraryAnchor(visible: readonly StackFrame[]): { site: StackFrame; library?: string; entry?: StackFrame } | undefined {
   for (let index = 0; index + 1 < visible.length; index += 1) {
     const frame = visible[index] as StackFrame;
-    if (!isFramework(frame) && isFramework(visible[index + 1] as StackFrame)) return frame;
+    if (!isFramework(frame) && isFramework(visible[index + 1] as StackFrame)) {
+      const library = packageOf(frame.file);
+      return library === undefined ? { site: frame } : { site: frame, library };
+    }
   }
-  for (let index = visible.length - 1; index >= 0; index -= 1) {
-    const frame = visible[index] as StackFrame;
-    if (!isFramework(frame)) return frame;
+  const innermost = visible[0];
+  if (innermost === undefined) return undefined;
+  const library = packageOf(innermost.file);
+  if (library === undefined) return { site: innermost };
+  let entry = innermost;
+  for (const frame of visible) {
+    if (packageOf(frame.file) !== library) return { site: frame, library, entry };
+    entry = frame;
   }
-  return visible[0];
+  return { site: entry, library };
 }
 
 /** Frames worth showing: Node's own internals left out (unless nothing else is left). */
@@ -240,14 +274,15 @@ export function describeStack(stack: readonly StackFrame[], call?: string, { sta
   const app = appIndex === -1 ? undefined : visible[appIndex];
   const info: SiteInfo = { site: siteText(app ?? innermost) };
   if (app === undefined) {
-    // No code of the app's own (it is itself a package: json-server, Verdaccio): the library
-    // is the one whose handler ran, named by that handler, whatever it called.
-    const anchor = anchorFrame(visible) ?? innermost;
-    info.site = siteText(anchor);
-    const library = packageOf(anchor.file) ?? packageOf(innermost.file);
-    if (library !== undefined) {
-      info.library = library;
-      info.entry = library;
+    // No code of the app's own (it is itself a package: json-server, Verdaccio): see libraryAnchor.
+    const anchor = libraryAnchor(visible);
+    if (anchor !== undefined) {
+      info.site = siteText(anchor.site);
+      if (anchor.library !== undefined) {
+        info.library = anchor.library;
+        const name = anchor.entry?.function.split('.').pop() ?? '';
+        info.entry = name === '' || name === '<anonymous>' ? anchor.library : `${anchor.library}.${name}`;
+      }
     }
   } else if (app !== innermost) {
     const library = packageOf(innermost.file);

@@ -68,6 +68,38 @@ describe('an app that is itself a package', () => {
   });
 });
 
+describe('a package’s code after an await (no framework below it)', () => {
+  it('is named after the code that called the library, not after where the stack’s depth limit cut it', () => {
+    // Verdaccio's shape: bcryptjs runs in verdaccio-htpasswd's compiled async function, whose
+    // outermost frames are Babel's helpers, different from capture to capture.
+    const htpasswd = '/srv/registry/node_modules/verdaccio-htpasswd/build/utils.js';
+    const bcrypt = '/srv/registry/node_modules/bcryptjs/dist/bcrypt.js';
+    const capture = (line: number, outermost: string): BlockEvent => ({
+      kind: 'block',
+      duration: 300,
+      threshold: 100,
+      startedAt: 0,
+      cause: 'js',
+      site: '',
+      stack: [
+        { function: '_key', file: bcrypt, line, column: 9 },
+        { function: 'next', file: bcrypt, line: 1217, column: 21 },
+        { function: 'bcrypt.compare', file: bcrypt, line: 306, column: 20 },
+        { function: '<anonymous>', file: htpasswd, line: 59, column: 25 },
+        { function: 'Generator.next', file: htpasswd, line: 2, column: 1 },
+        { function: outermost, file: htpasswd, line: 2, column: 1 },
+      ],
+    });
+    const aggregates = new Aggregates();
+    aggregates.add(capture(1110, '_next'));
+    aggregates.add(capture(1096, 'asyncGeneratorStep'));
+    const top = aggregates.top(10);
+    expect(top).toHaveLength(1);
+    expect(top[0]).toMatchObject({ count: 2, library: 'bcryptjs' });
+    expect(top[0]?.label).toMatch(/^bcryptjs\.compare via <anonymous> \(.*verdaccio-htpasswd[/\\]build[/\\]utils\.js:59\)$/);
+  });
+});
+
 describe('loopguard’s own work', () => {
   it('is never blamed on the app: decoding a large source map is counted as loopguard’s own', async () => {
     const fixture = runFixture('large-source-map.mjs');
