@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { setImmediate } from 'node:timers';
 import { findSourceMap } from 'node:module';
 import { isAbsolute } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { decodedMappings, originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 import { fileOf } from './paths.js';
@@ -31,6 +32,8 @@ export interface GeneratedPosition {
 }
 
 const MAX_CACHED = 200;
+/** ms of map parsing and decoding in one turn of the loop before preloadMaps lets it turn. */
+const TURN_BUDGET_MS = 8;
 const maps = new Map<string, TraceMap | null>();
 
 /** A paused frame as a StackFrame (1-based), at its original position when `sourceMaps`. */
@@ -75,8 +78,8 @@ function remember(url: string, map: TraceMap | null): void {
 /**
  * Loads the maps that mapping `files` (frames of a stack text, {@link mapFileFrames}) or
  * `scripts` (paused frames, {@link toStackFrame}) will need, so that the main thread never reads
- * or decodes one in a single long stretch of its loop: files are read asynchronously, and each
- * map is parsed and decoded in a turn of its own (`setImmediate` between them). Seen on
+ * them in a long stretch of its loop: files are read asynchronously, and maps are parsed and
+ * decoded a few ms' worth a turn (`setImmediate` between; one large map is still one stretch). Seen on
  * Verdaccio: mapping a block's 30 frames read and decoded a dozen maps in one go, a block of
  * its own that was blamed on the app. Resolves once they are in hand; undefined when they all
  * are already. Never rejects: a map that cannot be read is remembered as none.
@@ -87,20 +90,33 @@ export function preloadMaps(files: Iterable<string>, scripts: Iterable<ScriptSou
   for (const script of scripts) if (!script.url.startsWith('node:') && !maps.has(script.url)) wanted.set(script.url, script);
   if (wanted.size === 0) return undefined;
   return (async () => {
-    for (const [url, script] of wanted) {
+    // Every file at once: libuv's threads read them, off the loop.
+    const read = await Promise.all(
+      [...wanted].map(async ([url, script]) => {
+        try {
+          const sourceMapURL = script?.sourceMapURL ?? (await sourceMapUrlOfAsync(url));
+          return { url, sourceMapURL, text: await mapTextOf({ url, sourceMapURL }) };
+        } catch {
+          return { url, sourceMapURL: '', text: null };
+        }
+      }),
+    );
+    // Parsed and decoded a few ms' worth at a time: a turn per map made a block's event wait
+    // for as many turns of a loop that a busy service blocks on every request.
+    let turnStart = performance.now();
+    for (const { url, sourceMapURL, text } of read) {
       if (maps.has(url)) continue;
+      if (performance.now() - turnStart > TURN_BUDGET_MS) {
+        await nextTurn();
+        turnStart = performance.now();
+        if (maps.has(url)) continue;
+      }
       let map: TraceMap | null;
       try {
-        const sourceMapURL = script?.sourceMapURL ?? (await sourceMapUrlOfAsync(url));
-        const text = await mapTextOf({ url, sourceMapURL });
-        await nextTurn();
         map = text === undefined ? loadMap({ url, sourceMapURL }) : text === null ? null : new TraceMap(text.json, text.mapUrl);
-        if (map !== null) {
-          // trace-mapping decodes the mappings on the first lookup: here, not in the next turn
-          // that maps a frame along with other work.
-          decodedMappings(map);
-          await nextTurn();
-        }
+        // trace-mapping decodes the mappings on the first lookup: here, not in the turn that
+        // maps the frames.
+        if (map !== null) decodedMappings(map);
       } catch {
         map = null;
       }
