@@ -132,6 +132,16 @@ describe('loopguard’s own work', () => {
     if (own.length > 0) expect(summary).toMatch(/loopguard +[\d.]+ m?s in \d+ blocks? of its own work/);
   });
 
+  it('reads a block’s source maps without holding its event back on a loop busy every turn', async () => {
+    const fixture = runFixture('busy-mapped.mjs');
+    const first = await fixture.waitFor<{ turn: number | null }>((line) => line.type === 'first');
+    await fixture.exited;
+    // The 16 maps are read at once and decoded in a turn: the event comes some turns after the
+    // block (a file read takes a few), not one or two turns per map (32 and more).
+    expect(first.turn).not.toBeNull();
+    expect(first.turn).toBeLessThan(26);
+  });
+
   it('leaves a stack of loopguard’s frames and its source-map library out of the top blockers', () => {
     const aggregates = new Aggregates();
     // loopguard's own built file, where this copy of it sits.
