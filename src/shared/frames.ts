@@ -230,6 +230,9 @@ function moduleFrame(stack: readonly StackFrame[]): StackFrame | undefined {
   for (let index = 0; index + 1 < stack.length; index += 1) {
     const outer = stack[index + 1];
     if (outer === undefined || !outer.file.startsWith('node:internal/modules/')) continue;
+    // Node's own built-in modules load lazily through the same calls (seen on json-server:
+    // "loading modules (node:path)" inside express's require): the app's module is further out.
+    if (stack[index]?.file.startsWith('node:') === true) continue;
     if (/(^|\.)(ModuleJob\.run|ModuleJob\.runSync|Module\._compile)$/.test(outer.function)) return stack[index];
   }
   return undefined;

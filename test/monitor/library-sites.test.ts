@@ -100,6 +100,31 @@ describe('a package’s code after an await (no framework below it)', () => {
   });
 });
 
+describe('start-up in an app that is a package', () => {
+  it('names the package being loaded, not the Node built-in it loaded lazily', () => {
+    const aggregates = new Aggregates();
+    const express = '/srv/json-server/node_modules/express/lib/router/layer.js';
+    aggregates.add({
+      kind: 'block',
+      duration: 545,
+      threshold: 100,
+      startedAt: 0,
+      cause: 'js',
+      site: '',
+      phase: 'startup',
+      // json-server's start: express's layer.js requires a built-in, itself compiled by the loader.
+      stack: [
+        { function: 'Object.<anonymous>', file: 'node:path', line: 1, column: 1 },
+        { function: 'Module._compile', file: 'node:internal/modules/cjs/loader', line: 1554, column: 14 },
+        { function: 'Object.<anonymous>', file: express, line: 16, column: 18 },
+        { function: 'Module._compile', file: 'node:internal/modules/cjs/loader', line: 1554, column: 14 },
+        { function: 'Object.<anonymous>', file: '/srv/json-server/node_modules/json-server/lib/server/index.js', line: 3, column: 17 },
+      ],
+    });
+    expect(aggregates.startup().modules).toEqual([{ module: 'express', ms: 545 }]);
+  });
+});
+
 describe('loopguard’s own work', () => {
   it('is never blamed on the app: decoding a large source map is counted as loopguard’s own', async () => {
     const fixture = runFixture('large-source-map.mjs');
