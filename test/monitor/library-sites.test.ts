@@ -7,6 +7,7 @@ import type { BlockEvent, BlockerSummary, LoopStats, StackFrame } from 'loopguar
 import { Aggregates } from '../../src/monitor/aggregates.js';
 import { Reporter } from '../../src/monitor/reporter.js';
 import { collectReport } from '../../src/report/collect.js';
+import { renderHtml } from '../../src/report/html.js';
 import { formatSummary } from '../../src/report/summary.js';
 import { runFixture } from './fixture.js';
 
@@ -151,10 +152,12 @@ describe('loopguard’s own work', () => {
       expect(row.stack.some(ownFrame) && !row.stack.some((frame) => frame.function === 'rebuildIndex')).toBe(false);
     }
     expect(fixture.stderr()).not.toMatch(/@jridgewell\/sourcemap-codec\.|at @jridgewell/);
-    const summary = formatSummary(
-      collectReport({ threshold: 50, stacksAvailable: true, stats: () => done.stats, topBlockers: () => done.top, timeline: () => [] }),
-    );
-    if (own.length > 0) expect(summary).toMatch(/loopguard +[\d.]+ m?s in \d+ blocks? of its own work/);
+    const report = collectReport({ threshold: 50, stacksAvailable: true, stats: () => done.stats, topBlockers: () => done.top, timeline: () => [] });
+    const summary = formatSummary(report);
+    if (own.length > 0) {
+      expect(summary).toMatch(/loopguard +[\d.]+ m?s in \d+ blocks? of its own work/);
+      expect(renderHtml(report)).toMatch(/<p id="own">loopguard's own work .* blocked the loop for [\d.]+ m?s in \d+ blocks?/);
+    }
   });
 
   it('reads a block’s source maps without holding its event back on a loop busy every turn', async () => {
