@@ -99,6 +99,11 @@ export interface LoopStats {
    * a paused VM, a host that starved it). No code of the app's is to blame: never a top blocker.
    */
   host: { ms: number; blocks: number };
+  /**
+   * Blocks that were loopguard's own work on the main thread (also counted in `blocks`): their
+   * events carry `library: 'loopguard'`; never a top blocker.
+   */
+  own?: { ms: number; blocks: number };
   /** Epoch ms the window started. */
   since: number;
   /**

@@ -163,6 +163,7 @@ class LoopMonitor implements InternalMonitor {
       routes: this.#aggregates.routes(),
       startup: this.#aggregates.startup(),
       host: this.#aggregates.host(),
+      own: this.#aggregates.own(),
       since: this.#delay.since,
       ...(this.#libuv === undefined ? {} : { libuv: this.#libuv.stats() }),
     };
