@@ -11,7 +11,7 @@
 // the host's. The moment the stack was taken is read as detect-latency.mjs does (the stack
 // expression calls loopguard/otel's span reader; one registered here notes the time), and the
 // watchdog's count of debugger enables (Slot.DEBUGGER_ENABLES) is read around each block.
-import { readFileSync } from 'node:fs';
+import { openSync, readvSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { installVariant, loadLoopguard, VariantUnavailable } from './variants.mjs';
@@ -50,9 +50,21 @@ const enables = () => {
   const slots = globalThis[Symbol.for('loopguard.v1.heartbeat')];
   return slots instanceof Int32Array ? Atomics.load(slots, 15) : NaN;
 };
+// Opened once, read with readvSync: the sync-call wrapping (fs.openSync, fs.readSync,
+// fs.readFileSync) marks a native call in progress, which changes how the watchdog captures.
+let schedstat;
+try {
+  schedstat = openSync('/proc/thread-self/schedstat', 'r');
+} catch {
+  schedstat = undefined;
+}
+const statBuffer = Buffer.alloc(128);
+
 function waitedNs() {
+  if (schedstat === undefined) return NaN;
   try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
+    const length = readvSync(schedstat, [statBuffer], 0);
+    return Number(statBuffer.toString('latin1', 0, length).split(' ')[1]);
   } catch {
     return NaN;
   }

@@ -166,7 +166,7 @@ async function onStall(seq: number): Promise<void> {
       }),
     burst ? capture(seq) : undefined,
   ]);
-  const paused = burst ? early : data.http && mustWalk(quick) ? await walkOnceSure(seq) : undefined;
+  const paused = burst ? early : data.http && mustWalk(quick) ? await walkOnceSure(seq, () => stillUnnamed(seq)) : undefined;
   capturing = false;
   releaseSession();
   const stack = quick?.stillBlocked === true ? quick : undefined;
@@ -198,13 +198,38 @@ function mustWalk(quick: QuickCapture | undefined): boolean {
   return quick?.stillBlocked === true && !quick.routed && quick.context === undefined;
 }
 
-/** The request walk, once the block is sure to count; undefined when it ended before. */
-async function walkOnceSure(seq: number): Promise<Capture | undefined> {
+/**
+ * Before a walk that waited for the block to be sure: a stall seen before the handler ran (the
+ * host held the process, a middleware parsed a body) is often in the handler by now, whose frame
+ * names the route. A fresh quick stack (~1 ms) says so; it is posted as a later stack of the
+ * block, which is what the main thread reads the route from. True when the walk is still needed.
+ */
+async function stillUnnamed(seq: number): Promise<boolean> {
+  try {
+    const fresh = await capturer.quickStack(seq, stillBlocked(seq));
+    if (fresh === undefined || !fresh.stillBlocked) return false;
+    if (mustWalk(fresh)) return true;
+    const at = fresh.ranAt ?? Date.now();
+    if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(fresh.stackText, data.sourceMaps) ?? [], false);
+    send({ type: 'restack', seq, at, stackText: fresh.stackText, stackLate: false });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The request walk, once the block is sure to count; undefined when it ended before, or when
+ * `recheck` (asked only after a wait) finds the walk no longer needed.
+ */
+async function walkOnceSure(seq: number, recheck?: () => Promise<boolean>): Promise<Capture | undefined> {
   const blocked = stillBlocked(seq);
+  let waited = false;
   for (;;) {
     if (stopped || !blocked()) return undefined;
     const wait = msUntilSure(mainNow());
-    if (wait < 0) return capture(seq);
+    if (wait < 0) return waited && recheck !== undefined && !(await recheck()) ? undefined : capture(seq);
+    waited = true;
     await new Promise((resolve) => setTimeout(resolve, Math.min(wait + 1, data.pollInterval)));
   }
 }
