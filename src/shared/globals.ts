@@ -29,6 +29,12 @@ export const ERROR_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.erro
  */
 export const QUEUE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.queue`) as never;
 
+/**
+ * The key of the tag adapters store on request objects (request-tag.ts): a symbol, so that
+ * serialising or logging a request never shows it, shared so every copy reads the others' tags.
+ */
+export const REQUEST_TAG: unique symbol = Symbol.for(`loopguard.v${VERSION}.requestTag`) as never;
+
 type AnyFunction = (...args: never[]) => unknown;
 
 /** What modules other than the monitor (and other copies of loopguard) use of the running one. */
