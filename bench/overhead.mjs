@@ -34,7 +34,7 @@ function nodesOf(raw) {
     try {
       version = execFileSync(execPath, ['--version'], { encoding: 'utf8' }).trim();
     } catch (error) {
-      throw new RangeError(`BENCH_NODES: ${JSON.stringify(execPath)} does not run (${error.message})`);
+      throw new RangeError(`BENCH_NODES: ${JSON.stringify(execPath)} does not run (${error.message})`, { cause: error });
     }
     return { label: version, execPath };
   });
