@@ -63,6 +63,10 @@ interface RouterLayer {
 }
 
 const walked = new WeakMap<object, number>();
+// The app seen last and its length then: one app per process is the common case, and two
+// comparisons are cheaper than the WeakMap read every request would otherwise make.
+let lastMiddleware: unknown;
+let lastLength = -1;
 
 /**
  * Wrap the functions of every @koa/router route (not `router.use()` middleware) of `app`'s
@@ -73,7 +77,10 @@ const walked = new WeakMap<object, number>();
 function wrapKoaRoutes(app: { middleware?: unknown } | undefined): void {
   try {
     const middleware = app?.middleware;
-    if (!Array.isArray(middleware) || walked.get(middleware) === middleware.length) return;
+    if (!Array.isArray(middleware) || (middleware === lastMiddleware && middleware.length === lastLength)) return;
+    lastMiddleware = middleware;
+    lastLength = middleware.length;
+    if (walked.get(middleware) === middleware.length) return;
     walked.set(middleware, middleware.length);
     for (const fn of middleware as Array<{ router?: { stack?: unknown } }>) {
       const stack = fn?.router?.stack;
