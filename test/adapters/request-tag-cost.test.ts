@@ -85,7 +85,7 @@ describe('the request tag', () => {
 
   it('reads a class tag by its context keys only, its getters when the block is described', () => {
     const request = incoming('GET', '/orders/9?secret=1');
-    let route: string | undefined;
+    let route: string | undefined = undefined;
     class LateTag {
       constructor(readonly request: IncomingMessage) {}
       get route(): string | undefined {
