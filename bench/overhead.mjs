@@ -1,24 +1,53 @@
 // npm run bench:overhead — what does watching the event loop cost a service?
 // Prints, per service, CPU µs per request (measured inside the server) and req/s (autocannon)
-// for each variant as ratios to the bare service; then the watchdog's RSS cost and how long
-// after a block starts its stack is captured. Knobs (env):
+// for each variant as ratios to the bare service, one column pair per Node binary; then the
+// watchdog's RSS cost and how long after a block starts its stack is captured. Knobs (env):
 //   BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_REPS=3 BENCH_CONNECTIONS=10
-//   BENCH_SERVICES=http,fastify BENCH_VARIANTS=bare,loopguard,... BENCH_PARTS=throughput,rss,capture
+//   BENCH_SERVICES=http,express,fastify,nestjs (also nestjs-fastify, koa, hono)
+//   BENCH_VARIANTS=bare,loopguard,loopguard+adapter,loopguard+als,blocked-at (also loopguard+shed,
+//     loopguard+ctx, async_hooks) BENCH_PARTS=throughput,rss,capture
+//   BENCH_NODES=/path/to/node20,/path/to/node24 (the servers' Node binaries; default: this node)
 //   BENCH_RSS_REPS=5 BENCH_CAPTURE_BLOCKS=5 BENCH_CAPTURE_ROUNDS=3 BENCH_JSON=out.json (raw results)
 import os from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { VARIANTS, VARIANT_NOTES } from './overhead/variants.mjs';
+import { execFileSync } from 'node:child_process';
+import { DEFAULT_VARIANTS, VARIANTS, VARIANT_NOTES } from './overhead/variants.mjs';
 import { envList, envNumber, fixed, formatTable } from './overhead/lib.mjs';
 import { runThroughput } from './overhead/throughput.mjs';
 import { runRss, runCapture } from './overhead/memory-and-capture.mjs';
+
+const SERVICE_NAMES = {
+  http: 'node:http',
+  express: 'Express 5',
+  fastify: 'Fastify 5',
+  nestjs: 'NestJS 11 (Express platform)',
+  'nestjs-fastify': 'NestJS 11 (Fastify platform)',
+  koa: 'Koa 3 + @koa/router',
+  hono: 'Hono on @hono/node-server',
+};
+
+/** BENCH_NODES: paths of Node binaries the servers run on, each labelled with its version. */
+function nodesOf(raw) {
+  const paths = raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [process.execPath];
+  return paths.map((execPath) => {
+    let version;
+    try {
+      version = execFileSync(execPath, ['--version'], { encoding: 'utf8' }).trim();
+    } catch (error) {
+      throw new RangeError(`BENCH_NODES: ${JSON.stringify(execPath)} does not run (${error.message})`, { cause: error });
+    }
+    return { label: version, execPath };
+  });
+}
 
 const config = {
   duration: envNumber('BENCH_DURATION', 3, { min: 1 }),
   warmup: envNumber('BENCH_WARMUP', 1),
   reps: envNumber('BENCH_REPS', 3, { min: 1 }),
   connections: envNumber('BENCH_CONNECTIONS', 10, { min: 1 }),
-  services: envList('BENCH_SERVICES', ['http', 'fastify'], ['http', 'fastify']),
-  variants: envList('BENCH_VARIANTS', VARIANTS, VARIANTS),
+  services: envList('BENCH_SERVICES', ['http', 'express', 'fastify', 'nestjs'], Object.keys(SERVICE_NAMES)),
+  variants: envList('BENCH_VARIANTS', DEFAULT_VARIANTS, VARIANTS),
+  nodes: nodesOf(process.env.BENCH_NODES),
   parts: envList('BENCH_PARTS', ['throughput', 'rss', 'capture'], ['throughput', 'rss', 'capture']),
   rssReps: envNumber('BENCH_RSS_REPS', 5, { min: 1 }),
   captureBlocks: envNumber('BENCH_CAPTURE_BLOCKS', 5, { min: 1 }),
@@ -51,28 +80,39 @@ out.push(`Node ${host.node}, ${host.cpus} CPUs (${host.cpuModel}), ${host.memory
 out.push(`load average at start: ${loadBefore.map((l) => l.toFixed(2)).join(', ')}`);
 
 if (config.parts.includes('throughput')) {
-  log(`throughput: ${config.services.join(', ')} × ${config.variants.join(', ')}; ${config.reps} reps of ` +
-    `${config.warmup}s warm-up + ${config.duration}s at ${config.connections} connections, each variant between two bare runs`);
+  log(`throughput: ${config.nodes.map((n) => n.label).join(', ')} × ${config.services.join(', ')} × ${config.variants.join(', ')}; ` +
+    `${config.reps} reps of ${config.warmup}s warm-up + ${config.duration}s at ${config.connections} connections, each variant between two bare runs`);
   const results = await runThroughput(config, log);
   raw.throughput = results;
+  const labels = config.nodes.map((n) => n.label);
+  out.push('', `Servers on ${labels.join(', ')}; ${config.reps} reps of ${config.duration} s at ${config.connections} connections. ` +
+    'Each cell: CPU per request × bare (median of per-run ratios against the mean of the bare runs just before and after, min–max in brackets) / req/s × bare (median); ' +
+    'the bare row gives CPU µs per request and req/s (medians).');
   for (const service of config.services) {
-    const bare = results[service].bare;
+    const header = ['variant', ...labels.flatMap((label) => [`${label} CPU`, `${label} req/s`]), 'notes'];
     const rows = config.variants.map((variant) => {
-      const entry = results[service][variant];
-      if (entry.skipped) return [variant, 'skipped', '', '', '', ''];
-      return [
-        variant,
-        `${fixed(entry.cpu)} (${fixed(entry.cpuMin)}–${fixed(entry.cpuMax)})`,
-        times(entry.cpuRatio, entry.cpuRatios),
-        Math.round(entry.rps),
-        times(entry.rpsRatio, entry.rpsRatios),
-        [entry.reports && `${entry.reports} reports`, entry.logLines && `${entry.logLines} stderr lines`, entry.errors && `${entry.errors} errors`]
-          .filter(Boolean).join(', '),
-      ];
+      const cells = [variant];
+      const notes = [];
+      for (const label of labels) {
+        const entry = results[label][service][variant];
+        if (entry.skipped) {
+          cells.push('skipped', '');
+          continue;
+        }
+        if (variant === 'bare') {
+          cells.push(`${fixed(entry.cpu)} µs`, `${Math.round(entry.rps)}/s`);
+        } else {
+          cells.push(times(entry.cpuRatio, entry.cpuRatios), times(entry.rpsRatio));
+        }
+        const note = [entry.reports && `${entry.reports} reports`, entry.logLines && `${entry.logLines} stderr lines`, entry.errors && `${entry.errors} errors`]
+          .filter(Boolean).join(', ');
+        if (note) notes.push(labels.length > 1 ? `${label}: ${note}` : note);
+      }
+      cells.push(notes.join('; '));
+      return cells;
     });
-    out.push('', `${service === 'http' ? 'node:http' : 'Fastify 5'} — CPU µs per request (median, min–max) and req/s (median) of ${bare.runs.length} bare / ${config.reps} variant runs;`,
-      'ratios: median of each run against the mean of the bare runs just before and after it (min–max in brackets)');
-    out.push(formatTable(['variant', 'CPU µs/req', 'CPU ×bare', 'req/s', 'req/s ×bare', 'notes'], rows));
+    out.push('', `${SERVICE_NAMES[service]}`);
+    out.push(formatTable(header, rows));
   }
   out.push('', ...config.variants.map((v) => `- ${v}: ${VARIANT_NOTES[v]}`));
 }

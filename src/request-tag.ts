@@ -1,47 +1,90 @@
 /**
- * How a request is found while the main thread is paused, at no per-request cost.
+ * How a request is found while the main thread is paused, at almost no per-request cost.
  *
- * Adapters do not open an async context per request; they store the route on the request
- * object they already hold, as a plain non-enumerable property. While a block is under way
- * the watchdog walks the paused frames' scopes for request-like objects and calls
- * `describeRequest` on each (registered on globalThis, since evaluation on native frames
+ * Adapters do not open an async context per request; they store a tag on the node:http request
+ * behind the framework's request (or on the framework's object where there is none): one plain
+ * store under a symbol key, of an object made once per route, or of a one-field object whose
+ * prototype getters read the route from the request only when a block is described. While a
+ * block is under way the watchdog walks the paused frames' scopes for request-like objects and
+ * calls `describeRequest` on each (registered on globalThis, since evaluation on native frames
  * fails) to turn it into a BlockContext.
+ *
+ * Measured in-process (bench in BENCHMARKS.md, "The cost of the request tag"): the store is
+ * 30–60 ns a request; `Object.defineProperty` (non-enumerable) cost 250–900 ns, an object
+ * literal with a getter 450–2,000 ns, and the copy of descriptors this replaces 4–9 µs.
  */
 import type { BlockContext } from './types.js';
-import { ensureGlobal } from './shared/globals.js';
+import { ensureGlobal, REQUEST_TAG } from './shared/globals.js';
 
-/** The property adapters set on request objects. A string key: the inspector reads it cheaply. */
-const REQUEST_TAG = '__loopguard';
-
-/** What an adapter stores: a BlockContext whose values may be getters that find nothing yet. */
-export type RequestTag = { [K in keyof BlockContext]?: BlockContext[K] | undefined };
+// The tag's key is a symbol (globals.ts): JSON.stringify, Object.keys and for…in never see it,
+// so a request serialised or logged by the app looks as before.
+export { REQUEST_TAG };
 
 /**
- * Remember the route (and anything else) on a request object and on its raw node:http request.
- * Getters in `context` are kept as getters, not read now: a framework may only know the route
- * once routing has matched (Express's `req.route`, @koa/router's `ctx._matchedRoute`), so an
- * adapter passes `get route() {...}` and it is read when a block is described.
+ * What an adapter stores. Either a plain object (its own enumerable properties are copied when
+ * a block is described; a getter among them is read then), or an instance of a class whose
+ * `method`, `route`, `path` and `name` (fields or prototype getters) are read then: a class
+ * instance costs one small allocation per request, a literal with a getter ten times more.
  */
-export function tagRequest(request: object, context: RequestTag): void {
-  // Runs once per request in every adapter: no arrays or closures beyond the tag itself.
-  const descriptors = Object.getOwnPropertyDescriptors(context);
-  tagObject(request, descriptors);
-  const raw = rawRequestOf(request);
-  if (raw !== undefined) tagObject(raw, descriptors);
+export type RequestTag = { [K in keyof BlockContext]?: BlockContext[K] | undefined };
+
+/** A tag class's instance: these keys, as fields or prototype getters, are all that is read. */
+export interface RequestTagObject {
+  readonly method?: string | undefined;
+  readonly route?: string | undefined;
+  readonly path?: string | undefined;
+  readonly name?: string | undefined;
 }
 
-function tagObject(target: object, descriptors: PropertyDescriptorMap): void {
-  const existing = (target as Record<string, unknown>)[REQUEST_TAG] as BlockContext | undefined;
-  if (existing !== undefined) {
-    Object.defineProperties(existing, descriptors);
-  } else {
-    Object.defineProperty(target, REQUEST_TAG, {
-      value: Object.defineProperties({}, descriptors),
-      enumerable: false,
-      configurable: true,
-      writable: true,
-    });
+type Tagged = { [REQUEST_TAG]?: object | undefined };
+
+/** Two tags on one request (two adapters, or a tag added to one a framework set): the later wins per key. */
+class MergedTag {
+  constructor(
+    readonly earlier: object,
+    readonly later: object,
+  ) {}
+}
+
+/**
+ * Tag the node:http request `raw` (or any object the walk may find) with `tag`. One plain
+ * property store; a second tag on the same object is kept beside the first, not over it.
+ */
+export function tagNodeRequest(raw: object, tag: RequestTag | RequestTagObject): void {
+  const target = raw as Tagged;
+  const existing = target[REQUEST_TAG];
+  target[REQUEST_TAG] = existing === undefined || existing === tag ? tag : new MergedTag(existing, tag);
+}
+
+/**
+ * Tag a framework's request object: the tag goes on the node:http request behind it when there
+ * is one (Fastify's `request.raw`, Koa's `ctx.req`, Hono's `c.env.incoming`), since
+ * describeRequest reaches that from either object, else on `request` itself. Adapters that
+ * know where the raw request is call {@link tagNodeRequest} directly.
+ */
+export function tagRequest(request: object, tag: RequestTag | RequestTagObject): void {
+  tagNodeRequest(rawRequestOf(request) ?? request, tag);
+}
+
+const TAG_KEYS = ['method', 'route', 'path', 'name'] as const;
+
+/** A tag's values, getters read now. */
+function readTag(tag: unknown): BlockContext | undefined {
+  if (tag === null || typeof tag !== 'object') return undefined;
+  if (tag instanceof MergedTag) return { ...readTag(tag.earlier), ...readTag(tag.later) };
+  const prototype = Object.getPrototypeOf(tag) as unknown;
+  if (prototype === Object.prototype || prototype === null) return { ...(tag as BlockContext) };
+  // A class instance: only the context's own keys, never its fields (the request it reads from).
+  const out: BlockContext = {};
+  for (const key of TAG_KEYS) {
+    try {
+      const value = (tag as BlockContext)[key];
+      if (value !== undefined) out[key] = value;
+    } catch {
+      // a throwing getter names nothing; the method and path from the request stay
+    }
   }
+  return out;
 }
 
 /** The node:http IncomingMessage behind a framework request object (Fastify, Koa, Hono), if any. */
@@ -77,17 +120,19 @@ export function pathOf(url: string): string {
 export function describeRequest(value: unknown): BlockContext | undefined {
   try {
     if (value === null || typeof value !== 'object') return undefined;
-    const tag = (value as Record<string, unknown>)[REQUEST_TAG] as BlockContext | undefined;
-    const raw = isIncomingMessage(value) ? value : rawRequestOf(value);
-    const rawTag =
-      raw === undefined ? undefined : ((raw as Record<string, unknown>)[REQUEST_TAG] as BlockContext | undefined);
-    if (tag === undefined && raw === undefined) return undefined;
+    // Fastify's request and Koa's ctx look like an IncomingMessage themselves (method, url,
+    // headers) but the tag is on the one behind them; their own url is read as before.
+    const raw = rawRequestOf(value);
+    const source = isIncomingMessage(value) ? value : raw;
+    const tag = readTag((value as Tagged)[REQUEST_TAG]);
+    const rawTag = raw === undefined ? undefined : readTag((raw as Tagged)[REQUEST_TAG]);
+    if (tag === undefined && source === undefined) return undefined;
     const context: BlockContext = {};
-    if (raw !== undefined) {
-      const { method, url } = raw as { method: string; url: string };
+    if (source !== undefined) {
+      const { method, url } = source as { method: string; url: string };
       context.method = method;
       // Express rewrites req.url inside mounted routers; originalUrl is the full path.
-      const original = (raw as { originalUrl?: unknown }).originalUrl;
+      const original = (source as { originalUrl?: unknown }).originalUrl;
       context.path = pathOf(typeof original === 'string' ? original : url);
     }
     return { ...context, ...rawTag, ...tag };

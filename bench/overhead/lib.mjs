@@ -33,8 +33,8 @@ export function envList(name, fallback, known) {
  * Fork a fixture with an IPC channel; stderr is collected (a tool that logs under load pays for
  * it, and the table says how many lines it wrote). Rejects if the child dies before `settle`.
  */
-export function forkFixture(file, args, { execArgv = [], timeoutMs = 30000 } = {}) {
-  const child = fork(file, args, { execArgv, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+export function forkFixture(file, args, { execArgv = [], timeoutMs = 30000, execPath = process.execPath } = {}) {
+  const child = fork(file, args, { execArgv, execPath, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => { stderr += chunk; });

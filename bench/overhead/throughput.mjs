@@ -9,8 +9,8 @@ function load(url, { connections, seconds }) {
   return autocannon({ url, connections, duration: seconds, pipelining: 1 });
 }
 
-async function runOnce(service, variant, config) {
-  const fixture = forkFixture(serverFile, [service, variant]);
+async function runOnce(service, variant, config, node) {
+  const fixture = forkFixture(serverFile, [service, variant], { execPath: node?.execPath, timeoutMs: 60000 });
   try {
     const ready = await fixture.next('ready', 'unavailable');
     if (ready.type === 'unavailable') return { unavailable: ready.reason };
@@ -53,63 +53,75 @@ function schedule(variants, rep) {
 }
 
 /**
- * Runs every (service, variant) `reps` times. Returns
- * { [service]: { [variant]: { runs, cpu, rps, cpuRatio, rpsRatio, ... } } } where the ratios are
- * medians of per-run ratios to the neighbouring bare runs.
+ * Runs every (node, service, variant) `reps` times. Returns
+ * { [node label]: { [service]: { [variant]: { runs, cpu, rps, cpuRatio, rpsRatio, ... } } } } where
+ * the ratios are medians of per-run ratios to the neighbouring bare runs of the same Node and
+ * service. `config.nodes` is a list of { label, execPath }: the servers run on that binary, the
+ * load generator always on the driver's own Node.
  */
 export async function runThroughput(config, log) {
   const results = {};
-  for (const service of config.services) {
-    results[service] = {};
-    for (const variant of config.variants) results[service][variant] = { runs: [], cpuRatios: [], rpsRatios: [] };
+  for (const node of config.nodes) {
+    results[node.label] = {};
+    for (const service of config.services) {
+      results[node.label][service] = {};
+      for (const variant of config.variants) results[node.label][service][variant] = { runs: [], cpuRatios: [], rpsRatios: [] };
+    }
   }
+  // Keyed by node, service and variant: a variant may exist for one service only (shed, ctx).
   const skipped = new Map();
   // One unrecorded run first: the first run of a sitting comes out slow (autocannon in this
   // process is not yet optimised, so it offers less load and the server batches less).
-  await runOnce(config.services[0], 'bare', config);
+  await runOnce(config.services[0], 'bare', config, config.nodes[0]);
   for (let rep = 0; rep < config.reps; rep += 1) {
-    for (const service of config.services) {
-      const sequence = [];
-      for (const variant of schedule(config.variants, rep)) {
-        // A skipped variant leaves two bare runs side by side: one is enough.
-        if (skipped.has(variant) || (variant === 'bare' && sequence.at(-1)?.variant === 'bare')) continue;
-        const run = await runOnce(service, variant, config);
-        if (run.unavailable) {
-          skipped.set(variant, run.unavailable);
-          log(`  ${variant}: skipped — ${run.unavailable}`);
-          continue;
+    for (const node of config.nodes) {
+      for (const service of config.services) {
+        const sequence = [];
+        const key = (variant) => `${node.label}|${service}|${variant}`;
+        for (const variant of schedule(config.variants, rep)) {
+          // A skipped variant leaves two bare runs side by side: one is enough.
+          if (skipped.has(key(variant)) || (variant === 'bare' && sequence.at(-1)?.variant === 'bare')) continue;
+          const run = await runOnce(service, variant, config, node);
+          if (run.unavailable) {
+            skipped.set(key(variant), run.unavailable);
+            log(`  ${node.label} ${service} ${variant}: skipped — ${run.unavailable}`);
+            continue;
+          }
+          sequence.push({ variant, run });
+          results[node.label][service][variant].runs.push(run);
+          log(`  rep ${rep + 1}/${config.reps} ${node.label.padEnd(8)} ${service.padEnd(14)} ${variant.padEnd(17)} ` +
+            `${run.cpuPerRequestUs.toFixed(1).padStart(8)} µs/req ${Math.round(run.requestsPerSecond).toString().padStart(6)} req/s` +
+            (run.errors ? ` errors=${run.errors}` : '') + (run.blocks ? ` reports=${run.blocks}` : '') +
+            (run.logLines ? ` stderr-lines=${run.logLines} (${JSON.stringify(run.stderr.split('\n')[0].slice(0, 100))})` : ''));
         }
-        sequence.push({ variant, run });
-        results[service][variant].runs.push(run);
-        log(`  rep ${rep + 1}/${config.reps} ${service.padEnd(7)} ${variant.padEnd(13)} ` +
-          `${run.cpuPerRequestUs.toFixed(1).padStart(8)} µs/req ${Math.round(run.requestsPerSecond).toString().padStart(6)} req/s` +
-          (run.errors ? ` errors=${run.errors}` : '') + (run.blocks ? ` reports=${run.blocks}` : '') +
-          (run.logLines ? ` stderr-lines=${run.logLines} (${JSON.stringify(run.stderr.split('\n')[0].slice(0, 100))})` : ''));
+        sequence.forEach(({ variant, run }, index) => {
+          if (variant === 'bare') return;
+          const neighbours = [sequence[index - 1], sequence[index + 1]].filter((s) => s?.variant === 'bare').map((s) => s.run);
+          if (neighbours.length === 0) return;
+          const mean = (field) => neighbours.reduce((sum, r) => sum + r[field], 0) / neighbours.length;
+          results[node.label][service][variant].cpuRatios.push(run.cpuPerRequestUs / mean('cpuPerRequestUs'));
+          results[node.label][service][variant].rpsRatios.push(run.requestsPerSecond / mean('requestsPerSecond'));
+        });
       }
-      sequence.forEach(({ variant, run }, index) => {
-        if (variant === 'bare') return;
-        const neighbours = [sequence[index - 1], sequence[index + 1]].filter((s) => s?.variant === 'bare').map((s) => s.run);
-        if (neighbours.length === 0) return;
-        const mean = (key) => neighbours.reduce((sum, r) => sum + r[key], 0) / neighbours.length;
-        results[service][variant].cpuRatios.push(run.cpuPerRequestUs / mean('cpuPerRequestUs'));
-        results[service][variant].rpsRatios.push(run.requestsPerSecond / mean('requestsPerSecond'));
-      });
     }
   }
-  for (const service of config.services) {
-    for (const variant of config.variants) {
-      const entry = results[service][variant];
-      if (skipped.has(variant)) { entry.skipped = skipped.get(variant); continue; }
-      const cpus = entry.runs.map((r) => r.cpuPerRequestUs);
-      entry.cpu = median(cpus);
-      entry.cpuMin = Math.min(...cpus);
-      entry.cpuMax = Math.max(...cpus);
-      entry.rps = median(entry.runs.map((r) => r.requestsPerSecond));
-      entry.cpuRatio = variant === 'bare' ? 1 : median(entry.cpuRatios);
-      entry.rpsRatio = variant === 'bare' ? 1 : median(entry.rpsRatios);
-      entry.errors = entry.runs.reduce((sum, r) => sum + r.errors, 0);
-      entry.reports = entry.runs.reduce((sum, r) => sum + r.blocks, 0);
-      entry.logLines = entry.runs.reduce((sum, r) => sum + r.logLines, 0);
+  for (const node of config.nodes) {
+    for (const service of config.services) {
+      for (const variant of config.variants) {
+        const entry = results[node.label][service][variant];
+        const reason = skipped.get(`${node.label}|${service}|${variant}`);
+        if (reason !== undefined) { entry.skipped = reason; continue; }
+        const cpus = entry.runs.map((r) => r.cpuPerRequestUs);
+        entry.cpu = median(cpus);
+        entry.cpuMin = Math.min(...cpus);
+        entry.cpuMax = Math.max(...cpus);
+        entry.rps = median(entry.runs.map((r) => r.requestsPerSecond));
+        entry.cpuRatio = variant === 'bare' ? 1 : median(entry.cpuRatios);
+        entry.rpsRatio = variant === 'bare' ? 1 : median(entry.rpsRatios);
+        entry.errors = entry.runs.reduce((sum, r) => sum + r.errors, 0);
+        entry.reports = entry.runs.reduce((sum, r) => sum + r.blocks, 0);
+        entry.logLines = entry.runs.reduce((sum, r) => sum + r.logLines, 0);
+      }
     }
   }
   return results;

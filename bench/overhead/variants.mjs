@@ -12,12 +12,16 @@ const distUrl = process.env.BENCH_LOOPGUARD_MODULE
   : new URL('../../dist/index.js', import.meta.url);
 
 /** Variant names in the order the tables list them; `bare` is the baseline. */
-export const VARIANTS = ['bare', 'loopguard', 'loopguard+adapter', 'loopguard+shed', 'loopguard+ctx', 'async_hooks', 'blocked-at'];
+export const VARIANTS = ['bare', 'loopguard', 'loopguard+adapter', 'loopguard+als', 'loopguard+shed', 'loopguard+ctx', 'async_hooks', 'blocked-at'];
+
+/** What `npm run bench` measures unless BENCH_VARIANTS says otherwise (issue 8, point 8). */
+export const DEFAULT_VARIANTS = ['bare', 'loopguard', 'loopguard+adapter', 'loopguard+als', 'blocked-at'];
 
 export const VARIANT_NOTES = {
   bare: 'nothing installed',
   loopguard: 'startMonitor() with its defaults (stderr captured; lines counted)',
-  'loopguard+adapter': "startMonitor() + the service's adapter: loopguard/fastify's plugin (route frames: one extra promise per async request) or loopguard/http's wrap()",
+  'loopguard+adapter': "startMonitor() + the service's adapter, registered before the routes: loopguard/express's and loopguard/koa's and loopguard/hono's middleware, loopguard/fastify's plugin, LoopguardModule.forRoot() (loopguard/nestjs), loopguard/http's wrap() (a sync listener: no route frame, no tag)",
+  'loopguard+als': 'loopguard+adapter and one AsyncLocalStorage.run({ method, path }, …) per request, entered first (middleware, onRequest hook, or around the listener)',
   'loopguard+shed': "startMonitor() + the service's shed({ maxDelay: 200, maxUtilization: 0.99, window: 5000, health: '/health' }) (loopguard/http's guard or loopguard/fastify's plugin), never tripping",
   'loopguard+ctx': 'startMonitor() + withContext({ method, path }) per request (AsyncLocalStorage)',
   async_hooks: 'an empty async_hooks.createHook({ init, before, after, destroy }).enable()',
@@ -60,6 +64,7 @@ export async function installVariant(variant, monitorOptions = {}) {
     }
     case 'loopguard':
     case 'loopguard+adapter':
+    case 'loopguard+als':
     case 'loopguard+shed':
     case 'loopguard+ctx': {
       const loopguard = await loadLoopguard();

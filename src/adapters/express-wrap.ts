@@ -2,7 +2,7 @@
  * Putting every Express route handler inside a named route frame (shared/route-frames.ts), so
  * blocks after `await`s are attributed. Express has no hook for routes being added, so the
  * router tree of the app is walked from the loopguard middleware: on the first request, and
- * again whenever the app's own router has gained layers since (one WeakMap read per request).
+ * again whenever the app's own router has gained layers since (two comparisons per request).
  * Only route layers are wrapped (`app.get(...)`, `router.post(...)`), never `app.use()`
  * middleware, and each only once: a wrapped handle is recognised and left alone.
  * A route added to an already-mounted sub-router after the first request is not seen.
@@ -25,6 +25,10 @@ interface ExpressApp {
 
 const MAX_DEPTH = 16;
 const walked = new WeakMap<object, number>();
+// The app seen last and its length then: one app per process is the common case, and two
+// comparisons are cheaper than the WeakMap read every request would otherwise make.
+let lastStack: unknown;
+let lastLength = -1;
 
 /** Wrap the route handlers of `app` not wrapped yet; cheap when nothing changed. */
 export function wrapExpressRoutes(app: unknown): void {
@@ -32,7 +36,10 @@ export function wrapExpressRoutes(app: unknown): void {
     const holder = app as ExpressApp | undefined;
     // Express 4 keeps the root router in app._router; Express 5 in app.router.
     const stack = (holder?._router ?? holder?.router)?.stack;
-    if (!Array.isArray(stack) || walked.get(stack) === stack.length) return;
+    if (!Array.isArray(stack) || (stack === lastStack && stack.length === lastLength)) return;
+    lastStack = stack;
+    lastLength = stack.length;
+    if (walked.get(stack) === stack.length) return;
     walked.set(stack, stack.length);
     walk(stack as StackLayer[], 0);
   } catch {

@@ -5,7 +5,7 @@
  * Only types come from express, so importing this module loads no framework.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { pathOf, tagRequest } from '../request-tag.js';
+import { pathOf, tagNodeRequest } from '../request-tag.js';
 import { expressRoutePattern } from './express-route.js';
 import { wrapExpressRoutes } from './express-wrap.js';
 import { checkOffloadFunction, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
@@ -27,8 +27,24 @@ export type { OffloadInput } from './offload.js';
 export { expressRoutePattern as routePattern } from './express-route.js';
 
 /**
+ * The tag on an Express request (request-tag.ts): one small object per request; its getters
+ * run only while a block is described. Read at block time: req.route is set only once a route
+ * matched, and req.baseUrl is the mount path of the router that is running then (it changes as
+ * routers nest).
+ */
+class ExpressTag {
+  constructor(readonly req: Request) {}
+  get method(): string {
+    return this.req.method;
+  }
+  get route(): string | undefined {
+    return expressRoutePattern(this.req);
+  }
+}
+
+/**
  * Middleware that lets the monitor name the route a block happened in. Mount it first:
- * `app.use(loopguard())`. It adds no async context; it stores a getter on `req` that the
+ * `app.use(loopguard())`. It adds no async context; it stores a tag on `req` whose getter the
  * monitor reads only while describing a block. The app's route handlers are put, once each,
  * inside a frame named after their route, so a block after any `await` chain below a handler
  * still names its route (express-wrap.ts).
@@ -36,14 +52,8 @@ export { expressRoutePattern as routePattern } from './express-route.js';
 export function loopguard(): RequestHandler {
   return function loopguardMiddleware(req: Request, _res: Response, next: NextFunction): void {
     wrapExpressRoutes(req.app);
-    tagRequest(req, {
-      method: req.method,
-      // Read at block time: req.route is set only once a route matched, and req.baseUrl is
-      // the mount path of the router that is running then (it changes as routers nest).
-      get route() {
-        return expressRoutePattern(req);
-      },
-    });
+    // Express's req is the node:http request itself.
+    tagNodeRequest(req, new ExpressTag(req));
     next();
   };
 }

@@ -11,7 +11,7 @@ import type {
   FastifyRequest,
   RouteHandlerMethod,
 } from 'fastify';
-import { tagFastifyRequest, wrapFastifyRoute } from './fastify-hooks.js';
+import { wrapFastifyRoute } from './fastify-hooks.js';
 import { checkOffloadFunction, cloneable, jsonOf, plainHeaders, type OffloadFunction, type OffloadInput } from './offload.js';
 import { pathOf } from '../request-tag.js';
 import { Shedder, type ShedOptions } from '../telemetry/shed.js';
@@ -31,9 +31,9 @@ export type { ShedOptions } from '../telemetry/shed.js';
 export type { OffloadInput } from './offload.js';
 
 function loopguardPlugin(fastify: FastifyInstance, _options: unknown, done: (error?: Error) => void): void {
-  fastify.addHook('onRequest', tagFastifyRequest);
-  // Each route's handler runs inside a frame named after the route, wrapped once as the route
-  // is added (fastify-hooks.ts); routes added before the plugin was registered are not seen.
+  // Each route's handler runs inside a frame named after the route, and the route's own
+  // onRequest hook tags the request, both set once as the route is added (fastify-hooks.ts);
+  // routes added before the plugin was registered are not seen.
   fastify.addHook('onRoute', wrapFastifyRoute);
   done();
 }

@@ -6,7 +6,7 @@
  * Only types come from hono, so importing this module loads no framework.
  */
 import type { Context, Handler, MiddlewareHandler, Next } from 'hono';
-import { tagRequest } from '../request-tag.js';
+import { tagNodeRequest } from '../request-tag.js';
 import { routeAwaiter, type RouteEntry } from '../shared/route-frames.js';
 import { callInRequest } from '../shared/request-context.js';
 import {
@@ -37,9 +37,24 @@ export type { ShedOptions } from '../telemetry/shed.js';
 export type { OffloadInput } from './offload.js';
 
 /**
+ * The tag on a Hono request (request-tag.ts), stored on the node:http request (`c.env.incoming`)
+ * where there is one, else on `c`; the monitor reaches it from either. Read at block time:
+ * routePath names the handler running then, not this middleware.
+ */
+class HonoTag {
+  constructor(readonly c: Context) {}
+  get method(): string {
+    return this.c.req.method;
+  }
+  get route(): string | undefined {
+    return routePattern(this.c);
+  }
+}
+
+/**
  * Middleware that lets the monitor name the route a block happened in. Mount it first:
- * `app.use(loopguard())`. It adds no async context; it stores a getter on `c` (and on the
- * node:http request) that the monitor reads only while describing a block.
+ * `app.use(loopguard())`. It adds no async context; it stores a tag on the node:http request
+ * (or on `c`) whose getter the monitor reads only while describing a block.
  *
  * Hono has matched the request before its middleware runs, so the route is known here: the
  * rest of the chain is awaited inside a frame named after that route (made once per route,
@@ -48,13 +63,8 @@ export type { OffloadInput } from './offload.js';
  */
 export function loopguard(): MiddlewareHandler {
   return function loopguardMiddleware(c: Context, next: Next): Promise<void> {
-    tagRequest(c, {
-      method: c.req.method,
-      // Read at block time: routePath names the handler running then, not this middleware.
-      get route() {
-        return routePattern(c);
-      },
-    });
+    const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+    tagNodeRequest(typeof incoming === 'object' && incoming !== null ? incoming : c, new HonoTag(c));
     const route = awaiterOf(c);
     if (route === undefined) return next();
     // The chain runs in a per-request context where that is on (shared/request-context.ts).

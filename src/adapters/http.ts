@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkFunction, checkOptionsObject } from '../shared/validate.js';
-import { pathOf, tagRequest, type RequestTag } from '../request-tag.js';
+import { pathOf, tagNodeRequest } from '../request-tag.js';
 import { isThenable, requestSlot } from '../shared/route-frames.js';
 import { callInRequest, requestContextsOn } from '../shared/request-context.js';
 import {
@@ -45,6 +45,28 @@ export interface WrapOptions {
 
 type Listener<Req extends IncomingMessage, Res extends ServerResponse> = (req: Req, res: Res) => unknown;
 
+/**
+ * The tag of a request whose route the app names (request-tag.ts): read only while a block is
+ * described; a throwing route function must not break the description. Without a route
+ * function nothing is stored: the monitor reads the method and path from the request itself.
+ */
+class RouteTag {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly routeOf: NonNullable<WrapOptions['route']>,
+  ) {}
+  get method(): string | undefined {
+    return this.req.method;
+  }
+  get route(): string | undefined {
+    try {
+      return this.routeOf(this.req);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 /** Tag every request `listener` receives so blocks inside it name the method (and route). */
 export function wrap<Req extends IncomingMessage, Res extends ServerResponse>(
   listener: Listener<Req, Res>,
@@ -54,21 +76,7 @@ export function wrap<Req extends IncomingMessage, Res extends ServerResponse>(
   checkOptionsObject('options', options, ['route']);
   const route = options.route === undefined ? undefined : checkFunction<NonNullable<WrapOptions['route']>>('route', options.route);
   const wrapped = function (this: unknown, req: Req, res: Res): unknown {
-    const context: RequestTag =
-      route === undefined
-        ? { method: req.method }
-        : {
-            method: req.method,
-            // Read at block time; a throwing route function must not break the description.
-            get route() {
-              try {
-                return route(req);
-              } catch {
-                return undefined;
-              }
-            },
-          };
-    tagRequest(req, context);
+    if (route !== undefined) tagNodeRequest(req, new RouteTag(req, route));
     // In a per-request context where that is on (shared/request-context.ts): the path (and
     // route) are read now, which only that costs.
     const result = requestContextsOn()

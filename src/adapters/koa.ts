@@ -5,7 +5,7 @@
  * Only types come from koa, so importing this module loads no framework.
  */
 import type { Context, Middleware, Next } from 'koa';
-import { tagRequest } from '../request-tag.js';
+import { tagNodeRequest } from '../request-tag.js';
 import { isRouteWrapped, wrapRouteHandler } from '../shared/route-frames.js';
 import { checkOffloadFunction, jsonOf, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
 import { Shedder, type ShedOptions } from '../telemetry/shed.js';
@@ -27,22 +27,31 @@ export type { OffloadInput } from './offload.js';
 type RoutedContext = Context & { _matchedRoute?: unknown; routerPath?: unknown; params?: Record<string, string> };
 
 /**
+ * The tag on a Koa request (request-tag.ts), stored on `ctx.req`, from which the monitor
+ * reaches it whether a frame holds `ctx` or only the node:http request. Read at block time:
+ * @koa/router sets the matched pattern only once it has routed.
+ */
+class KoaTag {
+  constructor(readonly ctx: Context) {}
+  get method(): string {
+    return this.ctx.method;
+  }
+  get route(): string | undefined {
+    return routePattern(this.ctx);
+  }
+}
+
+/**
  * Middleware that lets the monitor name the route a block happened in. Mount it first:
- * `app.use(loopguard())`. It adds no async context; it stores a getter on `ctx` (and on
- * `ctx.req`) that the monitor reads only while describing a block. The @koa/router routes
+ * `app.use(loopguard())`. It adds no async context; it stores a tag on `ctx.req` whose getter
+ * the monitor reads only while describing a block. The @koa/router routes
  * of the app are put, once each, inside a frame named after their route, so a block after any
  * `await` chain below a handler still names its route.
  */
 export function loopguard(): Middleware {
   return function loopguardMiddleware(ctx: Context, next: Next): Promise<unknown> {
     wrapKoaRoutes(ctx.app);
-    tagRequest(ctx, {
-      method: ctx.method,
-      // Read at block time: @koa/router sets the matched pattern only once it has routed.
-      get route() {
-        return routePattern(ctx);
-      },
-    });
+    tagNodeRequest(ctx.req, new KoaTag(ctx));
     return next();
   };
 }
@@ -54,6 +63,10 @@ interface RouterLayer {
 }
 
 const walked = new WeakMap<object, number>();
+// The app seen last and its length then: one app per process is the common case, and two
+// comparisons are cheaper than the WeakMap read every request would otherwise make.
+let lastMiddleware: unknown;
+let lastLength = -1;
 
 /**
  * Wrap the functions of every @koa/router route (not `router.use()` middleware) of `app`'s
@@ -64,7 +77,10 @@ const walked = new WeakMap<object, number>();
 function wrapKoaRoutes(app: { middleware?: unknown } | undefined): void {
   try {
     const middleware = app?.middleware;
-    if (!Array.isArray(middleware) || walked.get(middleware) === middleware.length) return;
+    if (!Array.isArray(middleware) || (middleware === lastMiddleware && middleware.length === lastLength)) return;
+    lastMiddleware = middleware;
+    lastLength = middleware.length;
+    if (walked.get(middleware) === middleware.length) return;
     walked.set(middleware, middleware.length);
     for (const fn of middleware as Array<{ router?: { stack?: unknown } }>) {
       const stack = fn?.router?.stack;

@@ -26,7 +26,7 @@ import { checkOptionsObject } from '../shared/validate.js';
 import { sendNode, Shedder, type ShedOptions } from '../telemetry/shed.js';
 import type { MonitorOptions } from '../types.js';
 import { loopguard as expressMiddleware } from './express.js';
-import { tagFastifyRequest, wrapFastifyRoute } from './fastify-hooks.js';
+import { wrapFastifyRoute } from './fastify-hooks.js';
 
 /** The token of the provider that hooks the platform (created eagerly by Nest). */
 const SETUP = 'LOOPGUARD_NESTJS_SETUP';
@@ -102,7 +102,6 @@ function hookPlatform(host: HttpAdapterHost, shedder: Shedder | undefined): true
       }) as unknown as (...args: never[]) => unknown);
     }
     fastify.addHook('onRoute', wrapFastifyRoute as (...args: never[]) => unknown);
-    fastify.addHook('onRequest', tagFastifyRequest as unknown as (...args: never[]) => unknown);
   }
   // Another platform (or a standalone application context): nothing to hook, no error.
   return true;

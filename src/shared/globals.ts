@@ -40,6 +40,12 @@ export const TASK_CONTEXT: unique symbol = Symbol.for(`loopguard.v${VERSION}.tas
 /** The brand on the per-request context stores (shared/request-context.ts): a store of any copy is recognised. */
 export const REQUEST_STORE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.requestStore`) as never;
 
+/**
+ * The key of the tag adapters store on request objects (request-tag.ts): a symbol, so that
+ * serialising or logging a request never shows it, shared so every copy reads the others' tags.
+ */
+export const REQUEST_TAG: unique symbol = Symbol.for(`loopguard.v${VERSION}.requestTag`) as never;
+
 type AnyFunction = (...args: never[]) => unknown;
 
 /** What modules other than the monitor (and other copies of loopguard) use of the running one. */
