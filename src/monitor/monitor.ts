@@ -69,14 +69,14 @@ class LoopMonitor implements InternalMonitor {
     this.#options = options;
     this.threshold = options.threshold;
     this.#reporter = new Reporter(options.log, options.dedupe);
-    // The sampler and the probe run one-second timers: made in the same millisecond (before the
-    // watchdog is spawned, which takes several), they fall due together and wake an idle loop
-    // once a second between them, not twice (measured: +2.4 wake-ups a second when apart).
-    this.#delay = new DelaySampler();
+    // The sampler and the probe have no timers of their own: the heartbeat calls them once a
+    // second, in a beat (onSecond below), so they cost an idle loop no wake-up of their own.
+    this.#delay = new DelaySampler(false);
     this.#libuv = options.libuv
       ? new LibuvProbe({
           threshold: options.threshold,
           onSaturated: (waitMs) => this.#reporter.warn(...libuvWarning(waitMs)),
+          ownTimer: false,
         })
       : undefined;
     // The watchdog reads both through globalThis while the main thread is paused.
@@ -108,6 +108,11 @@ class LoopMonitor implements InternalMonitor {
       onStall: (stall) => {
         this.#delay.recordBlock(stall.duration);
         this.#assembler.onStall(stall);
+      },
+      onSecond: () => {
+        // The probe first: its work item's completion may then come while the loop is still awake.
+        this.#libuv?.tick();
+        this.#delay.sample();
       },
       onLateness: (ms) => {
         this.#delay.recordLateness(ms);
