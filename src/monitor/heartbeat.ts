@@ -97,8 +97,8 @@ export class Heartbeat {
    * on a small VM, BENCHMARKS.md "Idle cost"), and the watchdog wakes once per beat too, so an
    * idle loop beats as rarely as the watchdog allows: it takes a stack once the beat is a
    * threshold old (plus its look margin, watchdog/thread/entry.ts), so the beat must come
-   * within that, with room for a timer that runs late: 0.9 threshold leaves 22 ms at the
-   * default (90 + 22 = 100 + 12).
+   * within that, with room for a timer that runs late: 0.9 threshold leaves 16 ms at the
+   * default (90 + 16 = 100 + 6).
    */
   readonly slowInterval: number;
   readonly #shared = new Int32Array(new SharedArrayBuffer(SLOT_COUNT * Int32Array.BYTES_PER_ELEMENT));
