@@ -81,8 +81,9 @@ describe('the cause of a block', () => {
     }
   });
 
-  async function stopped(scenario: string, ms: number): Promise<BlockEvent> {
+  async function stopped(scenario: string, ms: number, idleFirst = 0): Promise<BlockEvent> {
     const running = await start(scenario);
+    if (idleFirst > 0) await new Promise((resolve) => setTimeout(resolve, idleFirst));
     running.child.kill('SIGSTOP');
     await new Promise((resolve) => setTimeout(resolve, ms));
     running.child.kill('SIGCONT');
@@ -104,7 +105,11 @@ describe('the cause of a block', () => {
   });
 
   it.skipIf(process.platform === 'win32')('is host for a stopped process with no watchdog thread (stacks: false), from the loop alone', async () => {
-    const event = await stopped('idle-unwatched', 600);
+    // Not at the moment it printed 'ready': on a loaded host the process is often still off the
+    // CPU after that write, runnable, and a stop then is busy time to the loop, which only the
+    // watchdog's gap can tell from the app's (measured at load 14: 3 of 5 'unknown' stopped at
+    // once, 5 of 5 'host' 150 ms later). This case is the loop's own evidence: an idle loop.
+    const event = await stopped('idle-unwatched', 600, 150);
     expect(event.cause).toBe('host');
     expect(event.site).toBe('<unknown>');
   });
