@@ -35,6 +35,11 @@ export interface InternalMonitor extends Monitor, SharedMonitor {
   readonly ready: Promise<void>;
   /** Resolves after the next heartbeat, once every block seen by then has been emitted. */
   settled(): Promise<void>;
+  /**
+   * Call `listener` once a second, from the heartbeat (after the timeline's point for that
+   * second), instead of a timer of its own: the CLI stream's figures. Returns the unsubscribe.
+   */
+  everySecond(listener: () => void): () => void;
 }
 
 const NATIVE_INDEX = new Map(NATIVE_CALLS.map((call, index) => [call, index + 1]));
@@ -53,6 +58,7 @@ class LoopMonitor implements InternalMonitor {
   readonly #syncCalls: SyncCallsHandle;
   readonly #libuv: LibuvProbe | undefined;
   #nextBeat: Array<() => void> = [];
+  #everySecond: Array<() => void> = [];
   #markReady: () => void = () => undefined;
   #stopped = false;
   #flushedAtExit = false;
@@ -113,6 +119,13 @@ class LoopMonitor implements InternalMonitor {
         // The probe first: its work item's completion may then come while the loop is still awake.
         this.#libuv?.tick();
         this.#delay.sample();
+        for (const listener of this.#everySecond) {
+          try {
+            listener();
+          } catch {
+            // one listener's failure is its own
+          }
+        }
       },
       onLateness: (ms) => {
         this.#delay.recordLateness(ms);
@@ -252,6 +265,13 @@ class LoopMonitor implements InternalMonitor {
     } catch {
       // An error thrown from an 'exit' listener would change the exit code: the block is lost instead.
     }
+  }
+
+  everySecond(listener: () => void): () => void {
+    this.#everySecond.push(listener);
+    return () => {
+      this.#everySecond = this.#everySecond.filter((entry) => entry !== listener);
+    };
   }
 
   settled(): Promise<void> {
