@@ -88,6 +88,8 @@ export function inspectorUnavailableReason(): string | undefined {
 const SLOW_AFTER = 1000;
 /** ms between two onSecond calls (on average: each waits for the first beat after it is due). */
 const SECOND = 1000;
+/** ms an idle loop keeps the roomier slow beat after one came late (heartbeat.ts #beat). */
+const LATE_FOR = 10_000;
 
 export class Heartbeat {
   /** ms between heartbeats while the loop is busy: blocks are timed to within this (as the watchdog is told). */
@@ -101,6 +103,16 @@ export class Heartbeat {
    * default (90 + 16 = 100 + 6).
    */
   readonly slowInterval: number;
+  /**
+   * The slow interval on a host that runs timers late (¾ threshold): a slow beat later than the
+   * watchdog's room (threshold + its margin − slowInterval: 16 ms at the default) gets a quick
+   * stack taken for nothing (~1 ms of this thread, a session and a few looks of the watchdog's),
+   * which costs more than the wake-ups the slower beat saves. After a slow beat more than
+   * LATE_BEAT ms late, an idle loop beats at this interval for LATE_FOR ms.
+   */
+  readonly loadedInterval: number;
+  readonly #lateBeat: number;
+  #lateAt = -Infinity;
   readonly #shared = new Int32Array(new SharedArrayBuffer(SLOT_COUNT * Int32Array.BYTES_PER_ELEMENT));
   readonly #options: HeartbeatOptions;
   /** The loop's idle time lives here (libuv's, as eventLoopUtilization reads it), with no object per read. */
@@ -125,6 +137,8 @@ export class Heartbeat {
     this.#options = options;
     this.fastInterval = Math.max(1, Math.min(20, Math.floor(options.threshold / 4)));
     this.slowInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 9) / 10));
+    this.loadedInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 3) / 4));
+    this.#lateBeat = Math.max(2, Math.floor((options.threshold - this.slowInterval) / 2));
     // 0 means "no capture" in Slot.CAPTURING: start counting at 1.
     Atomics.store(this.#shared, Slot.HEARTBEAT, 1);
     this.#interval = this.slowInterval;
@@ -267,9 +281,11 @@ export class Heartbeat {
     this.#lastBeatAt = now;
     this.#lastIdle = idle;
     if (this.#active > this.fastInterval) this.#lastBusyAt = now;
+    else if (interval === this.slowInterval && lateness > this.#lateBeat) this.#lateAt = now;
     // Busy: beat fast (the loop is awake anyway, and a busy loop's block is timed by lateness).
-    // Idle for a while: beat slowly.
-    const next = now - this.#lastBusyAt < SLOW_AFTER ? this.fastInterval : this.slowInterval;
+    // Idle for a while: beat slowly, a little less slowly where timers run late.
+    const next =
+      now - this.#lastBusyAt < SLOW_AFTER ? this.fastInterval : now - this.#lateAt < LATE_FOR ? this.loadedInterval : this.slowInterval;
     if (next !== interval) {
       clearInterval(this.#timer);
       this.#interval = next;
