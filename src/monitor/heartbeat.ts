@@ -107,8 +107,8 @@ export class Heartbeat {
    * The slow interval on a host that runs timers late (¾ threshold): a slow beat later than the
    * watchdog's room (threshold + its margin − slowInterval: 16 ms at the default) gets a quick
    * stack taken for nothing (~1 ms of this thread, a session and a few looks of the watchdog's),
-   * which costs more than the wake-ups the slower beat saves. After a slow beat more than
-   * LATE_BEAT ms late, an idle loop beats at this interval for LATE_FOR ms.
+   * which costs more than the wake-ups the slower beat saves. After a slow beat about that
+   * late (#lateBeat: 13 ms at the default), an idle loop beats at this interval for LATE_FOR ms.
    */
   readonly loadedInterval: number;
   readonly #lateBeat: number;
@@ -138,7 +138,8 @@ export class Heartbeat {
     this.fastInterval = Math.max(1, Math.min(20, Math.floor(options.threshold / 4)));
     this.slowInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 9) / 10));
     this.loadedInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 3) / 4));
-    this.#lateBeat = Math.max(2, Math.floor((options.threshold - this.slowInterval) / 2));
+    // Late by about the watchdog's room (its margin is at least 3 ms): the quick stack is wasted.
+    this.#lateBeat = options.threshold - this.slowInterval + 3;
     // 0 means "no capture" in Slot.CAPTURING: start counting at 1.
     Atomics.store(this.#shared, Slot.HEARTBEAT, 1);
     this.#interval = this.slowInterval;
