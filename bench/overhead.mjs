@@ -89,7 +89,7 @@ if (config.parts.includes('rss')) {
 }
 
 if (config.parts.includes('capture')) {
-  log(`capture: ${config.captureRounds} rounds of ${config.captureBlocks} blocks of 500 ms at threshold 50 ms, bare and loopguard`);
+  log(`capture: ${config.captureRounds} rounds of ${config.captureBlocks} blocks of 500 ms at threshold 50 ms, bare, loopguard with a known context and without`);
   const capture = await runCapture(config, log);
   raw.capture = capture;
   out.push('', ...capture.lines);

@@ -2,7 +2,7 @@
 // clients doing the same work on the same server, in one run, with the local thread pool
 // beside them (what a queue costs over a thread). Each variant gets a worker process of its
 // own with the same concurrency; rounds alternate the order; the median round is reported.
-// Usage: node bench/queue.mjs [--rounds 3] [--concurrency 4] [--jobs 1000]
+// Usage: node bench/queue.mjs [--rounds 3] [--concurrency 4] [--jobs 1000] [--backends pg-boss,bullmq]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { availableParallelism, cpus } from 'node:os';
@@ -18,8 +18,11 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
     jobs: { type: 'string', default: '1000' },
+    // Which servers to run against (the local thread pool always runs): e.g. --backends bullmq.
+    backends: { type: 'string', default: 'pg-boss,bullmq' },
   },
 });
+const backends = new Set(values.backends.split(','));
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
 const jobs = Number(values.jobs);
@@ -86,11 +89,13 @@ async function client(variant, backend, url, name) {
 }
 
 const servers = {};
-if (supportsPgBoss()) servers['pg-boss'] = await startPostgres();
+if (!backends.has('pg-boss')) console.log('pg-boss: not run (--backends)');
+else if (supportsPgBoss()) servers['pg-boss'] = await startPostgres();
 else console.log(`pg-boss: skipped: needs Node ≥ 22.12 (this is ${process.version})`);
-const redis = await startRedis();
+const redis = backends.has('bullmq') ? await startRedis() : undefined;
 if (redis !== undefined) servers.bullmq = redis;
-else console.log('BullMQ: skipped: needs redis-server (apt-get install -y redis-server)');
+else if (backends.has('bullmq')) console.log('BullMQ: skipped: needs redis-server (apt-get install -y redis-server)');
+else console.log('BullMQ: not run (--backends)');
 
 const variants = [];
 for (const backend of Object.keys(servers)) for (const variant of ['raw', 'loopguard']) variants.push({ backend, variant });

@@ -4,9 +4,9 @@ import { ensureGlobal } from './shared/globals.js';
 import type { BlockContext } from './types.js';
 
 /**
- * The user-facing context store. It is an AsyncLocalStorage because the user asked for a
- * context explicitly (guard/withContext); the monitor's default node:http attribution does
- * not use it (see DESIGN.md: ALS per request costs 1.21× CPU on Node 20).
+ * The user-facing context store (guard/withContext). The adapters also open a `{ method, route }`
+ * store in it per request, but only where AsyncContextFrame makes that cheap (the monitor's
+ * `requestContext`, shared/request-context.ts): elsewhere ALS per request costs ~1.25× CPU.
  */
 export const contextStorage: AsyncLocalStorage<BlockContext> = ensureGlobal(
   'contextStorage',

@@ -2,6 +2,7 @@
 // are optional peers, loaded only when a queue of theirs first connects.
 export { createQueue, Queue } from './queue/main/queue.js';
 export { startWorker } from './queue/worker/worker.js';
+export { reportProgress } from './queue/progress.js';
 export {
   UnknownJobFunctionError,
   PayloadTooLargeError,

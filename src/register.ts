@@ -3,7 +3,8 @@
  * `node -r loopguard/register app.js` (CJS), which the `loopguard` CLI uses too.
  *
  * It starts the monitor from the LOOPGUARD_* variables (node:http requests are attributed by
- * the monitor's default `http: true`). Under the CLI it streams what the summary and the report
+ * the monitor's default `http: true`, and after awaits by zero-code/http-requests.ts, which
+ * also gives Fastify's route patterns). Under the CLI it streams what the summary and the report
  * need to the CLI, which prints and writes them however the app ends; alone, it prints the
  * summary and writes the report in process 'exit'.
  *
@@ -21,6 +22,7 @@ import { collectReport, recordBlocks } from './report/collect.js';
 import type { Monitor } from './types.js';
 import { armExitWatchdog } from './zero-code/exit-watchdog.js';
 import { trackHandles } from './zero-code/explain.js';
+import { nameZeroCodeRequests } from './zero-code/http-requests.js';
 import { writeOutputs } from './zero-code/outputs.js';
 import { isSettingError, monitorOptions, readSettings, unknownVariableWarnings } from './zero-code/settings.js';
 import { streamToCli, takeStreamFds } from './zero-code/stream-out.js';
@@ -44,11 +46,12 @@ function setUp(): void {
   let settings;
   let monitor: Monitor;
   let hangTimeout: number;
+  let http: boolean;
   try {
     settings = readSettings(process.env);
     const options = monitorOptions(settings);
     // Validated before anything starts, so a refusal leaves no monitor or thread behind.
-    hangTimeout = resolveMonitorOptions(options).hangTimeout;
+    ({ hangTimeout, http } = resolveMonitorOptions(options));
     // The CLI has already warned about these.
     if (cli === undefined) for (const warning of unknownVariableWarnings(process.env)) process.stderr.write(`${warning}\n`);
     // Before the monitor, so handles the app creates from its first line on are recorded.
@@ -57,6 +60,8 @@ function setUp(): void {
   } catch (error) {
     refuse(error);
   }
+  // Before the app's first line: its servers and Fastify instances are made after this.
+  if (http) nameZeroCodeRequests();
   // Resolved now: an app that changes directory must not move its report.
   const report = settings.report === undefined ? undefined : { ...settings.report, path: resolve(settings.report.path) };
   const recorder = recordBlocks(monitor);

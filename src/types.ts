@@ -99,6 +99,11 @@ export interface LoopStats {
    * a paused VM, a host that starved it). No code of the app's is to blame: never a top blocker.
    */
   host: { ms: number; blocks: number };
+  /**
+   * Blocks that were loopguard's own work on the main thread (also counted in `blocks`): their
+   * events carry `library: 'loopguard'`; never a top blocker.
+   */
+  own?: { ms: number; blocks: number };
   /** Epoch ms the window started. */
   since: number;
   /**
@@ -173,6 +178,19 @@ export interface MonitorOptions {
   dedupe?: number;
   /** Attribute blocks to the node:http request being served, with no per-request cost. @default true */
   http?: boolean;
+  /**
+   * Have the adapters (and loopguard/register's node:http listener) run each request's handler
+   * inside an `AsyncLocalStorage` context holding `{ method, route }` (node:http: `{ method, path }`),
+   * so that a block in a `setImmediate` or timer callback, an event listener or a `.then()` below
+   * the handler still names its request; the route frames cover only `await` chains. `'auto'`
+   * turns it on only where V8's AsyncContextFrame backs AsyncLocalStorage (Node 24 and later,
+   * Node 22 with `--experimental-async-context-frame`), where it costs about 1% of a hello
+   * request; elsewhere it would turn promise hooks on for every promise of the process.
+   * `true` opens it on any Node, `false` never. A context opened with `withContext()`/`guard()`
+   * around the request wins, key by key.
+   * @default 'auto'
+   */
+  requestContext?: 'auto' | boolean;
   /** Report (or throw on) blocking Node APIs called inside a request/task context. @default false */
   syncCalls?: 'warn' | 'throw' | false;
   /**

@@ -4,6 +4,14 @@
 // a jump between two consecutive reads. The jumps after the threshold are the watchdog at work
 // (Debugger.enable, the pause in which frames are read, resume/disable). The `bare` variant
 // runs the same loop with no monitor, to show how often the host alone causes such jumps.
+// `loopguard` runs the block inside withContext() (a known context: the quick stack names it,
+// no debugger is enabled), `loopguard-nocontext` without (the request walk enables the debugger
+// and pauses). Each jump also says how much of it the main thread spent waiting for a CPU
+// (Linux schedstat, read only after a jump), so that `held` is the watchdog's doing more than
+// the host's. The moment the stack was taken is read as detect-latency.mjs does (the stack
+// expression calls loopguard/otel's span reader; one registered here notes the time), and the
+// watchdog's count of debugger enables (Slot.DEBUGGER_ENABLES) is read around each block.
+import { openSync, readvSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { installVariant, loadLoopguard, VariantUnavailable } from './variants.mjs';
@@ -32,7 +40,35 @@ state.monitor?.on('block', (event) => events.push(event));
 const clock = { t0: 0 };
 const probe = { toJSON: () => performance.now() - clock.t0 };
 const loopguard = state.monitor ? await loadLoopguard() : undefined;
-const inProbeContext = (fn) => (loopguard ? loopguard.withContext({ name: 'capture-probe', probe }, fn) : fn());
+const inProbeContext = (fn) => (loopguard && variant === 'loopguard' ? loopguard.withContext({ name: 'capture-probe', probe }, fn) : fn());
+const readers = [];
+globalThis[Symbol.for('loopguard.v1.readActiveSpan')] = () => {
+  readers.push(performance.now());
+  return undefined;
+};
+const enables = () => {
+  const slots = globalThis[Symbol.for('loopguard.v1.heartbeat')];
+  return slots instanceof Int32Array ? Atomics.load(slots, 15) : NaN;
+};
+// Opened once, read with readvSync: the sync-call wrapping (fs.openSync, fs.readSync,
+// fs.readFileSync) marks a native call in progress, which changes how the watchdog captures.
+let schedstat;
+try {
+  schedstat = openSync('/proc/thread-self/schedstat', 'r');
+} catch {
+  schedstat = undefined;
+}
+const statBuffer = Buffer.alloc(128);
+
+function waitedNs() {
+  if (schedstat === undefined) return NaN;
+  try {
+    const length = readvSync(schedstat, [statBuffer], 0);
+    return Number(statBuffer.toString('latin1', 0, length).split(' ')[1]);
+  } catch {
+    return NaN;
+  }
+}
 
 function spinForCapture(ms) {
   const startedAt = Date.now();
@@ -40,13 +76,21 @@ function spinForCapture(ms) {
   clock.t0 = t0;
   const jumps = [];
   let previous = t0;
+  let waited = waitedNs();
   for (;;) {
     const now = performance.now();
-    if (now - previous >= JUMP_MS) jumps.push({ at: previous - t0, length: now - previous });
-    previous = now;
+    if (now - previous >= JUMP_MS) {
+      const waitedAfter = waitedNs();
+      const queued = Number.isFinite(waitedAfter - waited) ? (waitedAfter - waited) / 1e6 : 0;
+      waited = waitedAfter;
+      jumps.push({ at: previous - t0, length: now - previous, held: Math.max(0, now - previous - queued) });
+      previous = performance.now();
+    } else {
+      previous = now;
+    }
     if (now - t0 >= ms) break;
   }
-  return { startedAt, jumps };
+  return { startedAt, t0, jumps };
 }
 
 await sleep(1000); // the monitor's own start-up is not what is measured
@@ -58,10 +102,15 @@ for (let i = 0; i < blocks; i += 1) {
   // is left over is the watchdog thread's own work while the main thread is blocked.
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
+  const readersBefore = readers.length;
+  const enablesBefore = enables();
   const spin = inProbeContext(() => spinForCapture(blockMs));
+  const stackAt = readers.slice(readersBefore).find((t) => t >= spin.t0 && t <= spin.t0 + blockMs);
+  spin.stackAtMs = stackAt === undefined ? null : stackAt - spin.t0;
   const cpu = process.cpuUsage(cpuBefore);
   spin.otherThreadsCpuMs = (cpu.user + cpu.system) / 1000 - (performance.now() - wallBefore);
   await sleep(100); // the event is emitted once the loop is back and the watchdog has posted
+  spin.enables = enables() - enablesBefore;
   const event = events.slice(before).find((e) => e.kind === 'block') ?? null;
   results.push({
     ...spin,

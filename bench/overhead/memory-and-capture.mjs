@@ -77,20 +77,28 @@ function summarise(block) {
     capturedAt,
     pauseMs: pause ? pause.length : NaN,
     otherThreadsCpuMs: block.otherThreadsCpuMs,
+    heldMs: block.jumps.filter((j) => j.at >= THRESHOLD / 2).reduce((sum, j) => sum + (j.held ?? j.length), 0),
+    longestHeldMs: Math.max(0, ...block.jumps.filter((j) => j.at >= THRESHOLD / 2).map((j) => j.held ?? j.length)),
+    stackAtMs: block.stackAtMs ?? NaN,
+    enables: block.enables ?? NaN,
   };
 }
 
 export async function runCapture(config, log) {
   // Rounds of one bare and one monitored process, order flipped each round, so both sides see
   // the same host load (the host's own preemptions otherwise dominate the jump columns).
+  // `loopguard`: the block runs in a withContext() context, which the quick stack reads (no
+  // debugger); `loopguard-nocontext`: no context, so the request walk enables the debugger.
   const bare = [];
   let monitored = [];
+  const uncontexted = [];
+  const VARIANTS = ['bare', 'loopguard', 'loopguard-nocontext'];
   for (let round = 0; round < config.captureRounds && !monitored.unavailable; round += 1) {
-    const order = round % 2 === 0 ? ['bare', 'loopguard'] : ['loopguard', 'bare'];
+    const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
     for (const variant of order) {
       const results = await captureRun(variant, config);
       if (results.unavailable) { monitored = results; break; }
-      (variant === 'bare' ? bare : monitored).push(...results);
+      (variant === 'bare' ? bare : variant === 'loopguard' ? monitored : uncontexted).push(...results);
     }
   }
   const lines = [`Block start → stack capture (${config.captureRounds} × ${config.captureBlocks} busy loops of ${BLOCK_MS} ms per variant at threshold ${THRESHOLD} ms)`];
@@ -99,11 +107,11 @@ export async function runCapture(config, log) {
     lines.push(`loopguard: skipped — ${monitored.unavailable}`);
   }
   const rows = [];
-  for (const [variant, results] of [['bare (control)', bare], ['loopguard', monitored]]) {
+  for (const [variant, results] of [['bare (control)', bare], ['loopguard, context known', monitored], ['loopguard, no context (walk)', uncontexted]]) {
     if (results.unavailable) continue;
     const summaries = results.map(summarise);
     const events = results.map((r) => r.event).filter(Boolean);
-    const onlyMonitored = (text) => (variant === 'loopguard' ? text : '');
+    const onlyMonitored = (text) => (variant.startsWith('loopguard') ? text : '');
     rows.push([
       variant,
       `${summaries.filter((s) => Number.isFinite(s.firstAt)).length}/${summaries.length}`,
@@ -119,11 +127,17 @@ export async function runCapture(config, log) {
       onlyMonitored(`${events.filter((e) => e.namesSpin).length}/${results.length}`),
       onlyMonitored(fixed(median(events.map((e) => e.duration)), 0)),
       onlyMonitored(fixed(median(results.filter((r) => r.event).map((r) => r.event.startedAt - r.startedAt)), 0)),
+      onlyMonitored(fixed(median(summaries.map((s) => s.stackAtMs)))),
+      onlyMonitored(fixed(Math.max(...summaries.map((s) => s.stackAtMs).filter(Number.isFinite)))),
+      fixed(median(summaries.map((s) => s.heldMs))),
+      fixed(median(summaries.map((s) => s.longestHeldMs))),
+      onlyMonitored(fixed(median(summaries.map((s) => s.enables)), 1)),
     ]);
   }
   lines.push(formatTable(
     ['variant', `blocks with a jump ≥ ${THRESHOLD / 2} ms`, 'jumps', 'stolen ms', 'first late jump at', 'burst ends at', 'burst ms',
-      'frames read at', 'pause ms', 'CPU − wall ms', 'events', 'stack names the loop', 'event duration', 'event startedAt − real start'],
+      'frames read at', 'pause ms', 'CPU − wall ms', 'events', 'stack names the loop', 'event duration', 'event startedAt − real start',
+      'stack in hand at', 'max stack in hand at', `held ms (from ${THRESHOLD / 2} ms)`, 'longest hold', 'debugger enables'],
     rows,
   ));
   lines.push('All times in ms after the block began, medians. A "jump" is a gap ≥ 1 ms between two back-to-back performance.now()',
@@ -133,8 +147,11 @@ export async function runCapture(config, log) {
     `${CLUSTER_GAP_MS} ms apart ("burst ms": the time lost in them); "frames read at": a toJSON() probe in the block's withContext() context, run by the watchdog's`,
     'context read on the paused main thread (the stack is in hand then); "pause ms": the jump that contains that moment;',
     '"CPU − wall ms": the process\'s CPU time (all threads) over the block minus the block\'s wall time — other threads\' work,',
-    'the watchdog\'s above the control\'s (negative when the host descheduled the main thread).');
+    'the watchdog\'s above the control\'s (negative when the host descheduled the main thread).',
+    '"stack in hand at": when the quick stack ran on the main thread (its span-reader call); "held ms": the late jumps less the',
+    'main thread\'s wait for a CPU in them (Linux schedstat): the main thread\'s time taken by the watchdog; "longest hold": the',
+    'longest such jump; "debugger enables": Slot.DEBUGGER_ENABLES per block (0 when the quick stack named the context).');
   const extras = monitored.unavailable ? [] : monitored.map((r) => r.event?.extra).filter((e) => e && Object.keys(e).length);
   if (extras.length) lines.push(`event numeric fields beyond startedAt/duration: ${JSON.stringify(extras[0])}`);
-  return { lines, bare, monitored };
+  return { lines, bare, monitored, uncontexted };
 }

@@ -90,8 +90,10 @@ try {
   for (;;) {
     const response = await fetch(base + job.statusUrl);
     const status = await response.json();
-    if (status.state !== last) console.log(`GET ${job.statusUrl} -> ${response.status} ${status.state} (attempt ${status.attempts})`);
-    last = status.state;
+    const progress = status.progress === undefined ? '' : `, progress ${status.progress.rows}/${status.progress.of} rows`;
+    const line = `GET ${job.statusUrl} -> ${response.status} ${status.state} (attempt ${status.attempts})${progress}`;
+    if (line !== last) console.log(line);
+    last = line;
     if (['completed', 'failed', 'cancelled'].includes(status.state)) {
       console.log(`result: ${JSON.stringify(status.result ?? status.error)}`);
       break;

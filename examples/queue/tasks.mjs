@@ -2,7 +2,7 @@
 // call them (or enqueue them from a route); the worker loads it to run them:
 //   npx loopguard worker examples/queue/tasks.mjs --name reports
 import { threaded } from 'loopguard';
-import { createQueue } from 'loopguard/queue';
+import { createQueue, reportProgress } from 'loopguard/queue';
 import { summarise } from './report-lines.mjs';
 
 // postgres://… → pg-boss on PostgreSQL; redis://… → BullMQ on Redis. Connects on first use.
@@ -16,7 +16,9 @@ export const queue = createQueue({ url: process.env.QUEUE_URL ?? process.env.LOO
 export const renderReport = threaded(
   async function renderReport(input) {
     const { month = '2026-11', rows = 3_000_000 } = input.body ?? {};
-    const lines = await summarise(month, rows);
+    // From the job's own thread: GET /jobs/:id shows the latest as `progress` (a no-op when
+    // the function runs anywhere but on a queue worker).
+    const lines = await summarise(month, rows, (done) => reportProgress({ rows: done, of: rows }));
     return { month, ...lines, generatedAt: new Date() };
   },
   { queue, timeout: 60_000 },

@@ -7,7 +7,8 @@
  */
 import type { Context, Handler, MiddlewareHandler, Next } from 'hono';
 import { tagRequest } from '../request-tag.js';
-import { routeAwaiter } from '../shared/route-frames.js';
+import { routeAwaiter, type RouteEntry } from '../shared/route-frames.js';
+import { callInRequest } from '../shared/request-context.js';
 import {
   checkOffloadFunction,
   cloneable,
@@ -54,8 +55,10 @@ export function loopguard(): MiddlewareHandler {
         return routePattern(c);
       },
     });
-    const awaiter = awaiterOf(c);
-    return awaiter === undefined ? next() : (awaiter(next()) as Promise<void>);
+    const route = awaiterOf(c);
+    if (route === undefined) return next();
+    // The chain runs in a per-request context where that is on (shared/request-context.ts).
+    return route.awaiter(callInRequest(route.entry, next, undefined, [])) as Promise<void>;
   };
 }
 
@@ -64,20 +67,26 @@ interface HonoRoute {
   path: string;
 }
 
-const awaiters = new WeakMap<HonoRoute, (result: PromiseLike<unknown>) => Promise<unknown>>();
+interface NamedRoute {
+  entry: RouteEntry;
+  awaiter: (result: PromiseLike<unknown>) => Promise<unknown>;
+}
+
+const awaiters = new WeakMap<HonoRoute, NamedRoute>();
 
 /** The named awaiter of the first matched route that is not middleware (`use()` routes are 'ALL'). */
-function awaiterOf(c: Context): ((result: PromiseLike<unknown>) => Promise<unknown>) | undefined {
+function awaiterOf(c: Context): NamedRoute | undefined {
   try {
     const routes = (c.req as unknown as { matchedRoutes: HonoRoute[] }).matchedRoutes;
     const route = routes.find((candidate) => candidate.method !== 'ALL');
     if (route === undefined) return undefined;
-    let awaiter = awaiters.get(route);
-    if (awaiter === undefined) {
-      awaiter = routeAwaiter({ method: route.method, route: route.path });
-      awaiters.set(route, awaiter);
+    let named = awaiters.get(route);
+    if (named === undefined) {
+      const entry = { method: route.method, route: route.path };
+      named = { entry, awaiter: routeAwaiter(entry) };
+      awaiters.set(route, named);
     }
-    return awaiter;
+    return named;
   } catch {
     return undefined;
   }

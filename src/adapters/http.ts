@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkFunction, checkOptionsObject } from '../shared/validate.js';
 import { pathOf, tagRequest, type RequestTag } from '../request-tag.js';
 import { isThenable, requestSlot } from '../shared/route-frames.js';
+import { callInRequest, requestContextsOn } from '../shared/request-context.js';
 import {
   checkOffloadFunction,
   cloneable,
@@ -68,25 +69,32 @@ export function wrap<Req extends IncomingMessage, Res extends ServerResponse>(
             },
           };
     tagRequest(req, context);
-    const result = listener.call(this, req, res);
+    // In a per-request context where that is on (shared/request-context.ts): the path (and
+    // route) are read now, which only that costs.
+    const result = requestContextsOn()
+      ? callInRequest({ method: req.method, path: pathOf(req.url ?? '/'), route: routeOf(route, req) }, listener, this, [req, res])
+      : listener.call(this, req, res);
     if (!isThenable(result)) return result;
     // An async listener: awaited inside a frame that stands for this request while it runs,
     // so a block after its awaits still names the method and path (shared/route-frames.ts).
     const slot = requestSlot();
     slot.entry.method = req.method;
     slot.entry.path = pathOf(req.url ?? '/');
-    slot.entry.route = undefined;
-    if (route !== undefined) {
-      try {
-        slot.entry.route = route(req);
-      } catch {
-        // a throwing route function names no route
-      }
-    }
+    slot.entry.route = routeOf(route, req);
     return slot.run(result);
   };
   Object.defineProperty(wrapped, 'name', { value: listener.name });
   return wrapped;
+}
+
+function routeOf(route: WrapOptions['route'], req: IncomingMessage): string | undefined {
+  if (route === undefined) return undefined;
+  try {
+    return route(req);
+  } catch {
+    // a throwing route function names no route
+    return undefined;
+  }
 }
 
 /**

@@ -28,6 +28,7 @@ export class Aggregates {
   readonly #sites = new Map<string, BlockerSummary>();
   readonly #startup = { ms: 0, blocks: 0, modules: new Map<string, number>() };
   readonly #host = { ms: 0, blocks: 0 };
+  readonly #own = { ms: 0, blocks: 0 };
 
   add(event: BlockEvent): void {
     if (event.kind === 'sync-call') return;
@@ -54,6 +55,12 @@ export class Aggregates {
       return;
     }
     const info = describeStack(event.stack, event.call);
+    if (info.own === true) {
+      // loopguard's own work (reading source maps, say): the loop was blocked, but not by the app.
+      this.#own.ms += event.duration;
+      this.#own.blocks += 1;
+      return;
+    }
     if (event.phase === 'startup') {
       // Start-up work is summarised apart (stats().startup), never a top blocker.
       this.#startup.ms += event.duration;
@@ -104,6 +111,10 @@ export class Aggregates {
 
   host(): LoopStats['host'] {
     return { ms: this.#host.ms, blocks: this.#host.blocks };
+  }
+
+  own(): NonNullable<LoopStats['own']> {
+    return { ms: this.#own.ms, blocks: this.#own.blocks };
   }
 
   blocks(): LoopStats['blocks'] {

@@ -11,7 +11,8 @@ import { named } from '../shared/frames.js';
 import type { BlockEvent, StackFrame } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
-import { toStackFrame } from '../shared/sourcemaps.js';
+import { preloadMaps, toStackFrame } from '../shared/sourcemaps.js';
+import { parseStack } from '../shared/stack-text.js';
 import { StackTrail, framesOfStackText } from '../shared/stack-trail.js';
 import { attributeRouteFrames } from '../shared/route-frames.js';
 import { hostTime, judgeCause, mainThreadTime, watchdogLooked, type MainThreadTime } from './cause.js';
@@ -62,6 +63,8 @@ export class BlockAssembler {
   #nativeStart = 0;
   #observer: PerformanceObserver | undefined;
   #idle: Array<() => void> = [];
+  /** The events waiting for their source maps, in order: one emitted after another. */
+  #mapping: Promise<void> | undefined;
 
   constructor(options: BlockAssemblerOptions) {
     this.#options = options;
@@ -199,7 +202,7 @@ export class BlockAssembler {
     const afterLook = (): void => {
       if (shared === undefined || watchdogLooked(shared, stall.seq) || performance.now() >= deadline) {
         this.#takeGcRecords();
-        this.#finish(stall.seq, capture);
+        this.#whenMapped(stall.seq, capture, () => this.#finish(stall.seq, capture));
         return;
       }
       timer = setTimeout(afterLook, 2);
@@ -213,6 +216,47 @@ export class BlockAssembler {
     };
     const pending = { stall, cancel, awaiting: false };
     this.#pending.set(stall.seq, capture === undefined ? pending : { ...pending, capture });
+  }
+
+  /**
+   * `finish` once the source maps of the block's stacks are loaded (sourcemaps.ts preloadMaps:
+   * read asynchronously, decoded a map per turn), so that mapping them is never a long block of
+   * the monitor's own; at once when they are in hand (or sourceMaps is off), and always in the
+   * order the blocks ended.
+   */
+  #whenMapped(seq: number, capture: CaptureMessage | undefined, finish: () => void): void {
+    const loading = this.#options.sourceMaps ? this.#preload(seq, capture) : undefined;
+    if (loading === undefined && this.#mapping === undefined) {
+      finish();
+      return;
+    }
+    const chain = (this.#mapping ?? Promise.resolve())
+      .then(() => loading)
+      .then(finish)
+      .catch((error: unknown) => {
+        // As from the timer it would have run in: a listener's error is the app's to see.
+        setImmediate(() => {
+          throw error;
+        });
+      })
+      .finally(() => {
+        if (this.#mapping === chain) this.#mapping = undefined;
+      });
+    this.#mapping = chain;
+  }
+
+  #preload(seq: number, capture: CaptureMessage | undefined): Promise<void> | undefined {
+    const files = new Set<string>();
+    const texts = [capture?.stackText ?? '', ...(this.#restacks.get(seq) ?? []).map((restack) => restack.stackText)];
+    for (const text of texts) for (const frame of parseStack(text)) files.add(frame.file);
+    const scripts =
+      capture === undefined || capture.stackText !== ''
+        ? []
+        : capture.frames.flatMap((frame) => {
+            const script = capture.scripts[frame.scriptId];
+            return script === undefined ? [] : [script];
+          });
+    return preloadMaps(files, scripts);
   }
 
   #takeGcRecords(): void {

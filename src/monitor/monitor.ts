@@ -21,6 +21,7 @@ import { Reporter } from './reporter.js';
 import { mapFileFrames } from '../shared/sourcemaps.js';
 import { installSyncCalls, type SyncCallsHandle } from '../sync-calls/install.js';
 import { isIgnored } from '../shared/ignore.js';
+import { openRequestContexts } from '../shared/request-context.js';
 
 type BlockListener = (event: BlockEvent) => void;
 
@@ -70,6 +71,8 @@ class LoopMonitor implements InternalMonitor {
   #idleSince: number | undefined;
   /** Epoch ms, whole (as BlockEvent `startedAt` is rounded), when the monitor started. */
   readonly #startedAt = Math.floor(Date.now());
+  /** Ends the adapters' per-request contexts (`requestContext`) when the monitor stops. */
+  readonly #closeRequestContexts: () => void;
 
   constructor(options: ResolvedMonitorOptions) {
     this.#options = options;
@@ -91,6 +94,7 @@ class LoopMonitor implements InternalMonitor {
       this.#idleSince = Date.now();
     }).unref();
     registerRequestDescriber();
+    this.#closeRequestContexts = openRequestContexts(options.requestContext);
     const unavailable = options.stacks ? inspectorUnavailableReason() : undefined;
     this.#stacksAvailable = options.stacks && unavailable === undefined;
     if (unavailable !== undefined) this.#sayStacksUnavailable(unavailable);
@@ -177,6 +181,7 @@ class LoopMonitor implements InternalMonitor {
       routes: this.#aggregates.routes(),
       startup: this.#aggregates.startup(),
       host: this.#aggregates.host(),
+      own: this.#aggregates.own(),
       since: this.#delay.since,
       ...(this.#libuv === undefined ? {} : { libuv: this.#libuv.stats() }),
     };
@@ -285,6 +290,7 @@ class LoopMonitor implements InternalMonitor {
     process.off('exit', this.#onExit);
     if (getGlobal('monitor') === this) setGlobal('monitor', undefined);
     this.#syncCalls.uninstall();
+    this.#closeRequestContexts();
     this.#delay.stop();
     this.#libuv?.stop();
     this.#assembler.stop();

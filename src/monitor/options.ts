@@ -19,6 +19,7 @@ export interface ResolvedMonitorOptions {
   log: 'pretty' | 'json' | false | Logger;
   dedupe: number;
   http: boolean;
+  requestContext: 'auto' | boolean;
   syncCalls: 'warn' | 'throw' | false;
   nativeCalls: boolean;
   libuv: boolean;
@@ -34,6 +35,7 @@ const KNOWN = [
   'log',
   'dedupe',
   'http',
+  'requestContext',
   'syncCalls',
   'nativeCalls',
   'libuv',
@@ -86,6 +88,10 @@ export function resolveMonitorOptions(options: MonitorOptions | undefined): Reso
     log: given['log'] === undefined ? defaultLog() : checkLog(given['log']),
     dedupe: given['dedupe'] === undefined ? 60_000 : checkNumber('dedupe', given['dedupe'], { min: 0 }),
     http: given['http'] === undefined ? true : checkBoolean('http', given['http']),
+    requestContext:
+      given['requestContext'] === undefined
+        ? 'auto'
+        : checkOneOf('requestContext', given['requestContext'], ['auto', true, false] as const),
     syncCalls,
     nativeCalls,
     libuv: given['libuv'] === undefined ? true : checkBoolean('libuv', given['libuv']),

@@ -45,9 +45,12 @@ export class Reporter {
     this.#seen.delete(key);
     this.#seen.set(key, { loggedAt: now, suppressed: 0 });
     if (this.#seen.size > DEDUPE_KEYS) this.#seen.delete(this.#seen.keys().next().value as string);
-    const message = headline(event, route, event.phase === 'startup' ? info.module : labelOf(site, info.library, info.entry));
+    const message =
+      info.own === true
+        ? `event loop blocked for ${event.duration} ms by loopguard's own work at ${site}, not the app's code (threshold ${event.threshold} ms)`
+        : headline(event, route, event.phase === 'startup' ? info.module : labelOf(site, info.library, info.entry));
     if (this.#log === 'pretty') {
-      write(pretty(event, message, suppressed, this.#dedupe));
+      write(pretty(event, message, suppressed, this.#dedupe, info.own === true));
     } else {
       const fields = { ...event, site, ...(route === undefined ? {} : { route }), ...(suppressed > 0 ? { suppressed } : {}) };
       this.#structured(fields, message);
@@ -107,7 +110,7 @@ function headline(event: BlockEvent, route: string | undefined, label: string | 
 }
 
 /** Every line is escaped on its own: nothing in a value can add a line or a terminal sequence. */
-function pretty(event: BlockEvent, message: string, suppressed: number, window: number): string {
+function pretty(event: BlockEvent, message: string, suppressed: number, window: number, own: boolean): string {
   const lines = [`loopguard: ${message}`];
   if (suppressed > 0) lines[0] += ` — and ${suppressed} more like it in the last ${Math.round(window / 1000)} s`;
   const frames = visibleFrames(event.stack);
@@ -123,13 +126,11 @@ function pretty(event: BlockEvent, message: string, suppressed: number, window: 
     lines.push(`  hint: use the asynchronous form of ${event.call ?? 'this API'}, or move it off the loop with runInThreadpool()`);
   } else if (event.cause === 'wait') {
     lines.push(`  hint: use the asynchronous form of ${event.call ?? 'the call that waits'}, or move the wait off the loop`);
-  } else if (event.cause !== 'gc' && event.cause !== 'host' && event.phase !== 'startup') {
+  } else if (event.cause !== 'gc' && event.cause !== 'host' && event.phase !== 'startup' && !own) {
+    // Only where a function of the app's own is known: a stackless block, or one wholly in a
+    // package's code, has nothing the user could hand to threaded().
     const culprit = culpritOf(event);
-    lines.push(
-      culprit === undefined
-        ? '  hint: move it off the loop with threaded() or runInThreadpool()'
-        : `  hint: move it off the loop with threaded(${culprit}) or runInThreadpool()`,
-    );
+    if (culprit !== undefined) lines.push(`  hint: move it off the loop with threaded(${culprit}) or runInThreadpool()`);
   }
   return `${lines.map(escapeTerminal).join('\n')}\n`;
 }

@@ -39,6 +39,12 @@ export interface TaskBatch {
   forget: number[] | null;
   defs: FunctionDef[] | null;
   tasks: unknown[];
+  /**
+   * `[ordinal in tasks, context, …]` for the tasks that carry a context (the queue worker's job),
+   * in order; absent when none does, so the common batch clones nothing more. The thread
+   * exposes a task's context while it runs (globals `taskContext`).
+   */
+  contexts?: unknown[];
 }
 
 /**

@@ -47,6 +47,14 @@ function stackText(blocker: BlockerSummary): string {
     .join('\n');
 }
 
+/** loopguard's own work on the main thread (stats().own): the loop was blocked, not by the app. */
+function ownSection(data: ReportData): string {
+  const own = data.stats.own;
+  if (own === undefined || own.blocks === 0) return '';
+  return `<p id="own">loopguard's own work (mapping stacks, say) blocked the loop for ${escapeHtml(formatMs(own.ms))} in ${own.blocks} ${own.blocks === 1 ? 'block' : 'blocks'}: not the app's code, and in no row below.</p>
+`;
+}
+
 /** Start-up apart from the top blockers: which modules took the time while loading. */
 function startupSection(data: ReportData): string {
   // A report's data may come from an app on an older loopguard (the CLI's stream): none then.
@@ -133,7 +141,7 @@ ${
 <h2>Loop delay per second, blocks shaded</h2>
 <div class="legend">${legend}<span><i style="background:${CHART_COLOURS.block};opacity:.35"></i>block</span><span>- - threshold</span></div>
 ${renderChart(data)}
-${startupSection(data)}<h2>Top blockers</h2>
+${startupSection(data)}${ownSection(data)}<h2>Top blockers</h2>
 ${blockersSection(data)}
 ${blocksSection(data)}
 <script type="application/json" id="loopguard-data">${jsonForScript(data)}</script>

@@ -95,6 +95,13 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
         'or starved by the host (no code of the app to blame)',
     );
   }
+  const { own } = data.stats;
+  if (own !== undefined && own.blocks > 0) {
+    lines.push(
+      `  loopguard    ${formatMs(own.ms)} in ${own.blocks} ${own.blocks === 1 ? 'block' : 'blocks'} of its own work ` +
+        "(mapping stacks, say: not the app's code)",
+    );
+  }
   const blockers = data.topBlockers.slice(0, options.limit ?? 10);
   if (blockers.length > 0) {
     lines.push('  top blockers');

@@ -38,8 +38,120 @@ function ownDirectories(): string[] {
   return ownDirs;
 }
 
+function isOwn(frame: StackFrame): boolean {
+  return ownDirectories().some((dir) => frame.file.startsWith(dir));
+}
+
 function isInternal(frame: StackFrame): boolean {
-  return frame.file.startsWith('node:') || frame.file === '' || ownDirectories().some((dir) => frame.file.startsWith(dir));
+  return frame.file.startsWith('node:') || frame.file === '' || isOwn(frame);
+}
+
+/**
+ * loopguard's own work on the main thread (mapping a stack through its source maps with
+ * `@jridgewell/trace-mapping`, judging a block): run from one of its timers, immediates or
+ * messages, so the outermost frame outside Node is loopguard's, and no frame is the app's own.
+ * Its wrappers (withContext, guard, the sync-call wrappers, the adapters) are called by the
+ * app's code or a framework, which are then further out: those blocks stay the app's.
+ */
+function isOwnStack(stack: readonly StackFrame[]): boolean {
+  let outermost: StackFrame | undefined;
+  for (const frame of stack) {
+    if (frame.file.startsWith('node:') || frame.file === '') continue;
+    if (isAppFrame(frame)) return false;
+    outermost = frame;
+  }
+  return outermost !== undefined && isOwn(outermost);
+}
+
+/**
+ * Packages that run a request's handler rather than do its work: with no frame of the app's own
+ * on the stack (an app installed from npm: json-server, Verdaccio), the handler one of them
+ * called is the site, the same for every capture of one cause, wherever inside it the stack was
+ * taken.
+ */
+const FRAMEWORKS = new Set([
+  'express',
+  'router',
+  'connect',
+  'finalhandler',
+  'body-parser',
+  'compression',
+  // The plumbing they call on every request (a stack taken there names the handler around it).
+  'parseurl',
+  'path-to-regexp',
+  'qs',
+  'send',
+  'serve-static',
+  'on-finished',
+  'on-headers',
+  'raw-body',
+  'type-is',
+  'content-type',
+  'accepts',
+  'negotiator',
+  'fresh',
+  'etag',
+  'vary',
+  'cookie',
+  'range-parser',
+  'encodeurl',
+  'escape-html',
+  'fastify',
+  'find-my-way',
+  'avvio',
+  'light-my-request',
+  'koa',
+  'koa-compose',
+  '@koa/router',
+  'koa-router',
+  'hono',
+  '@hono/node-server',
+  '@nestjs/core',
+  '@nestjs/common',
+  '@nestjs/platform-express',
+  '@nestjs/platform-fastify',
+  'rxjs',
+  'restify',
+  '@hapi/hapi',
+  'polka',
+  'h3',
+]);
+
+function isFramework(frame: StackFrame): boolean {
+  return FRAMEWORKS.has(packageOf(frame.file) ?? '');
+}
+
+/**
+ * Where a block of library code is named when no frame is the app's own (an app run from
+ * node_modules: json-server, Verdaccio). The innermost frame alone changes from capture to
+ * capture of one hot loop (lodash's `arrayFilter`, then json-server's `deepQuery`): one cause
+ * would be several rows. So, in order:
+ * - the innermost frame a framework called: the route handler (json-server's `list`), whatever
+ *   it called; the library is its package;
+ * - else the code that called the innermost package, as for an app's own frame
+ *   (`bcryptjs.compare via <anonymous> (verdaccio-htpasswd/src/utils.ts:59)`): a continuation
+ *   after an `await` has no framework frame below it, and the outermost frame is then whatever
+ *   the stack's depth limit cut at (Babel's `_next`);
+ * - else (the whole stack is one package's: a `setImmediate` continuation) its outermost frame.
+ */
+function libraryAnchor(visible: readonly StackFrame[]): { site: StackFrame; library?: string; entry?: StackFrame } | undefined {
+  for (let index = 0; index + 1 < visible.length; index += 1) {
+    const frame = visible[index] as StackFrame;
+    if (!isFramework(frame) && isFramework(visible[index + 1] as StackFrame)) {
+      const library = packageOf(frame.file);
+      return library === undefined ? { site: frame } : { site: frame, library };
+    }
+  }
+  const innermost = visible[0];
+  if (innermost === undefined) return undefined;
+  const library = packageOf(innermost.file);
+  if (library === undefined) return { site: innermost };
+  let entry = innermost;
+  for (const frame of visible) {
+    if (packageOf(frame.file) !== library) return { site: frame, library, entry };
+    entry = frame;
+  }
+  return { site: entry, library };
 }
 
 /** Frames worth showing: Node's own internals left out (unless nothing else is left). */
@@ -85,9 +197,15 @@ function siteText(frame: StackFrame): string {
 
 /** How a block is named: its site, the library that was running, and whether it was start-up. */
 export interface SiteInfo {
-  /** `'fn (file:line)'` of the innermost frame of the app's own code, else the innermost visible frame. */
+  /**
+   * `'fn (file:line)'` of the innermost frame of the app's own code; without one, of the handler
+   * a framework called, else of the outermost library frame (see anchorFrame).
+   */
   site: string;
-  /** The package of the innermost visible frame, when that frame is not the app's own. */
+  /**
+   * The package of the innermost visible frame, when that frame is not the app's own; without
+   * any frame of the app's, the site's package.
+   */
   library?: string;
   /** `'slow-crypt.digestSync'`: the library and the function of it the app called. */
   entry?: string;
@@ -95,7 +213,12 @@ export interface SiteInfo {
   phase?: 'startup';
   /** For start-up: the module whose top-level code ran, or its package for node_modules. */
   module?: string;
+  /** loopguard's own work (its source-map reading, say): `library` is then `'loopguard'`. */
+  own?: true;
 }
+
+/** The `library` of a block that was loopguard's own work on the main thread, not the app's. */
+export const OWN_LIBRARY = 'loopguard';
 
 /**
  * A module's top-level code: the frame just inside the loader's call (ESM: `ModuleJob.run`
@@ -107,6 +230,9 @@ function moduleFrame(stack: readonly StackFrame[]): StackFrame | undefined {
   for (let index = 0; index + 1 < stack.length; index += 1) {
     const outer = stack[index + 1];
     if (outer === undefined || !outer.file.startsWith('node:internal/modules/')) continue;
+    // Node's own built-in modules load lazily through the same calls (seen on json-server:
+    // "loading modules (node:path)" inside express's require): the app's module is further out.
+    if (stack[index]?.file.startsWith('node:') === true) continue;
     if (/(^|\.)(ModuleJob\.run|ModuleJob\.runSync|Module\._compile)$/.test(outer.function)) return stack[index];
   }
   return undefined;
@@ -139,21 +265,38 @@ function isEntry(file: string): boolean {
  * `startup: false` where the entry module is not this process's (the CLI judging the app's).
  */
 export function describeStack(stack: readonly StackFrame[], call?: string, { startup = true } = {}): SiteInfo {
+  if (isOwnStack(stack)) {
+    // Named after loopguard's innermost frame (what the monitor was doing), never the app's.
+    const own = stack.find(isOwn) as StackFrame;
+    return { site: siteText(own), library: OWN_LIBRARY, entry: OWN_LIBRARY, own: true };
+  }
   const visible = visibleFrames(stack);
   const innermost = visible[0];
   if (innermost === undefined) return { site: call ?? '<unknown>' };
   const appIndex = visible.findIndex(isAppFrame);
   const app = appIndex === -1 ? undefined : visible[appIndex];
   const info: SiteInfo = { site: siteText(app ?? innermost) };
-  const library = isAppFrame(innermost) ? undefined : packageOf(innermost.file);
-  if (library !== undefined) {
-    info.library = library;
-    // The library's function the app called: its outermost frame below the app's frame.
-    const below = app === undefined ? visible : visible.slice(0, appIndex);
-    let called: StackFrame | undefined;
-    for (const frame of below) if (packageOf(frame.file) === library) called = frame;
-    const name = called?.function.split('.').pop() ?? '';
-    info.entry = name === '' || name === '<anonymous>' ? library : `${library}.${name}`;
+  if (app === undefined) {
+    // No code of the app's own (it is itself a package: json-server, Verdaccio): see libraryAnchor.
+    const anchor = libraryAnchor(visible);
+    if (anchor !== undefined) {
+      info.site = siteText(anchor.site);
+      if (anchor.library !== undefined) {
+        info.library = anchor.library;
+        const name = anchor.entry?.function.split('.').pop() ?? '';
+        info.entry = name === '' || name === '<anonymous>' ? anchor.library : `${anchor.library}.${name}`;
+      }
+    }
+  } else if (app !== innermost) {
+    const library = packageOf(innermost.file);
+    if (library !== undefined) {
+      info.library = library;
+      // The library's function the app called: its outermost frame below the app's frame.
+      let called: StackFrame | undefined;
+      for (const frame of visible.slice(0, appIndex)) if (packageOf(frame.file) === library) called = frame;
+      const name = called?.function.split('.').pop() ?? '';
+      info.entry = name === '' || name === '<anonymous>' ? library : `${library}.${name}`;
+    }
   }
   const loading = startup ? moduleFrame(stack) : undefined;
   if (loading !== undefined && !isEntry(loading.file)) {

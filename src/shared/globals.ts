@@ -17,6 +17,7 @@ import type { FunctionDef } from '../pool/protocol.js';
 import type { PoolStats } from '../pool/main/metrics.js';
 import type { BlockContext } from '../types.js';
 import type { RouteIdRegistry } from './route-frames.js';
+import type { RequestContextSwitch } from './request-context.js';
 
 const VERSION = 1;
 
@@ -28,6 +29,16 @@ export const ERROR_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.erro
  * recognises one, from either build, without importing the queue's code.
  */
 export const QUEUE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.queue`) as never;
+
+/**
+ * An internal pool run option (not part of RunOptions, so not public): a structured-cloneable
+ * value the task's thread exposes while the task runs (global `taskContext`). The queue worker's
+ * job progress finds its job by it. A registered symbol, so either build's pool reads it.
+ */
+export const TASK_CONTEXT: unique symbol = Symbol.for(`loopguard.v${VERSION}.taskContextOption`) as never;
+
+/** The brand on the per-request context stores (shared/request-context.ts): a store of any copy is recognised. */
+export const REQUEST_STORE_BRAND: unique symbol = Symbol.for(`loopguard.v${VERSION}.requestStore`) as never;
 
 type AnyFunction = (...args: never[]) => unknown;
 
@@ -81,6 +92,8 @@ export interface ProcessGlobals {
   threadedRegistry: Map<string, AnyFunction>;
   /** Set by the pool thread's entry first thing: threaded() then returns the plain function. */
   inPoolWorker: boolean;
+  /** In a pool thread: the running task's context (pool/main/options.ts TASK_CONTEXT), set by the entry around each call. */
+  taskContext: object;
   /** Pool → how threaded() tells it a function moved there for good (`offload: 'auto'`); not a
    * method on the pool, so that nothing of its inside is reachable on the instance. */
   poolOffloadNotes: WeakMap<object, (label: string) => void>;
@@ -99,6 +112,8 @@ export interface ProcessGlobals {
   threadedQueues: WeakMap<object, object>;
   /** Set by otelMetrics(): the active OTel span's ids, read by the watchdog's capture while the main thread blocks. */
   readActiveSpan: () => { traceId: string; spanId: string } | undefined;
+  /** Whether the adapters open an AsyncLocalStorage context per request (the monitor's `requestContext`, shared/request-context.ts). */
+  requestContext: RequestContextSwitch;
 }
 
 export type GlobalName = keyof ProcessGlobals;

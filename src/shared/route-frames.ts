@@ -15,6 +15,7 @@
  * id may be a getter read only when a block is described (Nest's global prefix is known late).
  */
 import { ensureGlobal } from './globals.js';
+import { callInRequest } from './request-context.js';
 import type { BlockContext, StackFrame } from '../types.js';
 
 /** What a route id stands for; `route` may be a getter. */
@@ -108,7 +109,9 @@ export function wrapRouteHandler<F extends Handler>(
           pending = undefined;
         }
       }
-      const result = handler.apply(this, args);
+      // In a per-request async context too where that is on (request-context.ts): it follows
+      // the continuations that are not awaits, which this frame cannot.
+      const result = callInRequest(entry, handler, this, args);
       return isThenable(result) ? awaitResult(result) : result;
     },
   }[name] as F;

@@ -7,10 +7,14 @@
  * (tsup's `.map`) or an inline data URL (tsx).
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+// From node:timers, not the global: a test's fake timers must not hold up the monitor's events.
+import { setImmediate } from 'node:timers';
 import { findSourceMap } from 'node:module';
 import { isAbsolute } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
+import { decodedMappings, originalPositionFor, TraceMap } from '@jridgewell/trace-mapping';
 import { fileOf } from './paths.js';
 import type { StackFrame } from '../types.js';
 
@@ -28,6 +32,8 @@ export interface GeneratedPosition {
 }
 
 const MAX_CACHED = 200;
+/** ms of map parsing and decoding in one turn of the loop before preloadMaps lets it turn. */
+const TURN_BUDGET_MS = 8;
 const maps = new Map<string, TraceMap | null>();
 
 /** A paused frame as a StackFrame (1-based), at its original position when `sourceMaps`. */
@@ -60,9 +66,93 @@ function mapFor(script: ScriptSource): TraceMap | null {
   } catch {
     map = null;
   }
-  if (maps.size >= MAX_CACHED) maps.delete(maps.keys().next().value as string);
-  maps.set(script.url, map);
+  remember(script.url, map);
   return map;
+}
+
+function remember(url: string, map: TraceMap | null): void {
+  if (maps.size >= MAX_CACHED) maps.delete(maps.keys().next().value as string);
+  maps.set(url, map);
+}
+
+/**
+ * Loads the maps that mapping `files` (frames of a stack text, {@link mapFileFrames}) or
+ * `scripts` (paused frames, {@link toStackFrame}) will need, so that the main thread never reads
+ * them in a long stretch of its loop: files are read asynchronously, and maps are parsed and
+ * decoded a few ms' worth a turn (`setImmediate` between; one large map is still one stretch). Seen on
+ * Verdaccio: mapping a block's 30 frames read and decoded a dozen maps in one go, a block of
+ * its own that was blamed on the app. Resolves once they are in hand; undefined when they all
+ * are already. Never rejects: a map that cannot be read is remembered as none.
+ */
+export function preloadMaps(files: Iterable<string>, scripts: Iterable<ScriptSource> = []): Promise<void> | undefined {
+  const wanted = new Map<string, ScriptSource | undefined>();
+  for (const file of files) if (isAbsolute(file) && !maps.has(file)) wanted.set(file, undefined);
+  for (const script of scripts) if (!script.url.startsWith('node:') && !maps.has(script.url)) wanted.set(script.url, script);
+  if (wanted.size === 0) return undefined;
+  return (async () => {
+    // Every file at once: libuv's threads read them, off the loop.
+    const read = await Promise.all(
+      [...wanted].map(async ([url, script]) => {
+        try {
+          const sourceMapURL = script?.sourceMapURL ?? (await sourceMapUrlOfAsync(url));
+          return { url, sourceMapURL, text: await mapTextOf({ url, sourceMapURL }) };
+        } catch {
+          return { url, sourceMapURL: '', text: null };
+        }
+      }),
+    );
+    // Parsed and decoded a few ms' worth at a time: a turn per map made a block's event wait
+    // for as many turns of a loop that a busy service blocks on every request.
+    let turnStart = performance.now();
+    for (const { url, sourceMapURL, text } of read) {
+      if (maps.has(url)) continue;
+      if (performance.now() - turnStart > TURN_BUDGET_MS) {
+        await nextTurn();
+        turnStart = performance.now();
+        if (maps.has(url)) continue;
+      }
+      let map: TraceMap | null;
+      try {
+        map = text === undefined ? loadMap({ url, sourceMapURL }) : text === null ? null : new TraceMap(text.json, text.mapUrl);
+        // trace-mapping decodes the mappings on the first lookup: here, not in the turn that
+        // maps the frames.
+        if (map !== null) decodedMappings(map);
+      } catch {
+        map = null;
+      }
+      remember(url, map);
+    }
+  })();
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A map file's text, read asynchronously; undefined where loadMap needs no file (an inline
+ * data URL, or one Node already holds), null where there is none to read.
+ */
+async function mapTextOf({ url, sourceMapURL }: ScriptSource): Promise<{ json: string; mapUrl: string } | null | undefined> {
+  if (sourceMapURL === '' || sourceMapURL.startsWith('data:')) return undefined;
+  const base = url.startsWith('file://') ? url : isAbsolute(url) ? pathToFileURL(url).href : undefined;
+  if (base === undefined) return null;
+  const mapUrl = new URL(sourceMapURL, base);
+  if (mapUrl.protocol !== 'file:') return null;
+  return { json: await readFile(mapUrl, 'utf8'), mapUrl: mapUrl.href };
+}
+
+async function sourceMapUrlOfAsync(file: string): Promise<string> {
+  try {
+    return sourceMapUrlIn(await readFile(file, 'utf8'));
+  } catch {
+    return '';
+  }
+}
+
+function sourceMapUrlIn(text: string): string {
+  const match = /\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(-100_000));
+  return match?.[1] ?? '';
 }
 
 function loadMap({ url, sourceMapURL }: ScriptSource): TraceMap | null {
@@ -103,9 +193,7 @@ function sourceMapUrlOf(file: string): string {
   const cached = maps.get(file);
   if (cached !== undefined) return '';
   try {
-    const text = readFileSync(file, 'utf8');
-    const match = /\/\/[#@] sourceMappingURL=(\S+)\s*$/.exec(text.slice(-100_000));
-    return match?.[1] ?? '';
+    return sourceMapUrlIn(readFileSync(file, 'utf8'));
   } catch {
     return '';
   }

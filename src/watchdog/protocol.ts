@@ -42,6 +42,12 @@ export const Slot = {
    * the threshold before it is sure the block counts.
    */
   INTERVAL: 9,
+  /**
+   * How many times the watchdog has enabled the debugger (a request walk, a hang report's
+   * frames): a block whose request the quick stack already named never adds one. Read by tests
+   * and benchmarks; last of the 16 slots, so new slots go below it.
+   */
+  DEBUGGER_ENABLES: 15,
 } as const;
 
 /**

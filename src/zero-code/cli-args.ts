@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ENV_VARIABLES, parseChoice, parseMs, parseReport, WORKER_VARIABLES, type EnvName } from './settings.js';
+import { ENV_VARIABLES, parseChoice, parseMs, parseReport, parseRequestContext, WORKER_VARIABLES, type EnvName } from './settings.js';
 import { globalKey } from '../shared/globals.js';
 import { InvalidOptionRangeError, InvalidOptionTypeError } from '../errors.js';
 
@@ -26,6 +26,8 @@ Options:
                             after; 0 = off (default 3000)
   --track-handles           record where handles are created, for --exit-timeout (slow)
   --no-summary              do not print the summary at exit
+  --request-context <mode>  auto | true | false: a context per request, so blocks in setImmediate/
+                            callback continuations name it (default auto: on Node 24+)
   -h, --help                show this help
   -v, --version             show the version
 
@@ -70,6 +72,7 @@ const OPTIONS = {
   'exit-timeout': { type: 'string' },
   'track-handles': { type: 'boolean' },
   'no-summary': { type: 'boolean' },
+  'request-context': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const satisfies ParseArgsConfig['options'];
@@ -84,6 +87,7 @@ export const FLAG_OF: Record<EnvName, string> = {
   LOOPGUARD_EXIT_TIMEOUT: '--exit-timeout',
   LOOPGUARD_TRACK_HANDLES: '--track-handles',
   LOOPGUARD_SUMMARY: '--no-summary',
+  LOOPGUARD_REQUEST_CONTEXT: '--request-context',
 };
 
 /**
@@ -142,6 +146,7 @@ export function parseCliArgs(argv: readonly string[], cwd = process.cwd(), envir
     ['--sync-calls', values['sync-calls']],
     ['--log', values.log],
     ['--report', values.report],
+    ['--request-context', values['request-context']],
   ] as const) {
     if (value === '') throw new UsageError(`${flag} needs a value`);
   }
@@ -160,6 +165,9 @@ export function parseCliArgs(argv: readonly string[], cwd = process.cwd(), envir
   if (values.report !== undefined) env.LOOPGUARD_REPORT = resolve(cwd, parseReport('--report', values.report).path);
   if (values['track-handles'] === true) env.LOOPGUARD_TRACK_HANDLES = 'true';
   if (values['no-summary'] === true) env.LOOPGUARD_SUMMARY = 'false';
+  if (values['request-context'] !== undefined) {
+    env.LOOPGUARD_REQUEST_CONTEXT = String(parseRequestContext('--request-context', values['request-context']));
+  }
   if (command.length === 0) throw new UsageError('no command given: put it after --, e.g. loopguard -- node app.js');
   return { action: 'run', command, env };
 }

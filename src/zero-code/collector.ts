@@ -182,6 +182,7 @@ export class StreamCollector implements ReportSource {
       routes: this.#aggregates.routes(),
       startup: this.#aggregates.startup(),
       host: this.#aggregates.host(),
+      own: this.#aggregates.own(),
       since: this.#start?.since ?? 0,
       ...(this.#libuv === undefined ? {} : { libuv: { delay: { ...this.#libuv.delay }, saturatedMs: this.#libuv.saturatedMs } }),
     };

@@ -22,6 +22,8 @@ export interface ZeroCodeSettings {
   trackHandles: boolean;
   /** Print the summary table at exit. */
   summary: boolean;
+  /** The monitor's requestContext: a context per request ('auto': where AsyncContextFrame makes it cheap). */
+  requestContext?: 'auto' | boolean;
 }
 
 const DEFAULT_EXIT_TIMEOUT = 3000;
@@ -36,6 +38,8 @@ export const ENV_VARIABLES = {
   LOOPGUARD_EXIT_TIMEOUT: 'ms after SIGINT/SIGTERM before explaining what keeps the process alive; 0 = off (default 3000)',
   LOOPGUARD_TRACK_HANDLES: "'true' to record where each handle is created (slow: for debugging exits)",
   LOOPGUARD_SUMMARY: "'false' to skip the summary printed at exit (default true)",
+  LOOPGUARD_REQUEST_CONTEXT:
+    "'auto' | 'true' | 'false': an AsyncLocalStorage context per request, so blocks in setImmediate/callback/emitter continuations name it (default auto: on where AsyncContextFrame makes it cheap, Node 24+)",
 } as const;
 
 export type EnvName = keyof typeof ENV_VARIABLES;
@@ -86,6 +90,10 @@ export function readSettings(env: NodeJS.ProcessEnv, nameOf: (name: EnvName) => 
   if (track !== undefined) settings.trackHandles = parseFlag(nameOf('LOOPGUARD_TRACK_HANDLES'), track);
   const summary = value('LOOPGUARD_SUMMARY');
   if (summary !== undefined) settings.summary = parseFlag(nameOf('LOOPGUARD_SUMMARY'), summary);
+  const requestContext = value('LOOPGUARD_REQUEST_CONTEXT');
+  if (requestContext !== undefined) {
+    settings.requestContext = parseRequestContext(nameOf('LOOPGUARD_REQUEST_CONTEXT'), requestContext);
+  }
   return settings;
 }
 
@@ -96,6 +104,7 @@ export function monitorOptions(settings: ZeroCodeSettings): MonitorOptions {
   if (settings.hangTimeout !== undefined) options.hangTimeout = settings.hangTimeout;
   if (settings.log !== undefined) options.log = settings.log;
   if (settings.syncCalls !== undefined) options.syncCalls = settings.syncCalls;
+  if (settings.requestContext !== undefined) options.requestContext = settings.requestContext;
   return options;
 }
 
@@ -174,11 +183,16 @@ export function parseChoice<T extends string>(name: string, raw: string, choices
   throw new InvalidOptionTypeError(`${name} must be one of ${list}, got ${JSON.stringify(raw)}`);
 }
 
-function parseFlag(name: string, raw: string): boolean {
+function parseFlag(name: string, raw: string, also = ''): boolean {
   const lower = raw.toLowerCase();
   if (['1', 'true', 'on', 'yes'].includes(lower)) return true;
   if (['0', 'false', 'off', 'no'].includes(lower)) return false;
-  throw new InvalidOptionTypeError(`${name} must be 'true' or 'false', got ${JSON.stringify(raw)}`);
+  throw new InvalidOptionTypeError(`${name} must be ${also}'true' or 'false', got ${JSON.stringify(raw)}`);
+}
+
+/** `auto`, or a flag: whether to open a context per request. */
+export function parseRequestContext(name: string, raw: string): 'auto' | boolean {
+  return raw.toLowerCase() === 'auto' ? 'auto' : parseFlag(name, raw, "'auto', ");
 }
 
 /** The report's format comes from its extension, so a typo cannot silently pick one. */

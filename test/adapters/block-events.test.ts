@@ -67,7 +67,10 @@ for (const framework of ['express', 'express4', 'fastify', 'koa', 'hono']) {
         );
         expect(event.kind).toBe('block');
         expect(event.duration).toBeGreaterThan(150);
-        expect(event.context).toMatchObject({ method: 'GET', route, path: url.replace(/\?.*$/, '') });
+        // The route comes from the adapter's named handler frame in the stack (after an await
+        // too); the path only from the request walk, which is left out when the stack already
+        // names the route (no debugger enabled, no pause: issue 8).
+        expect(event.context).toMatchObject({ method: 'GET', route });
       });
     }
   });

@@ -10,7 +10,11 @@ import { JobAttemptFailure, type ActiveJob, type QueueBackend, type SendOptions,
 import { bullmqPriority, openBullMQ, RETENTION } from '../../src/queue/backends/bullmq.js';
 import { leaseFor } from '../../src/queue/backends/bullmq-work.js';
 import { decodeError } from '../../src/queue/payload.js';
+import { REDIS_URL_ENV } from './bullmq-target.js';
 import { redisAvailability, startRedisServer, type RedisServer } from './redis-server.js';
+
+const CONTRACT_CHILD = fileURLToPath(new URL('./fixtures/contract-child.ts', import.meta.url));
+const BULLMQ_TARGET = fileURLToPath(new URL('./bullmq-target.ts', import.meta.url));
 
 const defaults: SendOptions = { retries: 0, retryDelay: 100, timeout: 5000, priority: 0, delay: 0 };
 const redis = redisAvailability();
@@ -179,6 +183,121 @@ describe.skipIf(!redis.run)(`BullMQ against a real Redis${redis.run ? '' : ` (${
     expect(runs.size).toBe(1000);
     expect(await app.counts()).toMatchObject({ queued: 0, active: 0, completed: 1000 });
   }, 90_000);
+
+  it('fails a job cancelled while its worker is dead as cancelled when the next worker takes it, without running it', async () => {
+    const name = `cancel-dead-${++queueNumber}-${Date.now()}`;
+    const backend = await open(name);
+    // A worker that takes the job and dies with it: the cancel's nudge reaches nobody.
+    const vanishing = spawn(process.execPath, ['--import', 'tsx', CONTRACT_CHILD, BULLMQ_TARGET, 'vanish', name], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, [REDIS_URL_ENV]: server.url },
+    });
+    const lines: string[] = [];
+    let stderr = '';
+    vanishing.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const said = (type: string) =>
+      new Promise<void>((resolve, reject) => {
+        const look = () => lines.some((line) => line.includes(`"type":"${type}"`));
+        const onData = (chunk: Buffer) => {
+          lines.push(...chunk.toString().split('\n'));
+          if (look()) {
+            vanishing.stdout.off('data', onData);
+            resolve();
+          }
+        };
+        if (look()) return resolve();
+        vanishing.stdout.on('data', onData);
+        vanishing.once('exit', () => reject(new Error(`the vanish child exited before "${type}": ${stderr}`)));
+      });
+    await said('ready');
+    const id = await backend.send({ fn: 'doomed', args: '' }, { ...defaults, timeout: 1000, retries: 2, retryDelay: 0 });
+    await said('started');
+    vanishing.kill('SIGKILL');
+    await once(vanishing, 'exit');
+    expect(await backend.cancel(id)).toBe(true);
+    // Its lease runs out, the job goes back to the queue, and this worker takes it.
+    let calls = 0;
+    await work(backend, 1, async () => {
+      calls++;
+      return 'should not run';
+    });
+    const done = await backend.settled(id, AbortSignal.timeout(25_000));
+    expect(done.state).toBe('cancelled');
+    expect(calls).toBe(0);
+    expect(await backend.counts()).toMatchObject({ active: 0, completed: 0, failed: 0, cancelled: 1 });
+  });
+
+  it('reads a job cancelled while it ran as cancelled even when its result comes after the cancel (the cancel wins)', async () => {
+    const backend = await open();
+    let resolveJob!: (job: ActiveJob) => void;
+    const running = new Promise<ActiveJob>((resolve) => (resolveJob = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let abortedAtReturn: boolean | undefined;
+    await work(backend, 1, async (job) => {
+      if (job.fn === 'warm-up') return 'ok';
+      resolveJob(job);
+      await released;
+      abortedAtReturn = job.signal.aborted;
+      return 'a result too late';
+    });
+    // The event stream is read from here on: the job below is resolved from its events, unless
+    // the cancel's event came before its 'completed' one.
+    await backend.settled(await backend.send({ fn: 'warm-up', args: '' }, defaults), AbortSignal.timeout(25_000));
+    const id = await backend.send({ fn: 'late', args: '' }, defaults);
+    await running;
+    // Cut the worker's cancel subscription: the nudge is lost, the attempt runs to its result.
+    const client = new Redis(server.url);
+    try {
+      await client.client('KILL', 'TYPE', 'pubsub');
+    } finally {
+      client.disconnect();
+    }
+    expect(await backend.cancel(id)).toBe(true);
+    release();
+    const done = await backend.settled(id, AbortSignal.timeout(25_000));
+    expect(abortedAtReturn).toBe(false);
+    expect(done.state).toBe('cancelled');
+    expect(done.output).toBeUndefined();
+    expect(await backend.get(id)).toMatchObject({ state: 'cancelled' });
+    // The warm-up job completed; the late one is cancelled, not completed.
+    expect(await backend.counts()).toMatchObject({ active: 0, completed: 1, failed: 0, cancelled: 1 });
+    expect(await backend.cancel(id)).toBe(false);
+  });
+
+  it('settled() resolves a job sent while the events are read with the snapshot get() reads', async () => {
+    const backend = await open();
+    await work(backend, 1, async (job) => {
+      if (job.args === 'progress') await job.progress({ step: 1 });
+      return `done:${job.args}`;
+    });
+    await backend.settled(await backend.send({ fn: 'warm-up', args: '' }, defaults), AbortSignal.timeout(25_000));
+    for (const args of ['plain', 'progress']) {
+      const id = await backend.send({ fn: 'watched', args }, defaults);
+      const done = await backend.settled(id, AbortSignal.timeout(25_000));
+      const read = (await backend.get(id))!;
+      expect(done).toMatchObject({ id, fn: 'watched', state: 'completed', attempts: 1, output: `done:${args}` });
+      expect({ ...done, startedAt: undefined, settledAt: undefined }).toEqual({ ...read, startedAt: undefined, settledAt: undefined });
+      expect(done.startedAt!.getTime()).toBe(read.startedAt!.getTime());
+      // The attempt's clock when it returned, and BullMQ's just after: within a wide margin.
+      expect(Math.abs(done.settledAt!.getTime() - read.settledAt!.getTime())).toBeLessThan(1000);
+    }
+  });
+
+  it('settled() finds a job that settled before the call, after its events were read', async () => {
+    const backend = await open();
+    await work(backend, 1, async (job) => `done:${job.args}`);
+    // The first settled() call starts reading the event stream; later sends are watched from it.
+    const first = await backend.send({ fn: 'first', args: '1' }, defaults);
+    await backend.settled(first, AbortSignal.timeout(25_000));
+    const id = await backend.send({ fn: 'early', args: '2' }, defaults);
+    while ((await backend.get(id))?.state !== 'completed') await new Promise((resolve) => setTimeout(resolve, 20));
+    // Its 'completed' event was read while nobody waited: this call must look at the job, not
+    // wait for an event that came already (the slow sweep would find it only after a second).
+    const started = Date.now();
+    expect(await backend.settled(id, AbortSignal.timeout(25_000))).toMatchObject({ state: 'completed', output: 'done:2' });
+    expect(Date.now() - started).toBeLessThan(900);
+  });
 
   it('keeps settled jobs and cancel records for 7 days, not for ever', async () => {
     const name = `retention-${++queueNumber}-${Date.now()}`;

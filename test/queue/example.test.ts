@@ -32,7 +32,8 @@ async function runExample(queueUrl: string | undefined): Promise<{ code: number 
 function expectReport({ code, stdout }: { code: number | null; stdout: string }): void {
   expect(code, stdout).toBe(0);
   expect(stdout).toMatch(/^POST \/reports -> 202 in \d+ ms: \{"id":"[^"]+","state":"queued","statusUrl":"\/jobs\/[^"]+"\}$/m);
-  expect(stdout).toMatch(/^GET \/jobs\/\S+ -> 200 completed \(attempt 1\)$/m);
+  // The progress the job reported from its thread (every 500,000 rows), kept once it completed.
+  expect(stdout).toMatch(/^GET \/jobs\/\S+ -> 200 completed \(attempt 1\), progress \d+\/3000000 rows$/m);
   const result = JSON.parse(/^result: (.*)$/m.exec(stdout)?.[1] ?? 'null') as Record<string, unknown>;
   // The BigInt total and the Map by region crossed the queue and reached JSON as text and an object.
   expect(result).toMatchObject({ month: '2026-11', rows: 3_000_000, totalCents: expect.stringMatching(/^\d+$/) });

@@ -124,3 +124,13 @@ describe('threaded(fn, { queue })', () => {
     expect(markAnonymous).toThrow(/a function marked for a queue needs a name, which its jobs carry/);
   });
 });
+
+describe('reportProgress()', () => {
+  it('does nothing and answers false outside a queue job, and refuses a value that is not JSON', async () => {
+    const { reportProgress } = await import('loopguard/queue');
+    expect(reportProgress({ page: 1, of: 2 })).toBe(false);
+    expect(() => reportProgress(1n)).toThrow(InvalidOptionTypeError);
+    expect(() => reportProgress(1n)).toThrow(/^progress value must be JSON-serialisable, got `1` \(bigint\)/);
+    expect(() => reportProgress(undefined)).toThrow(/progress value must be JSON-serialisable/);
+  });
+});

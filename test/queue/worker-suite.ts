@@ -3,6 +3,13 @@
 // worker-redis.test.ts and worker-postgres.test.ts; each test uses a queue of its own.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueBackend } from '../../src/queue/backend.js';
 import { openTestBackend, outcome, send } from './worker-backend.js';
@@ -14,6 +21,7 @@ export interface ServerHandle {
 }
 
 const reports = queueFixture('reports.mjs');
+const heldReports = queueFixture('held-reports.mjs');
 let counter = 0;
 
 export function workerSuite(title: string, start: () => Promise<ServerHandle>): void {
@@ -192,6 +200,50 @@ export function workerSuite(title: string, start: () => Promise<ServerHandle>): 
         [3, 'failed'],
       ]);
       expect(one.records.find(settledJob(slow))).toMatchObject({ outcome: 'timeout', error: { code: 'ERR_LOOPGUARD_TASK_TIMEOUT' } });
+    }, 60_000);
+
+    it('a job reports progress from its thread: status() and jobStatus() show the latest while it runs, and keep it after', async () => {
+      const name = `progress-${process.pid}-${++counter}`;
+      const releaseFile = join(tmpdir(), `loopguard-${name}-release`);
+      const { createQueue } = await import('loopguard/queue');
+      const { renderTrackedReport } = (await import(heldReports)) as {
+        renderTrackedReport: (id: string, options: { pages: number; releaseFile: string }) => Promise<{ id: string; pages: number }>;
+      };
+      const jobs = createQueue({ url: server.url, name });
+      const { default: express } = await import('express');
+      const { jobStatus } = await import('loopguard/express');
+      const app = express();
+      app.get('/jobs/:id', jobStatus(jobs));
+      const http = createServer(app);
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+      try {
+        const one = spawnWorker([reports, heldReports, '--queue', server.url, '--name', name], cleanEnv());
+        await one.waitFor(ready, 'the worker started');
+        // 200 reports in a tight loop, then the job holds until released: the last one must be what is kept.
+        const { id } = await jobs.enqueue(renderTrackedReport, ['t1', { pages: 200, releaseFile }], { timeout: 60_000 });
+        await one.waitFor(startedJob(id));
+        const last = { page: 200, of: 200 };
+        const deadline = Date.now() + 20_000;
+        let status = await jobs.status(id);
+        // Compared as values: PostgreSQL's jsonb gives the keys back in an order of its own.
+        while (!isDeepStrictEqual(status.progress, last) && Date.now() < deadline) {
+          await delay(50); // polling the server's state: the write happens in another process
+          status = await jobs.status(id);
+        }
+        expect(status).toMatchObject({ state: 'active', progress: last });
+        const served = await fetch(`${base}/jobs/${id}`);
+        expect(served.status).toBe(200);
+        expect(await served.json()).toMatchObject({ id, function: 'renderTrackedReport', state: 'active', progress: last });
+        await writeFile(releaseFile, '');
+        expect(await jobs.result(id, { timeout: 20_000 })).toEqual({ id: 't1', pages: 200 });
+        expect(await jobs.status(id)).toMatchObject({ state: 'completed', progress: last });
+        expect(await (await fetch(`${base}/jobs/${id}`)).json()).toMatchObject({ state: 'completed', progress: last, result: { id: 't1', pages: 200 } });
+      } finally {
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await jobs.close();
+        await rm(releaseFile, { force: true });
+      }
     }, 60_000);
 
     it('SIGTERM while a job runs: the job finishes, its result is delivered, the worker exits 0', async () => {

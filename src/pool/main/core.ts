@@ -12,6 +12,7 @@ import { cloneErrorFor } from './clone-path.js';
 import { attributeCrash } from './crash.js';
 import { PoolMetrics, type PoolStats } from './metrics.js';
 import { resolvePoolOptions, resolveRunOptions, type ResolvedPoolOptions } from './options.js';
+import { TASK_CONTEXT } from '../../shared/globals.js';
 import { RESULT_RUN_US, RESULT_STATUS, RESULT_STRIDE, RESULT_VALUE, STATUS_OK, type ResultBatch } from '../protocol.js';
 import { definitionOf } from '../marking/registry.js';
 import { reviveError } from './remote-error.js';
@@ -80,6 +81,7 @@ export class PoolCore implements ThreadHost {
         timeout ?? this.#options.taskTimeout,
         signal,
         performance.now(),
+        options === undefined ? undefined : (options as { [TASK_CONTEXT]?: unknown })[TASK_CONTEXT],
       );
     } catch (error) {
       return Promise.reject(error);

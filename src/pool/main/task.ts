@@ -25,6 +25,7 @@ interface TaskExtra {
   onAbort: (() => void) | undefined;
   timer: NodeJS.Timeout | undefined;
   bytes: number;
+  context: unknown;
 }
 
 /** Bytes of ArrayBuffers and views among the top-level arguments that a post copies (nested ones are not counted). */
@@ -85,6 +86,7 @@ export class Task extends AsyncResource {
     timeout: number,
     signal: AbortSignal | undefined,
     submittedAt: number,
+    context?: unknown,
   ) {
     super('loopguard.PoolTask', RESOURCE_OPTIONS);
     if (capturedResolve === undefined || capturedReject === undefined) {
@@ -95,8 +97,8 @@ export class Task extends AsyncResource {
     this.timeout = timeout;
     this.submittedAt = submittedAt;
     const bytes = payloadBytes(args);
-    if (transfer !== undefined || signal !== undefined || bytes > 0) {
-      this.#extra = { transfer, signal, onAbort: undefined, timer: undefined, bytes };
+    if (transfer !== undefined || signal !== undefined || bytes > 0 || context !== undefined) {
+      this.#extra = { transfer, signal, onAbort: undefined, timer: undefined, bytes, context };
     }
     this.resolveFn = capturedResolve;
     this.rejectFn = capturedReject;
@@ -116,12 +118,17 @@ export class Task extends AsyncResource {
     return this.#extra?.signal;
   }
 
+  /** The internal TASK_CONTEXT run option's value. */
+  get context(): unknown {
+    return this.#extra?.context;
+  }
+
   get onAbort(): (() => void) | undefined {
     return this.#extra?.onAbort;
   }
 
   set onAbort(listener: (() => void) | undefined) {
-    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined, bytes: 0 }).onAbort = listener;
+    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined, bytes: 0, context: undefined }).onAbort = listener;
   }
 
   get timer(): NodeJS.Timeout | undefined {
@@ -130,7 +137,7 @@ export class Task extends AsyncResource {
 
   set timer(timer: NodeJS.Timeout | undefined) {
     if (timer === undefined && this.#extra === undefined) return;
-    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined, bytes: 0 }).timer = timer;
+    (this.#extra ??= { transfer: undefined, signal: undefined, onAbort: undefined, timer: undefined, bytes: 0, context: undefined }).timer = timer;
   }
 
   get settled(): boolean {

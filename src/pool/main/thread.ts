@@ -165,9 +165,14 @@ export class PoolThread {
     if (length === 0) return; // every task was aborted while waiting here
     const flat = packedArray(length);
     let at = 0;
+    let ordinal = 0;
+    let contexts: unknown[] | undefined;
     for (let i = first; i < end; i++) {
       const task = tasks[i]!;
       if (task.settled) continue;
+      const context = task.context;
+      if (context !== undefined) (contexts ??= []).push(ordinal, context);
+      ordinal++;
       const def = task.def;
       if (def.source !== undefined) {
         (used ??= new Set()).add(def.index);
@@ -183,7 +188,7 @@ export class PoolThread {
       if (task.transfer !== undefined) (transfer ??= []).push(...task.transfer);
     }
     const forget = used === null ? null : this.sourcesToForget(used);
-    const batch: TaskBatch = { forget, defs, tasks: flat };
+    const batch: TaskBatch = contexts === undefined ? { forget, defs, tasks: flat } : { forget, defs, tasks: flat, contexts };
     this.worker.postMessage(batch, transfer);
     // Wake the thread if it waits on the doorbell (see worker-idle.ts); the message is queued.
     Atomics.add(this.control, SLOT_DOORBELL, 1);

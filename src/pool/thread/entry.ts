@@ -83,11 +83,18 @@ async function drain(): Promise<void> {
     if (batch.forget !== null) for (const index of batch.forget) functions[index] = undefined;
     if (batch.defs !== null) for (const def of batch.defs) functions[def.index] = define(def);
     const tasks = batch.tasks;
-    for (let i = 0; i < tasks.length; ) {
+    const contexts = batch.contexts;
+    let nextContext = 0;
+    for (let i = 0, ordinal = 0; i < tasks.length; ordinal++) {
       const index = tasks[i + TASK_FUNCTION] as number;
       const argCount = tasks[i + TASK_ARG_COUNT] as number;
       const args = tasks.slice(i + TASK_ARGS, i + TASK_ARGS + argCount);
       i += TASK_ARGS + argCount;
+      let context: object | undefined;
+      if (contexts !== undefined && contexts[nextContext] === ordinal) {
+        context = contexts[nextContext + 1] as object;
+        nextContext += 2;
+      }
       // Counted before the first import of the function's module: a module that kills the
       // thread while loading is this task's fault, not a reason to retry it forever.
       Atomics.store(control, SLOT_STARTED, ++started);
@@ -100,6 +107,8 @@ async function drain(): Promise<void> {
         results.push(STATUS_NOT_PORTABLE, fn, 0);
         continue;
       }
+      // A thread runs one task at a time, awaits included: a global is the running task's own.
+      if (context !== undefined) setGlobal('taskContext', context);
       const begin = performance.now();
       try {
         let value = fn(...args);
@@ -112,6 +121,7 @@ async function drain(): Promise<void> {
       } catch (error) {
         results.push(STATUS_THROWN, serializeError(error, fn), elapsedMicros(begin));
       }
+      if (context !== undefined) setGlobal('taskContext', undefined);
       if (results.length >= RESULT_FLUSH_COUNT * RESULT_STRIDE || now - lastPost >= RESULT_FLUSH_MS) {
         postResults();
       }

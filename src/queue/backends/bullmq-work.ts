@@ -28,7 +28,7 @@
  */
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
+import { JobCancelledError, QueueClosedError, TaskTimeoutError, WorkerCrashedError } from '../../errors.js';
 import { JobAttemptFailure, LEASE_LOSSES, type ActiveJob, type WorkHandle, type WorkOptions } from '../backend.js';
 import { encodeError } from '../payload.js';
 
@@ -45,8 +45,34 @@ export interface WorkContext {
   /** To the `loopguard:queue:error` diagnostics channel. */
   publishError(error: unknown): void;
   jobKey(id: string): string;
-  keys: { cancelChannel: string; cancelledFailed: string };
+  keys: { cancelChannel: string };
   fields: { output: string; cancel: string };
+}
+
+/**
+ * What a completed attempt hands BullMQ as its returnvalue: the encoded result and the fields of
+ * the job's snapshot, so that the app's settled() resolves from the 'completed' event alone
+ * (bullmq-watch.ts) instead of reading the job once more.
+ */
+export interface CompletedRecord {
+  /** `payload.ts`'s encoding of the result. */
+  output: string;
+  fn: string;
+  attempts: number;
+  createdAt: number;
+  startedAt: number;
+  settledAt: number;
+  /** The last progress() value, when this attempt reported one. */
+  progress?: unknown;
+  /** False when an earlier attempt may have reported progress and this one did not: read the job. */
+  whole: boolean;
+}
+
+/** The encoded result in a completed job's returnvalue (a CompletedRecord, or the bare text). */
+export function completedOutput(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const output = (value as Partial<CompletedRecord> | null)?.output;
+  return typeof output === 'string' ? output : undefined;
 }
 
 /** The job data this backend stores: what the app sent, plus the attempt's timeout. */
@@ -80,6 +106,10 @@ const LEASE_MIN = 1000;
 const FIRST_RENEWAL = LEASE_MIN / 4;
 const LEASE_MAX = 30_000;
 
+/** How long, and for how many jobs, a cancel message that found no running job is kept. */
+const NOT_STARTED_MS = 10_000;
+const NOT_STARTED_MAX = 1000;
+
 export function leaseFor(timeout: number): number {
   return Math.min(Math.max(timeout / 2, LEASE_MIN), LEASE_MAX);
 }
@@ -97,20 +127,24 @@ export async function startBullMQWorker(
 ): Promise<WorkHandle> {
   const { bullmq, commands, fields } = context;
   const running = new Map<string, Running>();
+  /** Cancel messages for jobs not running here, by id → when (see the subscriber below). */
+  const notStarted = new Map<string, number>();
   let stopping = false;
 
   const unrecoverable = (message: string) => new bullmq.UnrecoverableError(message);
 
-  const cancelRequested = async (id: string) => (await commands.hget(context.jobKey(id), fields.cancel)) !== null;
-
-  const failAsCancelled = async (id: string) => {
-    await commands.zadd(context.keys.cancelledFailed, Date.now(), id);
-    return unrecoverable(`job ${id} was cancelled`);
+  /**
+   * A failed attempt's encoded error, stored for get(), and in the same round trip whether the
+   * job's cancel was requested (then the attempt must not be retried).
+   */
+  const storeFailure = async (id: string, output: string): Promise<{ cancelled: boolean }> => {
+    const answers = await commands.multi().hset(context.jobKey(id), fields.output, output).hget(context.jobKey(id), fields.cancel).exec();
+    return { cancelled: answers?.[1]?.[1] !== null && answers?.[1]?.[1] !== undefined };
   };
 
   // `signal` must be declared: BullMQ passes its per-job AbortSignal (worker.cancelJob) only
   // to a processor whose declared length is at least 3.
-  const processor = async (job: Job, token: string | undefined, signal?: AbortSignal): Promise<string> => {
+  const processor = async (job: Job, token: string | undefined, signal?: AbortSignal): Promise<CompletedRecord> => {
     const id = job.id as string;
     const data = job.data as StoredJobData;
     const attempts = job.opts.attempts ?? 1;
@@ -118,7 +152,15 @@ export async function startBullMQWorker(
     const abort = (reason: unknown) => {
       if (!controller.signal.aborted) controller.abort(reason);
     };
-    signal?.addEventListener('abort', () => abort(signal.reason), { once: true });
+    // BullMQ's signal aborts only on worker.cancelJob, with its string reason: the job's own
+    // signal gets the coded error, as on pg-boss.
+    if (signal?.aborted) abort(new JobCancelledError(id));
+    else signal?.addEventListener('abort', () => abort(new JobCancelledError(id)), { once: true });
+    const early = notStarted.get(id);
+    if (early !== undefined) {
+      notStarted.delete(id);
+      if (Date.now() - early < NOT_STARTED_MS) abort(new JobCancelledError(id));
+    }
 
     let leaseLost = false;
     const lease = leaseFor(data.timeout);
@@ -140,7 +182,6 @@ export async function startBullMQWorker(
       renewal.unref();
     }, Math.min(lease / 3, FIRST_RENEWAL));
     renewal.unref();
-    const cancelledEarly = await cancelRequested(id);
 
     running.set(id, {
       controller,
@@ -159,7 +200,8 @@ export async function startBullMQWorker(
     });
 
     try {
-      if (cancelledEarly) throw await failAsCancelled(id);
+      // A job cancelled before it was taken never gets here: the cancel set BullMQ's deferred
+      // failure (bullmq.ts), with which BullMQ fails it without calling this processor.
       // Starts before this one that ended in neither a failure nor a result: lost leases.
       const leasesLost = job.attemptsStarted - 1 - job.attemptsMade;
       if (leasesLost > LEASE_LOSSES) {
@@ -169,6 +211,7 @@ export async function startBullMQWorker(
         await commands.hset(context.jobKey(id), fields.output, encodeError(crashed));
         throw unrecoverable(crashed.message);
       }
+      let progressed: { value: unknown } | undefined;
       const active: ActiveJob = {
         id,
         fn: data.fn,
@@ -176,7 +219,10 @@ export async function startBullMQWorker(
         attempt: job.attemptsStarted,
         timeout: data.timeout,
         signal: controller.signal,
-        progress: (value) => job.updateProgress(value as object),
+        progress: (value) => {
+          progressed = { value };
+          return job.updateProgress(value as object);
+        },
       };
       // The attempt ends at its timeout, or when its signal aborts (cancel, lease lost, stop),
       // whether or not the handler heeds the signal: the thread pool under it has its own
@@ -198,12 +244,14 @@ export async function startBullMQWorker(
       aborted.catch(() => {});
       let output: string;
       try {
+        // Cancelled before it started (a message kept above): not run at all.
+        if (controller.signal.aborted) throw controller.signal.reason;
         output = await Promise.race([handler(active), timedOut, aborted]);
       } catch (error) {
         if (leaseLost) throw error;
-        if (await cancelRequested(id)) throw await failAsCancelled(id);
         const failure = error instanceof JobAttemptFailure ? error : undefined;
-        await commands.hset(context.jobKey(id), fields.output, failure ? failure.output : encodeError(error));
+        const { cancelled } = await storeFailure(id, failure ? failure.output : encodeError(error));
+        if (cancelled) throw unrecoverable(`job ${id} was cancelled`);
         const message = error instanceof Error ? error.message : String(error);
         if (job.attemptsMade + 1 >= attempts || failure?.retry === false) throw unrecoverable(message);
         throw new Error(message, { cause: error });
@@ -211,9 +259,19 @@ export async function startBullMQWorker(
       finally {
         clearTimeout(timer);
       }
-      // Cancelled while it ran: the cancel wins over a late result, as it does on pg-boss.
-      if (await cancelRequested(id)) throw await failAsCancelled(id);
-      return output;
+      // No look for a cancel here: a job that completes after its cancel was requested reads
+      // 'cancelled' (bullmq.ts), so the result goes straight into BullMQ's completion.
+      const record: CompletedRecord = {
+        output,
+        fn: job.name,
+        attempts: Math.min(job.attemptsStarted, attempts + LEASE_LOSSES),
+        createdAt: job.timestamp,
+        startedAt: job.processedOn ?? Date.now(),
+        settledAt: Date.now(),
+        whole: progressed !== undefined || job.attemptsStarted <= 1,
+      };
+      if (progressed !== undefined) record.progress = progressed.value;
+      return record;
     } finally {
       clearInterval(renewal);
       running.delete(id);
@@ -238,7 +296,11 @@ export async function startBullMQWorker(
   const subscriber = new context.IORedis(context.url, { maxRetriesPerRequest: null });
   subscriber.on('error', (error) => context.publishError(error));
   subscriber.on('message', (_channel: string, id: string) => {
-    worker.cancelJob(id, `job ${id} was cancelled`);
+    // A message for a job this worker has taken but not yet started is kept for its start (the
+    // job's deferred failure came too late for it); one for another worker's job ages out.
+    if (worker.cancelJob(id, `job ${id} was cancelled`)) return;
+    notStarted.set(id, Date.now());
+    if (notStarted.size > NOT_STARTED_MAX) notStarted.delete(notStarted.keys().next().value as string);
   });
   await Promise.all([subscriber.subscribe(context.keys.cancelChannel), worker.waitUntilReady()]);
 

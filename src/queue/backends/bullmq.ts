@@ -9,13 +9,19 @@
  *   numbers first and runs unprioritized (0) jobs before all prioritized ones;
  * - timeout → the per-job lease and the stalled check's interval (see bullmq-work.ts).
  * BullMQ has no cancelled state: a queued job that is cancelled is removed and a small record of
- * it kept (`lg:cancelled:<id>`, counted in the `lg:cancelled` sorted set); a running one gets a
- * marker in its hash and a pub/sub nudge to its worker, which aborts the attempt and fails the
- * job for good, its id in the `lg:cancelled-failed` sorted set, so that get() and counts() say
- * 'cancelled'. Settled jobs and these records are kept for RETENTION (7 days, as pg-boss keeps
- * its jobs), so that Redis does not grow without end (BullMQ keeps every job by default). Outputs: a completed
- * job's returnvalue is our encoded text (BullMQ keeps it as JSON); a failed attempt's encoded
- * error goes in the job hash's `lgOutput` field, since BullMQ keeps only an error's message.
+ * it kept (`lg:cancelled:<id>`, counted in the `lg:cancelled` sorted set). A job that a worker
+ * holds (or takes meanwhile) gets, in one script that runs only while the job has not settled,
+ * a marker in its hash (`lgCancel`), BullMQ's `defa` (a deferred failure: a worker that takes
+ * the job from then on fails it at once without running it, as BullMQ does with a job stalled
+ * too often) and its id in the `lg:cancel-requested` sorted set; then a pub/sub nudge to its
+ * worker aborts the running attempt. A job that settles with the marker reads 'cancelled',
+ * whether its attempt failed or its result came too late: the cancel wins, as on pg-boss, and
+ * the worker need not look for the marker before and after every run. counts() takes those jobs
+ * out of completed and failed. Settled jobs and these records are kept for RETENTION (7 days, as
+ * pg-boss keeps its jobs), so that Redis does not grow without end (BullMQ keeps every job by
+ * default). Outputs: a completed job's returnvalue is our encoded text (BullMQ keeps it as JSON,
+ * in its own completion); a failed attempt's encoded error goes in the job hash's `lgOutput`
+ * field, since BullMQ keeps only an error's message.
  */
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -35,9 +41,9 @@ import type {
   WorkOptions,
 } from '../backend.js';
 import { encodeError } from '../payload.js';
-import { JobWatch } from './bullmq-watch.js';
+import { CANCEL_EVENT, JobWatch } from './bullmq-watch.js';
 import { diagnosticsChannel } from './diagnostics.js';
-import { SHUTDOWN_GRACE, startBullMQWorker, within, type StoredJobData, type WorkContext } from './bullmq-work.js';
+import { completedOutput, SHUTDOWN_GRACE, startBullMQWorker, within, type StoredJobData, type WorkContext } from './bullmq-work.js';
 
 /**
  * BackendOptions: `pollInterval` is the period of the safety look at pending settled() jobs
@@ -119,8 +125,47 @@ export const RETENTION = 7 * 24 * 60 * 60;
 const OUTPUT_FIELD = 'lgOutput';
 const CANCEL_FIELD = 'lgCancel';
 
-/** HSET only while the job's hash exists, so that a cancel racing a removal leaves no stray key. */
-const MARK_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0`;
+/**
+ * The cancel marker, only on a job that still exists (a cancel racing a removal leaves no stray
+ * key) and has not settled (so that a marked settled job was cancelled before it settled), and
+ * a CANCEL_EVENT in the job's event stream, ahead of its settling event (bullmq-watch.ts).
+ * KEYS: the job's hash, lg:cancel-requested, the event stream. ARGV: the marker field, now,
+ * defa's message, the job's id, the event's name.
+ */
+const MARK_CANCEL = `if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'finishedOn') == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'defa', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', 10000, '*', 'event', ARGV[5], 'jobId', ARGV[4])
+return 1`;
+
+/**
+ * Of the jobs whose cancel was requested, those that settled completed or failed (they read
+ * 'cancelled'), after dropping requests older than the retention. KEYS: lg:cancel-requested,
+ * completed, failed. ARGV: the oldest score kept.
+ */
+const CANCELLED_SETTLED = `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local completed, failed = 0, 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('ZSCORE', KEYS[2], id) then completed = completed + 1
+  elseif redis.call('ZSCORE', KEYS[3], id) then failed = failed + 1 end
+end
+return {completed, failed}`;
+
+/** The fields of a job's hash that a snapshot reads (not `data`: the arguments may be large). */
+const SNAPSHOT_FIELDS = [
+  'name',
+  'opts',
+  'ats',
+  'timestamp',
+  'processedOn',
+  'finishedOn',
+  'returnvalue',
+  'failedReason',
+  'progress',
+  OUTPUT_FIELD,
+  CANCEL_FIELD,
+] as const;
+type SnapshotFields = Array<string | null>;
 
 export class BullMQBackend implements QueueBackend {
   readonly kind = 'bullmq' as const;
@@ -151,7 +196,7 @@ export class BullMQBackend implements QueueBackend {
       url,
       pollInterval: this.#pollInterval,
       ready: () => this.#ready(),
-      get: (id) => this.get(id),
+      getSettled: (id) => this.#getSettled(id),
       key: (suffix) => this.#key(suffix),
       closing: this.#closing,
       closed: () => this.#closed,
@@ -172,8 +217,8 @@ export class BullMQBackend implements QueueBackend {
     return this.#key(`lg:cancelled:${id}`);
   }
 
-  get #cancelledFailedKey() {
-    return this.#key('lg:cancelled-failed');
+  get #cancelRequestedKey() {
+    return this.#key('lg:cancel-requested');
   }
 
   #ready(): Promise<Connected> {
@@ -215,6 +260,9 @@ export class BullMQBackend implements QueueBackend {
 
   async send(input: JobInput, options: SendOptions): Promise<string> {
     const { queue } = await this.#ready();
+    // Sent while the event stream is read: settled() need not look at the job before its
+    // events. Not a keyed send: its id may be an older job's, whose events came before.
+    const watched = this.#watch.reading && options.key === undefined;
     const data: StoredJobData = { fn: input.fn, args: input.args, timeout: options.timeout };
     const job = await queue.add(input.fn, data, {
       attempts: options.retries + 1,
@@ -226,38 +274,62 @@ export class BullMQBackend implements QueueBackend {
       removeOnComplete: { age: RETENTION },
       removeOnFail: { age: RETENTION },
     });
+    if (watched) this.#watch.sent(job.id as string);
     return job.id as string;
   }
 
   async get(id: string): Promise<JobSnapshot | undefined> {
     const { queue, commands } = await this.#ready();
-    const read = () =>
-      Promise.all([queue.getJob(id) as Promise<Job | undefined>, commands.hmget(this.#key(id), OUTPUT_FIELD, CANCEL_FIELD, 'progress')]);
-    // State and hash in one round trip; a settled state never changes, so when the hash was read
-    // just before the job settled (no finishedOn yet) it is read again, after the state.
+    const read = () => commands.hmget(this.#key(id), ...SNAPSHOT_FIELDS) as Promise<SnapshotFields>;
+    // State and hash in one round trip. A settled job says so in its hash (finishedOn), which
+    // the state cannot contradict: a settled state never changes, so when the hash was read just
+    // before the job settled (no finishedOn yet) it is read again, after the state.
     const [bullState, first] = await Promise.all([queue.getJobState(id), read()]);
     const settledState = bullState === 'completed' || bullState === 'failed';
-    const [job, fields] = settledState && first[0] && !first[0].finishedOn ? await read() : first;
-    const [output = null, cancel = null, progress = null] = fields;
-    if (!job) return this.#cancelledRecord(commands, id);
-    let state: JobState = BULLMQ_STATES[bullState] ?? 'queued';
-    if (state === 'failed' && cancel !== null) state = 'cancelled';
-    const attempts = job.opts.attempts ?? 1;
+    const fields = settledState && first[0] !== null && first[5] === null ? await read() : first;
+    return this.#snapshot(commands, id, fields, BULLMQ_STATES[bullState] ?? 'queued');
+  }
+
+  /**
+   * The job as get() reads it, in one command when it has settled (its hash says how): what
+   * settled() resolves with once an event says the job may have settled.
+   */
+  async #getSettled(id: string): Promise<JobSnapshot | undefined> {
+    const { commands } = await this.#ready();
+    const fields = (await commands.hmget(this.#key(id), ...SNAPSHOT_FIELDS)) as SnapshotFields;
+    if (fields[0] !== null && fields[5] === null) return this.get(id);
+    return this.#snapshot(commands, id, fields, 'queued');
+  }
+
+  /** A snapshot from the hash's SNAPSHOT_FIELDS; `state` is BullMQ's, used until the job settled. */
+  async #snapshot(commands: Redis, id: string, fields: SnapshotFields, state: JobState): Promise<JobSnapshot | undefined> {
+    const [name, opts, ats, timestamp, processedOn, finishedOn, returnvalue, failedReason, progress, output, cancel] = fields;
+    if (name === null || name === undefined) return this.#cancelledRecord(commands, id);
+    // BullMQ writes finishedOn only in the final completion or failure, with the returnvalue
+    // (a completed job) or the failedReason (a failed one; an earlier attempt's failedReason
+    // stays on a job that completed on a retry).
+    if (finishedOn !== null && finishedOn !== undefined) state = returnvalue !== null && returnvalue !== undefined ? 'completed' : 'failed';
+    // Cancelled before it settled (the marker is set only then): the cancel wins over the outcome.
+    if (TERMINAL.has(state) && cancel !== null && cancel !== undefined) state = 'cancelled';
+    const attempts = (JSON.parse(opts ?? '{}') as { attempts?: number }).attempts ?? 1;
     const snapshot: JobSnapshot = {
       id,
-      fn: job.name,
+      fn: name,
       state,
-      attempts: Math.min(job.attemptsStarted, attempts + LEASE_LOSSES),
-      createdAt: new Date(job.timestamp),
+      attempts: Math.min(Number(ats ?? 0), attempts + LEASE_LOSSES),
+      createdAt: new Date(Number(timestamp)),
     };
-    if (state === 'completed' && typeof job.returnvalue === 'string') snapshot.output = job.returnvalue;
+    if (state === 'completed') {
+      const output = completedOutput(JSON.parse(returnvalue!));
+      if (output !== undefined) snapshot.output = output;
+    }
     if (state === 'failed') {
       // A failure that is not a handler's (its last attempt's worker died): BullMQ's reason.
-      snapshot.output = output ?? encodeError(new Error(job.failedReason || `job ${id} failed`));
+      snapshot.output = output ?? encodeError(new Error(failedReason || `job ${id} failed`));
     }
-    if (progress !== null) snapshot.progress = JSON.parse(progress);
-    if (job.processedOn) snapshot.startedAt = new Date(job.processedOn);
-    if (TERMINAL.has(state) && job.finishedOn) snapshot.settledAt = new Date(job.finishedOn);
+    if (progress !== null && progress !== undefined) snapshot.progress = JSON.parse(progress);
+    if (processedOn) snapshot.startedAt = new Date(Number(processedOn));
+    if (TERMINAL.has(state) && finishedOn) snapshot.settledAt = new Date(Number(finishedOn));
     return snapshot;
   }
 
@@ -281,8 +353,19 @@ export class BullMQBackend implements QueueBackend {
     if (!job) return false;
     const state = await job.getState();
     if (state === 'completed' || state === 'failed' || state === 'unknown') return false;
-    // The marker first: a worker that takes the job from here on sees it before running it.
-    const marked = await commands.eval(MARK_IF_EXISTS, 1, this.#key(id), CANCEL_FIELD, String(Date.now()));
+    // The marker first: a worker that takes the job from here on fails it without running it.
+    const marked = await commands.eval(
+      MARK_CANCEL,
+      3,
+      this.#key(id),
+      this.#cancelRequestedKey,
+      this.#key('events'),
+      CANCEL_FIELD,
+      String(Date.now()),
+      `job ${id} was cancelled`,
+      id,
+      CANCEL_EVENT,
+    );
     if (marked === 0) return false;
     if (state !== 'active') {
       const record: CancelledRecord = {
@@ -326,7 +409,7 @@ export class BullMQBackend implements QueueBackend {
       commands,
       publishError: (error) => publishQueueError(this.name, error),
       jobKey: (id) => this.#key(id),
-      keys: { cancelChannel: this.#key('lg:cancel'), cancelledFailed: this.#cancelledFailedKey },
+      keys: { cancelChannel: this.#key('lg:cancel') },
       fields: { output: OUTPUT_FIELD, cancel: CANCEL_FIELD },
     };
     const inner = await startBullMQWorker(context, options, handler);
@@ -348,20 +431,19 @@ export class BullMQBackend implements QueueBackend {
       commands
         .multi()
         .zremrangebyscore(this.#cancelledKey, '-inf', expired)
-        .zremrangebyscore(this.#cancelledFailedKey, '-inf', expired)
         .zcard(this.#cancelledKey)
-        .zcard(this.#cancelledFailedKey)
+        .eval(CANCELLED_SETTLED, 3, this.#cancelRequestedKey, this.#key('completed'), this.#key('failed'), expired)
         .exec(),
     ]);
-    const cancelledRemoved = Number(answers?.[2]?.[1] ?? 0);
-    const cancelledFailed = Number(answers?.[3]?.[1] ?? 0);
+    const cancelledRemoved = Number(answers?.[1]?.[1] ?? 0);
+    const [cancelledCompleted = 0, cancelledFailed = 0] = (answers?.[2]?.[1] as number[] | undefined) ?? [];
     const count = (state: string) => bull[state] ?? 0;
     return {
       queued: count('waiting') + count('delayed') + count('prioritized') + count('waiting-children'),
       active: count('active'),
-      completed: count('completed'),
+      completed: Math.max(count('completed') - cancelledCompleted, 0),
       failed: Math.max(count('failed') - cancelledFailed, 0),
-      cancelled: cancelledRemoved + cancelledFailed,
+      cancelled: cancelledRemoved + cancelledCompleted + cancelledFailed,
     };
   }
 

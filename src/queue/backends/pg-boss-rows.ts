@@ -86,7 +86,14 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * What the backend was doing when an error nobody can be thrown reached it: pg-boss's own
+ * `'error'` events (`client`: its pool's lost connections, its supervision's failed queries),
+ * the result poller, the worker's fetch, settle and release.
+ */
+export type Operation = 'client' | 'poll' | 'fetch' | 'settle' | 'release';
+
 /** What cannot be thrown to anyone (a lost connection, a failed poll) goes to diagnostics_channel. */
-export function publish(queue: string, error: unknown): void {
-  if (diagnosticsChannel.hasSubscribers) diagnosticsChannel.publish({ queue, backend: 'pg-boss', error });
+export function publish(queue: string, error: unknown, operation: Operation): void {
+  if (diagnosticsChannel.hasSubscribers) diagnosticsChannel.publish({ queue, backend: 'pg-boss', operation, error });
 }

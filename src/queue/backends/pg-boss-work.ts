@@ -71,8 +71,8 @@ export function startWorkLoop(
   const start = (job: FetchedJob): void => {
     mine.add(job.id);
     void runOne(context, boss, job, handler, stopping.signal)
-      .then((outcome) => (outcome === undefined ? undefined : settle(context, boss, job, outcome)))
-      .catch((error: unknown) => publish(context.name, error)) // not settled: its lease runs out, it is retried
+      .then((outcome) => (outcome === undefined ? undefined : settleUntilStored(context, boss, job, outcome)))
+      .catch((error: unknown) => publish(context.name, error, 'settle')) // not settled: its lease runs out, it is retried
       .finally(() => {
         mine.delete(job.id);
         for (const notify of settledOne) notify();
@@ -100,7 +100,7 @@ export function startWorkLoop(
       }
     } catch (error) {
       empty = true;
-      publish(context.name, error); // the server may be restarting: try again after the interval
+      publish(context.name, error, 'fetch'); // the server may be restarting: try again after the interval
     } finally {
       fetching = false;
     }
@@ -141,7 +141,7 @@ export function startWorkLoop(
         return running === undefined ? [] : [{ id, retryCount: running.retryCount }];
       });
       stopping.abort(new QueueClosedError('the worker stopped before the job finished; another worker runs it again'));
-      await context.release(given).catch((error: unknown) => publish(context.name, error));
+      await context.release(given).catch((error: unknown) => publish(context.name, error, 'release'));
     },
   };
 }
@@ -198,6 +198,30 @@ async function runOne(
   } finally {
     clearTimeout(timer);
     context.untrack(id, running);
+  }
+}
+
+/** The longest wait between two tries to store an outcome while the server is away. */
+const MAX_SETTLE_RETRY_MS = 1000;
+
+/**
+ * Store the outcome, trying again while the server is unreachable (restarting, failing over)
+ * until it is stored or the backend closes. Given up at once, the job would run again once its
+ * lease ran out, though its result was ready: a second run of work already done. Trying late
+ * is safe: both statements are fenced to this attempt, so once the job was taken again (or
+ * cancelled) they change nothing.
+ */
+async function settleUntilStored(context: WorkContext, boss: PgBossClient, job: FetchedJob, outcome: Outcome): Promise<void> {
+  for (let wait = context.pollInterval; ; wait = Math.min(MAX_SETTLE_RETRY_MS, wait * 2)) {
+    try {
+      await settle(context, boss, job, outcome);
+      return;
+    } catch (error) {
+      if (context.closed()) throw error;
+      publish(context.name, error, 'settle');
+    }
+    await new Promise<void>((resolve) => setTimeout(resolve, Math.max(1, wait)).unref());
+    if (context.closed()) return;
   }
 }
 

@@ -147,7 +147,7 @@ class PgBossBackend implements QueueBackend {
       useListenNotify: false,
     });
     // An 'error' without a listener would crash the app; pg-boss reports here what it retries.
-    boss.on('error', (error: unknown) => publish(this.name, error));
+    boss.on('error', (error: unknown) => publish(this.name, error, 'client'));
     try {
       await boss.start();
       await boss.createQueue(this.name, { policy: 'exclusive' });
@@ -315,7 +315,7 @@ class PgBossBackend implements QueueBackend {
       }
     } catch (error) {
       if (this.#closed) return;
-      publish(this.name, error); // the server may be restarting: the next poll tries again
+      publish(this.name, error, 'poll'); // the server may be restarting: the next poll tries again
     } finally {
       this.#polling = false;
     }
@@ -394,7 +394,7 @@ class PgBossBackend implements QueueBackend {
     // Jobs still running here go back in line now, not when their lease runs out.
     const running = [...this.#running].map(([id, job]) => ({ id, retryCount: job.retryCount, controller: job.controller }));
     for (const { id, controller } of running) controller.abort(new QueueClosedError(`the queue closed while job ${id} ran`));
-    if (running.length > 0) await this.#release(boss, running).catch((error: unknown) => publish(this.name, error));
+    if (running.length > 0) await this.#release(boss, running).catch((error: unknown) => publish(this.name, error, 'release'));
     await boss.stop({ graceful: false, close: true, timeout: 1000 });
   }
 }

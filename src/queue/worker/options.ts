@@ -10,7 +10,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One record of the worker's log: a job started or settled, or the worker's own start and stop. */
 export interface WorkerLogRecord {
-  msg: 'worker started' | 'worker stopping' | 'worker stopped' | 'job started' | 'job settled';
+  /** `queue error`: what the backend retries (the server unreachable), at most one line per operation every 5 s. */
+  msg: 'worker started' | 'worker stopping' | 'worker stopped' | 'job started' | 'job settled' | 'queue error';
   /** The queue's name. */
   queue: string;
   /** The job's function key (job records). */

@@ -9,6 +9,7 @@ import { withContext } from '../../context.js';
 import { InvalidOptionTypeError, TaskTimeoutError, UnknownJobFunctionError } from '../../errors.js';
 import { runningMonitor, startMonitor } from '../../monitor/monitor.js';
 import { ThreadPool, type PoolStats } from '../../pool/main/pool.js';
+import { TASK_CONTEXT } from '../../shared/globals.js';
 import type { Monitor } from '../../types.js';
 import { JobAttemptFailure, type ActiveJob, type QueueBackend, type WorkHandle } from '../backend.js';
 import { openBackend } from '../backends/open.js';
@@ -16,6 +17,8 @@ import { decodeArguments, encodeError, encodeResult } from '../payload.js';
 import { errorSummary, workerLog, type WorkerLog } from './log.js';
 import { loadJobFunctions, type JobFunction } from './modules.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerLogRecord, type WorkerOptions } from './options.js';
+import { ProgressRelay } from './progress-relay.js';
+import { logServerErrors } from './server-errors.js';
 import { drainOnSignals } from './signals.js';
 
 /** setTimeout's limit: the pool refuses a longer task timeout. */
@@ -103,6 +106,8 @@ class Worker {
   #work: WorkHandle | undefined;
   #stopping: Promise<void> | undefined;
   #removeSignals: (() => void) | undefined;
+  #unlogServerErrors: (() => void) | undefined;
+  readonly #progress: ProgressRelay;
   #active = 0;
   readonly #counts: Record<Outcome, number> = { completed: 0, failed: 0, timeout: 0, aborted: 0, rejected: 0 };
 
@@ -120,10 +125,18 @@ class Worker {
     this.#functions = functions;
     this.#log = log;
     this.#ownMonitor = ownMonitor;
+    this.#progress = new ProgressRelay(options.name, backend.kind);
   }
 
   async start(): Promise<void> {
-    this.#work = await this.#backend.work({ concurrency: this.#options.concurrency }, (job) => this.#run(job));
+    // Before work(): its first fetch may already find the server gone.
+    this.#unlogServerErrors = logServerErrors(this.#options.name, this.#log);
+    try {
+      this.#work = await this.#backend.work({ concurrency: this.#options.concurrency }, (job) => this.#run(job));
+    } catch (error) {
+      this.#unlogServerErrors();
+      throw error;
+    }
     if (this.#options.handleSignals) this.#removeSignals = drainOnSignals((signal) => this.stop(signal), this.#log, this.#options.name);
     this.#log({
       msg: 'worker started',
@@ -174,6 +187,8 @@ class Worker {
       } finally {
         await this.#ownMonitor?.stop().catch(() => {});
         this.#removeSignals?.();
+        this.#unlogServerErrors?.();
+        this.#progress.close();
         this.#log({ msg: 'worker stopped', queue: this.#options.name, ...this.#counts });
       }
     }
@@ -220,12 +235,19 @@ class Worker {
     }
     let value: unknown;
     try {
-      value = await this.#pool.run(known.fn, args as never[], { timeout: taskTimeout(job.timeout), signal: job.signal });
+      value = await this.#pool.run(known.fn, args as never[], {
+        timeout: taskTimeout(job.timeout),
+        signal: job.signal,
+        [TASK_CONTEXT]: this.#progress.contextFor(job),
+      } as Parameters<ThreadPool['run']>[2]);
     } catch (error) {
       // A timeout first: a backend may enforce the job's timeout itself, through the signal.
       const outcome: Outcome = isTimeout(error) ? 'timeout' : job.signal.aborted ? 'aborted' : 'failed';
       settle(outcome, error);
       throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), true);
+    } finally {
+      // The last value reported before the end is written before the outcome, which keeps it.
+      await this.#progress.settle(job);
     }
     let output: string;
     try {

@@ -18,6 +18,8 @@ export interface Capture {
   stillBlocked: boolean;
   /** When Debugger.enable's reply came (epoch ms as in QuickCapture.ranAt), if it was sent. */
   enabledAt?: number;
+  /** When Debugger.enable was sent (same clock). */
+  enableSentAt?: number;
   /** ms the main thread was held in our own pause. */
   pausedMs?: number;
   /**
@@ -93,6 +95,20 @@ const DESCRIBE_REQUESTS = `function (...candidates) {
   return undefined;
 }`;
 
+// Whether the stack text names a route the main thread will resolve (attributeRouteFrames in
+// shared/route-frames.ts, same rule: the innermost named frame whose id is registered, with a
+// route or a path). Resolved here, on the main thread, in the same interrupt as the stack: the
+// registry lives there, and the watchdog then knows at once whether the request walk (the
+// debugger's enable, 25–100 ms and more of the main thread) would add anything.
+const ROUTED = `((text) => { try {
+    const ids = globalThis[Symbol.for('${globalKey('routeIds')}')];
+    if (!ids || !(ids.entries instanceof Map) || typeof text !== 'string' || !text.includes('loopguard\u00b7route\u00b7')) return false;
+    for (const match of text.matchAll(/loopguard\u00b7route\u00b7(\\d+)/g)) {
+      const entry = ids.entries.get(Number(match[1]));
+      if (entry !== undefined) return entry.route !== undefined || entry.path !== undefined;
+    }
+    return false; } catch { return false; } })(stack)`;
+
 // Evaluated on the main thread while it blocks: the inspector dispatches it from a V8
 // interrupt, so `new Error().stack` holds the frames of the code that is blocking, with no
 // `Debugger.enable` (whose cost, 25–100 ms on the main thread and several hundred under load,
@@ -107,7 +123,8 @@ const QUICK_STACK = `(() => { const limit = Error.stackTraceLimit; Error.stackTr
   const heartbeat = globalThis[Symbol.for('${globalKey('heartbeat')}')];
   const beat = heartbeat instanceof Int32Array ? Atomics.load(heartbeat, ${Slot.HEARTBEAT}) : -1;
   const context = ${READ_CONTEXT};
-  return { stack: typeof stack === 'string' ? stack : '', beat, context, ranAt: performance.timeOrigin + performance.now() }; })()`;
+  const routed = ${ROUTED};
+  return { stack: typeof stack === 'string' ? stack : '', beat, context, routed, ranAt: performance.timeOrigin + performance.now() }; })()`;
 
 /** The stack text of the blocking code, and the user's context if one is set. */
 export interface QuickCapture {
@@ -118,6 +135,8 @@ export interface QuickCapture {
   ranAt: number | undefined;
   /** When it was sent (epoch ms, this thread's clock). */
   sentAt: number;
+  /** The stack names a route an adapter registered (see ROUTED): the request walk adds nothing. */
+  routed: boolean;
 }
 
 export interface SessionGate {
@@ -171,6 +190,7 @@ export class StackCapturer {
         };
       });
       let enabledAt: number | undefined;
+      const enableSentAt = performance.timeOrigin + performance.now();
       const enabled = this.#post('Debugger.enable').finally(() => {
         this.#enableAnswered = true;
         enabledAt = performance.timeOrigin + performance.now();
@@ -186,7 +206,8 @@ export class StackCapturer {
       if (pauseSent === undefined && !foreign) pauseSent = this.#post('Debugger.pause');
       await pauseSent;
       const callFrames = await paused;
-      const timing = (): { enabledAt?: number } => (enabledAt === undefined ? {} : { enabledAt });
+      const timing = (): { enabledAt?: number; enableSentAt: number } =>
+        enabledAt === undefined ? { enableSentAt } : { enabledAt, enableSentAt };
       if (callFrames === 'foreign') {
         return { frames: [], scripts: {}, context: undefined, stillBlocked: isStillBlocked(), foreignPause: true, ...timing() };
       }
@@ -219,13 +240,14 @@ export class StackCapturer {
       expression: QUICK_STACK,
       returnByValue: true,
       silent: true,
-    })) as { result?: { value?: { stack?: unknown; beat?: unknown; context?: unknown; ranAt?: unknown } } };
+    })) as { result?: { value?: { stack?: unknown; beat?: unknown; context?: unknown; routed?: unknown; ranAt?: unknown } } };
     const value = evaluated.result?.value;
     const ranAt = typeof value?.ranAt === 'number' ? value.ranAt : undefined;
     const stillBlocked = value?.beat === -1 || value?.beat === undefined ? isStillBlocked() : value.beat === seq;
-    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked, ranAt, sentAt };
+    if (!stillBlocked || typeof value?.stack !== 'string') return { stackText: '', context: undefined, stillBlocked, ranAt, sentAt, routed: false };
     const context = typeof value.context === 'object' && value.context !== null ? value.context : undefined;
-    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked, ranAt, sentAt };
+    const routed = value.routed === true;
+    return { stackText: value.stack, context: context as Record<string, unknown> | undefined, stillBlocked, ranAt, sentAt, routed };
   }
 
   /**

@@ -101,6 +101,7 @@ function inspectorUnavailable(error: unknown): void {
 async function capture(seq: number): Promise<Capture | undefined> {
   capturing = true;
   Atomics.store(shared, Slot.CAPTURING, seq);
+  Atomics.add(shared, Slot.DEBUGGER_ENABLES, 1);
   try {
     const result = await capturer.capture(stillBlocked(seq), data.http, Atomics.load(shared, Slot.NATIVE_CALL) !== 0);
     if (result.foreignPause === true) foreignPauseSeq = seq;
@@ -118,17 +119,22 @@ async function onStall(seq: number): Promise<void> {
   capturedSeq = seq;
   capturing = true;
   Atomics.store(shared, Slot.CAPTURING, seq);
-  // When the block is already sure to count, both requests go out at once, in this order, and
-  // the main thread handles them in one run of interrupts: the stack is taken first (~2 ms after
-  // the stall is seen), and when the request must be read from the frames' scopes, the
-  // debugger's enable cost falls inside this block rather than making a stall of its own once
-  // the loop has moved on.
   // The stack is taken as soon as the beat is a threshold old, so it is in hand within the
   // threshold of the block's start even when the block began a slow beat after the last one.
-  // The request walk enables the debugger, which costs the main thread 25–100 ms and more: it
-  // waits until the block is sure to count (msUntilSure), so a shorter one is never made long
-  // enough to be reported by our own enable.
-  const walkNow = data.http && msUntilSure(mainNow()) < 0;
+  // It costs the main thread ~1 ms (an interrupt, no debugger), and it already names the
+  // request when an adapter runs the handler in a named frame (shared/route-frames.ts, after
+  // any await chain) or withContext/guard set a context: then nothing more is done (issue 8).
+  // Otherwise, with `http: true`, the request is read from the paused frames' scopes (the
+  // request walk): that enables the debugger, which costs the main thread 25–100 ms and more
+  // (hundreds on a large heap), so it waits until the block is sure to count (msUntilSure):
+  // a shorter one is never made long enough to be reported by our own enable.
+  // Inside a wrapped native call the stack can be taken only once the call returns to
+  // JavaScript, and the block may end right there: a walk sent after the stack's reply would
+  // pause in whatever runs next. There, when the block is already sure to count, the enable and
+  // the pause go out right behind the evaluate, and the main thread handles all three in one
+  // run of interrupts, as soon as it is back in JavaScript (the walk is then made whatever the
+  // stack says).
+  const burst = data.http && Atomics.load(shared, Slot.NATIVE_CALL) !== 0 && msUntilSure(mainNow()) < 0;
   const before = watch.sample();
   let late = false;
   const [quick, early] = await Promise.all([
@@ -158,9 +164,9 @@ async function onStall(seq: number): Promise<void> {
         inspectorUnavailable(error);
         return undefined;
       }),
-    walkNow ? capture(seq) : undefined,
+    burst ? capture(seq) : undefined,
   ]);
-  const paused = data.http && !walkNow ? await walkOnceSure(seq) : early;
+  const paused = burst ? early : data.http && mustWalk(quick) ? await walkOnceSure(seq, () => stillUnnamed(seq)) : undefined;
   capturing = false;
   releaseSession();
   const stack = quick?.stillBlocked === true ? quick : undefined;
@@ -183,13 +189,47 @@ async function onStall(seq: number): Promise<void> {
   toCli.stack(seq, false, found);
 }
 
-/** The request walk, once the block is sure to count; undefined when it ended before. */
-async function walkOnceSure(seq: number): Promise<Capture | undefined> {
+/**
+ * The request walk adds something only when the quick stack neither named a route (an adapter's
+ * frame) nor carried a context (withContext/guard: it would win over the walk's request anyway),
+ * and the block is still under way.
+ */
+function mustWalk(quick: QuickCapture | undefined): boolean {
+  return quick?.stillBlocked === true && !quick.routed && quick.context === undefined;
+}
+
+/**
+ * Before a walk that waited for the block to be sure: a stall seen before the handler ran (the
+ * host held the process, a middleware parsed a body) is often in the handler by now, whose frame
+ * names the route. A fresh quick stack (~1 ms) says so; it is posted as a later stack of the
+ * block, which is what the main thread reads the route from. True when the walk is still needed.
+ */
+async function stillUnnamed(seq: number): Promise<boolean> {
+  try {
+    const fresh = await capturer.quickStack(seq, stillBlocked(seq));
+    if (fresh === undefined || !fresh.stillBlocked) return false;
+    if (mustWalk(fresh)) return true;
+    const at = fresh.ranAt ?? Date.now();
+    if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(fresh.stackText, data.sourceMaps) ?? [], false);
+    send({ type: 'restack', seq, at, stackText: fresh.stackText, stackLate: false });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The request walk, once the block is sure to count; undefined when it ended before, or when
+ * `recheck` (asked only after a wait) finds the walk no longer needed.
+ */
+async function walkOnceSure(seq: number, recheck?: () => Promise<boolean>): Promise<Capture | undefined> {
   const blocked = stillBlocked(seq);
+  let waited = false;
   for (;;) {
     if (stopped || !blocked()) return undefined;
     const wait = msUntilSure(mainNow());
-    if (wait < 0) return capture(seq);
+    if (wait < 0) return waited && recheck !== undefined && !(await recheck()) ? undefined : capture(seq);
+    waited = true;
     await new Promise((resolve) => setTimeout(resolve, Math.min(wait + 1, data.pollInterval)));
   }
 }
@@ -231,9 +271,16 @@ async function onRestack(seq: number): Promise<void> {
  */
 let releaseWhenBeatMoves = false;
 
-function releaseSession(): void {
+/**
+ * `beatMoved`: called from look() on a beat it has just seen move, and already stored as
+ * lastBeat: comparing with lastBeat there would always find the beat unmoved, and the session
+ * stayed connected after every capture until a look happened to race a beat (seconds later), so
+ * an app that exited meanwhile could exit with it connected ("Waiting for the debugger to
+ * disconnect...").
+ */
+function releaseSession(beatMoved = false): void {
   if (capturing || restacking) return;
-  if (Atomics.load(shared, Slot.HEARTBEAT) === lastBeat && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
+  if (!beatMoved && Atomics.load(shared, Slot.HEARTBEAT) === lastBeat && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
     releaseWhenBeatMoves = true;
   } else {
     releaseWhenBeatMoves = false;
@@ -242,12 +289,14 @@ function releaseSession(): void {
 }
 
 /**
- * The main thread's time that went to the capture: from the quick stack (run on the main thread
- * right before the enable, in the same batch) to the enable's reply, plus our pause.
+ * The main thread's time that went to the capture: from the enable's request (or the quick
+ * stack, run on the main thread right before the enable when both went out in one burst) to
+ * the enable's reply, plus our pause. No walk, no time of ours beyond the quick stack's ~1 ms.
  */
 function ownTime(quick: QuickCapture | undefined, paused: Capture | undefined): number {
   if (paused === undefined) return 0;
-  const enabling = quick?.ranAt !== undefined && paused.enabledAt !== undefined ? Math.max(0, paused.enabledAt - quick.ranAt) : 0;
+  const from = Math.max(quick?.ranAt ?? 0, paused.enableSentAt ?? 0);
+  const enabling = from > 0 && paused.enabledAt !== undefined ? Math.max(0, paused.enabledAt - from) : 0;
   return Math.round(enabling + (paused.pausedMs ?? 0));
 }
 
@@ -368,7 +417,7 @@ function look(): number | undefined {
   if (beat !== lastBeat) {
     lastBeat = beat;
     hangWrittenAt = undefined;
-    if (releaseWhenBeatMoves) releaseSession();
+    if (releaseWhenBeatMoves) releaseSession(true);
     toCli.beat();
   }
   if (selfLate > 0) {
