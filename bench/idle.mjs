@@ -21,7 +21,7 @@ if (parts.includes('idle')) {
     rounds: envNumber('BENCH_IDLE_ROUNDS', 3, { min: 1 }),
     windowMs: envNumber('BENCH_IDLE_WINDOW', 10000, { min: 1000 }),
     warmupMs: envNumber('BENCH_IDLE_WARMUP', 12000),
-    variants: envList('BENCH_IDLE_VARIANTS', ['bare', 'default', 'libuv-off'], ['bare', 'default', 'libuv-off', 'no-stacks']),
+    variants: envList('BENCH_IDLE_VARIANTS', ['bare', 'default', 'libuv-off'], ['bare', 'default', 'libuv-off', 'no-stacks', 'before', 'before-libuv-off']),
   }, log);
   out.push('', ...lines);
 }

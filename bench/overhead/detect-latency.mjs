@@ -49,7 +49,11 @@ async function child(threshold, blocks) {
       const startedAt = performance.timeOrigin + performance.now();
       spin(kind === 'long' ? LONG * threshold : SHORT * threshold);
       const endedAt = performance.timeOrigin + performance.now();
-      await sleep(50); // the event is emitted once the loop is back and the watchdog has posted
+      // The event is emitted once the loop is back and the watchdog has looked and posted: on a
+      // loaded host that can take longer than the 50 ms this waited once (a block then read as
+      // not reported).
+      const waitUntil = performance.now() + 1000;
+      while (!events.slice(before).some((e) => e.kind === 'block') && performance.now() < waitUntil) await sleep(10);
       const event = events.slice(before).find((e) => e.kind === 'block');
       const stackAt = readers.slice(readersBefore).find((t) => t >= startedAt && t <= endedAt);
       results.push({

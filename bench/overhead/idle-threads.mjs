@@ -12,9 +12,10 @@
 // Knobs (env): BENCH_IDLE_ROUNDS=3 BENCH_IDLE_WINDOW=10000 BENCH_IDLE_WARMUP=12000 (ms)
 //   BENCH_IDLE_VARIANTS=bare,default,libuv-off
 //   BENCH_LOOPGUARD_MODULE=/abs/dist/index.js (another build, see variants.mjs)
+//   BENCH_IDLE_BEFORE=/abs/dist/index.js: variants 'before' and 'before-libuv-off' run that build
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomFill } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envList, envNumber, fixed, forkFixture, formatTable, median } from './lib.mjs';
 import { loadLoopguard } from './variants.mjs';
@@ -24,7 +25,13 @@ const VARIANTS = {
   default: { log: false },
   'libuv-off': { log: false, libuv: false },
   'no-stacks': { log: false, stacks: false },
+  // The build at BENCH_IDLE_BEFORE (an absolute path to another build's dist/index.js), default
+  // options: before and after in one run, alternated with the rest.
+  before: { log: false },
+  'before-libuv-off': { log: false, libuv: false },
 };
+const loadBuild = (variant) =>
+  variant.startsWith('before') ? import(pathToFileURL(process.env.BENCH_IDLE_BEFORE ?? '').href) : loadLoopguard();
 
 function threads() {
   const out = new Map();
@@ -51,7 +58,7 @@ async function child(variant, windowMs, warmupMs) {
   const before = new Set(threads().keys());
   let monitor;
   if (VARIANTS[variant] !== undefined) {
-    const { startMonitor } = await loadLoopguard();
+    const { startMonitor } = await loadBuild(variant);
     monitor = startMonitor(VARIANTS[variant]);
     await monitor.ready;
   }

@@ -37,6 +37,7 @@ const KEEP = 32;
  * so a script that blocks and ends still gets its event, this much later at most.
  */
 const LOOK_WAIT = 60;
+const LOOK_WAIT_LONGEST = 250;
 
 export interface BlockAssemblerOptions {
   threshold: number;
@@ -192,7 +193,10 @@ export class BlockAssembler {
    */
   #later(stall: Stall, capture: CaptureMessage | undefined): void {
     let timer: NodeJS.Timeout | undefined;
-    const deadline = performance.now() + LOOK_WAIT;
+    // A long block may be a stopped process, whose watchdog resumes with it but, on a loaded
+    // host, may take longer than LOOK_WAIT to run its look (the gap that says 'host'): wait
+    // longer for a long block, whose event is late by a small share of it at most.
+    const deadline = performance.now() + Math.max(LOOK_WAIT, Math.min(LOOK_WAIT_LONGEST, stall.duration / 4));
     const shared = this.#options.shared?.();
     // Then, at most LOOK_WAIT ms more, until the watchdog has polled since the block ended.
     const afterLook = (): void => {
@@ -295,6 +299,7 @@ export class BlockAssembler {
       stack: stack.length > 0,
       main: mainTime,
       hostMs: shared === undefined ? 0 : hostTime(shared, from, to),
+      pollMs: stall.pollMs,
       threshold: this.#options.threshold,
     });
     // The process was not running: no frame of the app's is to blame, nor its request.

@@ -41,18 +41,24 @@ export class DelaySampler {
   #eluStart: EventLoopUtilization = performance.eventLoopUtilization();
   #eluLast: EventLoopUtilization = this.#eluStart;
   #timeline: TimelinePoint[] = [];
-  #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout | undefined;
   #final: DelayStats | undefined;
 
-  constructor() {
+  /**
+   * `ownTimer: false`: the caller calls sample() once a second (the monitor does, from the
+   * heartbeat: one wake-up of an idle loop less each second).
+   */
+  constructor(ownTimer = true) {
     const reused = spare;
     spare = undefined;
     this.#histogram = reused?.delay ?? createHistogram();
     this.#second = reused?.second ?? createHistogram();
     this.#histogram.reset();
     this.#second.reset();
-    this.#timer = setInterval(() => this.#sample(), SAMPLE_INTERVAL);
-    this.#timer.unref();
+    if (ownTimer) {
+      this.#timer = setInterval(() => this.sample(), SAMPLE_INTERVAL);
+      this.#timer.unref();
+    }
   }
 
   /** How late a heartbeat came, in ms (0 when on time). */
@@ -101,11 +107,13 @@ export class DelaySampler {
     if (this.#final !== undefined) return;
     // What stats() of a stopped monitor shows: its histograms may serve the next one.
     this.#final = this.delay();
-    clearInterval(this.#timer);
+    if (this.#timer !== undefined) clearInterval(this.#timer);
     spare ??= { delay: this.#histogram, second: this.#second };
   }
 
-  #sample(): void {
+  /** One point of the timeline: the second since the last one. */
+  sample(): void {
+    if (this.#final !== undefined) return;
     const now = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(now, this.#eluLast).utilization;
     this.#eluLast = now;

@@ -25,6 +25,13 @@ export interface Stall {
    * on an idle loop, longer by whatever else ran in the same interval (heartbeat.ts #beat).
    */
   duration: number;
+  /**
+   * ms of the block during which the loop sat in its poll (libuv's idle time), at least: the
+   * beat's timer was due and the loop was waiting for nothing else, yet the beat did not run.
+   * The OS did not run this thread then (the process stopped, the VM paused, the host starved
+   * it): nothing of the app's blocked the loop (monitor/cause.ts).
+   */
+  pollMs: number;
   /** Whether the watchdog was capturing a stack for it (a 'capture' message will follow). */
   captureUnderWay: boolean;
 }
@@ -50,6 +57,12 @@ export interface HeartbeatOptions {
   stacks: boolean;
   onStall(stall: Stall): void;
   onLateness(ms: number): void;
+  /**
+   * Once a second, from the beat (the first beat at or after each whole second since start),
+   * before the beat's own work: the monitor's one-second figures ride on a wake-up the beat
+   * makes anyway instead of timers of their own.
+   */
+  onSecond?(): void;
   onMessage(message: WatchdogMessage): void;
   onWorkerError(error: Error): void;
 }
@@ -73,17 +86,33 @@ export function inspectorUnavailableReason(): string | undefined {
 
 /** ms of loop activity with no interval busier than a fast beat before the heartbeat slows down again. */
 const SLOW_AFTER = 1000;
+/** ms between two onSecond calls (on average: each waits for the first beat after it is due). */
+const SECOND = 1000;
+/** ms an idle loop keeps the roomier slow beat after one came late (heartbeat.ts #beat). */
+const LATE_FOR = 10_000;
 
 export class Heartbeat {
   /** ms between heartbeats while the loop is busy: blocks are timed to within this (as the watchdog is told). */
   readonly fastInterval: number;
   /**
-   * ms between heartbeats while the loop idles. Each beat wakes an idle loop (~0.15–0.2 ms of CPU
-   * on a small VM, BENCHMARKS.md "Idle cost"), so an idle loop beats as rarely as the watchdog
-   * allows: it takes a stack once the beat is a threshold old, so the beat must come within one,
-   * with room for a timer that runs late (a quarter of the threshold: 25 ms at the default).
+   * ms between heartbeats while the loop idles. Each beat wakes an idle loop (~0.15–0.25 ms of CPU
+   * on a small VM, BENCHMARKS.md "Idle cost"), and the watchdog wakes once per beat too, so an
+   * idle loop beats as rarely as the watchdog allows: it takes a stack once the beat is a
+   * threshold old (plus its look margin, watchdog/thread/entry.ts), so the beat must come
+   * within that, with room for a timer that runs late: 0.9 threshold leaves 16 ms at the
+   * default (90 + 16 = 100 + 6).
    */
   readonly slowInterval: number;
+  /**
+   * The slow interval on a host that runs timers late (¾ threshold): a slow beat later than the
+   * watchdog's room (threshold + its margin − slowInterval: 16 ms at the default) gets a quick
+   * stack taken for nothing (~1 ms of this thread, a session and a few looks of the watchdog's),
+   * which costs more than the wake-ups the slower beat saves. After a slow beat about that
+   * late (#lateBeat: 13 ms at the default), an idle loop beats at this interval for LATE_FOR ms.
+   */
+  readonly loadedInterval: number;
+  readonly #lateBeat: number;
+  #lateAt = -Infinity;
   readonly #shared = new Int32Array(new SharedArrayBuffer(SLOT_COUNT * Int32Array.BYTES_PER_ELEMENT));
   readonly #options: HeartbeatOptions;
   /** The loop's idle time lives here (libuv's, as eventLoopUtilization reads it), with no object per read. */
@@ -93,6 +122,8 @@ export class Heartbeat {
   #worker: Worker | undefined;
   #exitPort: MessagePort | undefined;
   #lastBeatAt = performance.now();
+  /** When onSecond is next due (performance.now()): on a grid, so a late beat does not make the seconds drift. */
+  #nextSecond = this.#lastBeatAt + SECOND;
   #lastIdle = this.#timing.idleTime;
   /** When a beat last found the loop busier than one fast beat's worth since the one before. */
   #lastBusyAt = -Infinity;
@@ -105,7 +136,10 @@ export class Heartbeat {
   constructor(options: HeartbeatOptions) {
     this.#options = options;
     this.fastInterval = Math.max(1, Math.min(20, Math.floor(options.threshold / 4)));
-    this.slowInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 3) / 4));
+    this.slowInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 9) / 10));
+    this.loadedInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 3) / 4));
+    // Late by about the watchdog's room (its margin is at least 3 ms): the quick stack is wasted.
+    this.#lateBeat = options.threshold - this.slowInterval + 3;
     // 0 means "no capture" in Slot.CAPTURING: start counting at 1.
     Atomics.store(this.#shared, Slot.HEARTBEAT, 1);
     this.#interval = this.slowInterval;
@@ -171,7 +205,7 @@ export class Heartbeat {
     let open: Stall | undefined;
     if (blocked > this.#options.threshold) {
       const captureUnderWay = watching && Atomics.load(this.#shared, Slot.CAPTURING) === seq;
-      open = { seq, start: now - blocked, end: now, duration: blocked, captureUnderWay };
+      open = { seq, start: now - blocked, end: now, duration: blocked, pollMs: this.#pollMs(blocked), captureUnderWay };
     }
     const wanted = new Set(awaiting);
     if (open !== undefined) wanted.add(seq);
@@ -217,8 +251,29 @@ export class Heartbeat {
     return this.#interval === this.fastInterval ? this.#lateness : Math.max(this.#lateness, this.#active);
   }
 
+  /**
+   * ms of a block of `blocked` ms (as #measure just timed it) spent in the loop's poll: the
+   * gap's idle time less whatever of it may lie before the block (the gap minus the block).
+   */
+  #pollMs(blocked: number): number {
+    return Math.max(0, blocked - this.#active);
+  }
+
   #beat(): void {
-    const now = performance.now();
+    let now = performance.now();
+    if (now >= this.#nextSecond && this.#options.onSecond !== undefined) {
+      this.#nextSecond += SECOND;
+      // After a long block, the seconds it covered are not made up for with a burst.
+      if (this.#nextSecond <= now) this.#nextSecond = now + SECOND;
+      // First in the beat: the libuv probe's work item goes to the pool now, and its completion
+      // can then land while this thread is still awake for the rest, not wake it again.
+      try {
+        this.#options.onSecond();
+      } catch {
+        // the second's figures are lost; the beat is not
+      }
+      now = performance.now();
+    }
     const idle = this.#timing.idleTime;
     const interval = this.#interval;
     const blocked = this.#measure(now, idle);
@@ -227,9 +282,11 @@ export class Heartbeat {
     this.#lastBeatAt = now;
     this.#lastIdle = idle;
     if (this.#active > this.fastInterval) this.#lastBusyAt = now;
+    else if (interval === this.slowInterval && lateness > this.#lateBeat) this.#lateAt = now;
     // Busy: beat fast (the loop is awake anyway, and a busy loop's block is timed by lateness).
-    // Idle for a while: beat slowly.
-    const next = now - this.#lastBusyAt < SLOW_AFTER ? this.fastInterval : this.slowInterval;
+    // Idle for a while: beat slowly, a little less slowly where timers run late.
+    const next =
+      now - this.#lastBusyAt < SLOW_AFTER ? this.fastInterval : now - this.#lateAt < LATE_FOR ? this.loadedInterval : this.slowInterval;
     if (next !== interval) {
       clearInterval(this.#timer);
       this.#interval = next;
@@ -240,7 +297,7 @@ export class Heartbeat {
     this.#options.onLateness(lateness);
     if (blocked > this.#options.threshold) {
       const captureUnderWay = this.#worker !== undefined && Atomics.load(this.#shared, Slot.CAPTURING) === seq;
-      this.#options.onStall({ seq, start: now - blocked, end: now, duration: blocked, captureUnderWay });
+      this.#options.onStall({ seq, start: now - blocked, end: now, duration: blocked, pollMs: this.#pollMs(blocked), captureUnderWay });
     }
   }
 

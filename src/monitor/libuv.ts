@@ -11,9 +11,8 @@ import { performance } from 'node:perf_hooks';
 import type { LibuvStats } from '../types.js';
 
 /**
- * ms between two probes: the DelaySampler's interval too, so both timers sit in Node's same
- * timer list and fall due in one wake-up of an idle loop; only the work item's completion
- * wakes the loop once more (measured: BENCHMARKS.md "libuv pool probe").
+ * ms between two probes (with its own timer; the monitor drives it from the heartbeat, once a
+ * second, in a wake-up the beat makes anyway).
  */
 const INTERVAL = 1000;
 /** Probes kept for the quantiles: the last minute, not since start. */
@@ -34,6 +33,11 @@ export interface LibuvProbeOptions {
   threshold: number;
   /** Called once per saturation episode, with the wait that started it. */
   onSaturated: (waitMs: number) => void;
+  /**
+   * false: the caller calls tick() once a second instead of a timer of the probe's own (the
+   * monitor does, from the heartbeat, first in the beat: see heartbeat.ts onSecond).
+   */
+  ownTimer?: boolean;
 }
 
 export class LibuvProbe {
@@ -46,12 +50,20 @@ export class LibuvProbe {
   /** The probe in flight: when it was submitted, and the loop's idle time then. */
   #pending: { at: number; idle: Idle } | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(options: LibuvProbeOptions) {
     this.#threshold = options.threshold;
     this.#onSaturated = options.onSaturated;
-    this.#timer = setInterval(() => this.#probe(), INTERVAL);
-    this.#timer.unref();
+    if (options.ownTimer !== false) {
+      this.#timer = setInterval(() => this.tick(), INTERVAL);
+      this.#timer.unref();
+    }
+  }
+
+  /** One probe (or, with one still in the pool, a look at how long it has waited). */
+  tick(): void {
+    if (!this.#stopped) this.#probe();
   }
 
   stats(): LibuvStats {
@@ -67,8 +79,9 @@ export class LibuvProbe {
   }
 
   stop(): void {
-    if (this.#timer === undefined) return;
-    clearInterval(this.#timer);
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     // A probe still in the pool finishes in µs once a thread frees; its result is dropped.
     this.#pending = undefined;

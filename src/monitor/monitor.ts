@@ -36,6 +36,11 @@ export interface InternalMonitor extends Monitor, SharedMonitor {
   readonly ready: Promise<void>;
   /** Resolves after the next heartbeat, once every block seen by then has been emitted. */
   settled(): Promise<void>;
+  /**
+   * Call `listener` once a second, from the heartbeat (after the timeline's point for that
+   * second), instead of a timer of its own: the CLI stream's figures. Returns the unsubscribe.
+   */
+  everySecond(listener: () => void): () => void;
 }
 
 const NATIVE_INDEX = new Map(NATIVE_CALLS.map((call, index) => [call, index + 1]));
@@ -54,6 +59,7 @@ class LoopMonitor implements InternalMonitor {
   readonly #syncCalls: SyncCallsHandle;
   readonly #libuv: LibuvProbe | undefined;
   #nextBeat: Array<() => void> = [];
+  #everySecond: Array<() => void> = [];
   #markReady: () => void = () => undefined;
   #stopped = false;
   #flushedAtExit = false;
@@ -72,14 +78,14 @@ class LoopMonitor implements InternalMonitor {
     this.#options = options;
     this.threshold = options.threshold;
     this.#reporter = new Reporter(options.log, options.dedupe);
-    // The sampler and the probe run one-second timers: made in the same millisecond (before the
-    // watchdog is spawned, which takes several), they fall due together and wake an idle loop
-    // once a second between them, not twice (measured: +2.4 wake-ups a second when apart).
-    this.#delay = new DelaySampler();
+    // The sampler and the probe have no timers of their own: the heartbeat calls them once a
+    // second, in a beat (onSecond below), so they cost an idle loop no wake-up of their own.
+    this.#delay = new DelaySampler(false);
     this.#libuv = options.libuv
       ? new LibuvProbe({
           threshold: options.threshold,
           onSaturated: (waitMs) => this.#reporter.warn(...libuvWarning(waitMs)),
+          ownTimer: false,
         })
       : undefined;
     // The watchdog reads both through globalThis while the main thread is paused.
@@ -112,6 +118,18 @@ class LoopMonitor implements InternalMonitor {
       onStall: (stall) => {
         this.#delay.recordBlock(stall.duration);
         this.#assembler.onStall(stall);
+      },
+      onSecond: () => {
+        // The probe first: its work item's completion may then come while the loop is still awake.
+        this.#libuv?.tick();
+        this.#delay.sample();
+        for (const listener of this.#everySecond) {
+          try {
+            listener();
+          } catch {
+            // one listener's failure is its own
+          }
+        }
       },
       onLateness: (ms) => {
         this.#delay.recordLateness(ms);
@@ -252,6 +270,13 @@ class LoopMonitor implements InternalMonitor {
     } catch {
       // An error thrown from an 'exit' listener would change the exit code: the block is lost instead.
     }
+  }
+
+  everySecond(listener: () => void): () => void {
+    this.#everySecond.push(listener);
+    return () => {
+      this.#everySecond = this.#everySecond.filter((entry) => entry !== listener);
+    };
   }
 
   settled(): Promise<void> {

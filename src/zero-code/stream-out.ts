@@ -78,12 +78,21 @@ export function streamToCli(monitor: Monitor, fds: { app: number; watchdog: numb
       final,
     });
   };
-  const timer = setInterval(() => stats(false), STATS_INTERVAL);
-  timer.unref();
+  // From the monitor's heartbeat when it offers it (one wake-up of an idle loop less a second),
+  // else from a timer of its own.
+  const internal = monitor as Partial<{ everySecond(listener: () => void): () => void }>;
+  let cancel: () => void;
+  if (typeof internal.everySecond === 'function') {
+    cancel = internal.everySecond(() => stats(false));
+  } else {
+    const timer = setInterval(() => stats(false), STATS_INTERVAL);
+    timer.unref();
+    cancel = () => clearInterval(timer);
+  }
 
   return {
     finish() {
-      clearInterval(timer);
+      cancel();
       monitor.off('block', onBlock);
       if (connected) stats(true);
       if (heartbeat !== undefined) Atomics.store(heartbeat, Slot.STREAM_FD, 0);

@@ -81,19 +81,36 @@ describe('the cause of a block', () => {
     }
   });
 
-  it.skipIf(process.platform === 'win32')('is host (or unknown), never js, for a process stopped for 600 ms, with no frame blamed', async () => {
-    const running = await start('idle');
+  async function stopped(scenario: string, ms: number, idleFirst = 0): Promise<BlockEvent> {
+    const running = await start(scenario);
+    if (idleFirst > 0) await new Promise((resolve) => setTimeout(resolve, idleFirst));
     running.child.kill('SIGSTOP');
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await new Promise((resolve) => setTimeout(resolve, ms));
     running.child.kill('SIGCONT');
     const { event } = await running.waitFor<{ event: BlockEvent }>(
-      (line) => line['type'] === 'block' && (line['event'] as BlockEvent).duration >= 400,
+      (line) => line['type'] === 'block' && (line['event'] as BlockEvent).duration >= ms * 0.6,
     );
-    // Never 'js': no code of the app's ran. 'host' is the aim, and what it reads on most runs;
-    // since the slow idle beat, a clean-clone CI run on Node 20 read 'unknown' once (the
-    // watchdog's own gap was not seen as most of the block): allowed here, open in issue 8.
-    expect(['host', 'unknown']).toContain(event.cause);
+    return event;
+  }
+
+  // 'host', never 'unknown': after the slow idle beat a clean-clone CI run on Node 20 read
+  // 'unknown' once. Two pieces of evidence now say it, each enough: the watchdog's own gap
+  // (whose bar had grown with its idle sleep, watchdog/thread/judge.ts) and the main thread's
+  // loop, which sat in its poll while its beat was due (monitor/cause.ts pollMs).
+  it.skipIf(process.platform === 'win32')('is host for a process stopped for 600 ms, with no frame blamed', async () => {
+    const event = await stopped('idle', 600);
+    expect(event.cause).toBe('host');
     expect(event.stack).toEqual([]);
+    expect(event.site).toBe('<unknown>');
+  });
+
+  it.skipIf(process.platform === 'win32')('is host for a stopped process with no watchdog thread (stacks: false), from the loop alone', async () => {
+    // Not at the moment it printed 'ready': on a loaded host the process is often still off the
+    // CPU after that write, runnable, and a stop then is busy time to the loop, which only the
+    // watchdog's gap can tell from the app's (measured at load 14: 3 of 5 'unknown' stopped at
+    // once, 5 of 5 'host' 150 ms later). This case is the loop's own evidence: an idle loop.
+    const event = await stopped('idle-unwatched', 600, 150);
+    expect(event.cause).toBe('host');
     expect(event.site).toBe('<unknown>');
   });
 });

@@ -41,6 +41,8 @@ describe('stats().libuv', () => {
   it("leaves the loop's own lateness out: a 600 ms block of the loop with a free pool is no pool wait", async () => {
     const fixture = runFixture('libuv-pool.mjs', { args: ['busy'], env });
     const final = await fixture.waitFor<StatsLine>((line) => line['type'] === 'stats');
+    // The block came right after the probe's work item went to the pool.
+    expect(fixture.lines.some((line) => line['type'] === 'blocked-after-probe')).toBe(true);
     expect(await fixture.exited).toEqual({ code: 0, signal: null });
     expect(fixture.stderr()).toMatch(/event loop blocked for/);
     expect(final.stats.libuv?.delay.max).toBeLessThan(50);

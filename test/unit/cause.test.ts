@@ -40,6 +40,17 @@ describe('judgeCause', () => {
     expect(judgeCause(block({ to: 290, ownMs: 60, threshold: 100, main: time(84, 137, 0, 9, 219) }))).toBe('js');
   });
 
+  it("is host when the loop sat in its poll for most of the block, its beat due: the main thread's own evidence, with no watchdog", () => {
+    // A 600 ms SIGSTOP of an idle process: the beat's timer came 560 ms late, the loop idle all along.
+    expect(judgeCause(block({ to: 560, stack: false, pollMs: 555 }))).toBe('host');
+    // Even beside a stack taken of whatever ran as the process resumed.
+    expect(judgeCause(block({ to: 560, pollMs: 555 }))).toBe('host');
+    // A stop inside the app's own work is busy time: not this rule's (the watchdog's gap decides).
+    expect(judgeCause(block({ to: 560, pollMs: 100 }))).toBe('js');
+    // Nor when the watchdog saw the app compute more than a threshold meanwhile.
+    expect(judgeCause(block({ to: 560, pollMs: 555, main: time(300, 40) }))).toBe('js');
+  });
+
   it('is host when the main thread was runnable but given no CPU', () => {
     expect(judgeCause(block({ main: time(10, 340) }))).toBe('host');
   });

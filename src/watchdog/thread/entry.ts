@@ -459,11 +459,13 @@ function remember(sleep: number): number {
 }
 
 /**
- * ms past the moment a beat turns a threshold old that the look waits: when a beat is due at that
- * very moment (a threshold that is a multiple of the interval), a look that lands just before it
- * would find the previous beat and have to look again an interval later.
+ * ms past the moment a beat turns a threshold old that the look waits: room for the main
+ * thread's next beat (due 0.9 threshold after the last one on an idle loop, heartbeat.ts) to
+ * run late before this look takes it for a block (16 ms at the default: a beat later than that
+ * costs a quick stack that is dropped), and bounded by the stack's latency: in hand at most
+ * threshold + this (+ ~2 ms for the evaluate) after a block began. 6 ms at the default.
  */
-const LOOK_MARGIN = 3;
+const LOOK_MARGIN = Math.max(3, Math.min(6, Math.floor(data.threshold / 16)));
 /** ms the thread may stay in its synchronous wait before it lets its own loop run (V8's tasks). */
 const LOOP_EVERY = 1000;
 let timer: NodeJS.Timeout | undefined;

@@ -84,11 +84,15 @@ export class MainThreadWatch {
       const lateness = now - previous - interval;
       // Only a gap that could cover half of a block is worth keeping: anything shorter cannot
       // make a block 'host' (and scheduling noise of a few ms is everywhere on a busy machine).
-      // And only when the process hardly ran meanwhile: this thread alone may be late (starting
-      // up, or starved while the main thread computes on a busy host), and then the block is
-      // the app's. Measured: a stopped process used ~0 ms of CPU over its gap; a script whose
-      // last step blocked while the watchdog was still starting, about all of it.
-      if (lateness >= Math.max(this.#threshold / 2, 3 * interval) && cpuMs < 0.5 * (now - previous)) {
+      // The noise allowed grows with the sleep, but only up to a poll's (a quarter threshold):
+      // an idle watchdog sleeps about a threshold at a time, and 3 × that (~340 ms at the
+      // default) hid every stop shorter than it. And only when the process hardly ran
+      // meanwhile: this thread alone may be late (starting up, or starved while the main
+      // thread computes on a busy host), and then the block is the app's. Measured: a stopped
+      // process used ~0 ms of CPU over its gap; a script whose last step blocked while the
+      // watchdog was still starting, about all of it.
+      const noise = 3 * Math.min(interval, Math.max(1, this.#threshold / 4));
+      if (lateness >= Math.max(this.#threshold / 2, noise) && cpuMs < 0.5 * (now - previous)) {
         this.#recordGap(performance.timeOrigin + previous + interval, performance.timeOrigin + now);
         late = lateness;
       }
