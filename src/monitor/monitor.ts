@@ -41,6 +41,12 @@ export interface InternalMonitor extends Monitor, SharedMonitor {
    * second), instead of a timer of its own: the CLI stream's figures. Returns the unsubscribe.
    */
   everySecond(listener: () => void): () => void;
+  /**
+   * Call `listener` with each heartbeat's lateness in ms (the loop's delay, as sampled for
+   * `stats().delay`): the exporters' windows, which then need no sampling timer of their own.
+   * Returns the unsubscribe.
+   */
+  eachLateness(listener: (ms: number) => void): () => void;
 }
 
 const NATIVE_INDEX = new Map(NATIVE_CALLS.map((call, index) => [call, index + 1]));
@@ -60,6 +66,7 @@ class LoopMonitor implements InternalMonitor {
   readonly #libuv: LibuvProbe | undefined;
   #nextBeat: Array<() => void> = [];
   #everySecond: Array<() => void> = [];
+  #lateness: Array<(ms: number) => void> = [];
   #markReady: () => void = () => undefined;
   #stopped = false;
   #flushedAtExit = false;
@@ -133,6 +140,7 @@ class LoopMonitor implements InternalMonitor {
       },
       onLateness: (ms) => {
         this.#delay.recordLateness(ms);
+        for (const listener of this.#lateness) listener(ms);
         const waiting = this.#nextBeat;
         if (waiting.length > 0) {
           this.#nextBeat = [];
@@ -276,6 +284,13 @@ class LoopMonitor implements InternalMonitor {
     this.#everySecond.push(listener);
     return () => {
       this.#everySecond = this.#everySecond.filter((entry) => entry !== listener);
+    };
+  }
+
+  eachLateness(listener: (ms: number) => void): () => void {
+    this.#lateness.push(listener);
+    return () => {
+      this.#lateness = this.#lateness.filter((entry) => entry !== listener);
     };
   }
 

@@ -71,7 +71,7 @@ export function otelMetrics(options?: OtelMetricsOptions): OtelMetrics {
   const routes = new BoundedLabel(MAX_ROUTES);
   const sites = new BoundedLabel(MAX_SITES);
   // Only the runtime metrics need a window (and its histogram's timer).
-  const window = runtimeMetrics === false ? undefined : new LoopWindow();
+  const window = runtimeMetrics === false ? undefined : new LoopWindow(monitor);
   const blockDuration = meter.createHistogram('loopguard.block.duration', {
     description: 'Duration of each event-loop block the monitor caught',
     unit: 's',

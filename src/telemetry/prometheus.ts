@@ -70,7 +70,7 @@ export function prometheusMetrics(options?: PrometheusMetricsOptions): Prometheu
   }
   const monitor = checkMonitor(given['monitor']);
   const registers = [registry];
-  const window = new LoopWindow();
+  const window = new LoopWindow(monitor);
   const routes = new BoundedLabel(MAX_ROUTES);
   const syncRoutes = new BoundedLabel(MAX_ROUTES);
   const calls = new BoundedLabel(MAX_CALLS);

@@ -3,15 +3,19 @@
  * previous read, never since start. A cumulative number trips ever later in a long-running
  * process (@fastify/under-pressure #294): a week of calm averages a bad minute away.
  *
- * Each exporter owns one window (its own `monitorEventLoopDelay` histogram, reset on read):
- * the monitor's histogram counts since start and a Node histogram cannot be subtracted from
- * or merged with an interval histogram, so a view of the monitor's own could not be windowed.
+ * Each exporter owns one window, a histogram reset on read: the monitor's histogram counts
+ * since start and a Node histogram cannot be subtracted from, so a view of the monitor's own
+ * could not be windowed. The window records the lateness of the monitor's own heartbeat, the
+ * same samples as `stats().delay`, so it wakes the loop no more often than the monitor does:
+ * a `monitorEventLoopDelay` of its own cost an idle process about 2 ms of CPU a second at 10
+ * wake-ups a second (BENCHMARKS.md, "Telemetry"). A stand-in monitor without that feed (a
+ * test double, another build's) gets such a histogram, at {@link RESOLUTION}.
  */
-import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
-import type { DelayStats } from '../types.js';
+import { createHistogram, monitorEventLoopDelay, performance, type IntervalHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import type { DelayStats, Monitor } from '../types.js';
 
 /**
- * ms between two samples, subtracted from each. Coarser than the monitor's 20 ms: every
+ * Only without the heartbeat's feed: ms between two samples, subtracted from each. Coarser than the monitor's 20 ms: every
  * wake-up of an idle loop costs CPU, and measured here (BENCHMARKS.md, "Telemetry") a second
  * histogram at 20 ms added ~3.5 ms of CPU per second to an idle process. At 100 ms it is ten
  * samples a second, plenty for a window of a scrape interval (15–60 s); a block shorter than
@@ -36,16 +40,37 @@ export interface WindowReading {
   windowMs: number;
 }
 
+/** A monitor that offers its heartbeat's lateness (monitor.ts InternalMonitor.eachLateness). */
+type LatenessFeed = { eachLateness(listener: (ms: number) => void): () => void };
+
 export class LoopWindow {
-  readonly #histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION });
+  /** ns samples, each the delay itself (fed) or the sampler's interval plus the delay (own). */
+  readonly #histogram: RecordableHistogram | IntervalHistogram;
+  /** ms subtracted from each sample: the own sampler's interval, 0 when fed. */
+  readonly #offset: number;
+  readonly #unsubscribe: () => void;
   #elu: EventLoopUtilization = performance.eventLoopUtilization();
   #startedAt = performance.now();
   #longestBlockMs = 0;
   #last: WindowReading | undefined;
 
-  constructor() {
-    // The histogram's libuv timer is unref'd by Node: it keeps no process alive.
-    this.#histogram.enable();
+  constructor(monitor?: Monitor) {
+    const feed = monitor as Partial<LatenessFeed> | undefined;
+    if (typeof feed?.eachLateness === 'function') {
+      const histogram = createHistogram();
+      this.#histogram = histogram;
+      this.#offset = 0;
+      // Recorded in ns like the interval histogram, so read() treats both alike; at least 1,
+      // since a recordable histogram refuses 0 (an on-time beat).
+      this.#unsubscribe = feed.eachLateness((ms) => histogram.record(Math.max(1, Math.round(ms * 1e6))));
+    } else {
+      const histogram = monitorEventLoopDelay({ resolution: RESOLUTION });
+      // Its libuv timer is unref'd by Node: it keeps no process alive.
+      histogram.enable();
+      this.#histogram = histogram;
+      this.#offset = RESOLUTION;
+      this.#unsubscribe = () => histogram.disable();
+    }
   }
 
   /** A block the monitor measured: a single long one must show in `max` however few samples. */
@@ -58,7 +83,7 @@ export class LoopWindow {
     const now = performance.now();
     if (this.#last !== undefined && now - this.#startedAt < MIN_WINDOW_MS) return this.#last;
     const h = this.#histogram;
-    const ms = (ns: number): number => Math.max(0, ns / 1e6 - RESOLUTION);
+    const ms = (ns: number): number => Math.max(0, ns / 1e6 - this.#offset);
     const delay: DelayStats =
       h.count === 0
         ? { min: 0, max: this.#longestBlockMs, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 }
@@ -83,6 +108,6 @@ export class LoopWindow {
   }
 
   stop(): void {
-    this.#histogram.disable();
+    this.#unsubscribe();
   }
 }
