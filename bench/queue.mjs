@@ -2,6 +2,10 @@
 // clients doing the same work on the same server, in one run, with the local thread pool
 // beside them (what a queue costs over a thread). Each variant gets a worker process of its
 // own with the same concurrency; rounds alternate the order; the median round is reported.
+// Variants: `raw` (the processor on the worker's loop), `raw sandboxed` (BullMQ's processor
+// file in its worker threads, useWorkerThreads), `loopguard` (the worker's thread pool, one
+// thread per concurrent job) and `loopguard inline` (`--threads 0`: on the worker's loop, tiny
+// and sequential jobs only: the CPU jobs would block it).
 // Usage: node bench/queue.mjs [--rounds 3] [--concurrency 4] [--jobs 1000] [--backends pg-boss,bullmq]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -60,6 +64,9 @@ async function sequential(count, call) {
   return { perSecond: (count / (performance.now() - started)) * 1000, ...percentiles(latencies) };
 }
 
+/** Scenarios a variant skips: an inline worker is for jobs that do not block its loop. */
+const skips = { 'loopguard inline': (scenario) => scenario.includes('CPU') };
+
 const scenarios = {
   [`tiny jobs (${jobs} at once)`]: (call) => burst(jobs, (i) => call('add', [i, 1])),
   [`5 ms CPU jobs (${jobs / 4} at once)`]: (call) => burst(jobs / 4, () => call('spin', [5])),
@@ -67,12 +74,13 @@ const scenarios = {
 };
 
 function startWorker(variant, backend, url, name) {
-  const args =
-    variant === 'raw'
-      ? [here('./queue/raw-worker.mjs'), backend, url, name, String(concurrency)]
-      : [here('../dist/cli.js'), 'worker', here('./queue/tasks.mjs'), '--queue', url, '--name', name, '--concurrency', String(concurrency), '--threads', String(concurrency)];
+  const raw = variant.startsWith('raw');
+  const threads = variant === 'loopguard inline' ? 0 : concurrency;
+  const args = raw
+    ? [here('./queue/raw-worker.mjs'), backend, url, name, String(concurrency), ...(variant === 'raw sandboxed' ? ['sandboxed'] : [])]
+    : [here('../dist/cli.js'), 'worker', here('./queue/tasks.mjs'), '--queue', url, '--name', name, '--concurrency', String(concurrency), '--threads', String(threads)];
   // The worker's JSON job log (two lines a job) is left out: the benchmark measures the queue.
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', variant === 'raw' ? 'inherit' : 'ignore'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', raw ? 'inherit' : 'ignore'] });
   return {
     async stop() {
       child.kill('SIGTERM');
@@ -82,7 +90,7 @@ function startWorker(variant, backend, url, name) {
 }
 
 async function client(variant, backend, url, name) {
-  if (variant === 'raw') return rawClient(backend, url, name);
+  if (variant.startsWith('raw')) return rawClient(backend, url, name);
   const queue = createQueue({ url, name });
   const functions = { add, spin };
   return { call: (fn, args) => queue.run(functions[fn], args), close: () => queue.close() };
@@ -98,7 +106,11 @@ else if (backends.has('bullmq')) console.log('BullMQ: skipped: needs redis-serve
 else console.log('BullMQ: not run (--backends)');
 
 const variants = [];
-for (const backend of Object.keys(servers)) for (const variant of ['raw', 'loopguard']) variants.push({ backend, variant });
+for (const backend of Object.keys(servers)) {
+  // BullMQ has a sandboxed processor on threads; pg-boss has none.
+  const kinds = backend === 'bullmq' ? ['raw', 'raw sandboxed', 'loopguard', 'loopguard inline'] : ['raw', 'loopguard', 'loopguard inline'];
+  for (const variant of kinds) variants.push({ backend, variant });
+}
 variants.push({ backend: 'local', variant: 'thread pool' });
 
 const results = {}; // `${backend} ${variant}` → scenario → [round results]
@@ -113,7 +125,7 @@ try {
         const local = { add, spin };
         call = (fn, args) => local[fn](...args);
       } else {
-        const name = `bench-${variant === 'raw' ? 'raw' : 'lg'}-${round}`;
+        const name = `bench-${variant.replace(' ', '-')}-${round}`;
         const { url } = servers[backend];
         const caller = await client(variant, backend, url, name);
         const worker = startWorker(variant, backend, url, name);
@@ -124,7 +136,10 @@ try {
         };
       }
       await burst(50, (i) => call('add', [i, 1])); // warm up: worker connected, code loaded
-      for (const [scenario, run] of Object.entries(scenarios)) ((results[label] ??= {})[scenario] ??= []).push(await run(call));
+      for (const [scenario, run] of Object.entries(scenarios)) {
+        if (skips[variant]?.(scenario)) continue;
+        ((results[label] ??= {})[scenario] ??= []).push(await run(call));
+      }
       await finish();
     }
   }
@@ -153,6 +168,13 @@ for (const scenario of Object.keys(scenarios)) {
       `| ${backend} ${variant} | ${format(median(list, 'perSecond'))} | ${format(median(list, 'p50'), 1)} | ${format(median(list, 'p99'), 1)} | ` +
         `${ratio('perSecond')} | ${ratio('p50')} | ${ratio('p99')} |`,
     );
+  }
+  // Like for like: the worker's thread pool against BullMQ's own worker threads.
+  const pooled = results['bullmq loopguard']?.[scenario];
+  const sandboxed = results['bullmq raw sandboxed']?.[scenario];
+  if (pooled !== undefined && sandboxed !== undefined) {
+    const vs = (key) => `${format(median(pooled, key) / median(sandboxed, key), 2)}×`;
+    console.log(`\nBullMQ loopguard (threads) vs raw sandboxed: ${vs('perSecond')} jobs/s, ${vs('p50')} p50, ${vs('p99')} p99`);
   }
   console.log('');
 }

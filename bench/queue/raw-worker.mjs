@@ -1,9 +1,13 @@
 // A worker process written against the raw client, as a pg-boss or BullMQ user would write
 // one: the processor calls the function on the worker's own event loop.
-// Usage: node raw-worker.mjs <pg-boss|bullmq> <url> <queue name> <concurrency>
+// one: the processor calls the function on the worker's own event loop; with `sandboxed`
+// (BullMQ only), BullMQ runs it in its worker threads (raw-processor.mjs).
+// Usage: node raw-worker.mjs <pg-boss|bullmq> <url> <queue name> <concurrency> [sandboxed]
+import { fileURLToPath } from 'node:url';
 import * as work from './work.mjs';
 
-const [backend, url, name, concurrencyText] = process.argv.slice(2);
+const [backend, url, name, concurrencyText, mode] = process.argv.slice(2);
+const sandboxed = mode === 'sandboxed';
 const concurrency = Number(concurrencyText);
 const run = ({ fn, args }) => work[fn](...args);
 let stop;
@@ -55,7 +59,8 @@ if (backend === 'pg-boss') {
   };
 } else {
   const { Worker } = await import('bullmq');
-  const worker = new Worker(name, async (job) => run(job.data), { connection: { url }, concurrency });
+  const processor = sandboxed ? fileURLToPath(new URL('./raw-processor.mjs', import.meta.url)) : async (job) => run(job.data);
+  const worker = new Worker(name, processor, { connection: { url }, concurrency, useWorkerThreads: sandboxed });
   worker.on('error', (error) => console.error(error));
   await worker.waitUntilReady();
   stop = () => worker.close(true);

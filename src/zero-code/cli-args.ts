@@ -211,7 +211,9 @@ Options:
                             (the environment keeps a password out of \`ps\`)
   --name <queue>            the queue's name, as given to createQueue()
   --concurrency <n>         jobs run at once (default 1)
-  --threads <n>             threads of the worker's pool, at most --concurrency (default --concurrency)
+  --threads <n>             threads of the worker's pool, at most --concurrency (default --concurrency);
+                            0: run the jobs inline on this process's event loop, for jobs that only
+                            await I/O (a job that blocks the loop stalls every job's lease)
   --drain-timeout <ms>      on SIGTERM/SIGINT, how long active jobs may run on before they are given
                             back to the queue (default 30000)
   --timeout <ms>            the queue's default job timeout, as given to createQueue(): the worker
@@ -279,7 +281,7 @@ function parseWorkerArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
   if (url === undefined) throw new UsageError(`loopguard worker needs --queue <url> (or ${QUEUE_URL_ENV})`);
   if (values.name === undefined) throw new UsageError('loopguard worker needs --name <queue>');
   const concurrency = values.concurrency === undefined ? 1 : parseCount('--concurrency', values.concurrency, 1, 10_000);
-  const threads = values.threads === undefined ? Math.min(concurrency, 256) : parseCount('--threads', values.threads, 1, 256);
+  const threads = values.threads === undefined ? Math.min(concurrency, 256) : parseCount('--threads', values.threads, 0, 256);
   if (threads > concurrency) {
     throw new InvalidOptionRangeError(
       `--threads must be <= --concurrency (${concurrency}): a job runs on one thread, got ${JSON.stringify(values.threads)}`,

@@ -32,6 +32,13 @@ describe('loopguard worker: parsing', () => {
     });
   });
 
+  it('--threads 0: jobs inline on the worker\'s loop, with any --concurrency', () => {
+    expect(parseCliArgs(['worker', 'a.js', '--queue', URL, '--name', 'q', '--concurrency', '8', '--threads', '0'], '/', {})).toMatchObject({
+      action: 'worker',
+      worker: { concurrency: 8, threads: 0 },
+    });
+  });
+
   it('"worker" only as the first word: `loopguard -- worker` and `loopguard node worker.js` run commands', () => {
     expect(parseCliArgs(['--', 'worker', 'x'], '/', {})).toMatchObject({ action: 'run', command: ['worker', 'x'] });
     expect(parseCliArgs(['node', 'worker', 'x'], '/', {})).toMatchObject({ action: 'run', command: ['node', 'worker', 'x'] });
@@ -43,6 +50,7 @@ describe('loopguard worker: bad flags', () => {
     ['--concurrency 0', ['--concurrency', '0'], 'loopguard: --concurrency must be a whole number from 1 to 10000, got "0"\n'],
     ['--concurrency two', ['--concurrency', 'two'], 'loopguard: --concurrency must be a whole number from 1 to 10000, got "two"\n'],
     ['--threads above --concurrency', ['--concurrency', '2', '--threads', '3'], 'loopguard: --threads must be <= --concurrency (2): a job runs on one thread, got "3"\n'],
+    ['--threads -1', ['--threads=-1'], 'loopguard: --threads must be a whole number from 0 to 256, got "-1"\n'],
     ['--drain-timeout -1', ['--drain-timeout=-1'], 'loopguard: --drain-timeout must be a number of ms >= 0, got "-1"\n'],
     ['--max-payload 1.5', ['--max-payload', '1.5'], 'loopguard: --max-payload must be a whole number from 1 to 2147483647, got "1.5"\n'],
   ];

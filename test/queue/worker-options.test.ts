@@ -19,6 +19,9 @@ describe('startWorker options', () => {
       handleSignals: false,
     });
     expect(resolveWorkerOptions({ ...base, concurrency: 6 }).threads).toBe(6);
+    // 0: no pool, the jobs run inline on the worker's loop, whatever the concurrency.
+    expect(resolveWorkerOptions({ ...base, concurrency: 6, threads: 0 })).toMatchObject({ concurrency: 6, threads: 0 });
+    expect(resolveWorkerOptions({ ...base, threads: 0 }).threads).toBe(0);
   });
 
   const bad: Array<[string, unknown, string]> = [
@@ -30,6 +33,8 @@ describe('startWorker options', () => {
     ['a module', { ...base, modules: ['a.js', ''] }, 'modules[1] must be a non-empty string'],
     ['concurrency', { ...base, concurrency: 0 }, 'concurrency must be an integer from 1 to 10000, got `0` (number)'],
     ['threads', { ...base, concurrency: 2, threads: 3 }, 'threads must be <= concurrency (2): a job runs on one thread, got 3'],
+    ['threads below 0', { ...base, threads: -1 }, 'threads must be an integer from 0 to 256, got `-1` (number)'],
+    ['threads not whole', { ...base, concurrency: 2, threads: 0.5 }, 'threads must be an integer from 0 to 256, got `0.5` (number)'],
     ['drainTimeout', { ...base, drainTimeout: -1 }, 'drainTimeout must be an integer from 0 to 2147483647, got `-1` (number)'],
     ['timeout', { ...base, timeout: 0 }, 'timeout must be an integer from 1 to 2147483647, got `0` (number)'],
     ['maxPayload', { ...base, maxPayload: 1.5 }, 'maxPayload must be an integer >= 1, got `1.5` (number)'],

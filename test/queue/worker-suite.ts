@@ -22,6 +22,7 @@ export interface ServerHandle {
 
 const reports = queueFixture('reports.mjs');
 const heldReports = queueFixture('held-reports.mjs');
+const lookups = queueFixture('lookups.mjs');
 let counter = 0;
 
 export function workerSuite(title: string, start: () => Promise<ServerHandle>): void {
@@ -290,6 +291,63 @@ export function workerSuite(title: string, start: () => Promise<ServerHandle>): 
       expect(await one.waitFor((record) => record.msg === 'worker stopping')).toMatchObject({ signal: 'SIGINT', active: 1 });
       one.child.kill('SIGINT');
       expect(await one.exited).toEqual({ code: null, signal: 'SIGINT' });
+    }, 60_000);
+
+    it('--threads 0: jobs run inline on the worker\'s loop; results, a custom error, a timeout and a cancel settle as in a thread; SIGTERM drains', async () => {
+      const { name, backend } = await queue('inline');
+      const one = spawnWorker([lookups, '--queue', server.url, '--name', name, '--concurrency', '3', '--threads', '0'], cleanEnv());
+      expect(await one.waitFor(ready, 'the worker started')).toMatchObject({ concurrency: 3, threads: 0 });
+      // Waits far past its 1 s timeout: abandoned at the timeout, its slot free for the next job.
+      const slow = await send(backend, 'lookUpReport', ['slow', { ms: 60_000 }], { timeout: 1000 });
+      const ok = await send(backend, 'lookUpReport', ['7', { ms: 20 }]);
+      const missing = await send(backend, 'lookUpMissing', ['9'], { retries: 1, retryDelay: 200 });
+      const [timedOut, done, failed] = await Promise.all([outcome(backend, slow), outcome(backend, ok), outcome(backend, missing)]);
+      expect(done.snapshot).toMatchObject({ state: 'completed', attempts: 1 });
+      // mainThread: it ran on the worker process's own thread, no pool's.
+      expect(done.value).toEqual({ id: '7', total: 42n, loadedAt: new Date(Date.UTC(2026, 0, 3)), mainThread: true, pid: one.child.pid });
+      expect(failed.snapshot).toMatchObject({ state: 'failed', attempts: 2 });
+      expect(failed.error).toBeInstanceOf(Error);
+      expect(failed.error).toMatchObject({ name: 'ReportError', code: 'E_REPORT', message: 'report 9 has no data', details: { id: '9' } });
+      expect(timedOut.snapshot).toMatchObject({ state: 'failed', attempts: 1 });
+      expect(timedOut.error).toMatchObject({ code: 'ERR_LOOPGUARD_TASK_TIMEOUT', message: 'task timed out after 1000 ms' });
+      expect(one.records.find(settledJob(slow))).toMatchObject({ outcome: 'timeout', error: { code: 'ERR_LOOPGUARD_TASK_TIMEOUT' } });
+      expect(one.records.filter(settledJob(missing)).map((record) => record.outcome)).toEqual(['failed', 'failed']);
+
+      // A cancel aborts the running job's signal: the attempt ends at once, as a thread's would.
+      const held = await send(backend, 'lookUpReport', ['held', { ms: 60_000 }], { timeout: 120_000 });
+      await one.waitFor(startedJob(held));
+      expect(await backend.cancel(held)).toBe(true);
+      expect((await outcome(backend, held)).snapshot.state).toBe('cancelled');
+      expect(await one.waitFor(settledJob(held), 'the cancelled job settled')).toMatchObject({ outcome: 'aborted' });
+
+      // Two abandoned 60 s waits are still pending on this loop: the drain waits for the active job only.
+      const drained = await send(backend, 'lookUpReport', ['drained', { ms: 1500 }]);
+      await one.waitFor(startedJob(drained));
+      one.child.kill('SIGTERM');
+      expect(await one.exited).toEqual({ code: 0, signal: null });
+      const last = await outcome(backend, drained);
+      expect(last.snapshot).toMatchObject({ state: 'completed', attempts: 1 });
+      expect(last.value).toMatchObject({ id: 'drained', mainThread: true });
+      expect(one.records.find((record) => record.msg === 'worker stopping')).toMatchObject({ signal: 'SIGTERM', active: 1 });
+      expect(one.records.at(-1)).toMatchObject({ msg: 'worker stopped', completed: 2, failed: 2, timeout: 1, aborted: 1 });
+      expect(one.records.filter((record) => record.msg === 'inline job blocked the loop')).toEqual([]);
+    }, 90_000);
+
+    it('--threads 0 and a job that blocks the loop: the monitor reports the block as the job\'s, and the worker says to run it with threads >= 1', async () => {
+      const { name, backend } = await queue('inline-block');
+      const one = spawnWorker([lookups, '--queue', server.url, '--name', name, '--threads', '0'], cleanEnv({ LOOPGUARD_THRESHOLD: '300' }));
+      await one.waitFor(ready, 'the worker started');
+      // 2 s of the worker's own loop: over six times the threshold, and longer than a BullMQ
+      // job's first lease (1 s), which it then loses: the risk the warning is about.
+      const id = await send(backend, 'crunchReport', ['c1', { ms: 2000 }], { timeout: 20_000 });
+      expect(await one.waitFor(settledJob(id))).toMatchObject({ outcome: 'completed' });
+      const warning = await one.waitFor((record) => record.msg === 'inline job blocked the loop', 'the inline block warning');
+      expect(warning).toMatchObject({ level: 'warn', queue: name, fn: 'crunchReport', id });
+      expect(warning.ms).toBeGreaterThanOrEqual(1500);
+      expect(warning.hint).toMatch(/no job's lease is renewed.*run crunchReport on a worker with threads >= 1/);
+      const block = await one.waitFor((record) => record.kind === 'block' && (record.context as { id?: string } | undefined)?.id === id, "the monitor's report");
+      expect(block.context).toEqual({ job: 'crunchReport', id });
+      expect(block.duration).toBeGreaterThanOrEqual(1500);
     }, 60_000);
 
     it('two workers, one SIGKILLed mid-job: all 8 jobs complete, the killed one on the other worker', async () => {

@@ -11,7 +11,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** One record of the worker's log: a job started or settled, or the worker's own start and stop. */
 export interface WorkerLogRecord {
   /** `queue error`: what the backend retries (the server unreachable), at most one line per operation every 5 s. */
-  msg: 'worker started' | 'worker stopping' | 'worker stopped' | 'job started' | 'job settled' | 'queue error';
+  msg: 'worker started' | 'worker stopping' | 'worker stopped' | 'job started' | 'job settled' | 'queue error' | 'inline job blocked the loop';
   /** The queue's name. */
   queue: string;
   /** The job's function key (job records). */
@@ -50,7 +50,16 @@ export interface WorkerOptions {
   modules: readonly string[];
   /** Jobs this process runs at once. @default 1 */
   concurrency?: number;
-  /** Threads of the worker's own pool that run the jobs. @default concurrency */
+  /**
+   * Threads of the worker's own pool that run the jobs. `0`: no pool, each job runs inline on
+   * the worker's own event loop, as a raw BullMQ or pg-boss processor does: for jobs that only
+   * await I/O, where the hop to a thread is most of their cost. A job that blocks that loop
+   * also stops the worker renewing its jobs' leases (they may run again elsewhere), and one
+   * past its timeout or cancelled is only abandoned, never stopped: the worker logs a warning
+   * (`inline job blocked the loop`) when the monitor sees one block it; run such a function
+   * with threads ≥ 1.
+   * @default concurrency
+   */
   threads?: number;
   /** ms `stop()` (and SIGTERM) waits for active jobs before giving them back to the queue. @default 30000 */
   drainTimeout?: number;
@@ -126,7 +135,7 @@ export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
   const threads =
     given.threads === undefined
       ? Math.min(concurrency, MAX_THREADS)
-      : checkNumber('threads', given.threads, { min: 1, max: MAX_THREADS, integer: true });
+      : checkNumber('threads', given.threads, { min: 0, max: MAX_THREADS, integer: true });
   const drainTimeout =
     given.drainTimeout === undefined
       ? 30_000

@@ -2,7 +2,9 @@
  * The worker process's side of the queue: take jobs from the backend and run each one's
  * marked function in the worker's own thread pool, so this thread's event loop stays free to
  * renew the jobs' leases however long or CPU-heavy the jobs are (the stalled jobs of BullMQ
- * users whose processors block the loop).
+ * users whose processors block the loop). With `threads: 0` a job runs inline on this loop
+ * instead, as a raw processor does, for jobs that only await I/O: the hop to a pool thread
+ * is most of a tiny job's cost.
  */
 import { performance } from 'node:perf_hooks';
 import { withContext } from '../../context.js';
@@ -10,7 +12,7 @@ import { InvalidOptionTypeError, TaskTimeoutError, UnknownJobFunctionError } fro
 import { runningMonitor, startMonitor } from '../../monitor/monitor.js';
 import { ThreadPool, type PoolStats } from '../../pool/main/pool.js';
 import { TASK_CONTEXT } from '../../shared/globals.js';
-import type { Monitor } from '../../types.js';
+import type { BlockEvent, Monitor } from '../../types.js';
 import { JobAttemptFailure, type ActiveJob, type QueueBackend, type WorkHandle } from '../backend.js';
 import { openBackend } from '../backends/open.js';
 import { decodeArguments, encodeError, encodeResult } from '../payload.js';
@@ -43,8 +45,8 @@ export interface WorkerStats {
   rejected: number;
   /** Whether `stop()` was called (or a signal asked the worker to stop). */
   stopping: boolean;
-  /** The worker's thread pool. */
-  pool: PoolStats;
+  /** The worker's thread pool; absent with `threads: 0` (jobs run inline, there is no pool). */
+  pool?: PoolStats;
 }
 
 export interface WorkerHandle {
@@ -84,8 +86,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     backend = opened;
     await opened.connect();
     // Threads stay once started: each imports the job modules once, and a worker is idle only between jobs.
-    pool = new ThreadPool({ name: `queue ${resolved.name}`, maxThreads: resolved.threads, idleTimeout: Infinity });
-    const worker = new Worker(resolved, opened, pool, functions, log, ownMonitor);
+    if (resolved.threads > 0) {
+      pool = new ThreadPool({ name: `queue ${resolved.name}`, maxThreads: resolved.threads, idleTimeout: Infinity });
+    }
+    const watching = ownMonitor ?? runningMonitor();
+    const worker = new Worker(resolved, opened, pool, functions, log, ownMonitor, watching);
     await worker.start();
     return worker.handle();
   } catch (error) {
@@ -99,10 +104,14 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 class Worker {
   readonly #options: ResolvedWorkerOptions;
   readonly #backend: QueueBackend;
-  readonly #pool: ThreadPool;
+  /** Undefined with `threads: 0`: the jobs run inline. */
+  readonly #pool: ThreadPool | undefined;
   readonly #functions: Map<string, JobFunction>;
   readonly #log: WorkerLog;
   readonly #ownMonitor: Monitor | undefined;
+  /** The monitor watching this loop (its own or the program's), for the inline jobs' blocks. */
+  readonly #monitor: Monitor | undefined;
+  #onBlock: ((event: BlockEvent) => void) | undefined;
   #work: WorkHandle | undefined;
   #stopping: Promise<void> | undefined;
   #removeSignals: (() => void) | undefined;
@@ -114,10 +123,11 @@ class Worker {
   constructor(
     options: ResolvedWorkerOptions,
     backend: QueueBackend,
-    pool: ThreadPool,
+    pool: ThreadPool | undefined,
     functions: Map<string, JobFunction>,
     log: WorkerLog,
     ownMonitor: Monitor | undefined,
+    monitor: Monitor | undefined,
   ) {
     this.#options = options;
     this.#backend = backend;
@@ -126,15 +136,21 @@ class Worker {
     this.#log = log;
     this.#ownMonitor = ownMonitor;
     this.#progress = new ProgressRelay(options.name, backend.kind);
+    this.#monitor = monitor;
   }
 
   async start(): Promise<void> {
+    if (this.#pool === undefined && this.#monitor !== undefined) {
+      this.#onBlock = (event) => this.#inlineBlock(event);
+      this.#monitor.on('block', this.#onBlock);
+    }
     // Before work(): its first fetch may already find the server gone.
     this.#unlogServerErrors = logServerErrors(this.#options.name, this.#log);
     try {
       this.#work = await this.#backend.work({ concurrency: this.#options.concurrency }, (job) => this.#run(job));
     } catch (error) {
       this.#unlogServerErrors();
+      if (this.#onBlock !== undefined) this.#monitor?.off('block', this.#onBlock);
       throw error;
     }
     if (this.#options.handleSignals) this.#removeSignals = drainOnSignals((signal) => this.stop(signal), this.#log, this.#options.name);
@@ -160,7 +176,7 @@ class Worker {
       active: this.#active,
       ...this.#counts,
       stopping: this.#stopping !== undefined,
-      pool: this.#pool.stats(),
+      ...(this.#pool === undefined ? {} : { pool: this.#pool.stats() }),
     };
   }
 
@@ -181,10 +197,12 @@ class Worker {
       await this.#work?.stop(this.#options.drainTimeout);
     } finally {
       // Jobs still running past the drain were given back to the queue: their threads end now.
-      await (this.#active === 0 ? this.#pool.close() : this.#pool.destroy()).catch(() => {});
+      // Inline jobs past the drain cannot be ended: they run on, their results dropped.
+      await (this.#active === 0 ? this.#pool?.close() : this.#pool?.destroy())?.catch(() => {});
       try {
         await this.#backend.close();
       } finally {
+        if (this.#onBlock !== undefined) this.#monitor?.off('block', this.#onBlock);
         await this.#ownMonitor?.stop().catch(() => {});
         this.#removeSignals?.();
         this.#unlogServerErrors?.();
@@ -199,6 +217,8 @@ class Worker {
    * job's context, so a block of this thread's loop while it runs (decoding, encoding, a
    * logger, the backend's calls) is attributed { job, id }. The function itself runs in a pool
    * thread, which the monitor does not watch: a block there holds no loop of the worker's.
+   * With `threads: 0` it runs here, inside the same context, so its own blocks are attributed
+   * too (and #inlineBlock says what they cost).
    */
   #run(job: ActiveJob): Promise<string> {
     return withContext({ job: job.fn, id: job.id }, () => this.#attempt(job));
@@ -235,11 +255,14 @@ class Worker {
     }
     let value: unknown;
     try {
-      value = await this.#pool.run(known.fn, args as never[], {
-        timeout: taskTimeout(job.timeout),
-        signal: job.signal,
-        [TASK_CONTEXT]: this.#progress.contextFor(job),
-      } as Parameters<ThreadPool['run']>[2]);
+      const timeout = taskTimeout(job.timeout);
+      value = await (this.#pool === undefined
+        ? runInline(known.fn, args as never[], timeout, job.signal)
+        : this.#pool.run(known.fn, args as never[], {
+            timeout,
+            signal: job.signal,
+            [TASK_CONTEXT]: this.#progress.contextFor(job),
+          } as Parameters<ThreadPool['run']>[2]));
     } catch (error) {
       // A timeout first: a backend may enforce the job's timeout itself, through the signal.
       const outcome: Outcome = isTimeout(error) ? 'timeout' : job.signal.aborted ? 'aborted' : 'failed';
@@ -261,6 +284,29 @@ class Worker {
     return output;
   }
 
+  /**
+   * A block of this loop inside an inline job: while it lasts no lease of any job here is
+   * renewed and no cancel is seen, so the server may give the jobs to another worker. Said
+   * in the worker's own log, with the way out, beside the monitor's report of the block.
+   */
+  #inlineBlock(event: BlockEvent): void {
+    const fn = event.context?.job;
+    if (typeof fn !== 'string' || !this.#functions.has(fn)) return;
+    this.#log(
+      {
+        msg: 'inline job blocked the loop',
+        queue: this.#options.name,
+        fn,
+        ...(typeof event.context?.id === 'string' ? { id: event.context.id } : {}),
+        ms: event.duration,
+        hint:
+          `the worker runs jobs inline (threads: 0), so while ${fn} blocks the event loop no job's lease is renewed ` +
+          `and its timeout cannot stop it; run ${fn} on a worker with threads >= 1 (--threads 1 or more)`,
+      },
+      'warn',
+    );
+  }
+
   #unknownFunction(fn: string): UnknownJobFunctionError {
     const keys = [...this.#functions.keys()];
     const listed = keys.slice(0, LISTED_FUNCTIONS).join(', ') + (keys.length > LISTED_FUNCTIONS ? `, … (${keys.length} in all)` : '');
@@ -274,6 +320,41 @@ class Worker {
 
 function isTimeout(error: unknown): boolean {
   return error instanceof TaskTimeoutError || (error as { code?: unknown } | null)?.code === 'ERR_LOOPGUARD_TASK_TIMEOUT';
+}
+
+/**
+ * One inline attempt, settled as the pool settles a task: its value or error, TaskTimeoutError
+ * past `timeout`, the signal's reason once it aborts. Nothing can stop the function on this
+ * thread, so past its timeout or on an abort it is only abandoned: it runs on, its outcome is
+ * dropped (caught, so a late rejection is not an unhandled one).
+ */
+function runInline(fn: (...args: never[]) => unknown, args: never[], timeout: number, signal: AbortSignal): Promise<unknown> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => settle(() => reject(signal.reason as Error));
+    const settle = (done: () => void): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      done();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (timeout !== Infinity) {
+      timer = setTimeout(() => settle(() => reject(new TaskTimeoutError(timeout))), timeout);
+      timer.unref();
+    }
+    let result: unknown;
+    try {
+      result = fn(...args);
+    } catch (error) {
+      settle(() => reject(error as Error));
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error as Error)),
+    );
+  });
 }
 
 /** The pool's timeout for a job's: none for 0 (or beyond setTimeout's range), else the job's. */
