@@ -312,11 +312,16 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   if (fresh !== undefined) releaseSession();
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
-  writeHang(elapsed, fresh === best ? best : undefined, best, trail?.seq === seq ? trail.stacks : undefined);
+  // The context the quick stack read when the block began (a withContext store, a request
+  // context): a block whose request was known then was never walked, so there is no earlier
+  // capture of it, and the store read in this pause came back empty on the hang of a
+  // withContext job (test/monitor/hang-escape.test.ts).
+  const known = trail?.seq === seq ? trail.context : undefined;
+  writeHang(elapsed, fresh === best ? best : undefined, best, trail?.seq === seq ? trail.stacks : undefined, best?.context ?? known);
   hungSeqs.add(seq);
   while (hungSeqs.size > KEPT_FOR_EXIT) hungSeqs.delete(hungSeqs.values().next().value as number);
   send({ type: 'hang', seq, elapsed });
-  if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context });
+  if (best !== undefined) toCli.stack(seq, true, { stackText: '', frames: best.frames, scripts: best.scripts, context: best.context ?? known });
 }
 
 function nativeCall(): string | undefined {
@@ -339,13 +344,18 @@ function shown(stack: readonly StackFrame[]): StackFrame[] {
  * functions differently (`<anonymous>` for `Timeout._onTimeout`), which would count the same
  * stack twice.
  */
-function writeHang(elapsed: number, fresh: Capture | undefined, found: Capture | undefined, stacks: StackTrail | undefined): void {
+function writeHang(
+  elapsed: number,
+  fresh: Capture | undefined,
+  found: Capture | undefined,
+  stacks: StackTrail | undefined,
+  context: Record<string, unknown> | undefined,
+): void {
   if (data.hangFormat === 'none') return;
   const call = nativeCall();
   const latest = fresh === undefined ? (stacks?.latest?.stack ?? (found === undefined ? undefined : mappedFrames(found))) : mappedFrames(fresh);
   const frames = shown(latest ?? []);
   const earlier = stacks !== undefined && stacks.stacks().length > 1 ? stacks.stacks().map(shown) : undefined;
-  const context = found?.context;
   const named = describeStack(frames, call);
   let text: string;
   if (data.hangFormat === 'json') {
