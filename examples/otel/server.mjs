@@ -39,7 +39,12 @@ const server = app.listen(once ? 0 : Number(process.env.PORT ?? 3000), '127.0.0.
     console.log(`try: curl ${url}/invoices/42   (metrics are printed every 10 s)`);
     return;
   }
+  // A block is reported once the loop is free again, a moment after its response: wait for both.
+  const reported = new Promise((resolve) => {
+    monitor.on('block', (event) => event.context?.route === '/invoices/:id' && resolve());
+  });
   await drive(url, [['GET', '/invoices/42']]);
+  await Promise.race([reported, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
   await reader.forceFlush(); // prints loopguard.block.duration and nodejs.eventloop.* now
   telemetry.unregister();
   server.close();

@@ -7,37 +7,11 @@
  * pattern, on every framework. Each server runs in a child process; requests come from here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixture, type JsonLineProcess } from './fixture-process.js';
+import type { JsonLineProcess } from './fixture-process.js';
+import { blockInLibrary as blockInDigest, startServer, type BlockEventLike } from './attribution-server.js';
 
-interface BlockEventLike {
-  kind: string;
-  duration: number;
-  context?: Record<string, unknown>;
-  stack: Array<{ function: string; file: string }>;
-}
-
-const FIXTURE = '../attribution/server.mjs';
-
-function startServer(framework: string, ...extra: string[]): { server: JsonLineProcess; ready: Promise<string> } {
-  const server = startFixture(FIXTURE, [framework, '50', ...extra]);
-  return { server, ready: server.next('ready', 20_000).then((message) => String(message['url'])) };
-}
-
-/** The next block whose stack names the library: start-up work may block too, without it. */
-async function blockInLibrary(server: JsonLineProcess): Promise<BlockEventLike> {
-  const skipped: BlockEventLike[] = [];
-  for (;;) {
-    let event: BlockEventLike;
-    try {
-      event = (await server.next('block', 15_000))['event'] as BlockEventLike;
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\nevents skipped: ${JSON.stringify(skipped)}`, { cause: error });
-    }
-    if (event.stack.some((frame) => frame.function === 'digestSync')) return event;
-    skipped.push(event);
-    if (skipped.length > 8) throw new Error(`no block in digestSync; events skipped: ${JSON.stringify(skipped)}`);
-  }
-}
+const blockInLibrary = (server: JsonLineProcess): Promise<BlockEventLike> =>
+  blockInDigest(server, { timeout: 15_000, skip: 8, anyStack: false });
 
 const cases = [
   { framework: 'express', path: '/shop/users/7', context: { method: 'GET', route: '/shop/users/:id' } },

@@ -9,45 +9,16 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixture, type JsonLineProcess } from './fixture-process.js';
+import type { JsonLineProcess } from './fixture-process.js';
+import { blockInLibrary as blockInDigest, startServer, type BlockEventLike } from './attribution-server.js';
 
-interface BlockEventLike {
-  kind: string;
-  duration: number;
-  context?: Record<string, unknown>;
-  stack: Array<{ function: string; file: string }>;
-  /** Every distinct stack seen while it lasted (a stack taken late may show only what ran next). */
-  stacks?: Array<Array<{ function: string; file: string }>>;
-}
-
-const FIXTURE = '../attribution/server.mjs';
 // The same test as src/shared/request-context.ts makes: only the async_hooks implementation has `_propagate`.
 const FRAME = !('_propagate' in AsyncLocalStorage.prototype);
 const NEEDS_FRAME = 'skipped: needs Node ≥ 24 (AsyncContextFrame)';
 
-function startServer(framework: string, ...extra: string[]): { server: JsonLineProcess; ready: Promise<string> } {
-  const server = startFixture(FIXTURE, [framework, '50', ...extra]);
-  return { server, ready: server.next('ready', 20_000).then((message) => String(message['url'])) };
-}
-
-/** The next block whose stack names the library: start-up work may block too, without it. */
-async function blockInLibrary(server: JsonLineProcess): Promise<BlockEventLike> {
-  const skipped: BlockEventLike[] = [];
-  for (;;) {
-    let event: BlockEventLike;
-    try {
-      // Wide: on a loaded host Nest's start-up blocks and the capture can take seconds.
-      event = (await server.next('block', 25_000))['event'] as BlockEventLike;
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\nevents skipped: ${JSON.stringify(skipped)}`, { cause: error });
-    }
-    const inLibrary = (stack: BlockEventLike['stack']): boolean => stack.some((frame) => frame.function === 'digestSync');
-    if (inLibrary(event.stack) || event.stacks?.some(inLibrary) === true) return event;
-    skipped.push(event);
-    // A loaded host makes many short stalls of its own (no stack, cause 'host').
-    if (skipped.length > 20) throw new Error(`no block in digestSync; events skipped: ${JSON.stringify(skipped)}`);
-  }
-}
+/** Wide: on a loaded host Nest's start-up blocks and the capture can take seconds. */
+const blockInLibrary = (server: JsonLineProcess): Promise<BlockEventLike> =>
+  blockInDigest(server, { timeout: 25_000, skip: 20, anyStack: true });
 
 /** One server, one request to `path`, the block's event. */
 function blockOf(framework: string, path: string, extra: string[]): () => Promise<BlockEventLike> {
