@@ -2,13 +2,15 @@
  * Putting every Express route handler inside a named route frame (shared/route-frames.ts), so
  * blocks after `await`s are attributed. Express has no hook for routes being added, so the
  * router tree of the app is walked from the loopguard middleware: on the first request, and
- * again whenever the app's own router has gained layers since (two comparisons per request).
+ * again whenever the app's own router has gained layers since (list-growth.ts: two
+ * comparisons per request).
  * Only route layers are wrapped (`app.get(...)`, `router.post(...)`), never `app.use()`
  * middleware, and each only once: a wrapped handle is recognised and left alone.
  * A route added to an already-mounted sub-router after the first request is not seen.
  */
 import { isRouteWrapped, wrapRouteHandler } from '../shared/route-frames.js';
 import { expressRoutePattern } from './express-route.js';
+import { ListGrowth } from './list-growth.js';
 
 interface RouteLayer {
   handle?: unknown;
@@ -24,11 +26,7 @@ interface ExpressApp {
 }
 
 const MAX_DEPTH = 16;
-const walked = new WeakMap<object, number>();
-// The app seen last and its length then: one app per process is the common case, and two
-// comparisons are cheaper than the WeakMap read every request would otherwise make.
-let lastStack: unknown;
-let lastLength = -1;
+const growth = new ListGrowth();
 
 /** Wrap the route handlers of `app` not wrapped yet; cheap when nothing changed. */
 export function wrapExpressRoutes(app: unknown): void {
@@ -36,11 +34,7 @@ export function wrapExpressRoutes(app: unknown): void {
     const holder = app as ExpressApp | undefined;
     // Express 4 keeps the root router in app._router; Express 5 in app.router.
     const stack = (holder?._router ?? holder?.router)?.stack;
-    if (!Array.isArray(stack) || (stack === lastStack && stack.length === lastLength)) return;
-    lastStack = stack;
-    lastLength = stack.length;
-    if (walked.get(stack) === stack.length) return;
-    walked.set(stack, stack.length);
+    if (!Array.isArray(stack) || !growth.changed(stack)) return;
     walk(stack as StackLayer[], 0);
   } catch {
     // an app shaped unlike Express: attribution falls back to the request tag

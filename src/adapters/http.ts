@@ -8,8 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkFunction, checkOptionsObject } from '../shared/validate.js';
 import { pathOf, tagNodeRequest } from '../request-tag.js';
-import { isThenable, requestSlot } from '../shared/route-frames.js';
-import { callInRequest, requestContextsOn } from '../shared/request-context.js';
+import { listenInRequest } from './http-listener.js';
 import {
   checkOffloadFunction,
   cloneable,
@@ -76,20 +75,9 @@ export function wrap<Req extends IncomingMessage, Res extends ServerResponse>(
   checkOptionsObject('options', options, ['route']);
   const route = options.route === undefined ? undefined : checkFunction<NonNullable<WrapOptions['route']>>('route', options.route);
   const wrapped = function (this: unknown, req: Req, res: Res): unknown {
-    if (route !== undefined) tagNodeRequest(req, new RouteTag(req, route));
-    // In a per-request context where that is on (shared/request-context.ts): the path (and
-    // route) are read now, which only that costs.
-    const result = requestContextsOn()
-      ? callInRequest({ method: req.method, path: pathOf(req.url ?? '/'), route: routeOf(route, req) }, listener, this, [req, res])
-      : listener.call(this, req, res);
-    if (!isThenable(result)) return result;
-    // An async listener: awaited inside a frame that stands for this request while it runs,
-    // so a block after its awaits still names the method and path (shared/route-frames.ts).
-    const slot = requestSlot();
-    slot.entry.method = req.method;
-    slot.entry.path = pathOf(req.url ?? '/');
-    slot.entry.route = routeOf(route, req);
-    return slot.run(result);
+    if (route === undefined) return listenInRequest(req, undefined, listener, this, [req, res]);
+    tagNodeRequest(req, new RouteTag(req, route));
+    return listenInRequest(req, () => routeOf(route, req), listener, this, [req, res]);
   };
   Object.defineProperty(wrapped, 'name', { value: listener.name });
   return wrapped;

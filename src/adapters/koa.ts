@@ -7,6 +7,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { tagNodeRequest } from '../request-tag.js';
 import { isRouteWrapped, wrapRouteHandler } from '../shared/route-frames.js';
+import { ListGrowth } from './list-growth.js';
 import { checkOffloadFunction, jsonOf, nodeRequestInput, type OffloadFunction, type OffloadInput } from './offload.js';
 import { Shedder, type ShedOptions } from '../telemetry/shed.js';
 import {
@@ -62,11 +63,7 @@ interface RouterLayer {
   stack?: unknown;
 }
 
-const walked = new WeakMap<object, number>();
-// The app seen last and its length then: one app per process is the common case, and two
-// comparisons are cheaper than the WeakMap read every request would otherwise make.
-let lastMiddleware: unknown;
-let lastLength = -1;
+const growth = new ListGrowth();
 
 /**
  * Wrap the functions of every @koa/router route (not `router.use()` middleware) of `app`'s
@@ -77,11 +74,7 @@ let lastLength = -1;
 function wrapKoaRoutes(app: { middleware?: unknown } | undefined): void {
   try {
     const middleware = app?.middleware;
-    if (!Array.isArray(middleware) || (middleware === lastMiddleware && middleware.length === lastLength)) return;
-    lastMiddleware = middleware;
-    lastLength = middleware.length;
-    if (walked.get(middleware) === middleware.length) return;
-    walked.set(middleware, middleware.length);
+    if (!Array.isArray(middleware) || !growth.changed(middleware)) return;
     for (const fn of middleware as Array<{ router?: { stack?: unknown } }>) {
       const stack = fn?.router?.stack;
       if (Array.isArray(stack)) for (const layer of stack as RouterLayer[]) wrapLayer(layer);

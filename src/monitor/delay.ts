@@ -3,8 +3,6 @@
  * the heartbeat's lateness (how late each beat's timer ran); measured block durations feed
  * `max` too, so a single 300 ms block is never averaged away.
  */
-// From node:timers, not the globals: a test's fake timers must not stop the monitor.
-import { clearInterval, setInterval } from 'node:timers';
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { DelayStats, TimelinePoint } from '../types.js';
 
@@ -13,11 +11,10 @@ import type { DelayStats, TimelinePoint } from '../types.js';
  * idle loop costs ~0.1 ms of CPU on a small VM (50 a second at a 20 ms resolution: 5.3 ms of CPU
  * per second measured alone, BENCHMARKS.md "Idle cost"). The heartbeat is the same kind of
  * sampler (a timer whose lateness is the loop's delay), already running: its lateness is
- * recorded instead, at the heartbeat's resolution (20 ms while the loop is busy, three
- * quarters of the threshold while it idles, when there is no delay to sample).
+ * recorded instead, at the heartbeat's resolution (20 ms while the loop is busy, 0.9 of the
+ * threshold while it idles, when there is no delay to sample).
  */
 const TIMELINE_LENGTH = 3600;
-const SAMPLE_INTERVAL = 1000;
 
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
 /**
@@ -41,24 +38,19 @@ export class DelaySampler {
   #eluStart: EventLoopUtilization = performance.eventLoopUtilization();
   #eluLast: EventLoopUtilization = this.#eluStart;
   #timeline: TimelinePoint[] = [];
-  #timer: NodeJS.Timeout | undefined;
   #final: DelayStats | undefined;
 
   /**
-   * `ownTimer: false`: the caller calls sample() once a second (the monitor does, from the
-   * heartbeat: one wake-up of an idle loop less each second).
+   * No timer of its own: the owner calls sample() once a second (the monitor does, from the
+   * heartbeat: a wake-up of an idle loop the beat makes anyway).
    */
-  constructor(ownTimer = true) {
+  constructor() {
     const reused = spare;
     spare = undefined;
     this.#histogram = reused?.delay ?? createHistogram();
     this.#second = reused?.second ?? createHistogram();
     this.#histogram.reset();
     this.#second.reset();
-    if (ownTimer) {
-      this.#timer = setInterval(() => this.sample(), SAMPLE_INTERVAL);
-      this.#timer.unref();
-    }
   }
 
   /** How late a heartbeat came, in ms (0 when on time). */
@@ -107,7 +99,6 @@ export class DelaySampler {
     if (this.#final !== undefined) return;
     // What stats() of a stopped monitor shows: its histograms may serve the next one.
     this.#final = this.delay();
-    if (this.#timer !== undefined) clearInterval(this.#timer);
     spare ??= { delay: this.#histogram, second: this.#second };
   }
 

@@ -4,17 +4,10 @@
  * 4 by default). Node's own thread-pool exhaustion shows as nothing else: the loop stays idle
  * while every request that touches the disk, DNS or crypto quietly waits.
  */
-// From node:timers, not the globals: a test's fake timers must not stop the probe.
-import { clearInterval, setInterval } from 'node:timers';
 import { randomFill } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { LibuvStats } from '../types.js';
 
-/**
- * ms between two probes (with its own timer; the monitor drives it from the heartbeat, once a
- * second, in a wake-up the beat makes anyway).
- */
-const INTERVAL = 1000;
 /** Probes kept for the quantiles: the last minute, not since start. */
 const WINDOW = 60;
 
@@ -33,11 +26,6 @@ export interface LibuvProbeOptions {
   threshold: number;
   /** Called once per saturation episode, with the wait that started it. */
   onSaturated: (waitMs: number) => void;
-  /**
-   * false: the caller calls tick() once a second instead of a timer of the probe's own (the
-   * monitor does, from the heartbeat, first in the beat: see heartbeat.ts onSecond).
-   */
-  ownTimer?: boolean;
 }
 
 export class LibuvProbe {
@@ -49,19 +37,18 @@ export class LibuvProbe {
   #inEpisode = false;
   /** The probe in flight: when it was submitted, and the loop's idle time then. */
   #pending: { at: number; idle: Idle } | undefined;
-  #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(options: LibuvProbeOptions) {
     this.#threshold = options.threshold;
     this.#onSaturated = options.onSaturated;
-    if (options.ownTimer !== false) {
-      this.#timer = setInterval(() => this.tick(), INTERVAL);
-      this.#timer.unref();
-    }
   }
 
-  /** One probe (or, with one still in the pool, a look at how long it has waited). */
+  /**
+   * One probe (or, with one still in the pool, a look at how long it has waited). No timer of
+   * its own: the owner calls this once a second (the monitor does, first in a heartbeat, see
+   * heartbeat.ts onSecond: a wake-up of an idle loop the beat makes anyway).
+   */
   tick(): void {
     if (!this.#stopped) this.#probe();
   }
@@ -81,8 +68,6 @@ export class LibuvProbe {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
     // A probe still in the pool finishes in µs once a thread frees; its result is dropped.
     this.#pending = undefined;
   }

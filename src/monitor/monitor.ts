@@ -49,6 +49,14 @@ export interface InternalMonitor extends Monitor, SharedMonitor {
   eachLateness(listener: (ms: number) => void): () => void;
 }
 
+/** Add `listener` to `listeners`; returns what takes it out again. */
+function listen<L>(listeners: Set<L>, listener: L): () => void {
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
+}
+
 const NATIVE_INDEX = new Map(NATIVE_CALLS.map((call, index) => [call, index + 1]));
 
 class LoopMonitor implements InternalMonitor {
@@ -65,8 +73,8 @@ class LoopMonitor implements InternalMonitor {
   readonly #syncCalls: SyncCallsHandle;
   readonly #libuv: LibuvProbe | undefined;
   #nextBeat: Array<() => void> = [];
-  #everySecond: Array<() => void> = [];
-  #lateness: Array<(ms: number) => void> = [];
+  readonly #everySecond = new Set<() => void>();
+  readonly #lateness = new Set<(ms: number) => void>();
   #markReady: () => void = () => undefined;
   #stopped = false;
   #flushedAtExit = false;
@@ -87,12 +95,11 @@ class LoopMonitor implements InternalMonitor {
     this.#reporter = new Reporter(options.log, options.dedupe);
     // The sampler and the probe have no timers of their own: the heartbeat calls them once a
     // second, in a beat (onSecond below), so they cost an idle loop no wake-up of their own.
-    this.#delay = new DelaySampler(false);
+    this.#delay = new DelaySampler();
     this.#libuv = options.libuv
       ? new LibuvProbe({
           threshold: options.threshold,
           onSaturated: (waitMs) => this.#reporter.warn(...libuvWarning(waitMs)),
-          ownTimer: false,
         })
       : undefined;
     // The watchdog reads both through globalThis while the main thread is paused.
@@ -281,17 +288,11 @@ class LoopMonitor implements InternalMonitor {
   }
 
   everySecond(listener: () => void): () => void {
-    this.#everySecond.push(listener);
-    return () => {
-      this.#everySecond = this.#everySecond.filter((entry) => entry !== listener);
-    };
+    return listen(this.#everySecond, listener);
   }
 
   eachLateness(listener: (ms: number) => void): () => void {
-    this.#lateness.push(listener);
-    return () => {
-      this.#lateness = this.#lateness.filter((entry) => entry !== listener);
-    };
+    return listen(this.#lateness, listener);
   }
 
   settled(): Promise<void> {

@@ -217,6 +217,12 @@ export interface SiteInfo {
   own?: true;
 }
 
+/** `'slow-crypt.digestSync'`: the library and the function of it the app called, or the library alone. */
+function entryName(library: string, called: StackFrame | undefined): string {
+  const name = called?.function.split('.').pop() ?? '';
+  return name === '' || name === '<anonymous>' ? library : `${library}.${name}`;
+}
+
 /** The `library` of a block that was loopguard's own work on the main thread, not the app's. */
 export const OWN_LIBRARY = 'loopguard';
 
@@ -283,8 +289,7 @@ export function describeStack(stack: readonly StackFrame[], call?: string, { sta
       info.site = siteText(anchor.site);
       if (anchor.library !== undefined) {
         info.library = anchor.library;
-        const name = anchor.entry?.function.split('.').pop() ?? '';
-        info.entry = name === '' || name === '<anonymous>' ? anchor.library : `${anchor.library}.${name}`;
+        info.entry = entryName(anchor.library, anchor.entry);
       }
     }
   } else if (app !== innermost) {
@@ -294,8 +299,7 @@ export function describeStack(stack: readonly StackFrame[], call?: string, { sta
       // The library's function the app called: its outermost frame below the app's frame.
       let called: StackFrame | undefined;
       for (const frame of visible.slice(0, appIndex)) if (packageOf(frame.file) === library) called = frame;
-      const name = called?.function.split('.').pop() ?? '';
-      info.entry = name === '' || name === '<anonymous>' ? library : `${library}.${name}`;
+      info.entry = entryName(library, called);
     }
   }
   const loading = startup ? moduleFrame(stack) : undefined;

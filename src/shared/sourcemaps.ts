@@ -133,13 +133,19 @@ function nextTurn(): Promise<void> {
  * A map file's text, read asynchronously; undefined where loadMap needs no file (an inline
  * data URL, or one Node already holds), null where there is none to read.
  */
-async function mapTextOf({ url, sourceMapURL }: ScriptSource): Promise<{ json: string; mapUrl: string } | null | undefined> {
-  if (sourceMapURL === '' || sourceMapURL.startsWith('data:')) return undefined;
-  const base = url.startsWith('file://') ? url : isAbsolute(url) ? pathToFileURL(url).href : undefined;
-  if (base === undefined) return null;
-  const mapUrl = new URL(sourceMapURL, base);
-  if (mapUrl.protocol !== 'file:') return null;
+async function mapTextOf(script: ScriptSource): Promise<{ json: string; mapUrl: string } | null | undefined> {
+  if (script.sourceMapURL === '' || script.sourceMapURL.startsWith('data:')) return undefined;
+  const mapUrl = mapFileUrl(script);
+  if (mapUrl === undefined) return null;
   return { json: await readFile(mapUrl, 'utf8'), mapUrl: mapUrl.href };
+}
+
+/** The file a script's (non-inline) sourceMappingURL names; undefined where it is no local file. */
+function mapFileUrl({ url, sourceMapURL }: ScriptSource): URL | undefined {
+  const base = url.startsWith('file://') ? url : isAbsolute(url) ? pathToFileURL(url).href : undefined;
+  if (base === undefined) return undefined;
+  const mapUrl = new URL(sourceMapURL, base);
+  return mapUrl.protocol === 'file:' ? mapUrl : undefined;
 }
 
 async function sourceMapUrlOfAsync(file: string): Promise<string> {
@@ -168,11 +174,8 @@ function loadMap({ url, sourceMapURL }: ScriptSource): TraceMap | null {
     const text = header.endsWith(';base64') ? Buffer.from(body, 'base64').toString('utf8') : decodeURIComponent(body);
     return new TraceMap(text, url);
   }
-  const base = url.startsWith('file://') ? url : isAbsolute(url) ? pathToFileURL(url).href : undefined;
-  if (base === undefined) return null;
-  const mapUrl = new URL(sourceMapURL, base);
-  if (mapUrl.protocol !== 'file:') return null;
-  return new TraceMap(readFileSync(mapUrl, 'utf8'), mapUrl.href);
+  const mapUrl = mapFileUrl({ url, sourceMapURL });
+  return mapUrl === undefined ? null : new TraceMap(readFileSync(mapUrl, 'utf8'), mapUrl.href);
 }
 
 /**

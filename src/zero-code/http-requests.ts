@@ -20,9 +20,7 @@
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
-import { callInRequest, requestContextsOn } from '../shared/request-context.js';
-import { isThenable, requestSlot } from '../shared/route-frames.js';
-import { pathOf } from '../request-tag.js';
+import { listenInRequest } from '../adapters/http-listener.js';
 import { wrapFastifyRoute } from '../adapters/fastify-hooks.js';
 
 type Listener = (this: unknown, ...args: unknown[]) => unknown;
@@ -35,15 +33,7 @@ function wrapListener(listener: Listener): Listener {
   const known = wrappers.get(listener);
   if (known !== undefined) return known;
   const wrapped = function (this: unknown, req: IncomingMessage, ...rest: unknown[]): unknown {
-    const result = requestContextsOn()
-      ? callInRequest({ method: req.method, path: pathOf(req.url ?? '/') }, listener, this, [req, ...rest])
-      : Reflect.apply(listener, this, [req, ...rest]);
-    if (!isThenable(result)) return result;
-    const slot = requestSlot();
-    slot.entry.method = req.method;
-    slot.entry.path = pathOf(req.url ?? '/');
-    slot.entry.route = undefined;
-    return slot.run(result);
+    return listenInRequest(req, undefined, listener, this, [req, ...rest]);
   };
   Object.defineProperty(wrapped, 'name', { value: listener.name, configurable: true });
   Object.defineProperty(wrapped, 'length', { value: listener.length, configurable: true });
