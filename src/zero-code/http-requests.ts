@@ -11,6 +11,15 @@
  * `requestContext`), the listener also runs inside it, which follows setImmediate, callbacks
  * and emitters too.
  *
+ * Express (4 and 5) announces nothing, but its app *is* the 'request' listener it hands node:http
+ * (`app.listen()`, `http.createServer(app)`, Nest's Express platform): a listener shaped like an
+ * Express app gets loopguard/express's route wrapping (adapters/express-wrap.ts), so its route
+ * handlers run inside frames named after their routes and a block after awaits names the route
+ * pattern, on every Node. The routes are walked when the listener is added and again whenever
+ * the app's router has grown (routes added after listen, as Nest does): two comparisons per
+ * request; each handler is wrapped once. Found from the listener, not from a require hook, so
+ * it holds however express was loaded (require, ESM import, a bundle, an alias such as express4).
+ *
  * Fastify announces each instance on the `fastify.initialization` diagnostics channel while
  * `fastify()` builds it, before the app adds routes: its `onRoute` hook then puts each route
  * handler in a route frame, so Fastify apps get route patterns with no code change.
@@ -22,6 +31,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { listenInRequest } from '../adapters/http-listener.js';
 import { wrapFastifyRoute } from '../adapters/fastify-hooks.js';
+import { wrapExpressRoutes } from '../adapters/express-wrap.js';
 
 type Listener = (this: unknown, ...args: unknown[]) => unknown;
 type AddListener = (this: unknown, event: string | symbol, listener: Listener) => unknown;
@@ -29,12 +39,35 @@ type AddListener = (this: unknown, event: string | symbol, listener: Listener) =
 const ADDERS = ['on', 'addListener', 'prependListener'] as const;
 const wrappers = new WeakMap<Listener, Listener>();
 
+/**
+ * An Express app (4 or 5): the function express() returns, with its router methods and
+ * `handle`. Sub-apps and routers are not listeners, so only a root app is ever seen here.
+ */
+function isExpressApp(listener: Listener): boolean {
+  const app = listener as unknown as Record<string, unknown>;
+  return (
+    typeof app['handle'] === 'function' &&
+    typeof app['use'] === 'function' &&
+    typeof app['route'] === 'function' &&
+    typeof app['set'] === 'function' &&
+    typeof app['engine'] === 'function'
+  );
+}
+
 function wrapListener(listener: Listener): Listener {
   const known = wrappers.get(listener);
   if (known !== undefined) return known;
-  const wrapped = function (this: unknown, req: IncomingMessage, ...rest: unknown[]): unknown {
-    return listenInRequest(req, undefined, listener, this, [req, ...rest]);
-  };
+  const express = isExpressApp(listener);
+  if (express) wrapExpressRoutes(listener);
+  const wrapped = express
+    ? function (this: unknown, req: IncomingMessage, ...rest: unknown[]): unknown {
+        // Routes added since the last request (Nest adds its own after the server exists).
+        wrapExpressRoutes(listener);
+        return listenInRequest(req, undefined, listener, this, [req, ...rest]);
+      }
+    : function (this: unknown, req: IncomingMessage, ...rest: unknown[]): unknown {
+        return listenInRequest(req, undefined, listener, this, [req, ...rest]);
+      };
   Object.defineProperty(wrapped, 'name', { value: listener.name, configurable: true });
   Object.defineProperty(wrapped, 'length', { value: listener.length, configurable: true });
   // How EventEmitter matches a once() wrapper with the function it was given.

@@ -75,6 +75,36 @@ describe('zero-code: a block two awaits below the request listener', () => {
   });
 });
 
+// Express and Nest on Express hand node:http a sync listener (the app): no request frame, and
+// on Node 20/22 no per-request context. Register must find their route tables by itself.
+describe('zero-code: Express and Nest on Express name the route pattern two awaits below the handler', () => {
+  const apps = [
+    { name: 'Express 5 (ESM import)', file: 'awaits/express5.mjs', shop: true },
+    { name: 'Express 4 (require)', file: 'awaits/express4.cjs', shop: true },
+    { name: 'NestJS on Express', file: 'awaits/nest-express.mjs', shop: false },
+  ];
+  for (const { name, file, shop } of apps) {
+    const paths = shop ? ['/async/7', '/shop/async/8'] : ['/async/7'];
+    const expectRoutes = (blocks: ReportBlock[]): void => {
+      const requests = blocks.filter((block) => block.site.includes('priceOrder') && block.duration >= 200).map((block) => block.request);
+      expect(requests).toEqual(shop ? ['GET /async/:id', 'GET /shop/async/:id'] : ['GET /async/:id']);
+    };
+
+    it(`${name} under node --import loopguard/register`, async () => {
+      const report = join(dir, `register-${file.replace(/\W/g, '-')}.json`);
+      const app = run(node, ['--import', registerEsm, '--import', waitReady, fixture(file)], env(report));
+      expectRoutes(await blocksOf(app, report, paths));
+    });
+
+    it(`${name} under npx loopguard -- node`, async () => {
+      const report = join(dir, `cli-${file.replace(/\W/g, '-')}.json`);
+      const args = [cliPath, '--threshold', '50', '--report', report, '--log', 'false', '--no-summary', '--', node, fixture(file)];
+      const app = run(node, args, cleanEnv());
+      expectRoutes(await blocksOf(app, report, paths));
+    });
+  }
+});
+
 describe('zero-code: a block in a setImmediate continuation below the listener', () => {
   it.skipIf(!FRAME)(`names the method and path by default${FRAME ? '' : ' (skipped: needs Node ≥ 24 (AsyncContextFrame))'}`, async () => {
     const report = join(dir, 'register-login.json');
