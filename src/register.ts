@@ -62,6 +62,8 @@ function setUp(): void {
   }
   // Before the app's first line: its servers and Fastify instances are made after this.
   if (http) nameZeroCodeRequests();
+  // The whole app is ours to judge: its start-up lasts until its first server listens.
+  (monitor as Partial<{ judgeStartupByListen(): void }>).judgeStartupByListen?.();
   // Resolved now: an app that changes directory must not move its report.
   const report = settings.report === undefined ? undefined : { ...settings.report, path: resolve(settings.report.path) };
   const recorder = recordBlocks(monitor);

@@ -65,8 +65,10 @@ export interface BlockEvent {
    */
   library?: string;
   /**
-   * The block ran a module's top-level code (an `import` or `require` being evaluated): start-up
-   * work, left out of `topBlockers()` and counted in `stats().startup` instead.
+   * The block ran a module's top-level code (an `import` or `require` being evaluated), or had no
+   * stack and came before the loop first went idle, or (under loopguard/register and the CLI)
+   * started before the app's first server listened, outside any request: start-up work, left out
+   * of `topBlockers()` and counted in `stats().startup` instead.
    */
   phase?: 'startup';
 }
@@ -91,7 +93,7 @@ export interface LoopStats {
   /**
    * Blocks with `phase: 'startup'` (also counted in `blocks`): their total ms, their number, and
    * which modules took the time (the module whose top-level code ran, or its package for one
-   * under node_modules), longest first.
+   * under node_modules; the site for a start-up block outside module loading), longest first.
    */
   startup: { ms: number; blocks: number; modules: Array<{ module: string; ms: number }> };
   /**

@@ -22,6 +22,7 @@ import { mapFileFrames } from '../shared/sourcemaps.js';
 import { installSyncCalls, type SyncCallsHandle } from '../sync-calls/install.js';
 import { isIgnored } from '../shared/ignore.js';
 import { openRequestContexts } from '../shared/request-context.js';
+import { ListenStartup } from './startup-listen.js';
 
 type BlockListener = (event: BlockEvent) => void;
 
@@ -47,6 +48,11 @@ export interface InternalMonitor extends Monitor, SharedMonitor {
    * Returns the unsubscribe.
    */
   eachLateness(listener: (ms: number) => void): () => void;
+  /**
+   * From now on, a block that started before the process's first server listened is start-up
+   * (startup-listen.ts): what loopguard/register turns on for the app it runs.
+   */
+  judgeStartupByListen(): void;
 }
 
 /** Add `listener` to `listeners`; returns what takes it out again. */
@@ -86,6 +92,8 @@ class LoopMonitor implements InternalMonitor {
   #idleSince: number | undefined;
   /** Epoch ms, whole (as BlockEvent `startedAt` is rounded), when the monitor started. */
   readonly #startedAt = Math.floor(Date.now());
+  /** Judges start-up by the first listen, where register asked for it. */
+  #listenStartup: ListenStartup | undefined;
   /** Ends the adapters' per-request contexts (`requestContext`) when the monitor stops. */
   readonly #closeRequestContexts: () => void;
 
@@ -234,6 +242,18 @@ class LoopMonitor implements InternalMonitor {
     ) {
       event.phase = 'startup';
     }
+    // Held until the first listen tells whether it was start-up (or a wait runs out).
+    if (this.#listenStartup?.judge(event) === true) return;
+    this.#deliver(event);
+  }
+
+  judgeStartupByListen(): void {
+    if (this.#stopped) return;
+    this.#listenStartup ??= new ListenStartup((event) => this.#deliver(event), this.#startedAt);
+  }
+
+  /** Count, emit and log an event whose phase is settled. */
+  #deliver(event: BlockEvent): void {
     if (this.#ignores(event)) return;
     this.#aggregates.add(event);
     this.#emit(event);
@@ -285,6 +305,12 @@ class LoopMonitor implements InternalMonitor {
     } catch {
       // An error thrown from an 'exit' listener would change the exit code: the block is lost instead.
     }
+    try {
+      // The process ends without having listened (or before it could): held blocks go out as they are.
+      this.#listenStartup?.flush();
+    } catch {
+      // as above
+    }
   }
 
   everySecond(listener: () => void): () => void {
@@ -302,6 +328,8 @@ class LoopMonitor implements InternalMonitor {
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
+    // Before anything is torn down: held blocks still reach the listeners and the figures.
+    this.#listenStartup?.close();
     this.#stopped = true;
     process.off('exit', this.#onExit);
     if (getGlobal('monitor') === this) setGlobal('monitor', undefined);

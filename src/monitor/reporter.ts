@@ -48,7 +48,7 @@ export class Reporter {
     const message =
       info.own === true
         ? `event loop blocked for ${event.duration} ms by loopguard's own work at ${site}, not the app's code (threshold ${event.threshold} ms)`
-        : headline(event, route, event.phase === 'startup' ? info.module : labelOf(site, info.library, info.entry));
+        : headline(event, route, labelOf(site, info.library, info.entry), info.module);
     if (this.#log === 'pretty') {
       write(pretty(event, message, suppressed, this.#dedupe, info.own === true));
     } else {
@@ -84,11 +84,15 @@ export class Reporter {
   }
 }
 
-/** `label`: the site as shown (`slow-crypt.digestSync via verifyChecksum (…)`), or the module for start-up. */
-function headline(event: BlockEvent, route: string | undefined, label: string | undefined): string {
+/** `label`: the site as shown (`slow-crypt.digestSync via verifyChecksum (…)`); `module`: the module a start-up block was loading. */
+function headline(event: BlockEvent, route: string | undefined, label: string, module: string | undefined): string {
   const where = route === undefined ? '' : ` in ${route}`;
   if (event.phase === 'startup') {
-    return `event loop blocked for ${event.duration} ms while loading modules${label === undefined ? '' : ` (${label})`} (threshold ${event.threshold} ms)`;
+    if (module !== undefined || event.stack.length === 0) {
+      return `event loop blocked for ${event.duration} ms while loading modules${module === undefined ? '' : ` (${module})`} (threshold ${event.threshold} ms)`;
+    }
+    // The app's own set-up, before its first server listened (startup-listen.ts).
+    return `event loop blocked for ${event.duration} ms during start-up, before the first server listened, at ${label} (threshold ${event.threshold} ms)`;
   }
   // Only when a library was running: the app's own function is the first frame shown anyway.
   const at = label === undefined || event.library === undefined ? '' : ` at ${label}`;

@@ -8,7 +8,7 @@ import { displayFile } from '../shared/paths.js';
 import type { BlockerSummary } from '../types.js';
 import type { ReportData } from './collect.js';
 import { escapeHtml, jsonForScript } from './escape.js';
-import { formatMs } from './summary.js';
+import { formatMs, startupDoing } from './summary.js';
 
 const STYLE = `
 :root { color-scheme: light; --muted: #666; --line: #ddd; }
@@ -63,8 +63,8 @@ function startupSection(data: ReportData): string {
   const rows = startup.modules
     .map((entry) => `<tr><td><code>${escapeHtml(entry.module)}</code></td><td class="n">${escapeHtml(formatMs(entry.ms))}</td></tr>`)
     .join('\n');
-  return `<h2>Start-up: ${escapeHtml(formatMs(startup.ms))} in ${startup.blocks} ${startup.blocks === 1 ? 'block' : 'blocks'} loading modules</h2>
-<table id="startup"><thead><tr><th>module</th><th class="n">time</th></tr></thead>
+  return `<h2>Start-up: ${escapeHtml(formatMs(startup.ms))} in ${startup.blocks} ${startup.blocks === 1 ? 'block' : 'blocks'} ${startupDoing(startup.modules)}</h2>
+<table id="startup"><thead><tr><th>module or site</th><th class="n">time</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

@@ -84,7 +84,7 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
     const modules = startup.modules.slice(0, 5).map((entry) => `${entry.module} ${formatMs(entry.ms)}`);
     if (startup.modules.length > 5) modules.push('…');
     lines.push(
-      `  start-up     ${formatMs(startup.ms)} in ${startup.blocks} ${startup.blocks === 1 ? 'block' : 'blocks'} loading modules` +
+      `  start-up     ${formatMs(startup.ms)} in ${startup.blocks} ${startup.blocks === 1 ? 'block' : 'blocks'} ${startupDoing(startup.modules)}` +
         (modules.length > 0 ? `: ${escapeTerminal(modules.join(', '))}` : ''),
     );
   }
@@ -123,4 +123,12 @@ export function formatSummary(data: ReportData, options: SummaryOptions = {}): s
     lines.push(`  report: not written to ${options.reportError.path}: ${options.reportError.reason}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What start-up blocks were doing: loading modules (each entry a module), or also the app's
+ * own set-up before its first server listened (an entry that is a site, `fn (file:line)`).
+ */
+export function startupDoing(entries: ReadonlyArray<{ module: string }>): string {
+  return entries.some((entry) => /:\d+\)$/.test(entry.module)) ? 'before the app was ready' : 'loading modules';
 }
