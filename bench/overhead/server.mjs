@@ -200,6 +200,10 @@ function unavailable(reason) {
 if ((variant === 'loopguard+shed' || variant === 'loopguard+ctx') && service !== 'http' && service !== 'fastify') {
   unavailable(`${variant} is measured on http and fastify only`);
 }
+// Nest creates its server (and adds the listener) while the app is built, before the variant.
+if (variant === 'zero-code' && service !== 'http' && service !== 'express') {
+  unavailable('zero-code is measured on http and express only (the others add their listener before the variant starts)');
+}
 if (builders[service] === undefined) throw new Error(`unknown service ${JSON.stringify(service)}`);
 
 // The app is built (routes compiled, Nest's modules resolved) before the variant starts.

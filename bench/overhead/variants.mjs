@@ -12,7 +12,7 @@ const distUrl = process.env.BENCH_LOOPGUARD_MODULE
   : new URL('../../dist/index.js', import.meta.url);
 
 /** Variant names in the order the tables list them; `bare` is the baseline. */
-export const VARIANTS = ['bare', 'loopguard', 'loopguard+adapter', 'loopguard+als', 'loopguard+shed', 'loopguard+ctx', 'async_hooks', 'blocked-at'];
+export const VARIANTS = ['bare', 'loopguard', 'loopguard+adapter', 'loopguard+als', 'loopguard+shed', 'loopguard+ctx', 'zero-code', 'async_hooks', 'blocked-at'];
 
 /** What `npm run bench` measures unless BENCH_VARIANTS says otherwise (issue 8, point 8). */
 export const DEFAULT_VARIANTS = ['bare', 'loopguard', 'loopguard+adapter', 'loopguard+als', 'blocked-at'];
@@ -24,6 +24,7 @@ export const VARIANT_NOTES = {
   'loopguard+als': 'loopguard+adapter and one AsyncLocalStorage.run({ method, path }, …) per request, entered first (middleware, onRequest hook, or around the listener)',
   'loopguard+shed': "startMonitor() + the service's shed({ maxDelay: 200, maxUtilization: 0.99, window: 5000, health: '/health' }) (loopguard/http's guard or loopguard/fastify's plugin), never tripping",
   'loopguard+ctx': 'startMonitor() + withContext({ method, path }) per request (AsyncLocalStorage)',
+  'zero-code': "loopguard/register imported before the server listens (no adapter): the 'request' listener wrapper, and for Express the route wrapping it gives an app listener; summary off",
   async_hooks: 'an empty async_hooks.createHook({ init, before, after, destroy }).enable()',
   'blocked-at': "blocked-at's documented usage, blocked(cb, { threshold: 100 })",
 };
@@ -60,6 +61,17 @@ export async function installVariant(variant, monitorOptions = {}) {
     case 'blocked-at': {
       const blocked = require('blocked-at');
       blocked(() => { reports += 1; }, { threshold: 100 });
+      return state;
+    }
+    case 'zero-code': {
+      // As `--import loopguard/register` would, but after the app is built: the server's
+      // 'request' listener is added at listen(), after this, so it is wrapped all the same.
+      process.env.LOOPGUARD_SUMMARY = 'false';
+      await import(new URL('./register.js', distUrl).href);
+      const monitor = globalThis[Symbol.for('loopguard.v1.monitor')];
+      if (monitor === undefined) throw new VariantUnavailable('loopguard/register started no monitor');
+      monitor.on('block', () => { reports += 1; });
+      state.monitor = monitor;
       return state;
     }
     case 'loopguard':
