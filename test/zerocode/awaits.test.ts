@@ -78,16 +78,17 @@ describe('zero-code: a block two awaits below the request listener', () => {
 // Express and Nest on Express hand node:http a sync listener (the app): no request frame, and
 // on Node 20/22 no per-request context. Register must find their route tables by itself.
 describe('zero-code: Express and Nest on Express name the route pattern two awaits below the handler', () => {
+  // Express: also a router mounted at /shop, and a handler that blocks before any await (/sync/:id).
   const apps = [
     { name: 'Express 5 (ESM import)', file: 'awaits/express5.mjs', shop: true },
     { name: 'Express 4 (require)', file: 'awaits/express4.cjs', shop: true },
     { name: 'NestJS on Express', file: 'awaits/nest-express.mjs', shop: false },
   ];
   for (const { name, file, shop } of apps) {
-    const paths = shop ? ['/async/7', '/shop/async/8'] : ['/async/7'];
+    const paths = shop ? ['/async/7', '/shop/async/8', '/sync/9'] : ['/async/7'];
     const expectRoutes = (blocks: ReportBlock[]): void => {
       const requests = blocks.filter((block) => block.site.includes('priceOrder') && block.duration >= 200).map((block) => block.request);
-      expect(requests).toEqual(shop ? ['GET /async/:id', 'GET /shop/async/:id'] : ['GET /async/:id']);
+      expect(requests, JSON.stringify(blocks)).toEqual(shop ? ['GET /async/:id', 'GET /shop/async/:id', 'GET /sync/:id'] : ['GET /async/:id']);
     };
 
     it(`${name} under node --import loopguard/register`, async () => {
