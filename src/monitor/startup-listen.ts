@@ -104,6 +104,11 @@ export class ListenStartup {
 
   close(): void {
     this.#end();
+    this.#unsubscribe();
+  }
+
+  /** Once start-up is judged over, later listens are none of our business. */
+  #unsubscribe(): void {
     try {
       this.#channel?.unsubscribe(this.#subscribers);
     } catch {
@@ -123,6 +128,7 @@ export class ListenStartup {
   #onListening(): void {
     if (this.#listenedAt !== undefined || this.#over) return;
     this.#listenedAt = Date.now();
+    this.#unsubscribe();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     const held = this.#held;
@@ -136,7 +142,10 @@ export class ListenStartup {
   #end(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#over = this.#listenedAt === undefined ? true : this.#over;
+    if (this.#listenedAt === undefined) {
+      this.#over = true;
+      this.#unsubscribe();
+    }
     const held = this.#held;
     this.#held = [];
     for (const event of held) this.#deliver(event);
