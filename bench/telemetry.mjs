@@ -200,7 +200,7 @@ if (config.parts.includes('idle')) {
 if (scrape) {
   console.log('');
   const otel = (value) => (scrape.otelUnavailable ? `n/a (${scrape.otelUnavailable})` : fixed(value));
-  console.log(formatTable(['one scrape, a process of its own (CPU µs, median)', 'back to back', 'after a 1.05 s pause', 'after a 1.05 s pause, the window read again'], [
+  console.log(formatTable(['one scrape, a process of its own (CPU µs, median)', 'back to back', 'after a 1.05 s pause', 'after a 0.6 s pause (the reading reused)'], [
     ['loopguard_* (prometheusMetrics)', fixed(scrape.prometheus.backToBack), fixed(scrape.prometheus.afterPause), fixed(scrape.prometheus.afterPauseReused)],
     ["prom-client's collectDefaultMetrics(), for comparison", fixed(scrape.defaults.backToBack), fixed(scrape.defaults.afterPause), '—'],
     ["OTel: reader.collect() of loopguard's meter", otel(scrape.otel?.backToBack), otel(scrape.otel?.afterPause), otel(scrape.otel?.afterPauseReused)],
