@@ -213,6 +213,22 @@ describe('prometheusMetrics() scrape', () => {
   });
 });
 
+describe('prometheusMetrics() scrape, libuv: false', () => {
+  it('gives no libuv samples for a real monitor without the probe (libuvStats() is undefined there)', async () => {
+    const monitor = startMonitor({ log: false, hangTimeout: 0, libuv: false });
+    try {
+      const registry = new Registry();
+      const handle = prometheusMetrics({ registry, monitor });
+      const exposition = await registry.metrics();
+      expect(exposition).toContain('# TYPE loopguard_libuv_delay_seconds gauge');
+      expect(exposition).not.toMatch(/^loopguard_libuv_delay_seconds\{/m);
+      handle.unregister();
+    } finally {
+      await monitor.stop();
+    }
+  });
+});
+
 describe('prometheusMetrics() lifecycle', () => {
   it('registers beside collectDefaultMetrics() and unregister() removes only its own metrics', async () => {
     const { monitor, listeners } = standInMonitor();
