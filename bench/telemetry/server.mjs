@@ -1,20 +1,25 @@
 // The node:http hello service of bench/overhead with the monitor on, and one exporter or none.
-// argv: <variant: monitor|prometheus|otel>. IPC as bench/overhead/server.mjs:
+// argv: <variant: monitor|prometheus|otel> [scrape interval ms, 0 = never; default 1000].
+// IPC as bench/overhead/server.mjs:
 //   → { type: 'ready', port } | { type: 'unavailable', reason }
-//   ← { type: 'start' } → { type: 'started' }   ← { type: 'stop' } → { type: 'window', cpuUs, requests, scrapes }
+//   ← { type: 'start', requests? } → { type: 'started' }   ← { type: 'stop' } → { type: 'window', cpuUs, requests, scrapes, blocks }
+//   ← { type: 'scrapes' } → { type: 'scrapes', cpuUs: [...], wallUs: [...] }   (each scrape so far)
 //   ← { type: 'idle', ms } → { type: 'idle', cpuMsPerSecond }   (no load, no scrapes)
-// The exporters are scraped (collected) once a second while loaded, far more often than a
-// Prometheus server or an OTel reader would (15–60 s): the scrapes' CPU counts in the window.
+// The exporter is scraped (collected) on a timer of its own, loaded or not, as a Prometheus
+// server or an OTel reader would (they scrape every 15–60 s): the scrapes that fall inside a
+// measured window count in its CPU, so over many windows each request carries its share.
 import { otelOnDemand } from './otel-reader.mjs';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { clearInterval, setInterval, setTimeout } from 'node:timers';
 
 const variant = process.argv[2];
+const scrapeEveryMs = Number(process.argv[3] ?? 1000);
 const dist = (name) => new URL(`../../dist/${name}.js`, import.meta.url).href;
 const { startMonitor } = await import(dist('index'));
 const monitor = startMonitor({ log: false });
 
-let scrape = async () => undefined;
+let scrape;
 if (variant === 'prometheus') {
   const { Registry } = await import('prom-client');
   const { prometheusMetrics } = await import(dist('prometheus'));
@@ -43,29 +48,52 @@ async function work() {
 const server = http.createServer((req, res) => {
   work().then((body) => {
     served += 1;
+    if (window !== undefined && window.end === undefined && served - window.served === window.target) window.end = { cpu: process.cpuUsage(window.cpu), served };
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
     res.end(body);
   });
 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 
+// Each scrape's CPU and wall time. A scrape is a chain of promises with no I/O (prom-client's
+// collects and the SDK's callbacks are synchronous), so no request runs between its start and
+// its end: the CPU read around it is the scrape's.
 let scrapes = 0;
-const scraper = setInterval(() => void scrape().then(() => (scrapes += 1)), 1000);
-scraper.unref();
+const scrapeCpuUs = [];
+const scrapeWallUs = [];
+// The process's CPU, the watchdog thread's now and then included (medians, then): Linux counts
+// process.threadCpuUsage() in scheduler ticks, far coarser than a scrape.
+const threadCpu = (since) => process.cpuUsage(since);
+async function timedScrape() {
+  const cpu = threadCpu();
+  const start = performance.now();
+  await scrape();
+  const used = threadCpu(cpu);
+  scrapeWallUs.push((performance.now() - start) * 1000);
+  scrapeCpuUs.push(used.user + used.system);
+  scrapes += 1;
+}
+const scraper = scrape !== undefined && scrapeEveryMs > 0 ? setInterval(() => void timedScrape(), scrapeEveryMs) : undefined;
+scraper?.unref();
 
 let window;
 process.on('message', (message) => {
   if (message.type === 'start') {
-    window = { cpu: process.cpuUsage(), served, scrapes };
+    // The window ends as the target-th request is answered (message.requests, what the driver
+    // sends): autocannon notices it is done only at its next tick, and the CPU of that idle
+    // wait (the monitor's beats) would count in the window.
+    window = { cpu: process.cpuUsage(), served, scrapes, blocks: monitor.stats().blocks.count, target: message.requests ?? Infinity, end: undefined };
     process.send({ type: 'started' });
   } else if (message.type === 'stop') {
-    const cpu = process.cpuUsage(window.cpu);
-    process.send({ type: 'window', cpuUs: cpu.user + cpu.system, requests: served - window.served, scrapes: scrapes - window.scrapes });
-  }
-});
-process.on('message', (message) => {
-  // Idle: no load and no scrapes, the CPU the process spends per second doing nothing.
-  if (message.type === 'idle') {
+    const { cpu, served: end } = window.end ?? { cpu: process.cpuUsage(window.cpu), served };
+    // Blocks the monitor caught in the window: a host that starves the server for > 100 ms
+    // makes it capture stacks and report blocks, work no variant does on a quiet machine.
+    const blocks = monitor.stats().blocks.count - window.blocks;
+    process.send({ type: 'window', cpuUs: cpu.user + cpu.system, requests: end - window.served, scrapes: scrapes - window.scrapes, blocks });
+  } else if (message.type === 'scrapes') {
+    process.send({ type: 'scrapes', cpuUs: scrapeCpuUs, wallUs: scrapeWallUs });
+  } else if (message.type === 'idle') {
+    // Idle: no load and no scrapes, the CPU the process spends per second doing nothing.
     clearInterval(scraper);
     const cpu = process.cpuUsage();
     setTimeout(() => {

@@ -8,7 +8,7 @@ import { contextStorage } from '../context.js';
 import { ensureGlobal, getGlobal, setGlobal, type SharedMonitor } from '../shared/globals.js';
 import { checkFunction, checkNumber, checkOneOf } from '../shared/validate.js';
 import { registerRequestDescriber } from '../request-tag.js';
-import type { BlockEvent, BlockerSummary, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
+import type { BlockEvent, BlockerSummary, LibuvStats, LoopStats, Monitor, MonitorOptions, TimelinePoint } from '../types.js';
 import { NATIVE_CALLS, type WatchdogMessage } from '../watchdog/protocol.js';
 import { Aggregates } from './aggregates.js';
 import { named } from '../shared/frames.js';
@@ -53,6 +53,12 @@ export interface InternalMonitor extends Monitor, SharedMonitor {
    * (startup-listen.ts): what loopguard/register turns on for the app it runs.
    */
   judgeStartupByListen(): void;
+  /**
+   * `stats().libuv` alone, undefined with `libuv: false`: what the exporters read at each
+   * scrape. stats() also reads the delay histogram since start, whose mean and stddev walk
+   * every bucket (~0.1–0.3 ms), for figures no exporter reports.
+   */
+  libuvStats(): LibuvStats | undefined;
 }
 
 /** Add `listener` to `listeners`; returns what takes it out again. */
@@ -319,6 +325,10 @@ class LoopMonitor implements InternalMonitor {
 
   eachLateness(listener: (ms: number) => void): () => void {
     return listen(this.#lateness, listener);
+  }
+
+  libuvStats(): LibuvStats | undefined {
+    return this.#libuv?.stats();
   }
 
   settled(): Promise<void> {

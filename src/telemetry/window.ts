@@ -53,6 +53,8 @@ export class LoopWindow {
   #startedAt = performance.now();
   #longestBlockMs = 0;
   #last: WindowReading | undefined;
+  /** The fed samples' count, min, max, mean and spread, kept as they come (see {@link Moments}). */
+  readonly #moments: Moments | undefined;
 
   constructor(monitor?: Monitor) {
     const feed = monitor as Partial<LatenessFeed> | undefined;
@@ -60,14 +62,21 @@ export class LoopWindow {
       const histogram = createHistogram();
       this.#histogram = histogram;
       this.#offset = 0;
-      // Recorded in ns like the interval histogram, so read() treats both alike; at least 1,
-      // since a recordable histogram refuses 0 (an on-time beat).
-      this.#unsubscribe = feed.eachLateness((ms) => histogram.record(Math.max(1, Math.round(ms * 1e6))));
+      // The percentiles from the histogram; min, max, mean and stddev from the samples.
+      const moments = new Moments();
+      this.#moments = moments;
+      this.#unsubscribe = feed.eachLateness((ms) => {
+        // Recorded in ns like the interval histogram, so read() treats both alike; at least 1,
+        // since a recordable histogram refuses 0 (an on-time beat).
+        histogram.record(Math.max(1, Math.round(ms * 1e6)));
+        moments.add(ms);
+      });
     } else {
       const histogram = monitorEventLoopDelay({ resolution: RESOLUTION });
       // Its libuv timer is unref'd by Node: it keeps no process alive.
       histogram.enable();
       this.#histogram = histogram;
+      this.#moments = undefined;
       this.#offset = RESOLUTION;
       this.#unsubscribe = () => histogram.disable();
     }
@@ -84,22 +93,34 @@ export class LoopWindow {
     if (this.#last !== undefined && now - this.#startedAt < MIN_WINDOW_MS) return this.#last;
     const h = this.#histogram;
     const ms = (ns: number): number => Math.max(0, ns / 1e6 - this.#offset);
+    const moments = this.#moments;
     const delay: DelayStats =
       h.count === 0
         ? { min: 0, max: this.#longestBlockMs, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 }
-        : {
-            min: ms(h.min),
-            max: Math.max(ms(h.max), this.#longestBlockMs),
-            mean: ms(h.mean),
-            stddev: h.stddev / 1e6,
-            p50: ms(h.percentile(50)),
-            p90: ms(h.percentile(90)),
-            p99: ms(h.percentile(99)),
-          };
+        : moments !== undefined
+          ? {
+              min: moments.min,
+              max: Math.max(moments.max, this.#longestBlockMs),
+              mean: moments.mean,
+              stddev: moments.stddev(),
+              p50: ms(h.percentile(50)),
+              p90: ms(h.percentile(90)),
+              p99: ms(h.percentile(99)),
+            }
+          : {
+              min: ms(h.min),
+              max: Math.max(ms(h.max), this.#longestBlockMs),
+              mean: ms(h.mean),
+              stddev: h.stddev / 1e6,
+              p50: ms(h.percentile(50)),
+              p90: ms(h.percentile(90)),
+              p99: ms(h.percentile(99)),
+            };
     const elu = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(elu, this.#elu).utilization;
     const reading = { delay, utilization: Number.isFinite(utilization) ? utilization : 0, windowMs: now - this.#startedAt };
     h.reset();
+    moments?.reset();
     this.#elu = elu;
     this.#startedAt = now;
     this.#longestBlockMs = 0;
@@ -109,5 +130,52 @@ export class LoopWindow {
 
   stop(): void {
     this.#unsubscribe();
+  }
+}
+
+/**
+ * Count, min, max, mean and variance of the fed samples, updated per sample (Welford's method:
+ * no sum of squares to lose precision in). A Node histogram's `mean` and `stddev` walk every
+ * one of its buckets, and over the ns range of a lateness that walk took ~0.1 ms and ~0.3 ms
+ * (Node 20 and 24): most of a fresh window's read, against a few µs for its three percentiles.
+ * One heartbeat feeds one sample, ~10–50 a second, so keeping them here costs nothing.
+ */
+class Moments {
+  #count = 0;
+  #mean = 0;
+  /** Sum of squared differences from the running mean. */
+  #m2 = 0;
+  min = 0;
+  max = 0;
+
+  add(ms: number): void {
+    this.#count += 1;
+    if (this.#count === 1) {
+      this.min = ms;
+      this.max = ms;
+    } else {
+      if (ms < this.min) this.min = ms;
+      if (ms > this.max) this.max = ms;
+    }
+    const delta = ms - this.#mean;
+    this.#mean += delta / this.#count;
+    this.#m2 += delta * (ms - this.#mean);
+  }
+
+  get mean(): number {
+    return this.#mean;
+  }
+
+  /** Population standard deviation, as a Node histogram's. */
+  stddev(): number {
+    return this.#count === 0 ? 0 : Math.sqrt(this.#m2 / this.#count);
+  }
+
+  reset(): void {
+    this.#count = 0;
+    this.#mean = 0;
+    this.#m2 = 0;
+    this.min = 0;
+    this.max = 0;
   }
 }
