@@ -34,6 +34,7 @@ describe('worker JSON log', () => {
     expect(messages().map(({ msg, id }) => `${msg} ${id}`)).toEqual([
       'job started 1', 'job settled 1', 'job started 2', 'job settled 2', 'job started 3', 'job settled 3',
     ]);
+    log.close();
     expect(process.listenerCount('exit')).toBe(exitListeners);
   });
 
@@ -47,7 +48,7 @@ describe('worker JSON log', () => {
     expect(messages().map(({ msg }) => msg)).toEqual(['job started', 'worker stopping', 'job started']);
     await nextTurn();
     expect(writes).toHaveLength(2); // the held line went out with the warning, in one write
-
+    log.close();
   });
 
   it('writes what is held when the process exits before the next turn', () => {
@@ -55,6 +56,7 @@ describe('worker JSON log', () => {
     log.job(started('1'));
     process.emit('exit', 0);
     expect(messages().map(({ msg }) => msg)).toEqual(['job started']);
+    log.close();
     expect(process.listenerCount('exit')).toBe(exitListeners);
   });
 

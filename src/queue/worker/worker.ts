@@ -208,6 +208,7 @@ class Worker {
         this.#unlogServerErrors?.();
         this.#progress.close();
         this.#log({ msg: 'worker stopped', queue: this.#options.name, ...this.#counts });
+        this.#log.close();
       }
     }
   }
