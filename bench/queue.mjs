@@ -6,9 +6,13 @@
 // file in its worker threads, useWorkerThreads), `loopguard` (the worker's thread pool, one
 // thread per concurrent job) and `loopguard inline` (`--threads 0`: on the worker's loop, tiny
 // and sequential jobs only: the CPU jobs would block it).
+// CPU per job is reported beside the wall-clock figures, per process (the caller: this process;
+// the worker process; the server), since on a shared host the wall clock measures the neighbours.
 // Usage: node bench/queue.mjs [--rounds 3] [--concurrency 4] [--jobs 1000] [--backends pg-boss,bullmq]
+//   [--scenarios tiny,cpu,sequential] [--variants raw,sandboxed,loopguard,inline,pool]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,8 +28,15 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '1000' },
     // Which servers to run against (the local thread pool always runs): e.g. --backends bullmq.
     backends: { type: 'string', default: 'pg-boss,bullmq' },
+    // Which scenarios run: tiny, cpu, sequential (e.g. --scenarios tiny,sequential for a short re-run).
+    scenarios: { type: 'string', default: 'tiny,cpu,sequential' },
+    // Which variants run: raw, sandboxed, loopguard (the pooled worker), inline, pool (the local thread pool).
+    variants: { type: 'string', default: 'raw,sandboxed,loopguard,inline,pool' },
   },
 });
+const scenarioFilter = new Set(values.scenarios.split(','));
+const variantFilter = new Set(values.variants.split(','));
+const variantKey = { raw: 'raw', 'raw sandboxed': 'sandboxed', loopguard: 'loopguard', 'loopguard inline': 'inline', 'thread pool': 'pool' };
 const backends = new Set(values.backends.split(','));
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
@@ -36,6 +47,27 @@ function percentiles(latencies) {
   const sorted = Float64Array.from(latencies).sort();
   const at = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
   return { p50: at(50), p99: at(99) };
+}
+
+/**
+ * CPU ms a process's threads have run so far, from /proc/<pid>/task/<tid>/schedstat (ns, so a
+ * 100-job scenario is measured too; stat's clock ticks are 10 ms); undefined where there is none.
+ */
+function processCpu(pid) {
+  if (pid === undefined) return undefined;
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `count` calls at once: jobs per second, and each one's latency from enqueue to result. */
@@ -67,11 +99,13 @@ async function sequential(count, call) {
 /** Scenarios a variant skips: an inline worker is for jobs that do not block its loop. */
 const skips = { 'loopguard inline': (scenario) => scenario.includes('CPU') };
 
-const scenarios = {
-  [`tiny jobs (${jobs} at once)`]: (call) => burst(jobs, (i) => call('add', [i, 1])),
-  [`5 ms CPU jobs (${jobs / 4} at once)`]: (call) => burst(jobs / 4, () => call('spin', [5])),
-  'sequential round trip (100)': (call) => sequential(100, (i) => call('add', [i, 1])),
+const allScenarios = {
+  tiny: [`tiny jobs (${jobs} at once)`, jobs, (call) => burst(jobs, (i) => call('add', [i, 1]))],
+  cpu: [`5 ms CPU jobs (${jobs / 4} at once)`, jobs / 4, (call) => burst(jobs / 4, () => call('spin', [5]))],
+  sequential: ['sequential round trip (100)', 100, (call) => sequential(100, (i) => call('add', [i, 1]))],
 };
+const scenarios = {}; // title → { count, run }
+for (const [key, [title, count, run]] of Object.entries(allScenarios)) if (scenarioFilter.has(key)) scenarios[title] = { count, run };
 
 function startWorker(variant, backend, url, name) {
   const raw = variant.startsWith('raw');
@@ -82,6 +116,7 @@ function startWorker(variant, backend, url, name) {
   // The worker's JSON job log (two lines a job) is left out: the benchmark measures the queue.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', raw ? 'inherit' : 'ignore'] });
   return {
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
@@ -109,9 +144,9 @@ const variants = [];
 for (const backend of Object.keys(servers)) {
   // BullMQ has a sandboxed processor on threads; pg-boss has none.
   const kinds = backend === 'bullmq' ? ['raw', 'raw sandboxed', 'loopguard', 'loopguard inline'] : ['raw', 'loopguard', 'loopguard inline'];
-  for (const variant of kinds) variants.push({ backend, variant });
+  for (const variant of kinds) if (variantFilter.has(variantKey[variant])) variants.push({ backend, variant });
 }
-variants.push({ backend: 'local', variant: 'thread pool' });
+if (variantFilter.has('pool')) variants.push({ backend: 'local', variant: 'thread pool' });
 
 const results = {}; // `${backend} ${variant}` → scenario → [round results]
 try {
@@ -120,6 +155,8 @@ try {
     for (const { backend, variant } of order) {
       const label = `${backend} ${variant}`;
       let call;
+      let workerPid;
+      let serverPid;
       let finish = async () => {};
       if (backend === 'local') {
         const local = { add, spin };
@@ -129,6 +166,8 @@ try {
         const { url } = servers[backend];
         const caller = await client(variant, backend, url, name);
         const worker = startWorker(variant, backend, url, name);
+        workerPid = worker.pid;
+        serverPid = servers[backend].pid;
         call = (fn, args) => caller.call(fn, args);
         finish = async () => {
           await worker.stop();
@@ -136,9 +175,19 @@ try {
         };
       }
       await burst(50, (i) => call('add', [i, 1])); // warm up: worker connected, code loaded
-      for (const [scenario, run] of Object.entries(scenarios)) {
+      for (const [scenario, { count, run }] of Object.entries(scenarios)) {
         if (skips[variant]?.(scenario)) continue;
-        ((results[label] ??= {})[scenario] ??= []).push(await run(call));
+        const callerBefore = processCpu(process.pid);
+        const workerBefore = processCpu(workerPid);
+        const serverBefore = processCpu(serverPid);
+        const result = await run(call);
+        // CPU µs per job: the caller (this process, the client's work and the benchmark's own),
+        // the worker process (all its threads), the server (all its processes' main one).
+        const perJob = (before, after) => (before === undefined || after === undefined ? NaN : ((after - before) * 1000) / count);
+        result.callerCpu = perJob(callerBefore, processCpu(process.pid));
+        result.workerCpu = perJob(workerBefore, processCpu(workerPid));
+        result.serverCpu = perJob(serverBefore, processCpu(serverPid));
+        ((results[label] ??= {})[scenario] ??= []).push(result);
       }
       await finish();
     }
@@ -148,6 +197,7 @@ try {
 }
 
 const median = (list, key) => list.map((entry) => entry[key]).sort((a, b) => a - b)[Math.floor(list.length / 2)];
+const cpuCell = (n) => (Number.isNaN(n) ? '' : format(n));
 const format = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 console.log('# loopguard queue benchmark');
@@ -157,8 +207,8 @@ console.log(
 );
 for (const scenario of Object.keys(scenarios)) {
   console.log(`## ${scenario}\n`);
-  console.log('| variant | jobs/s | p50 ms | p99 ms | jobs/s vs raw | p50 vs raw | p99 vs raw |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| variant | jobs/s | p50 ms | p99 ms | jobs/s vs raw | p50 vs raw | p99 vs raw | CPU µs/job: caller | worker | server |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const { backend, variant } of variants) {
     const list = results[`${backend} ${variant}`]?.[scenario];
     if (list === undefined) continue;
@@ -166,7 +216,8 @@ for (const scenario of Object.keys(scenarios)) {
     const ratio = (key) => (raw === undefined || variant === 'raw' ? '' : `${format(median(list, key) / median(raw, key), 2)}×`);
     console.log(
       `| ${backend} ${variant} | ${format(median(list, 'perSecond'))} | ${format(median(list, 'p50'), 1)} | ${format(median(list, 'p99'), 1)} | ` +
-        `${ratio('perSecond')} | ${ratio('p50')} | ${ratio('p99')} |`,
+        `${ratio('perSecond')} | ${ratio('p50')} | ${ratio('p99')} | ` +
+        `${cpuCell(median(list, 'callerCpu'))} | ${cpuCell(median(list, 'workerCpu'))} | ${cpuCell(median(list, 'serverCpu'))} |`,
     );
   }
   // Like for like: the worker's thread pool against BullMQ's own worker threads.

@@ -227,26 +227,21 @@ export async function startBullMQWorker(
       // The attempt ends at its timeout, or when its signal aborts (cancel, lease lost, stop),
       // whether or not the handler heeds the signal: the thread pool under it has its own
       // timeout, this one is the backend's guarantee (as on pg-boss).
+      // One promise that rejects at the timeout or on the abort (one timer, one listener an
+      // attempt: a burst of tiny jobs pays for each).
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const error = new TaskTimeoutError(data.timeout);
-          abort(error);
-          reject(error);
-        }, data.timeout);
-        timer.unref();
-      });
-      const aborted = new Promise<never>((_, reject) => {
+      const ended = new Promise<never>((_, reject) => {
         if (controller.signal.aborted) reject(controller.signal.reason);
         controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        timer = setTimeout(() => abort(new TaskTimeoutError(data.timeout)), data.timeout);
+        timer.unref();
       });
-      timedOut.catch(() => {});
-      aborted.catch(() => {});
+      ended.catch(() => {});
       let output: string;
       try {
         // Cancelled before it started (a message kept above): not run at all.
         if (controller.signal.aborted) throw controller.signal.reason;
-        output = await Promise.race([handler(active), timedOut, aborted]);
+        output = await Promise.race([handler(active), ended]);
       } catch (error) {
         if (leaseLost) throw error;
         const failure = error instanceof JobAttemptFailure ? error : undefined;
