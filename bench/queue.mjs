@@ -5,11 +5,13 @@
 // Variants: `raw` (the processor on the worker's loop), `raw sandboxed` (BullMQ's processor
 // file in its worker threads, useWorkerThreads), `loopguard` (the worker's thread pool, one
 // thread per concurrent job) and `loopguard inline` (`--threads 0`: on the worker's loop, tiny
-// and sequential jobs only: the CPU jobs would block it).
+// and sequential jobs only: the CPU jobs would block it). BullMQ also has `raw, same job options`
+// (the raw processor, its jobs sent with the options loopguard gives every job: a priority, and
+// settled jobs removed after 7 days): the raw client doing loopguard's work in Redis too.
 // CPU per job is reported beside the wall-clock figures, per process (the caller: this process;
 // the worker process; the server), since on a shared host the wall clock measures the neighbours.
 // Usage: node bench/queue.mjs [--rounds 3] [--concurrency 4] [--jobs 1000] [--backends pg-boss,bullmq]
-//   [--scenarios tiny,cpu,sequential] [--variants raw,sandboxed,loopguard,inline,pool]
+//   [--scenarios tiny,cpu,sequential] [--variants raw,rawopts,sandboxed,loopguard,inline,pool]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -31,12 +33,12 @@ const { values } = parseArgs({
     // Which scenarios run: tiny, cpu, sequential (e.g. --scenarios tiny,sequential for a short re-run).
     scenarios: { type: 'string', default: 'tiny,cpu,sequential' },
     // Which variants run: raw, sandboxed, loopguard (the pooled worker), inline, pool (the local thread pool).
-    variants: { type: 'string', default: 'raw,sandboxed,loopguard,inline,pool' },
+    variants: { type: 'string', default: 'raw,rawopts,sandboxed,loopguard,inline,pool' },
   },
 });
 const scenarioFilter = new Set(values.scenarios.split(','));
 const variantFilter = new Set(values.variants.split(','));
-const variantKey = { raw: 'raw', 'raw sandboxed': 'sandboxed', loopguard: 'loopguard', 'loopguard inline': 'inline', 'thread pool': 'pool' };
+const variantKey = { raw: 'raw', 'raw, same job options': 'rawopts', 'raw sandboxed': 'sandboxed', loopguard: 'loopguard', 'loopguard inline': 'inline', 'thread pool': 'pool' };
 const backends = new Set(values.backends.split(','));
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
@@ -125,7 +127,7 @@ function startWorker(variant, backend, url, name) {
 }
 
 async function client(variant, backend, url, name) {
-  if (variant.startsWith('raw')) return rawClient(backend, url, name);
+  if (variant.startsWith('raw')) return rawClient(backend, url, name, { sameJobOptions: variant === 'raw, same job options' });
   const queue = createQueue({ url, name });
   const functions = { add, spin };
   return { call: (fn, args) => queue.run(functions[fn], args), close: () => queue.close() };
@@ -143,7 +145,7 @@ else console.log('BullMQ: not run (--backends)');
 const variants = [];
 for (const backend of Object.keys(servers)) {
   // BullMQ has a sandboxed processor on threads; pg-boss has none.
-  const kinds = backend === 'bullmq' ? ['raw', 'raw sandboxed', 'loopguard', 'loopguard inline'] : ['raw', 'loopguard', 'loopguard inline'];
+  const kinds = backend === 'bullmq' ? ['raw', 'raw, same job options', 'raw sandboxed', 'loopguard', 'loopguard inline'] : ['raw', 'loopguard', 'loopguard inline'];
   for (const variant of kinds) if (variantFilter.has(variantKey[variant])) variants.push({ backend, variant });
 }
 if (variantFilter.has('pool')) variants.push({ backend: 'local', variant: 'thread pool' });
@@ -162,7 +164,7 @@ try {
         const local = { add, spin };
         call = (fn, args) => local[fn](...args);
       } else {
-        const name = `bench-${variant.replace(' ', '-')}-${round}`;
+        const name = `bench-${variant.replace(/[^a-z]+/g, '-')}-${round}`;
         const { url } = servers[backend];
         const caller = await client(variant, backend, url, name);
         const worker = startWorker(variant, backend, url, name);
@@ -219,6 +221,13 @@ for (const scenario of Object.keys(scenarios)) {
         `${ratio('perSecond')} | ${ratio('p50')} | ${ratio('p99')} | ` +
         `${cpuCell(median(list, 'callerCpu'))} | ${cpuCell(median(list, 'workerCpu'))} | ${cpuCell(median(list, 'serverCpu'))} |`,
     );
+  }
+  // The same work in Redis: inline jobs against the raw processor sending loopguard's job options.
+  const inline = results['bullmq loopguard inline']?.[scenario];
+  const rawSame = results['bullmq raw, same job options']?.[scenario];
+  if (inline !== undefined && rawSame !== undefined) {
+    const vs = (key) => `${format(median(inline, key) / median(rawSame, key), 2)}×`;
+    console.log(`\nBullMQ loopguard inline vs raw with the same job options: ${vs('perSecond')} jobs/s, ${vs('p50')} p50, ${vs('p99')} p99`);
   }
   // Like for like: the worker's thread pool against BullMQ's own worker threads.
   const pooled = results['bullmq loopguard']?.[scenario];

@@ -2,7 +2,11 @@
 // wait for its result — BullMQ through QueueEvents (`job.waitUntilFinished`), pg-boss, which
 // has no completion events, by looking the pending jobs up every `pollInterval` ms (the same
 // period as loopguard's default `pollInterval`, so both wait alike).
-export async function rawClient(backend, url, name, { pollInterval = 100 } = {}) {
+// sameJobOptions (BullMQ): every job sent with the options loopguard's backend gives each job
+// (backends/bullmq.ts send(): one priority for all, settled jobs kept 7 days, one stack line),
+// so that Redis does the same work for both; without it, BullMQ's defaults (no priority, every
+// job kept forever).
+export async function rawClient(backend, url, name, { pollInterval = 100, sameJobOptions = false } = {}) {
   if (backend === 'pg-boss') {
     const { PgBoss } = await import('pg-boss');
     const boss = new PgBoss({ connectionString: url, supervise: false, schedule: false });
@@ -46,7 +50,7 @@ export async function rawClient(backend, url, name, { pollInterval = 100 } = {})
   queue.setMaxListeners(0);
   return {
     async call(fn, args) {
-      const job = await queue.add(fn, { fn, args });
+      const job = await queue.add(fn, { fn, args }, sameJobOptions ? SAME_JOB_OPTIONS : undefined);
       return job.waitUntilFinished(events);
     },
     async close() {
@@ -55,3 +59,13 @@ export async function rawClient(backend, url, name, { pollInterval = 100 } = {})
     },
   };
 }
+
+const RETENTION = 7 * 24 * 60 * 60;
+/** What loopguard's BullMQ backend sends with a job of default options (priority 0 → 1,048,576). */
+const SAME_JOB_OPTIONS = {
+  attempts: 1,
+  priority: 1_048_576,
+  stackTraceLimit: 1,
+  removeOnComplete: { age: RETENTION },
+  removeOnFail: { age: RETENTION },
+};
