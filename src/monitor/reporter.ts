@@ -124,8 +124,15 @@ function pretty(event: BlockEvent, message: string, suppressed: number, window: 
   if (frames.length > 0 && event.stackLate === true) {
     lines.push('  note: this stack was taken after the blocking work ended (native code V8 does not interrupt): it shows what ran next');
   }
-  const earlier = event.stacks !== undefined && event.stacks.length > 1 ? event.stacks : undefined;
-  if (earlier !== undefined) lines.push(`  it went through: ${earlier.map((stack) => describeStack(stack).site).join(' → ')}`);
+  // Distinct stacks may still name one site (the same function, reached by other callers deeper
+  // down: json-server's `list` printed "list → list"): a site repeated in a row is said once, and
+  // the line is left out when only one remains, since it would tell nothing the stack does not.
+  const sites: string[] = [];
+  for (const stack of event.stacks ?? []) {
+    const site = describeStack(stack).site;
+    if (sites.at(-1) !== site) sites.push(site);
+  }
+  if (sites.length > 1) lines.push(`  it went through: ${sites.join(' → ')}`);
   if (event.kind === 'sync-call') {
     lines.push(`  hint: use the asynchronous form of ${event.call ?? 'this API'}, or move it off the loop with runInThreadpool()`);
   } else if (event.cause === 'wait') {

@@ -23,6 +23,11 @@ export interface ReportBlock {
   call?: string;
   /** The stack was taken after the blocking work ended (BlockEvent `stackLate`): the site may name what ran next. */
   stackLate?: true;
+  /**
+   * BlockEvent `phase`: a block of the app's start-up (before the first server listened, under
+   * register/CLI), so that a reader of the file can tell it from the blocks of serving.
+   */
+  phase?: 'startup';
 }
 
 export interface ReportData {
@@ -145,6 +150,7 @@ function toReportBlock(event: BlockEvent): ReportBlock {
   if (request !== undefined) block.request = request;
   if (event.call !== undefined) block.call = event.call;
   if (event.stackLate === true) block.stackLate = true;
+  if (event.phase === 'startup') block.phase = 'startup';
   return block;
 }
 

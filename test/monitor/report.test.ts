@@ -21,6 +21,20 @@ describe('the reporter', () => {
     );
   });
 
+  it('says the sites a long block went through, each once in a row, and nothing when there was one', () => {
+    const written = captureStderr();
+    const running = start({ log: 'pretty', dedupe: 0 });
+    const at = (fn: string, line: number) => ({ function: fn, file: `${process.cwd()}/app/list.ts`, line, column: 3 });
+    // Two distinct stacks in `list` (other callers below it), then one in `render`.
+    const list1 = [at('list', 9), at('route', 20)];
+    const list2 = [at('list', 9), at('search', 30)];
+    const render = [at('render', 40), at('route', 20)];
+    running.report(event({ stack: render, stacks: [list1, list2, render] }));
+    running.report(event({ stack: list2, stacks: [list1, list2], context: { method: 'GET', route: '/other' } }));
+    expect(written[0]).toContain('\n  it went through: list (app/list.ts:9) → render (app/list.ts:40)\n');
+    expect(written[1]).not.toContain('it went through');
+  });
+
   it('names the native API or garbage collection in the headline', () => {
     const written = captureStderr();
     const running = start({ log: 'pretty', dedupe: 0 });

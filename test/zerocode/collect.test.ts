@@ -56,6 +56,16 @@ describe('collectReport', () => {
     expect(data).toMatchObject({ version: 1, threshold: 50, since: 1000, timeline: [{ t: 2000 }] });
   });
 
+  it('keeps the start-up phase of a block, and adds none to a block of serving', () => {
+    const monitor = fakeMonitor();
+    const recorder = recordBlocks(monitor);
+    monitor.emit({ ...block(1200), phase: 'startup' });
+    monitor.emit(block(1500, { method: 'GET', path: '/invoice/42' }));
+    const [startup, serving] = collectReport(monitor, recorder).blocks;
+    expect(startup).toMatchObject({ startedAt: 1200, phase: 'startup' });
+    expect(serving).not.toHaveProperty('phase');
+  });
+
   it("names a block's site after the innermost frame that is neither Node's nor loopguard's own", () => {
     const monitor = fakeMonitor();
     const recorder = recordBlocks(monitor);
