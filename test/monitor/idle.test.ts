@@ -98,3 +98,39 @@ describe('the slow heartbeat of an idle loop', () => {
     expect((await fixture.exited).code).toBe(0);
   });
 });
+
+// Linux /proc on x64 or arm64: the watchdog reads whether the main thread sleeps in its loop's
+// poll (watchdog/thread/loop-idle.ts), and an idle loop then beats a threshold slower.
+const watchable = hasProc && ['x64', 'arm64'].includes(process.arch);
+
+describe('the watched idle beat', () => {
+  let fixture: Fixture | undefined;
+  afterEach(() => {
+    if (fixture?.child.exitCode === null) fixture.child.kill();
+    fixture = undefined;
+  });
+
+  it.skipIf(!watchable)(
+    "beats at threshold + 0.9 threshold while the watchdog sees the loop idle, yet a block in execSync's own loop or in Atomics.wait is no idle poll",
+    async () => {
+      fixture = runFixture('idle-service/watched-beat.mjs');
+      const { intervals, watched } = await fixture.waitFor<{ intervals: number[]; watched: number }>((line) => line.type === 'intervals');
+      expect(watched).toBe(1);
+      // 190 ms at the default threshold (90 before). A host that runs timers late puts the loop
+      // on the ¾-threshold beat (75) for 10 s, and work on it on the fast beat: some readings only.
+      expect(intervals).toContain(190);
+      await fixture.waitFor((line) => line.type === 'done');
+      const blocks = fixture.lines.filter((line) => line.type === 'block') as unknown as Array<{ duration: number; cause: string; stack: string[] }>;
+      // execSync polls a loop of its own (an epoll descriptor opened after the monitor started):
+      // taken for the main loop's, the watchdog would take no stack and time the block from then.
+      const exec = blocks.find((block) => block.stack.includes('readRevision'));
+      expect(exec, JSON.stringify(blocks)).toBeDefined();
+      expect(exec?.duration).toBeGreaterThanOrEqual(400);
+      const parked = blocks.find((block) => block.stack.includes('waitForSlot'));
+      expect(parked, JSON.stringify(blocks)).toBeDefined();
+      expect(parked?.cause).toBe('wait');
+      expect(parked?.duration).toBeGreaterThanOrEqual(400);
+      expect((await fixture.exited).code).toBe(0);
+    },
+  );
+});
