@@ -101,7 +101,7 @@ export class Heartbeat {
    * idle loop beats as rarely as the watchdog allows: it takes a stack once the beat is a
    * threshold old (plus its look margin, watchdog/thread/entry.ts), so the beat must come
    * within that, with room for a timer that runs late: 0.9 threshold leaves 16 ms at the
-   * default (90 + 16 = 100 + 6).
+   * default (90 + 16 = 100 + 6). Where the watchdog can see the idle loop (Linux), idleInterval instead.
    */
   readonly slowInterval: number;
   /**
@@ -124,8 +124,6 @@ export class Heartbeat {
    */
   readonly loadedInterval: number;
   readonly #lateBeat: number;
-  /** The same for the watched idle beat: its room is threshold + twice the watchdog's margin − slowInterval. */
-  readonly #lateIdleBeat: number;
   #lateAt = -Infinity;
   readonly #shared = new Int32Array(new SharedArrayBuffer(SLOT_COUNT * Int32Array.BYTES_PER_ELEMENT));
   readonly #options: HeartbeatOptions;
@@ -153,7 +151,6 @@ export class Heartbeat {
     this.slowInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 9) / 10));
     this.loadedInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 3) / 4));
     this.idleInterval = this.slowInterval + options.threshold;
-    this.#lateIdleBeat = options.threshold - this.slowInterval + 6 - 3;
     // Late by about the watchdog's room (its margin is at least 3 ms): the quick stack is wasted.
     this.#lateBeat = options.threshold - this.slowInterval + 3;
     // 0 means "no capture" in Slot.CAPTURING: start counting at 1.
@@ -303,9 +300,10 @@ export class Heartbeat {
     this.#lastBeatAt = now;
     this.#lastIdle = idle;
     if (this.#active > this.fastInterval) this.#lastBusyAt = now;
-    else if (interval === this.slowInterval ? lateness > this.#lateBeat : interval === this.idleInterval && lateness > this.#lateIdleBeat) {
-      this.#lateAt = now;
-    }
+    // Not after a late watched beat (idleInterval): a beat late because the host gave this
+    // thread no CPU finds it still in its poll (woken, waiting to run) when the watchdog looks,
+    // which is idle to the watchdog, and no stack is taken for it.
+    else if (interval === this.slowInterval && lateness > this.#lateBeat) this.#lateAt = now;
     const idleInterval =
       this.#worker !== undefined && Atomics.load(this.#shared, Slot.IDLE_WATCH) === 1 ? this.idleInterval : this.slowInterval;
     // Busy: beat fast (the loop is awake anyway, and a busy loop's block is timed by lateness).
