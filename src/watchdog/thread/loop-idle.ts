@@ -27,22 +27,51 @@ const EPOLL_SYSCALLS: Readonly<Record<string, readonly number[]>> = {
   arm64: [22, 441],
 };
 
+/** pollingIn's answers besides a descriptor (≥ 0: an epoll wait on it). */
+const NOT_POLLING = -1;
+const UNKNOWN = -2;
+
 /**
- * Reads one line of /proc/<tid>/syscall: true when it is an epoll wait on one of `fds`, false
- * for anything else (running, another syscall, another loop's descriptor), undefined when the
- * line is not in the expected format.
+ * Reads one line of /proc/<tid>/syscall from `bytes`, without allocating (a look makes it about
+ * every other time on an idle loop, and garbage there would wake V8's collector in this thread):
+ * the descriptor when it is an epoll wait on one of `fds`, NOT_POLLING for anything else (running,
+ * another syscall, another loop's descriptor), UNKNOWN when the line is not in the expected format.
  */
-export function pollingOn(line: string, syscalls: readonly number[], fds: ReadonlySet<number>): { polling: boolean; fd?: number } | undefined {
-  const text = line.trim();
-  if (text === 'running') return { polling: false };
-  const [nr, arg0] = text.split(' ', 2);
-  if (nr === undefined || !/^-?\d+$/.test(nr)) return undefined;
-  const number = Number(nr);
+export function pollingIn(bytes: Uint8Array, length: number, syscalls: readonly number[], fds: ReadonlySet<number>): number {
+  let at = 0;
+  // "running": on a CPU now.
+  if (length >= 7 && bytes[0] === 0x72) return NOT_POLLING;
+  let negative = false;
+  if (bytes[at] === 0x2d) {
+    negative = true;
+    at += 1;
+  }
+  let nr = 0;
+  const digitsFrom = at;
+  for (; at < length && (bytes[at] ?? 0) >= 0x30 && (bytes[at] ?? 0) <= 0x39; at += 1) nr = nr * 10 + (bytes[at] ?? 0) - 0x30;
+  if (at === digitsFrom || (at < length && bytes[at] !== 0x20 && bytes[at] !== 0x0a)) return UNKNOWN;
   // -1: blocked outside a syscall (a page fault, say): not the poll.
-  if (number === -1 || !syscalls.includes(number) || arg0 === undefined) return { polling: false };
-  const fd = Number.parseInt(arg0, 16);
-  if (!Number.isInteger(fd)) return undefined;
-  return fds.has(fd) ? { polling: true, fd } : { polling: false };
+  if (negative || !syscalls.includes(nr)) return NOT_POLLING;
+  // The first argument, in hex: " 0xe".
+  if (bytes[at] !== 0x20 || bytes[at + 1] !== 0x30 || bytes[at + 2] !== 0x78) return UNKNOWN;
+  at += 3;
+  let fd = 0;
+  const hexFrom = at;
+  for (; at < length; at += 1) {
+    const c = bytes[at] ?? 0;
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (digit < 0) break;
+    fd = fd * 16 + digit;
+  }
+  if (at === hexFrom) return UNKNOWN;
+  return fds.has(fd) ? fd : NOT_POLLING;
+}
+
+/** pollingIn for a string (tests). */
+export function pollingOn(line: string, syscalls: readonly number[], fds: ReadonlySet<number>): { polling: boolean; fd?: number } | undefined {
+  const bytes = Buffer.from(line.trimStart(), 'latin1');
+  const seen = pollingIn(bytes, bytes.length, syscalls, fds);
+  return seen === UNKNOWN ? undefined : seen === NOT_POLLING ? { polling: false } : { polling: true, fd: seen };
 }
 
 export class MainLoopIdle {
@@ -76,13 +105,13 @@ export class MainLoopIdle {
     try {
       this.#fd ??= openSync(`/proc/self/task/${process.pid}/syscall`, 'r');
       const length = readSync(this.#fd, this.#buffer, 0, this.#buffer.length, 0);
-      const seen = pollingOn(this.#buffer.toString('latin1', 0, length), this.#syscalls, this.#fds);
-      if (seen === undefined) throw new Error('unexpected /proc syscall format');
-      if (seen.polling && !this.#found && seen.fd !== undefined) {
+      const seen = pollingIn(this.#buffer, length, this.#syscalls, this.#fds);
+      if (seen === UNKNOWN) throw new Error('unexpected /proc syscall format');
+      if (seen >= 0 && !this.#found) {
         this.#found = true;
-        this.#fds = new Set([seen.fd]);
+        this.#fds = new Set([seen]);
       }
-      return seen.polling;
+      return seen >= 0;
     } catch {
       this.#failed = true;
       this.close();
