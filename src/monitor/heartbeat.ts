@@ -6,6 +6,7 @@
 // From node:timers, not the globals: a test's fake timers must not stop the heartbeat (the
 // watchdog would then see one endless block).
 import { clearInterval, setInterval } from 'node:timers';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
@@ -100,9 +101,20 @@ export class Heartbeat {
    * idle loop beats as rarely as the watchdog allows: it takes a stack once the beat is a
    * threshold old (plus its look margin, watchdog/thread/entry.ts), so the beat must come
    * within that, with room for a timer that runs late: 0.9 threshold leaves 16 ms at the
-   * default (90 + 16 = 100 + 6).
+   * default (90 + 16 = 100 + 6). Where the watchdog can see the idle loop (Linux), idleInterval instead.
    */
   readonly slowInterval: number;
+  /**
+   * ms between heartbeats while the loop idles and the watchdog can see that it does (Linux
+   * /proc: the main thread asleep in its loop's poll, watchdog/thread/loop-idle.ts, Slot.IDLE_WATCH):
+   * a threshold slower than slowInterval (190 ms at the default). The watchdog still looks a
+   * threshold (+ its margin) after the last beat; it then finds the loop idle, and looks again a
+   * threshold after that, where the next beat has come (22 ms of room at the default). Half the
+   * beats, one /proc read per idle look instead of a wake-up of this thread. Not slower: a
+   * stopped process (SIGSTOP, a paused VM) is timed by the beat's lateness, so a stop shorter
+   * than threshold + this interval may go unseen (it was threshold + slowInterval).
+   */
+  readonly idleInterval: number;
   /**
    * The slow interval on a host that runs timers late (¾ threshold): a slow beat later than the
    * watchdog's room (threshold + its margin − slowInterval: 16 ms at the default) gets a quick
@@ -138,6 +150,7 @@ export class Heartbeat {
     this.fastInterval = Math.max(1, Math.min(20, Math.floor(options.threshold / 4)));
     this.slowInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 9) / 10));
     this.loadedInterval = Math.max(this.fastInterval, Math.floor((options.threshold * 3) / 4));
+    this.idleInterval = this.slowInterval + options.threshold;
     // Late by about the watchdog's room (its margin is at least 3 ms): the quick stack is wasted.
     this.#lateBeat = options.threshold - this.slowInterval + 3;
     // 0 means "no capture" in Slot.CAPTURING: start counting at 1.
@@ -248,7 +261,12 @@ export class Heartbeat {
     // Kept in fields, not returned in an object: nothing is allocated per beat.
     this.#active = Math.max(0, gap - (idle - this.#lastIdle));
     this.#lateness = Math.max(0, gap - this.#interval);
-    return this.#interval === this.fastInterval ? this.#lateness : Math.max(this.#lateness, this.#active);
+    if (this.#interval === this.fastInterval) return this.#lateness;
+    // Where the watchdog saw the loop idle in its poll since the last beat, a block began after
+    // that: the work before it in the interval (190 ms on the watched idle beat) is not the block's.
+    const sinceIdle = this.#worker === undefined ? gap : ((Math.floor(now) | 0) - Atomics.load(this.#shared, Slot.IDLE_AT)) | 0;
+    const busy = sinceIdle >= 0 && sinceIdle < gap ? Math.min(this.#active, sinceIdle + 1) : this.#active;
+    return Math.max(this.#lateness, busy);
   }
 
   /**
@@ -282,11 +300,16 @@ export class Heartbeat {
     this.#lastBeatAt = now;
     this.#lastIdle = idle;
     if (this.#active > this.fastInterval) this.#lastBusyAt = now;
+    // Not after a late watched beat (idleInterval): a beat late because the host gave this
+    // thread no CPU finds it still in its poll (woken, waiting to run) when the watchdog looks,
+    // which is idle to the watchdog, and no stack is taken for it.
     else if (interval === this.slowInterval && lateness > this.#lateBeat) this.#lateAt = now;
+    const idleInterval =
+      this.#worker !== undefined && Atomics.load(this.#shared, Slot.IDLE_WATCH) === 1 ? this.idleInterval : this.slowInterval;
     // Busy: beat fast (the loop is awake anyway, and a busy loop's block is timed by lateness).
     // Idle for a while: beat slowly, a little less slowly where timers run late.
     const next =
-      now - this.#lastBusyAt < SLOW_AFTER ? this.fastInterval : now - this.#lateAt < LATE_FOR ? this.loadedInterval : this.slowInterval;
+      now - this.#lastBusyAt < SLOW_AFTER ? this.fastInterval : now - this.#lateAt < LATE_FOR ? this.loadedInterval : idleInterval;
     if (next !== interval) {
       clearInterval(this.#timer);
       this.#interval = next;
@@ -316,6 +339,7 @@ export class Heartbeat {
       timeOrigin: performance.timeOrigin,
       cwd: process.cwd(),
       sourceMaps: this.#options.sourceMaps,
+      loopFds: epollDescriptors(),
       exitPort: port2,
     };
     // execArgv: [] so that flags such as --input-type or a test runner's loaders stay out of it.
@@ -354,5 +378,29 @@ export class Heartbeat {
     // to wait for, and exit is not delayed.
     if (!forCapture && Atomics.load(this.#shared, Slot.SESSION) === 0) return;
     Atomics.wait(this.#shared, Slot.ACK, 0, EXIT_HANDSHAKE_TIMEOUT);
+  }
+}
+
+/**
+ * The epoll descriptors open now (Linux /proc/self/fd): this thread's loop's is among them, and it
+ * is in none of spawnSync's nested loops, since it is running this (watchdog/thread/loop-idle.ts).
+ * Empty elsewhere, or for a process with so many descriptors that the scan would cost a start-up.
+ */
+function epollDescriptors(): number[] {
+  if (process.platform !== 'linux') return [];
+  try {
+    const names = readdirSync('/proc/self/fd');
+    if (names.length > 4096) return [];
+    const found: number[] = [];
+    for (const name of names) {
+      try {
+        if (readlinkSync(`/proc/self/fd/${name}`) === 'anon_inode:[eventpoll]') found.push(Number(name));
+      } catch {
+        // closed meanwhile (the directory's own descriptor is)
+      }
+    }
+    return found;
+  } catch {
+    return [];
   }
 }

@@ -43,6 +43,19 @@ export const Slot = {
    */
   INTERVAL: 9,
   /**
+   * When the watchdog last saw the main thread asleep in its own event loop's poll (epoll_wait on
+   * the loop's descriptor, read from /proc: watchdog/thread/loop-idle.ts) with the heartbeat
+   * stale: whole ms of the main thread's clock, wrapped as BEAT_AT. A block under way then
+   * began after it: the beat times an idle loop's block from no earlier (heartbeat.ts #measure).
+   */
+  IDLE_AT: 10,
+  /**
+   * 1 while the watchdog can tell the main thread's idle poll from a block (Linux /proc, the
+   * loop's descriptor found): an idle loop may then beat at the watched interval, a threshold
+   * slower, since the watchdog no longer needs a beat to know an idle loop from a blocked one.
+   */
+  IDLE_WATCH: 11,
+  /**
    * How many times the watchdog has enabled the debugger (a request walk, a hang report's
    * frames): a block whose request the quick stack already named never adds one. Read by tests
    * and benchmarks; last of the 16 slots, so new slots go below it.
@@ -159,6 +172,12 @@ export interface WatchdogData {
   pollInterval: number;
   /** The main thread's `performance.timeOrigin`: with it, the watchdog reads the main thread's clock (Slot.BEAT_AT). */
   timeOrigin: number;
+  /**
+   * The epoll descriptors open when the monitor started, read on the main thread (which was then
+   * in startMonitor, so in no nested loop of spawnSync's): its own loop's is among them, and a
+   * later spawnSync's is not (watchdog/thread/loop-idle.ts). Empty without /proc.
+   */
+  loopFds: number[];
   /** The working directory, to shorten paths in the hang report. */
   cwd: string;
   /** Map the hang report's frames through source maps. */

@@ -12,6 +12,7 @@ import { StackTrail, framesOfStackText } from '../../shared/stack-trail.js';
 import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
 import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
 import { MainThreadWatch, stackTakenLate } from './judge.js';
+import { MainLoopIdle } from './loop-idle.js';
 import { CliStream } from './to-cli.js';
 import { NATIVE_CALLS, Slot, State, type WatchdogData, type WatchdogMessage } from '../protocol.js';
 import type { StackFrame } from '../../types.js';
@@ -42,6 +43,15 @@ let stopped = false;
 let unavailableSent = false;
 const toCli = new CliStream(shared);
 const watch = new MainThreadWatch(data.buffer, data.threshold);
+const loopIdle = new MainLoopIdle(data.loopFds);
+/**
+ * The last look that saw the main thread asleep in its loop's poll (loop-idle.ts) while the beat
+ * `idleFor` was the latest: main-clock ms. A block under way began after it.
+ */
+let idleAt = 0;
+let idleFor: number | undefined;
+/** Looks left for finding the main loop's descriptor (it is polled at almost every look of an idle start). */
+let findLooks = 100;
 /** The stacks seen during the block at `seq`, for the hang report. */
 let trail: { seq: number; stacks: StackTrail; context: Record<string, unknown> | undefined } | undefined;
 /** ms of staleness at which the stack is taken again (a long block may have moved on). */
@@ -84,7 +94,49 @@ function staleAt(now: number): number {
  * will count it.
  */
 function msUntilSure(now: number): number {
+  // From the beat, not from idleAt: a block may begin any time after the loop was last seen idle,
+  // up to the beat's interval after the beat (when the idle loop would have beaten).
   return data.threshold + Atomics.load(shared, Slot.INTERVAL) - staleAt(now);
+}
+
+/**
+ * ms the main thread has gone without being seen free: since its last beat, or since the loop was
+ * last seen idle in its poll after it, whichever is later.
+ */
+function sinceFree(now: number, beat: number): number {
+  const stale = staleAt(now);
+  return idleFor === beat ? Math.min(stale, Math.floor(now - idleAt)) : stale;
+}
+
+/**
+ * With the beat a threshold old (or until the loop's descriptor is found), ask /proc whether the
+ * main thread sits in its loop's poll: then nothing blocks it, and the beat is merely slow (an
+ * idle loop beats at the watched interval, heartbeat.ts). Not once a stack was taken for this
+ * beat: that block's capture and restacks go on as they did.
+ */
+function watchIdle(beat: number, now: number): void {
+  if (!loopIdle.available) return;
+  if (!loopIdle.found) {
+    if (findLooks <= 0) return;
+    findLooks -= 1;
+  } else if (capturing || capturedSeq === beat || sinceFree(now, beat) <= data.threshold) {
+    return;
+  }
+  const idle = loopIdle.check();
+  if (idle === undefined) {
+    // /proc failed us: the main thread beats at its unwatched slow interval again from its next beat.
+    Atomics.store(shared, Slot.IDLE_WATCH, 0);
+    return;
+  }
+  if (loopIdle.found && Atomics.load(shared, Slot.IDLE_WATCH) !== 1) Atomics.store(shared, Slot.IDLE_WATCH, 1);
+  if (!idle) return;
+  idleAt = now;
+  idleFor = beat;
+  // What the process stood still for before now is behind the loop's idle moment: not the block's.
+  excusedFor = undefined;
+  excused = 0;
+  watch.forget();
+  Atomics.store(shared, Slot.IDLE_AT, Math.floor(now) | 0);
 }
 
 function stillBlocked(seq: number): () => boolean {
@@ -182,7 +234,7 @@ async function onStall(seq: number): Promise<void> {
   };
   trail = { seq, stacks: new StackTrail(), context: found.context };
   if (stack !== undefined) trail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, data.sourceMaps) ?? [], late);
-  nextRestack = restackAfter(staleAt(mainNow()));
+  nextRestack = restackAfter(sinceFree(mainNow(), seq));
   const message: WatchdogMessage = { type: 'capture', seq, ...found };
   if (stack !== undefined || frames !== undefined) keepForExit(seq, message);
   send(message);
@@ -259,7 +311,7 @@ async function onRestack(seq: number): Promise<void> {
     // The session went away (stopping): the first stack stands.
   } finally {
     restacking = false;
-    nextRestack = restackAfter(staleAt(mainNow()));
+    nextRestack = restackAfter(sinceFree(mainNow(), seq));
     releaseSession();
   }
 }
@@ -421,9 +473,10 @@ function look(): number | undefined {
   }
   const beat = Atomics.load(shared, Slot.HEARTBEAT);
   const now = mainNow();
+  if (beat === lastBeat) watchIdle(beat, now);
   // A look far late means this thread did not run either (the process was stopped or starved):
   // that time is not the app's, and the block is not judged on it here (judge.ts, cause.ts).
-  const selfLate = watch.look(performance.now(), beat, beat === lastBeat ? staleAt(now) : 0, plannedSleep);
+  const selfLate = watch.look(performance.now(), beat, beat === lastBeat ? sinceFree(now, beat) : 0, plannedSleep);
   if (beat !== lastBeat) {
     lastBeat = beat;
     hangWrittenAt = undefined;
@@ -436,7 +489,7 @@ function look(): number | undefined {
     excusedFor = beat;
     return remember(data.pollInterval);
   }
-  const stale = staleAt(now) - (excusedFor === beat ? excused : 0);
+  const stale = sinceFree(now, beat) - (excusedFor === beat ? excused : 0);
   if (stale > data.threshold) {
     // The CLI counts what it is told even if the app dies now: only a block sure to count.
     if (msUntilSure(now) < 0) toCli.stall(beat, stale, nativeCall());
@@ -503,6 +556,7 @@ function stop(): void {
   if (timer !== undefined) clearTimeout(timer);
   capturer.disconnect();
   watch.close();
+  loopIdle.close();
   // Before the ack: the main thread reads them once it is woken.
   try {
     for (const message of foundFor.values()) data.exitPort.postMessage(message);

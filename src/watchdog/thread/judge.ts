@@ -104,6 +104,14 @@ export class MainThreadWatch {
     return late;
   }
 
+  /**
+   * The main thread was just seen idle in its loop's poll: a block that follows in the same beat
+   * began after now, and its record starts from its own first sample, not from an idle one.
+   */
+  forget(): void {
+    this.#first = undefined;
+  }
+
   /** The main thread now, or undefined without /proc. */
   sample(): MainSample | undefined {
     if (this.#procFailed) return undefined;
