@@ -11,14 +11,13 @@ import { named } from '../shared/frames.js';
 import type { BlockEvent, StackFrame } from '../types.js';
 import type { WatchdogMessage } from '../watchdog/protocol.js';
 import type { Stall } from './heartbeat.js';
-import { preloadMaps, toStackFrame } from '../shared/sourcemaps.js';
-import { parseStack } from '../shared/stack-text.js';
-import { StackTrail, framesOfStackText } from '../shared/stack-trail.js';
+import { StackTrail, framesOfCapture, framesOfStackText } from '../shared/stack-trail.js';
 import { attributeRouteFrames } from '../shared/route-frames.js';
 import { hostTime, judgeCause, mainThreadTime, watchdogLooked, type MainThreadTime } from './cause.js';
 
 type CaptureMessage = Extract<WatchdogMessage, { type: 'capture' }>;
 type RestackMessage = Extract<WatchdogMessage, { type: 'restack' }>;
+type MappedMessage = Extract<WatchdogMessage, { type: 'mapped' }>;
 
 interface Interval {
   start: number;
@@ -38,6 +37,12 @@ const KEEP = 32;
  */
 const LOOK_WAIT = 60;
 const LOOK_WAIT_LONGEST = 250;
+/**
+ * How long a block's event waits for the watchdog's mapped stack before it goes out with the
+ * frames as they ran: decoding a 60,000-line map a few ms a turn took 0.3 s here, and several
+ * on a loaded host. The timer keeps nothing alive; at exit the event goes out at once.
+ */
+const MAPPED_WAIT = 10_000;
 
 export interface BlockAssemblerOptions {
   threshold: number;
@@ -65,6 +70,9 @@ export class BlockAssembler {
   #idle: Array<() => void> = [];
   /** The events waiting for their source maps, in order: one emitted after another. */
   #mapping: Promise<void> | undefined;
+  /** The watchdog's mapped stacks by heartbeat value, and the blocks waiting for theirs. */
+  readonly #mapped = new Map<number, MappedMessage>();
+  readonly #awaitingMapped = new Map<number, () => void>();
 
   constructor(options: BlockAssemblerOptions) {
     this.#options = options;
@@ -139,14 +147,24 @@ export class BlockAssembler {
     if (list.length > 64) list.splice(8, 1);
   }
 
+  /** The watchdog's mapped stack of a block's capture (it decodes the source maps, not this thread). */
+  onMapped(message: MappedMessage): void {
+    this.#mapped.set(message.seq, message);
+    while (this.#mapped.size > 8) this.#mapped.delete(this.#mapped.keys().next().value as number);
+    this.#awaitingMapped.get(message.seq)?.();
+  }
+
   onHang(seq: number): void {
     this.#hangs.add(seq);
     while (this.#hangs.size > 4) this.#hangs.delete(this.#hangs.values().next().value as number);
   }
 
-  /** Heartbeat values of the stalls still waiting for the watchdog's capture. */
+  /**
+   * Heartbeat values of the stalls still waiting for the watchdog's capture, or for its mapped
+   * stack (at exit the watchdog hands over what it has of either).
+   */
   awaitingCapture(): number[] {
-    return [...this.#pending].filter(([, pending]) => pending.awaiting).map(([seq]) => seq);
+    return [...this.#pending].filter(([seq, pending]) => pending.awaiting || this.#awaitingMapped.has(seq)).map(([seq]) => seq);
   }
 
   /**
@@ -164,7 +182,9 @@ export class BlockAssembler {
       this.#mainTime.set(open.seq, shared === undefined ? undefined : mainThreadTime(shared, open.seq));
     }
     for (const [seq, pending] of [...this.#pending]) {
-      const capture = pending.capture ?? handed.get(seq) ?? this.#captures.get(seq);
+      // The copy handed over at exit carries the mapped stack when the watchdog had it.
+      const exitCopy = handed.get(seq);
+      const capture = (exitCopy?.mapped !== undefined ? exitCopy : undefined) ?? pending.capture ?? exitCopy ?? this.#captures.get(seq);
       this.#captures.delete(seq);
       this.#finish(seq, capture);
     }
@@ -178,6 +198,7 @@ export class BlockAssembler {
 
   stop(): void {
     this.#observer?.disconnect();
+    for (const resolve of this.#awaitingMapped.values()) resolve();
     for (const { cancel } of this.#pending.values()) cancel();
     this.#pending.clear();
     this.#flushIdle();
@@ -219,13 +240,13 @@ export class BlockAssembler {
   }
 
   /**
-   * `finish` once the source maps of the block's stacks are loaded (sourcemaps.ts preloadMaps:
-   * read asynchronously, decoded a map per turn), so that mapping them is never a long block of
-   * the monitor's own; at once when they are in hand (or sourceMaps is off), and always in the
-   * order the blocks ended.
+   * `finish` once the watchdog has mapped the block's stacks through their source maps (it
+   * reads and decodes them, off this thread: watchdog/thread/entry.ts mapInTurn), at most
+   * MAPPED_WAIT later; at once when there is nothing to map, and always in the order the blocks
+   * ended.
    */
   #whenMapped(seq: number, capture: CaptureMessage | undefined, finish: () => void): void {
-    const loading = this.#options.sourceMaps ? this.#preload(seq, capture) : undefined;
+    const loading = capture?.mapping === true && !this.#mapped.has(seq) ? this.#waitMapped(seq) : undefined;
     if (loading === undefined && this.#mapping === undefined) {
       finish();
       return;
@@ -245,18 +266,18 @@ export class BlockAssembler {
     this.#mapping = chain;
   }
 
-  #preload(seq: number, capture: CaptureMessage | undefined): Promise<void> | undefined {
-    const files = new Set<string>();
-    const texts = [capture?.stackText ?? '', ...(this.#restacks.get(seq) ?? []).map((restack) => restack.stackText)];
-    for (const text of texts) for (const frame of parseStack(text)) files.add(frame.file);
-    const scripts =
-      capture === undefined || capture.stackText !== ''
-        ? []
-        : capture.frames.flatMap((frame) => {
-            const script = capture.scripts[frame.scriptId];
-            return script === undefined ? [] : [script];
-          });
-    return preloadMaps(files, scripts);
+  #waitMapped(seq: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, MAPPED_WAIT);
+      timer.unref();
+      const awaiting = this.#awaitingMapped;
+      function done(): void {
+        clearTimeout(timer);
+        awaiting.delete(seq);
+        resolve();
+      }
+      awaiting.set(seq, done);
+    });
   }
 
   #takeGcRecords(): void {
@@ -273,7 +294,10 @@ export class BlockAssembler {
     this.#mainTime.delete(seq);
     const { stall } = pending;
     // A capture that landed after the block ended says nothing about it: drop its context too.
-    const landed = capture === undefined ? undefined : this.#stackOf(capture);
+    const mapped = this.#mapped.get(seq);
+    this.#mapped.delete(seq);
+    this.#awaitingMapped.get(seq)?.();
+    const landed = capture === undefined ? undefined : this.#stackOf(capture, mapped);
     const trail = this.#trailOf(stall.seq, landed, capture, performance.timeOrigin + stall.end);
     const latest = trail.latest;
     // Adapters' named handler frames give the route after any `await` chain (route-frames.ts).
@@ -342,13 +366,13 @@ export class BlockAssembler {
    * stack holds only its own frames, and the pause sent with it lands in whatever runs next) or
    * in Node's own loop code (timers, GC observers) before the next heartbeat.
    */
-  #stackOf(capture: CaptureMessage): StackFrame[] | undefined {
-    const { sourceMaps } = this.#options;
-    if (capture.stackText !== '') return framesOfStackText(capture.stackText, sourceMaps);
-    const stack = capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps));
-    // Only Node's own frames: the loop's code that ran after the block, not what blocked.
-    if (stack.length > 0 && stack.every((frame) => frame.file.startsWith('node:'))) return undefined;
-    return stack;
+  #stackOf(capture: CaptureMessage, mapped: MappedMessage | undefined): StackFrame[] | undefined {
+    if (mapped !== undefined) return mapped.stack ?? undefined;
+    if (capture.mapped !== undefined) return capture.mapped ?? undefined;
+    // The watchdog maps block stacks, never this thread: without its result (it took longer than
+    // MAPPED_WAIT, or the process is exiting) the frames go out as they ran, mapped only
+    // through maps this thread already holds (a sync-call event's).
+    return framesOfCapture(capture, this.#options.sourceMaps, false);
   }
 
   /** The first stack (when it landed in the block) and the later ones of a long block. */
@@ -361,7 +385,8 @@ export class BlockAssembler {
     const tail = Math.max(20, this.#options.threshold / 2);
     for (const restack of this.#restacks.get(seq) ?? []) {
       if (restack.at > endedAt - tail) continue;
-      const frames = framesOfStackText(restack.stackText, this.#options.sourceMaps);
+      // Mapped by the watchdog (see #stackOf).
+      const frames = restack.stack === undefined ? framesOfStackText(restack.stackText, this.#options.sourceMaps, false) : (restack.stack ?? undefined);
       if (frames !== undefined) trail.add(restack.at, frames, restack.stackLate);
     }
     this.#restacks.delete(seq);

@@ -3,6 +3,7 @@
  * the heartbeat and watchdog, the delay sampler, the block assembler and the reporter.
  */
 // From node:timers, not the globals: a test's fake timers must not stop the monitor.
+import { AsyncResource } from 'node:async_hooks';
 import { setImmediate } from 'node:timers';
 import { contextStorage } from '../context.js';
 import { ensureGlobal, getGlobal, setGlobal, type SharedMonitor } from '../shared/globals.js';
@@ -18,7 +19,7 @@ import { LibuvProbe, libuvWarning } from './libuv.js';
 import { Heartbeat, inspectorUnavailableReason } from './heartbeat.js';
 import { resolveMonitorOptions, type ResolvedMonitorOptions } from './options.js';
 import { Reporter } from './reporter.js';
-import { mapFileFrames } from '../shared/sourcemaps.js';
+import { mapFileFrames, preloadMaps } from '../shared/sourcemaps.js';
 import { installSyncCalls, type SyncCallsHandle } from '../sync-calls/install.js';
 import { isIgnored } from '../shared/ignore.js';
 import { openRequestContexts } from '../shared/request-context.js';
@@ -90,6 +91,11 @@ class LoopMonitor implements InternalMonitor {
   #markReady: () => void = () => undefined;
   #stopped = false;
   #flushedAtExit = false;
+  /** Sync-call events waiting for their source maps (report), oldest first, and the turn that delivers the next. */
+  readonly #syncCallsMapping: BlockEvent[] = [];
+  #syncCallsMapped: Promise<void> | undefined;
+  /** Made with the monitor, outside any request or task (see report). */
+  readonly #outsideContexts = new AsyncResource('loopguard.syncCallMapping');
   readonly #onExit = (): void => this.flushAtExit();
   /**
    * Epoch ms when the loop first went idle after the monitor started (its first setImmediate
@@ -230,12 +236,58 @@ class LoopMonitor implements InternalMonitor {
 
   report(reported: BlockEvent): void {
     if (this.#stopped) return;
-    // Sync-call events carry frames parsed from an Error stack: map them here, lazily.
-    // Sync-call events are named here, not where they are built (sync-calls/policy.ts).
-    const event =
-      reported.kind === 'sync-call'
-        ? named({ ...reported, stack: this.#options.sourceMaps ? mapFileFrames(reported.stack) : reported.stack })
-        : reported;
+    // Sync-call events carry frames parsed from an Error stack, mapped here (named here, not
+    // where they are built: sync-calls/policy.ts) once their maps are read and decoded, a few
+    // ms a turn: never a large map's decode in one stretch on the loop being watched.
+    if (reported.kind === 'sync-call' && this.#options.sourceMaps) {
+      const loading = preloadMaps(reported.stack.map((frame) => frame.file));
+      if (loading === undefined && this.#syncCallsMapping.length === 0) {
+        this.#accept(named({ ...reported, stack: mapFileFrames(reported.stack) }));
+        return;
+      }
+      // In the order they were made: one waits for the maps of those before it too. Chained
+      // outside the call's request or task: a promise's reactions run in the context they were
+      // made in, where loopguard's own sync calls (frames.ts reads its package.json once) would
+      // be policed as the app's.
+      this.#syncCallsMapping.push(reported);
+      this.#outsideContexts.runInAsyncScope(() => {
+        const chain = (this.#syncCallsMapped ?? Promise.resolve())
+          .then(() => loading)
+          .then(() => this.#deliverSyncCall(true))
+          .finally(() => {
+            if (this.#syncCallsMapped === chain) this.#syncCallsMapped = undefined;
+          });
+        this.#syncCallsMapped = chain;
+      });
+      return;
+    }
+    this.#accept(reported.kind === 'sync-call' ? named({ ...reported }) : reported);
+  }
+
+  /**
+   * The oldest sync-call event waiting for its maps; `load` false at exit or stop, where it goes
+   * out at once, mapped through the maps in hand only (the others' as they ran).
+   */
+  #deliverSyncCall(load: boolean): void {
+    const event = this.#syncCallsMapping.shift();
+    if (event === undefined) return;
+    try {
+      this.#accept(named({ ...event, stack: mapFileFrames(event.stack, load) }));
+    } catch (error) {
+      // As from the turn it would have run in: a listener's error is the app's to see.
+      setImmediate(() => {
+        throw error;
+      });
+    }
+  }
+
+  #flushSyncCalls(): void {
+    while (this.#syncCallsMapping.length > 0) this.#deliverSyncCall(false);
+  }
+
+  /** Settle an event's phase (start-up or not), then deliver it. */
+  #accept(event: BlockEvent): void {
+    if (this.#stopped) return;
     // Without a stack the frames cannot say whether modules were loading: a block that started
     // before the loop first went idle is then start-up. With one, the frames decide (frames.ts):
     // the entry module's own top-level code (a script's whole work) is not start-up.
@@ -304,6 +356,7 @@ class LoopMonitor implements InternalMonitor {
   flushAtExit(): void {
     if (this.#stopped || this.#flushedAtExit) return;
     this.#flushedAtExit = true;
+    this.#flushSyncCalls();
     try {
       const { open, captures, hangs } = this.#heartbeat.atExit(this.#assembler.awaitingCapture());
       if (open !== undefined) this.#delay.recordBlock(open.duration);
@@ -333,11 +386,15 @@ class LoopMonitor implements InternalMonitor {
 
   settled(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
-    return new Promise<void>((resolve) => this.#nextBeat.push(resolve)).then(() => this.#assembler.settled());
+    return new Promise<void>((resolve) => this.#nextBeat.push(resolve))
+      .then(() => this.#assembler.settled())
+      .then(() => this.#syncCallsMapped);
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
+    // Delivered, not dropped: they happened while the monitor ran.
+    this.#flushSyncCalls();
     // Before anything is torn down: held blocks still reach the listeners and the figures.
     this.#listenStartup?.close();
     this.#stopped = true;
@@ -409,6 +466,9 @@ class LoopMonitor implements InternalMonitor {
         break;
       case 'restack':
         this.#assembler.onRestack(message);
+        break;
+      case 'mapped':
+        this.#assembler.onMapped(message);
         break;
     }
   }

@@ -5,7 +5,7 @@
  * thread for the block's event and by the watchdog for its hang reports.
  */
 import type { StackFrame } from '../types.js';
-import { mapFileFrames } from './sourcemaps.js';
+import { mapFileFrames, preloadMaps, toStackFrame, type GeneratedPosition, type ScriptSource } from './sourcemaps.js';
 import { parseStack } from './stack-text.js';
 
 /** The file V8 gives code evaluated through the inspector (the stack expression's own frames). */
@@ -16,9 +16,10 @@ export const MAX_STACKS = 8;
 /**
  * The frames of the watchdog's stack text, without the evaluated expression's own, mapped when
  * `sourceMaps`; undefined when it holds nothing but those or nothing but Node's own frames (the
- * loop's code that ran after the block, not what blocked).
+ * loop's code that ran after the block, not what blocked). With `load` false, mapped only
+ * through maps already in hand.
  */
-export function framesOfStackText(text: string, sourceMaps: boolean): StackFrame[] | undefined {
+export function framesOfStackText(text: string, sourceMaps: boolean, load = true): StackFrame[] | undefined {
   const parsed = parseStack(text);
   const first = parsed.findIndex((frame) => frame.file !== EVALUATED);
   if (first === -1) return undefined;
@@ -26,9 +27,38 @@ export function framesOfStackText(text: string, sourceMaps: boolean): StackFrame
     .slice(first)
     // `Timeout.run [as _onTimeout]`: the alias says how it was called, not what it is.
     .map((frame) => ({ ...frame, function: frame.function.replace(/ \[as [^\]]+\]$/, '') }));
-  const stack = sourceMaps ? mapFileFrames(frames) : frames;
+  const stack = sourceMaps ? mapFileFrames(frames, load) : frames;
   if (stack.length > 0 && stack.every((frame) => frame.file.startsWith('node:'))) return undefined;
   return stack;
+}
+
+/** What a capture holds: the quick stack text, else the paused frames and their scripts. */
+export interface CapturedStack {
+  stackText: string;
+  frames: ReadonlyArray<GeneratedPosition & { scriptId: string }>;
+  scripts: Record<string, ScriptSource>;
+}
+
+/**
+ * A capture's stack: the quick stack text's frames when it has one, else the paused frames;
+ * undefined when it holds nothing but Node's own frames (the capture landed after the block).
+ */
+export function framesOfCapture(capture: CapturedStack, sourceMaps: boolean, load = true): StackFrame[] | undefined {
+  if (capture.stackText !== '') return framesOfStackText(capture.stackText, sourceMaps, load);
+  const stack = capture.frames.map((frame) => toStackFrame(frame, capture.scripts[frame.scriptId], sourceMaps, load));
+  if (stack.length > 0 && stack.every((frame) => frame.file.startsWith('node:'))) return undefined;
+  return stack;
+}
+
+/**
+ * framesOfCapture, mapped, once the maps it needs are read and decoded a few ms a turn
+ * (sourcemaps.ts preloadMaps): the thread doing it is never held for a whole large map.
+ */
+export async function mapCapture(capture: CapturedStack): Promise<StackFrame[] | undefined> {
+  const files = capture.stackText === '' ? [] : parseStack(capture.stackText).map((frame) => frame.file);
+  const scripts = capture.stackText !== '' ? [] : capture.frames.flatMap((frame) => capture.scripts[frame.scriptId] ?? []);
+  await preloadMaps(files, scripts);
+  return framesOfCapture(capture, true);
 }
 
 /**

@@ -197,6 +197,14 @@ export interface RawFrame {
   column: number;
 }
 
+/** A frame at its original position (1-based), as the watchdog mapped it: a StackFrame. */
+export interface MappedFrame {
+  function: string;
+  file: string;
+  line: number;
+  column: number;
+}
+
 /** The URL and source map of a script that appears in a capture. */
 export interface ScriptInfo {
   url: string;
@@ -232,11 +240,34 @@ export type WatchdogMessage =
       stackLate: boolean;
       /** Epoch ms the stack was taken at. */
       stackAt: number | undefined;
+      /**
+       * The watchdog maps this capture's stack through source maps (it decodes them, off the
+       * main thread) and posts the result as 'mapped' once the block has ended.
+       */
+      mapping: boolean;
+      /**
+       * Only in the copy on `exitPort`: the mapped stack, when the watchdog had it (null: the
+       * stack landed nowhere, see 'mapped').
+       */
+      mapped?: MappedFrame[] | null;
     }
   /**
    * A later stack of the block at `seq` (it went on: a long block or a hang), taken `at` (epoch
    * ms), as the quick stack text.
    */
-  | { type: 'restack'; seq: number; at: number; stackText: string; stackLate: boolean }
+  | {
+      type: 'restack';
+      seq: number;
+      at: number;
+      stackText: string;
+      stackLate: boolean;
+      /** With source maps on, the stack text's frames mapped (null: none but Node's own). */
+      stack?: MappedFrame[] | null;
+    }
+  /**
+   * The mapped stack of the block at `seq`'s capture, posted once the block has ended and after
+   * its restacks: null when it holds none of the app's frames (the pause landed after the block).
+   */
+  | { type: 'mapped'; seq: number; stack: MappedFrame[] | null }
   /** The watchdog wrote a hang report for the block at `seq` (it lasted >= hangTimeout). */
   | { type: 'hang'; seq: number; elapsed: number };

@@ -7,8 +7,8 @@ import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeStack, formatFrame, labelOf, routeOf, visibleFrames } from '../../shared/frames.js';
 import { displayFile } from '../../shared/paths.js';
-import { toStackFrame } from '../../shared/sourcemaps.js';
-import { StackTrail, framesOfStackText } from '../../shared/stack-trail.js';
+import { preloadMaps, toStackFrame } from '../../shared/sourcemaps.js';
+import { StackTrail, framesOfStackText, mapCapture } from '../../shared/stack-trail.js';
 import { escapeTerminal, jsonLine } from '../../shared/terminal-text.js';
 import { StackCapturer, type Capture, type QuickCapture } from './capture.js';
 import { MainThreadWatch, stackTakenLate } from './judge.js';
@@ -76,6 +76,35 @@ function keepForExit(seq: number, message: WatchdogMessage): void {
 
 function send(message: WatchdogMessage): void {
   port?.postMessage(message);
+}
+
+/**
+ * Mapping stacks through source maps is done here, not on the main thread (a large map takes a
+ * quarter of a second and more to decode, a block of loopguard's own there), one stack after
+ * another, its maps decoded a few ms a turn so that this thread still looks at the heartbeat
+ * meanwhile (sourcemaps.ts preloadMaps). One queue: a block's restacks are posted in the order
+ * they were taken, and its 'mapped' message after them.
+ */
+let mappingQueue: Promise<unknown> = Promise.resolve();
+
+function mapInTurn<T>(work: () => Promise<T>): Promise<T> {
+  const result = mappingQueue.then(work);
+  mappingQueue = result.catch(() => undefined);
+  track(result.then(() => undefined, () => undefined));
+  return result;
+}
+
+/** The block whose capture is being mapped: its 'mapped' goes out once it has ended (look()). */
+let mappingFor: { seq: number; stack: Promise<StackFrame[] | undefined> } | undefined;
+
+function postMappedOnceEnded(): void {
+  if (mappingFor === undefined || (Atomics.load(shared, Slot.HEARTBEAT) === mappingFor.seq && !stopped)) return;
+  const { seq, stack } = mappingFor;
+  mappingFor = undefined;
+  // Queued behind the restacks taken while the block lasted: the main thread has them all once this comes.
+  void mapInTurn(async () => {
+    send({ type: 'mapped', seq, stack: (await stack) ?? null });
+  });
 }
 
 /** The main thread's performance.now(), read here (both clocks are the process's monotonic clock). */
@@ -208,6 +237,7 @@ async function onStall(seq: number): Promise<void> {
             ownMs: 0,
             stackLate: late,
             stackAt: quick.ranAt,
+            mapping: data.sourceMaps,
           });
         }
         return quick;
@@ -232,13 +262,42 @@ async function onStall(seq: number): Promise<void> {
     stackLate: late,
     stackAt: quick?.ranAt,
   };
-  trail = { seq, stacks: new StackTrail(), context: found.context };
-  if (stack !== undefined) trail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, data.sourceMaps) ?? [], late);
+  const blockTrail = { seq, stacks: new StackTrail(), context: found.context };
+  trail = blockTrail;
+  const mapping = data.sourceMaps && (stack !== undefined || frames !== undefined);
+  if (stack !== undefined && !data.sourceMaps) blockTrail.stacks.add(stack.ranAt ?? Date.now(), framesOfStackText(stack.stackText, false) ?? [], late);
   nextRestack = restackAfter(sinceFree(mainNow(), seq));
-  const message: WatchdogMessage = { type: 'capture', seq, ...found };
+  const message: WatchdogMessage = { type: 'capture', seq, ...found, mapping };
   if (stack !== undefined || frames !== undefined) keepForExit(seq, message);
+  // Unmapped first, at once: the main thread knows the block's capture (and its request) now,
+  // and waits for the mapped stack only where it needs it.
   send(message);
   toCli.stack(seq, false, found);
+  if (!mapping) return;
+  const mapped = mapInTurn(() => mapCapture(found));
+  mappingFor = { seq, stack: mapped.catch(() => undefined) };
+  postMappedOnceEnded();
+  const result = await mappingFor.stack;
+  // The hang report's trail, and the copy the main thread reads at exit, mapped.
+  if (stack !== undefined && result !== undefined) blockTrail.stacks.add(stack.ranAt ?? Date.now(), result, late);
+  if (foundFor.has(seq)) keepForExit(seq, { ...message, mapped: result ?? null });
+}
+
+/**
+ * A later stack of the block at `seq`, posted (with the hang report's trail) once mapped, in
+ * turn with the others: the main thread then has its frames as they read in the source.
+ */
+function postRestack(seq: number, at: number, stackText: string, stackLate: boolean): void {
+  if (!data.sourceMaps) {
+    if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(stackText, false) ?? [], stackLate);
+    send({ type: 'restack', seq, at, stackText, stackLate });
+    return;
+  }
+  void mapInTurn(async () => {
+    const stack = await mapCapture({ stackText, frames: [], scripts: {} }).catch(() => undefined);
+    if (trail?.seq === seq) trail.stacks.add(at, stack ?? [], stackLate);
+    send({ type: 'restack', seq, at, stackText, stackLate, stack: stack ?? null });
+  });
 }
 
 /**
@@ -261,9 +320,7 @@ async function stillUnnamed(seq: number): Promise<boolean> {
     const fresh = await capturer.quickStack(seq, stillBlocked(seq));
     if (fresh === undefined || !fresh.stillBlocked) return false;
     if (mustWalk(fresh)) return true;
-    const at = fresh.ranAt ?? Date.now();
-    if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(fresh.stackText, data.sourceMaps) ?? [], false);
-    send({ type: 'restack', seq, at, stackText: fresh.stackText, stackLate: false });
+    postRestack(seq, fresh.ranAt ?? Date.now(), fresh.stackText, false);
     return false;
   } catch {
     return true;
@@ -302,9 +359,7 @@ async function onRestack(seq: number): Promise<void> {
     const quick = await capturer.quickStack(seq, stillBlocked(seq));
     if (quick === undefined || !quick.stillBlocked || quick.stackText === '') return;
     const late = stackTakenLate(quick.sentAt, quick.ranAt, before, watch.sample(), data.threshold);
-    const at = quick.ranAt ?? Date.now();
-    if (trail?.seq === seq) trail.stacks.add(at, framesOfStackText(quick.stackText, data.sourceMaps) ?? [], late);
-    send({ type: 'restack', seq, at, stackText: quick.stackText, stackLate: late });
+    postRestack(seq, quick.ranAt ?? Date.now(), quick.stackText, late);
     // The CLI keeps the latest stack of a block, for when the app dies before it ends.
     toCli.stack(seq, false, { stackText: quick.stackText, frames: [], scripts: {}, context: trail?.seq === seq ? trail.context : undefined });
   } catch {
@@ -364,6 +419,12 @@ async function onHang(seq: number, elapsed: number): Promise<void> {
   if (fresh !== undefined) releaseSession();
   if (stopped || !stillBlocked(seq)() || foreignPauseSeq === seq) return;
   const best = fresh?.stillBlocked === true && fresh.frames.length > 0 ? fresh : lastCapture?.seq === seq ? lastCapture.capture : undefined;
+  // The paused frames' maps, decoded a few ms a turn before writeHang maps them (in one go).
+  if (data.sourceMaps && best !== undefined) {
+    const scripts = best.frames.flatMap((frame) => best.scripts[frame.scriptId] ?? []);
+    await mapInTurn(() => preloadMaps([], scripts) ?? Promise.resolve());
+    if (stopped || !stillBlocked(seq)()) return;
+  }
   // The context the quick stack read when the block began (a withContext store, a request
   // context): a block whose request was known then was never walked, so there is no earlier
   // capture of it, and the store read in this pause came back empty on the hang of a
@@ -480,6 +541,7 @@ function look(): number | undefined {
   if (beat !== lastBeat) {
     lastBeat = beat;
     hangWrittenAt = undefined;
+    postMappedOnceEnded();
     if (releaseWhenBeatMoves) releaseSession(true);
     toCli.beat();
   }
