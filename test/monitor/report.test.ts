@@ -93,10 +93,12 @@ describe('the reporter', () => {
     expect(running.stats().routes).toEqual({ 'GET /users/:id': { blocks: 1, totalMs: 300, maxMs: 300 } });
   });
 
-  it('formats a sync-call event with the API and an async hint, and does not count it as a block', () => {
+  it('formats a sync-call event with the API and an async hint, and does not count it as a block', async () => {
     const written = captureStderr();
     const running = start({ log: 'pretty' });
     running.report(event({ kind: 'sync-call', call: 'fs.readFileSync', duration: 3 }));
+    // Logged once the maps of its frames' files have been looked for (read asynchronously).
+    await vi.waitFor(() => expect(written.length).toBeGreaterThan(0));
     expect(written[0]).toMatch(/^loopguard: blocking call fs\.readFileSync in GET \/users\/:id\n/);
     expect(written[0]).toMatch(/hint: use the asynchronous form of fs\.readFileSync/);
     expect(running.stats().blocks.count).toBe(0);

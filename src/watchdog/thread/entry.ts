@@ -185,6 +185,7 @@ async function capture(seq: number): Promise<Capture | undefined> {
   Atomics.add(shared, Slot.DEBUGGER_ENABLES, 1);
   try {
     const result = await capturer.capture(stillBlocked(seq), data.http, Atomics.load(shared, Slot.NATIVE_CALL) !== 0);
+    pausedAtBeat = Atomics.load(shared, Slot.HEARTBEAT);
     if (result.foreignPause === true) foreignPauseSeq = seq;
     if (result.stillBlocked && result.frames.length > 0) lastCapture = { seq, capture: result };
     return result;
@@ -377,6 +378,15 @@ async function onRestack(seq: number): Promise<void> {
  * StackCapturer.disconnect). Until then it stays connected, which costs a blocked thread nothing.
  */
 let releaseWhenBeatMoves = false;
+/**
+ * The heartbeat right after a capture that paused the main thread: a pause that landed after
+ * the block (the beat had already moved) is resumed from inside the main thread's pause loop,
+ * and a removal of the session handled there too aborts the process (SIGABRT in
+ * MainThreadInterface::Post, seen 3 times in ~70 runs of a fixture whose main thread stalls
+ * just past the threshold). The session is dropped only once the beat moves past this one:
+ * the main thread has left that loop by then.
+ */
+let pausedAtBeat: number | undefined;
 
 /**
  * `beatMoved`: called from look() on a beat it has just seen move, and already stored as
@@ -387,7 +397,8 @@ let releaseWhenBeatMoves = false;
  */
 function releaseSession(beatMoved = false): void {
   if (capturing || restacking) return;
-  if (!beatMoved && Atomics.load(shared, Slot.HEARTBEAT) === lastBeat && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
+  const beat = Atomics.load(shared, Slot.HEARTBEAT);
+  if (!beatMoved && (beat === lastBeat || beat === pausedAtBeat) && Atomics.load(shared, Slot.STATE) === State.RUNNING) {
     releaseWhenBeatMoves = true;
   } else {
     releaseWhenBeatMoves = false;
