@@ -275,10 +275,10 @@ async function onStall(seq: number): Promise<void> {
   send(message);
   toCli.stack(seq, false, found);
   if (!mapping) return;
-  const mapped = mapInTurn(() => mapCapture(found));
-  mappingFor = { seq, stack: mapped.catch(() => undefined) };
+  const mapped = mapInTurn(() => mapCapture(found)).catch(() => undefined);
+  mappingFor = { seq, stack: mapped };
   postMappedOnceEnded();
-  const result = await mappingFor.stack;
+  const result = await mapped;
   // The hang report's trail, and the copy the main thread reads at exit, mapped.
   if (stack !== undefined && result !== undefined) blockTrail.stacks.add(stack.ranAt ?? Date.now(), result, late);
   if (foundFor.has(seq)) keepForExit(seq, { ...message, mapped: result ?? null });
