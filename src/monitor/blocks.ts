@@ -73,6 +73,7 @@ export class BlockAssembler {
   /** The watchdog's mapped stacks by heartbeat value, and the blocks waiting for theirs. */
   readonly #mapped = new Map<number, MappedMessage>();
   readonly #awaitingMapped = new Map<number, () => void>();
+  #watchdogGone = false;
 
   constructor(options: BlockAssemblerOptions) {
     this.#options = options;
@@ -152,6 +153,12 @@ export class BlockAssembler {
     this.#mapped.set(message.seq, message);
     while (this.#mapped.size > 8) this.#mapped.delete(this.#mapped.keys().next().value as number);
     this.#awaitingMapped.get(message.seq)?.();
+  }
+
+  /** The watchdog thread is gone: no mapped stack will come for the blocks waiting for one. */
+  watchdogGone(): void {
+    this.#watchdogGone = true;
+    for (const resolve of [...this.#awaitingMapped.values()]) resolve();
   }
 
   onHang(seq: number): void {
@@ -246,7 +253,7 @@ export class BlockAssembler {
    * ended.
    */
   #whenMapped(seq: number, capture: CaptureMessage | undefined, finish: () => void): void {
-    const loading = capture?.mapping === true && !this.#mapped.has(seq) ? this.#waitMapped(seq) : undefined;
+    const loading = capture?.mapping === true && !this.#mapped.has(seq) && !this.#watchdogGone ? this.#waitMapped(seq) : undefined;
     if (loading === undefined && this.#mapping === undefined) {
       finish();
       return;

@@ -177,6 +177,8 @@ class LoopMonitor implements InternalMonitor {
       onMessage: (message) => this.#onMessage(message),
       onWorkerError: (error) => {
         this.#stacksAvailable = false;
+        // No 'mapped' message will come: the blocks waiting for one go out as they are.
+        this.#assembler.watchdogGone();
         this.#markReady();
         this.#sayStacksUnavailable(`the watchdog thread failed: ${error.message}`);
       },
