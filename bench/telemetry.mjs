@@ -13,6 +13,9 @@
 // Knobs (env): BENCH_BLOCKS=4 BENCH_PASSES=6 BENCH_REQUESTS=100000 BENCH_CONNECTIONS=10
 // BENCH_WARMUP=2 (s per server per block) BENCH_SCRAPE_MS=15000,1000
 // BENCH_PARTS=load,scrape,idle BENCH_IDLE_MS=5000 BENCH_IDLE_REPS=3 BENCH_SCRAPES=500 BENCH_SPACED_SCRAPES=9
+// BENCH_BASELINE=bare: the same harness for the monitor's own cost (issue 8 point 8) instead of
+// the exporters': A and A′ are the bare service, then the monitor alone and the monitor with
+// loopguard/http's wrap() (use with BENCH_PARTS=load).
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -37,7 +40,13 @@ const serverFile = new URL('./telemetry/server.mjs', import.meta.url);
 const log = (line) => process.stderr.write(`${line}\n`);
 const every = (ms) => (ms === 0 ? 'never scraped' : ms >= 1000 ? `scraped every ${ms / 1000} s` : `scraped every ${ms} ms`);
 
-const variants = [
+const bareBaseline = process.env.BENCH_BASELINE === 'bare';
+const variants = bareBaseline ? [
+  { key: 'A', kind: 'bare', ms: 0, label: 'bare service (A, the baseline)' },
+  { key: "A'", kind: 'bare', ms: 0, label: "bare again (A′: A/A, the noise floor)" },
+  { key: 'monitor', kind: 'monitor', ms: 0, label: 'startMonitor()' },
+  { key: 'adapter', kind: 'adapter', ms: 0, label: "startMonitor() + loopguard/http's wrap()" },
+] : [
   { key: 'A', kind: 'monitor', ms: 0, label: 'monitor alone (A, the baseline)' },
   { key: "A'", kind: 'monitor', ms: 0, label: "monitor alone again (A′: A/A, the noise floor)" },
   ...['prometheus', 'otel'].flatMap((kind) =>
@@ -112,7 +121,7 @@ async function loadPart() {
           [...pass_].filter(([key]) => key !== 'A').map(([key, run]) => `${key} ${(run.cpuPerRequestUs / base).toFixed(3)}×`).join(', '));
       }
       for (const { variant, fixture } of servers) {
-        if (variant.kind === 'monitor') continue;
+        if (variant.kind === 'monitor' || variant.kind === 'bare' || variant.kind === 'adapter') continue;
         fixture.child.send({ type: 'scrapes' });
         const costs = await fixture.next('scrapes');
         const into = scrapeCosts.get(variant.key);
@@ -180,7 +189,7 @@ if (load) {
       return [variant.label, ...Array.from({ length: config.blocks }, (_, b) => fixed(median(all.slice(b * config.passes, (b + 1) * config.passes)), 3))];
     })));
   console.log('');
-  const costRows = variants.filter((v) => v.kind !== 'monitor' && v.ms > 0 && !load.skipped.has(v.key)).map((variant) => {
+  const costRows = variants.filter((v) => (v.kind === 'prometheus' || v.kind === 'otel') && v.ms > 0 && !load.skipped.has(v.key)).map((variant) => {
     const costs = load.scrapeCosts.get(variant.key);
     const sorted = costs.cpuUs.slice().sort((a, b) => a - b);
     const rps = median(load.rounds.get(variant.key).map((r) => r.rps));

@@ -1,5 +1,7 @@
 // The node:http hello service of bench/overhead with the monitor on, and one exporter or none.
-// argv: <variant: monitor|prometheus|otel> [scrape interval ms, 0 = never; default 1000].
+// argv: <variant: monitor|prometheus|otel|bare|adapter> [scrape interval ms, 0 = never; default 1000].
+// bare: no monitor (the baseline of BENCH_BASELINE=bare); adapter: the monitor and the
+// listener in loopguard/http's wrap().
 // IPC as bench/overhead/server.mjs:
 //   → { type: 'ready', port } | { type: 'unavailable', reason }
 //   ← { type: 'start', requests? } → { type: 'started' }   ← { type: 'stop' } → { type: 'window', cpuUs, requests, scrapes, blocks }
@@ -17,7 +19,9 @@ const variant = process.argv[2];
 const scrapeEveryMs = Number(process.argv[3] ?? 1000);
 const dist = (name) => new URL(`../../dist/${name}.js`, import.meta.url).href;
 const { startMonitor } = await import(dist('index'));
-const monitor = startMonitor({ log: false });
+const monitor = variant === 'bare' ? undefined : startMonitor({ log: false });
+const wrapListener = variant === 'adapter' ? (await import(dist('http'))).wrap : (listener) => listener;
+const blockCount = () => monitor?.stats().blocks.count ?? 0;
 
 let scrape;
 if (variant === 'prometheus') {
@@ -45,14 +49,14 @@ async function work() {
   for (let i = 0; i < 5; i += 1) body = await Promise.resolve(body);
   return body;
 }
-const server = http.createServer((req, res) => {
+const server = http.createServer(wrapListener((req, res) => {
   work().then((body) => {
     served += 1;
     if (window !== undefined && window.end === undefined && served - window.served === window.target) window.end = { cpu: process.cpuUsage(window.cpu), served };
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
     res.end(body);
   });
-});
+}));
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 
 // Each scrape's CPU and wall time. A scrape is a chain of promises with no I/O (prom-client's
@@ -82,13 +86,13 @@ process.on('message', (message) => {
     // The window ends as the target-th request is answered (message.requests, what the driver
     // sends): autocannon notices it is done only at its next tick, and the CPU of that idle
     // wait (the monitor's beats) would count in the window.
-    window = { cpu: process.cpuUsage(), served, scrapes, blocks: monitor.stats().blocks.count, target: message.requests ?? Infinity, end: undefined };
+    window = { cpu: process.cpuUsage(), served, scrapes, blocks: blockCount(), target: message.requests ?? Infinity, end: undefined };
     process.send({ type: 'started' });
   } else if (message.type === 'stop') {
     const { cpu, served: end } = window.end ?? { cpu: process.cpuUsage(window.cpu), served };
     // Blocks the monitor caught in the window: a host that starves the server for > 100 ms
     // makes it capture stacks and report blocks, work no variant does on a quiet machine.
-    const blocks = monitor.stats().blocks.count - window.blocks;
+    const blocks = blockCount() - window.blocks;
     process.send({ type: 'window', cpuUs: cpu.user + cpu.system, requests: end - window.served, scrapes: scrapes - window.scrapes, blocks });
   } else if (message.type === 'scrapes') {
     process.send({ type: 'scrapes', cpuUs: scrapeCpuUs, wallUs: scrapeWallUs });
