@@ -208,7 +208,6 @@ class Worker {
         this.#unlogServerErrors?.();
         this.#progress.close();
         this.#log({ msg: 'worker stopped', queue: this.#options.name, ...this.#counts });
-        this.#log.close();
       }
     }
   }
@@ -231,15 +230,14 @@ class Worker {
     const queue = this.#options.name;
     const maxPayload = this.#options.maxPayload;
     this.#active += 1;
-    this.#log.job({ msg: 'job started', queue, fn: job.fn, id, attempt });
+    this.#log({ msg: 'job started', queue, fn: job.fn, id, attempt });
     const settle = (outcome: Outcome, error?: unknown): void => {
       this.#active -= 1;
       this.#counts[outcome] += 1;
       const ms = Math.round(performance.now() - start);
       const record: WorkerLogRecord = { msg: 'job settled', queue, fn: job.fn, id, attempt, ms, outcome };
       if (error !== undefined) record.error = errorSummary(error);
-      if (outcome === 'completed') this.#log.job(record);
-      else this.#log(record, 'warn');
+      this.#log(record, outcome === 'completed' ? 'info' : 'warn');
     };
     const known = this.#functions.get(job.fn);
     if (known === undefined) {
@@ -258,8 +256,6 @@ class Worker {
     let value: unknown;
     try {
       const timeout = taskTimeout(job.timeout);
-      // An inline job may block this loop: its `job started` line is written before it runs.
-      if (this.#pool === undefined) this.#log.flush();
       value = await (this.#pool === undefined
         ? runInline(known.fn, args as never[], timeout, job.signal)
         : this.#pool.run(known.fn, args as never[], {
