@@ -383,6 +383,10 @@ export function workerSuite(title: string, start: () => Promise<ServerHandle>): 
         await Promise.all(workers.map((one) => one.waitFor(ready)));
         const results = await Promise.all(Array.from({ length: 1000 }, (_, n) => jobs.run(renderReport, [`n${n}`, { pages: 1 }])));
         expect(results.map((result) => result.id)).toEqual(Array.from({ length: 1000 }, (_, n) => `n${n}`));
+        // A job's result can reach its caller before its worker's 'job settled' line reaches
+        // this process: the logs are counted once every worker has drained and closed them.
+        for (const one of workers) one.child.kill('SIGTERM');
+        expect(await Promise.all(workers.map((one) => one.exited))).toEqual(Array(3).fill({ code: 0, signal: null }));
         const completions = new Map<string, number>();
         for (const one of workers) {
           for (const record of one.records) {
