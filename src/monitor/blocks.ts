@@ -203,6 +203,21 @@ export class BlockAssembler {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /**
+   * The monitor is stopping: emit now every stall still pending (waiting for its GC entries, the
+   * watchdog's look or its mapped stack), with the stack in hand (mapped when the watchdog's
+   * mapped stack has come, else the frames as they ran), rather than drop it: it happened while
+   * the monitor ran. A program that stops the monitor right after a block still sees its event.
+   */
+  flushPending(): void {
+    this.#takeGcRecords();
+    for (const [seq, pending] of [...this.#pending]) {
+      const capture = pending.capture ?? this.#captures.get(seq);
+      this.#captures.delete(seq);
+      this.#finish(seq, capture);
+    }
+  }
+
   stop(): void {
     this.#observer?.disconnect();
     for (const resolve of this.#awaitingMapped.values()) resolve();

@@ -397,6 +397,7 @@ class LoopMonitor implements InternalMonitor {
     if (this.#stopped) return;
     // Delivered, not dropped: they happened while the monitor ran.
     this.#flushSyncCalls();
+    this.#assembler.flushPending();
     // Before anything is torn down: held blocks still reach the listeners and the figures.
     this.#listenStartup?.close();
     this.#stopped = true;
