@@ -188,13 +188,7 @@ export class BlockAssembler {
       const shared = this.#options.shared?.();
       this.#mainTime.set(open.seq, shared === undefined ? undefined : mainThreadTime(shared, open.seq));
     }
-    for (const [seq, pending] of [...this.#pending]) {
-      // The copy handed over at exit carries the mapped stack when the watchdog had it.
-      const exitCopy = handed.get(seq);
-      const capture = (exitCopy?.mapped !== undefined ? exitCopy : undefined) ?? pending.capture ?? exitCopy ?? this.#captures.get(seq);
-      this.#captures.delete(seq);
-      this.#finish(seq, capture);
-    }
+    this.#finishPending(handed);
   }
 
   /** Resolves once every stall seen so far has been emitted. */
@@ -211,8 +205,15 @@ export class BlockAssembler {
    */
   flushPending(): void {
     this.#takeGcRecords();
+    this.#finishPending(new Map());
+  }
+
+  /** Emit every pending stall now, with the best capture in hand (`handed`: the watchdog's exit copies). */
+  #finishPending(handed: ReadonlyMap<number, CaptureMessage>): void {
     for (const [seq, pending] of [...this.#pending]) {
-      const capture = pending.capture ?? this.#captures.get(seq);
+      // The copy handed over at exit carries the mapped stack when the watchdog had it.
+      const exitCopy = handed.get(seq);
+      const capture = (exitCopy?.mapped !== undefined ? exitCopy : undefined) ?? pending.capture ?? exitCopy ?? this.#captures.get(seq);
       this.#captures.delete(seq);
       this.#finish(seq, capture);
     }
