@@ -13,6 +13,10 @@
 // Knobs (env): BENCH_BLOCKS=4 BENCH_PASSES=6 BENCH_REQUESTS=100000 BENCH_CONNECTIONS=10
 // BENCH_WARMUP=2 (s per server per block) BENCH_SCRAPE_MS=15000,1000
 // BENCH_PARTS=load,scrape,idle BENCH_IDLE_MS=5000 BENCH_IDLE_REPS=3 BENCH_SCRAPES=500 BENCH_SPACED_SCRAPES=9
+// BENCH_EXPORTERS=prometheus,sdk,otel: which exporter variants run (default all three). `sdk` is
+// the OpenTelemetry SDK's MeterProvider with one gauge of the app's own and no loopguard/otel,
+// collected on the same timer: what a service that exports OTel metrics already runs, so
+// otel ÷ sdk is what loopguard/otel itself adds, and sdk ÷ A what the SDK costs.
 // BENCH_BASELINE=bare: the same harness for the monitor's own cost (issue 8 point 8) instead of
 // the exporters': A and A′ are the bare service, then the monitor alone and the monitor with
 // loopguard/http's wrap() (use with BENCH_PARTS=load).
@@ -28,6 +32,8 @@ const config = {
   passes: envNumber('BENCH_PASSES', 6, { min: 1 }),
   requests: envNumber('BENCH_REQUESTS', 100000, { min: 1000 }),
   connections: envNumber('BENCH_CONNECTIONS', 10, { min: 1 }),
+  // req/s over all connections, 0 = as fast as the server answers (see the header).
+  rate: envNumber('BENCH_RATE', 0, { min: 0 }),
   warmup: envNumber('BENCH_WARMUP', 2),
   intervals: (process.env.BENCH_SCRAPE_MS ?? '15000,1000').split(',').map((raw) => {
     const ms = Number(raw);
@@ -35,6 +41,12 @@ const config = {
     return ms;
   }),
   parts: envList('BENCH_PARTS', ['load', 'scrape', 'idle'], ['load', 'scrape', 'idle']),
+  exporters: envList('BENCH_EXPORTERS', ['prometheus', 'sdk', 'otel'], ['prometheus', 'sdk', 'otel']),
+};
+const exporterLabel = {
+  prometheus: '+ prometheusMetrics()',
+  sdk: "+ the OTel SDK's MeterProvider alone (no loopguard/otel)",
+  otel: '+ otelMetrics()',
 };
 const serverFile = new URL('./telemetry/server.mjs', import.meta.url);
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -49,8 +61,8 @@ const variants = bareBaseline ? [
 ] : [
   { key: 'A', kind: 'monitor', ms: 0, label: 'monitor alone (A, the baseline)' },
   { key: "A'", kind: 'monitor', ms: 0, label: "monitor alone again (A′: A/A, the noise floor)" },
-  ...['prometheus', 'otel'].flatMap((kind) =>
-    config.intervals.map((ms) => ({ key: `${kind}@${ms}`, kind, ms, label: `+ ${kind === 'prometheus' ? 'prometheusMetrics()' : 'otelMetrics()'}, ${every(ms)}` })),
+  ...config.exporters.flatMap((kind) =>
+    config.intervals.map((ms) => ({ key: `${kind}@${ms}`, kind, ms, label: `${exporterLabel[kind]}, ${every(ms)}` })),
   ),
 ];
 
@@ -76,6 +88,7 @@ async function loadPart() {
   const ratios = new Map(variants.map((v) => [v.key, []]));
   const scrapeCosts = new Map(variants.map((v) => [v.key, { cpuUs: [], wallUs: [], first: [] }]));
   const skipped = new Map();
+  const overSdk = new Map(config.intervals.map((ms) => [ms, []]));
   for (let block = 0; block < config.blocks; block++) {
     const servers = [];
     try {
@@ -107,7 +120,7 @@ async function loadPart() {
           await fixture.next('started');
           const startedAt = performance.now();
           // sampleInt: autocannon sees that it is done only at a tick (1 s by default).
-          await autocannon({ url: variant.url, connections: config.connections, amount: config.requests, sampleInt: 100 });
+          await autocannon({ url: variant.url, connections: config.connections, amount: config.requests, sampleInt: 100, ...(config.rate > 0 ? { overallRate: config.rate } : {}) });
           const seconds = (performance.now() - startedAt) / 1000;
           fixture.child.send({ type: 'stop' });
           const window = await fixture.next('window');
@@ -117,6 +130,12 @@ async function loadPart() {
         }
         const base = pass_.get('A').cpuPerRequestUs;
         for (const [key, run] of pass_) ratios.get(key).push(run.cpuPerRequestUs / base);
+        // loopguard/otel over the SDK alone at the same interval, in the same pass.
+        for (const ms of config.intervals) {
+          const otel = pass_.get(`otel@${ms}`);
+          const sdk = pass_.get(`sdk@${ms}`);
+          if (otel !== undefined && sdk !== undefined) overSdk.get(ms).push(otel.cpuPerRequestUs / sdk.cpuPerRequestUs);
+        }
         log(`  block ${block + 1} pass ${pass + 1}: A ${fixed(base, 2)} µs/req; ` +
           [...pass_].filter(([key]) => key !== 'A').map(([key, run]) => `${key} ${(run.cpuPerRequestUs / base).toFixed(3)}×`).join(', '));
       }
@@ -134,7 +153,7 @@ async function loadPart() {
       await Promise.all(servers.map(({ fixture }) => fixture.close()));
     }
   }
-  return { rounds, ratios, scrapeCosts, skipped };
+  return { rounds, ratios, scrapeCosts, skipped, overSdk };
 }
 
 const load = config.parts.includes('load') ? await loadPart() : undefined;
@@ -188,8 +207,16 @@ if (load) {
       const all = load.ratios.get(variant.key);
       return [variant.label, ...Array.from({ length: config.blocks }, (_, b) => fixed(median(all.slice(b * config.passes, (b + 1) * config.passes)), 3))];
     })));
+  const sdkRows = [...load.overSdk].filter(([, values]) => values.length > 0).map(([ms, values]) => {
+    const { median: m, low, high, n } = medianInterval(values);
+    return [`otelMetrics() ÷ the SDK alone, ${every(ms)}`, `${m.toFixed(4)}×`, `${low.toFixed(4)}–${high.toFixed(4)} (n ${n})`];
+  });
+  if (sdkRows.length > 0) {
+    console.log('');
+    console.log(formatTable(["loopguard/otel's own cost (same pass)", 'median', '95% interval of that median'], sdkRows));
+  }
   console.log('');
-  const costRows = variants.filter((v) => (v.kind === 'prometheus' || v.kind === 'otel') && v.ms > 0 && !load.skipped.has(v.key)).map((variant) => {
+  const costRows = variants.filter((v) => (v.kind === 'prometheus' || v.kind === 'otel' || v.kind === 'sdk') && v.ms > 0 && !load.skipped.has(v.key)).map((variant) => {
     const costs = load.scrapeCosts.get(variant.key);
     const sorted = costs.cpuUs.slice().sort((a, b) => a - b);
     const rps = median(load.rounds.get(variant.key).map((r) => r.rps));

@@ -1,7 +1,8 @@
 // The node:http hello service of bench/overhead with the monitor on, and one exporter or none.
-// argv: <variant: monitor|prometheus|otel|bare|adapter> [scrape interval ms, 0 = never; default 1000].
+// argv: <variant: monitor|prometheus|otel|sdk|bare|adapter> [scrape interval ms, 0 = never; default 1000].
 // bare: no monitor (the baseline of BENCH_BASELINE=bare); adapter: the monitor and the
-// listener in loopguard/http's wrap().
+// listener in loopguard/http's wrap(); sdk: the OTel SDK's MeterProvider with one gauge of the
+// app's own and no loopguard/otel (the baseline of loopguard/otel's own cost).
 // IPC as bench/overhead/server.mjs:
 //   → { type: 'ready', port } | { type: 'unavailable', reason }
 //   ← { type: 'start', requests? } → { type: 'started' }   ← { type: 'stop' } → { type: 'window', cpuUs, requests, scrapes, blocks }
@@ -30,7 +31,7 @@ if (variant === 'prometheus') {
   const registry = new Registry();
   prometheusMetrics({ registry, monitor });
   scrape = () => registry.metrics();
-} else if (variant === 'otel') {
+} else if (variant === 'otel' || variant === 'sdk') {
   let sdk;
   try {
     sdk = await import('@opentelemetry/sdk-metrics');
@@ -39,8 +40,18 @@ if (variant === 'prometheus') {
     process.disconnect();
     process.exit(0);
   }
-  const { otelMetrics } = await import(dist('otel'));
-  scrape = otelOnDemand(sdk, otelMetrics, monitor);
+  if (variant === 'otel') {
+    const { otelMetrics } = await import(dist('otel'));
+    scrape = otelOnDemand(sdk, otelMetrics, monitor);
+  } else {
+    scrape = otelOnDemand(sdk, appMetrics, monitor);
+  }
+}
+
+/** The sdk variant's stand-in for loopguard/otel: one observable gauge, as an app exports its own. */
+function appMetrics({ meterProvider }) {
+  const gauge = meterProvider.getMeter('app').createObservableGauge('app.memory.rss', { unit: 'By' });
+  gauge.addCallback((result) => result.observe(process.memoryUsage.rss()));
 }
 
 let served = 0;
