@@ -17,6 +17,12 @@
 // the OpenTelemetry SDK's MeterProvider with one gauge of the app's own and no loopguard/otel,
 // collected on the same timer: what a service that exports OTel metrics already runs, so
 // otel ÷ sdk is what loopguard/otel itself adds, and sdk ÷ A what the SDK costs.
+// BENCH_PARTS=toggle (BENCH_TOGGLE_PROCESSES=3 BENCH_TOGGLE_ROUNDS=40 BENCH_TOGGLE_REQUESTS=20000): one process
+// per exporter, the exporter unregistered and installed again between rounds, on, off, off, on, …;
+// each pair of neighbouring rounds gives on ÷ off. No second process and no other variant's
+// rounds between the two halves of a pair: a process's own luck (its JIT, its heap layout) and the
+// host's drift fall out, and what is left is the exporter's own code. Scraped at the first
+// interval of BENCH_SCRAPE_MS while on (a scrape's cost per request is the scrape part's).
 // BENCH_BASELINE=bare: the same harness for the monitor's own cost (issue 8 point 8) instead of
 // the exporters': A and A′ are the bare service, then the monitor alone and the monitor with
 // loopguard/http's wrap() (use with BENCH_PARTS=load).
@@ -40,7 +46,10 @@ const config = {
     if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`BENCH_SCRAPE_MS: not a number of ms: ${JSON.stringify(raw)}`);
     return ms;
   }),
-  parts: envList('BENCH_PARTS', ['load', 'scrape', 'idle'], ['load', 'scrape', 'idle']),
+  parts: envList('BENCH_PARTS', ['load', 'toggle', 'scrape', 'idle'], ['load', 'toggle', 'scrape', 'idle']),
+  toggleRounds: envNumber('BENCH_TOGGLE_ROUNDS', 40, { min: 4 }),
+  toggleProcesses: envNumber('BENCH_TOGGLE_PROCESSES', 3, { min: 1 }),
+  toggleRequests: envNumber('BENCH_TOGGLE_REQUESTS', 20000, { min: 1000 }),
   exporters: envList('BENCH_EXPORTERS', ['prometheus', 'sdk', 'otel'], ['prometheus', 'sdk', 'otel']),
 };
 const exporterLabel = {
@@ -158,6 +167,54 @@ async function loadPart() {
 
 const load = config.parts.includes('load') ? await loadPart() : undefined;
 
+async function togglePart() {
+  // monitor: the same rounds with nothing toggled, the A/A (the noise floor of a pair's ratio).
+  const kinds = ['monitor', ...config.exporters.filter((kind) => kind !== 'sdk')];
+  const results = new Map(kinds.map((kind) => [kind, { ratios: [], on: [], off: [], skipped: undefined }]));
+  for (let block = 0; block < config.toggleProcesses; block++) {
+    for (const kind of kinds) {
+      const into = results.get(kind);
+      if (into.skipped !== undefined) continue;
+      const fixture = forkFixture(serverFile, [kind, String(config.intervals[0])]);
+      try {
+        const ready = await fixture.next('ready', 'unavailable');
+        if (ready.type === 'unavailable') {
+          into.skipped = ready.reason;
+          continue;
+        }
+        const url = `http://127.0.0.1:${ready.port}/hello`;
+        if (config.warmup > 0) await autocannon({ url, connections: config.connections, duration: config.warmup });
+        const round = async (on) => {
+          fixture.child.send({ type: 'exporter', on });
+          await fixture.next('exporter');
+          fixture.child.send({ type: 'start', requests: config.toggleRequests });
+          await fixture.next('started');
+          await autocannon({ url, connections: config.connections, amount: config.toggleRequests, sampleInt: 100, ...(config.rate > 0 ? { overallRate: config.rate } : {}) });
+          fixture.child.send({ type: 'stop' });
+          const window = await fixture.next('window');
+          return window.cpuUs / window.requests;
+        };
+        // on, off, off, on: each pair in both orders, so a trend within the process cancels.
+        for (let pair = 0; pair < config.toggleRounds / 2; pair++) {
+          const first = pair % 2 === 0;
+          const a = await round(first);
+          const b = await round(!first);
+          const [on, off] = first ? [a, b] : [b, a];
+          into.on.push(on);
+          into.off.push(off);
+          into.ratios.push(on / off);
+        }
+        log(`  toggle ${kind} process ${block + 1}: on ÷ off median ${median(into.ratios.slice(-config.toggleRounds / 2)).toFixed(4)}×`);
+      } finally {
+        await fixture.close();
+      }
+    }
+  }
+  return results;
+}
+
+const toggle = config.parts.includes('toggle') ? await togglePart() : undefined;
+
 // Idle cost: no load, no scrapes; the exporters' standing work is the window's feed off the heartbeat.
 const IDLE_MS = envNumber('BENCH_IDLE_MS', 5000, { min: 1000 });
 const IDLE_REPS = envNumber('BENCH_IDLE_REPS', 3, { min: 1 });
@@ -225,6 +282,16 @@ if (load) {
     return [variant.label, String(sorted.length), fixed(median(sorted)), fixed(sorted[Math.floor(sorted.length * 0.9)] ?? NaN), fixed(sorted.at(-1) ?? NaN), fixed(median(costs.first)), `${fixed(perRequest, 4)} (${((perRequest / base) * 100).toFixed(3)}%)`];
   });
   console.log(formatTable(['one scrape in the loaded servers', 'scrapes', 'CPU µs (median)', 'p90', 'max', "a process's first", 'µs per request at this interval and req/s (of A)'], costRows));
+}
+if (toggle) {
+  console.log('');
+  console.log(`Toggled in one process: ${config.toggleProcesses} processes per exporter × ${config.toggleRounds} rounds of ${config.toggleRequests} requests, the exporter on and off in turn (on, off, off, on, …), ${every(config.intervals[0])} while on; ratio = a round on ÷ its neighbouring round off`);
+  const toggleLabel = (kind) => (kind === 'monitor' ? 'monitor alone, nothing toggled (A/A: the noise floor)' : exporterLabel[kind]);
+  console.log(formatTable(['exporter', 'CPU µs/request on (median)', 'off (median)', 'on ÷ off (median of pairs)', '95% interval of that median'], [...toggle].map(([kind, r]) => {
+    if (r.skipped !== undefined) return [toggleLabel(kind), 'skipped', r.skipped, '', ''];
+    const { median: m, low, high, n } = medianInterval(r.ratios);
+    return [toggleLabel(kind), fixed(median(r.on), 2), fixed(median(r.off), 2), `${m.toFixed(4)}×`, `${low.toFixed(4)}–${high.toFixed(4)} (n ${n})`];
+  })));
 }
 if (config.parts.includes('idle')) {
   console.log('');

@@ -8,6 +8,7 @@
 //   ← { type: 'start', requests? } → { type: 'started' }   ← { type: 'stop' } → { type: 'window', cpuUs, requests, scrapes, blocks }
 //   ← { type: 'scrapes' } → { type: 'scrapes', cpuUs: [...], wallUs: [...] }   (each scrape so far)
 //   ← { type: 'idle', ms } → { type: 'idle', cpuMsPerSecond }   (no load, no scrapes)
+//   ← { type: 'exporter', on } → { type: 'exporter' }   (prometheus, otel: unregister it, or install it again; monitor: nothing)
 // The exporter is scraped (collected) on a timer of its own, loaded or not, as a Prometheus
 // server or an OTel reader would (they scrape every 15–60 s): the scrapes that fall inside a
 // measured window count in its CPU, so over many windows each request carries its share.
@@ -25,11 +26,15 @@ const wrapListener = variant === 'adapter' ? (await import(dist('http'))).wrap :
 const blockCount = () => monitor?.stats().blocks.count ?? 0;
 
 let scrape;
+// The exporter's handle and how to install it again, for the toggle rounds: the same process
+// with and without the exporter, its JIT and heap otherwise the same.
+let exporter;
 if (variant === 'prometheus') {
   const { Registry } = await import('prom-client');
   const { prometheusMetrics } = await import(dist('prometheus'));
   const registry = new Registry();
-  prometheusMetrics({ registry, monitor });
+  const install = () => prometheusMetrics({ registry, monitor });
+  exporter = { install, installed: install() };
   scrape = () => registry.metrics();
 } else if (variant === 'otel' || variant === 'sdk') {
   let sdk;
@@ -43,6 +48,7 @@ if (variant === 'prometheus') {
   if (variant === 'otel') {
     const { otelMetrics } = await import(dist('otel'));
     scrape = otelOnDemand(sdk, otelMetrics, monitor);
+    exporter = scrape;
   } else {
     scrape = otelOnDemand(sdk, appMetrics, monitor);
   }
@@ -105,6 +111,15 @@ process.on('message', (message) => {
     // makes it capture stacks and report blocks, work no variant does on a quiet machine.
     const blocks = blockCount() - window.blocks;
     process.send({ type: 'window', cpuUs: cpu.user + cpu.system, requests: end - window.served, scrapes: scrapes - window.scrapes, blocks });
+  } else if (message.type === 'exporter') {
+    // monitor: nothing to toggle, the rounds' A/A.
+    if (exporter !== undefined && !message.on && exporter.installed !== undefined) {
+      exporter.installed.unregister();
+      exporter.installed = undefined;
+    } else if (exporter !== undefined && message.on && exporter.installed === undefined) {
+      exporter.installed = exporter.install();
+    }
+    process.send({ type: 'exporter' });
   } else if (message.type === 'scrapes') {
     process.send({ type: 'scrapes', cpuUs: scrapeCpuUs, wallUs: scrapeWallUs });
   } else if (message.type === 'idle') {
