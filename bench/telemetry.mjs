@@ -17,8 +17,9 @@
 // the OpenTelemetry SDK's MeterProvider with one gauge of the app's own and no loopguard/otel,
 // collected on the same timer: what a service that exports OTel metrics already runs, so
 // otel ÷ sdk is what loopguard/otel itself adds, and sdk ÷ A what the SDK costs.
-// BENCH_PARTS=toggle (BENCH_TOGGLE_PROCESSES=3 BENCH_TOGGLE_ROUNDS=40 BENCH_TOGGLE_REQUESTS=20000): one process
-// per exporter, the exporter unregistered and installed again between rounds, on, off, off, on, …;
+// BENCH_PARTS=toggle (BENCH_TOGGLE_PROCESSES=3 BENCH_TOGGLE_ROUNDS=40 BENCH_TOGGLE_REQUESTS=20000
+// BENCH_TOGGLE=monitor,self,prometheus,otel): one process
+// per exporter (self: the monitor itself, stopped and started again; monitor: nothing toggled, the A/A), the exporter unregistered and installed again between rounds, on, off, off, on, …;
 // each pair of neighbouring rounds gives on ÷ off. No second process and no other variant's
 // rounds between the two halves of a pair: a process's own luck (its JIT, its heap layout) and the
 // host's drift fall out, and what is left is the exporter's own code. Scraped at the first
@@ -50,6 +51,9 @@ const config = {
   toggleRounds: envNumber('BENCH_TOGGLE_ROUNDS', 40, { min: 4 }),
   toggleProcesses: envNumber('BENCH_TOGGLE_PROCESSES', 3, { min: 1 }),
   toggleRequests: envNumber('BENCH_TOGGLE_REQUESTS', 20000, { min: 1000 }),
+  // monitor: the same rounds with nothing toggled, the A/A (the noise floor of a pair's ratio);
+  // self: the monitor itself stopped and started again (its own cost, issue 8 point 8).
+  toggle: envList('BENCH_TOGGLE', ['monitor', 'self', 'prometheus', 'otel'], ['monitor', 'self', 'prometheus', 'otel']),
   exporters: envList('BENCH_EXPORTERS', ['prometheus', 'sdk', 'otel'], ['prometheus', 'sdk', 'otel']),
 };
 const exporterLabel = {
@@ -168,8 +172,7 @@ async function loadPart() {
 const load = config.parts.includes('load') ? await loadPart() : undefined;
 
 async function togglePart() {
-  // monitor: the same rounds with nothing toggled, the A/A (the noise floor of a pair's ratio).
-  const kinds = ['monitor', ...config.exporters.filter((kind) => kind !== 'sdk')];
+  const kinds = config.toggle;
   const results = new Map(kinds.map((kind) => [kind, { ratios: [], on: [], off: [], skipped: undefined }]));
   for (let block = 0; block < config.toggleProcesses; block++) {
     for (const kind of kinds) {
@@ -286,7 +289,10 @@ if (load) {
 if (toggle) {
   console.log('');
   console.log(`Toggled in one process: ${config.toggleProcesses} processes per exporter × ${config.toggleRounds} rounds of ${config.toggleRequests} requests, the exporter on and off in turn (on, off, off, on, …), ${every(config.intervals[0])} while on; ratio = a round on ÷ its neighbouring round off`);
-  const toggleLabel = (kind) => (kind === 'monitor' ? 'monitor alone, nothing toggled (A/A: the noise floor)' : exporterLabel[kind]);
+  const toggleLabel = (kind) =>
+    kind === 'monitor' ? 'monitor alone, nothing toggled (A/A: the noise floor)'
+      : kind === 'self' ? 'the monitor itself (startMonitor() ÷ bare, stop() between rounds)'
+        : exporterLabel[kind];
   console.log(formatTable(['exporter', 'CPU µs/request on (median)', 'off (median)', 'on ÷ off (median of pairs)', '95% interval of that median'], [...toggle].map(([kind, r]) => {
     if (r.skipped !== undefined) return [toggleLabel(kind), 'skipped', r.skipped, '', ''];
     const { median: m, low, high, n } = medianInterval(r.ratios);

@@ -1,6 +1,7 @@
 // The node:http hello service of bench/overhead with the monitor on, and one exporter or none.
-// argv: <variant: monitor|prometheus|otel|sdk|bare|adapter> [scrape interval ms, 0 = never; default 1000].
-// bare: no monitor (the baseline of BENCH_BASELINE=bare); adapter: the monitor and the
+// argv: <variant: monitor|self|prometheus|otel|sdk|bare|adapter> [scrape interval ms, 0 = never; default 1000].
+// bare: no monitor (the baseline of BENCH_BASELINE=bare); self: the monitor, stopped and started
+// again by the toggle message (the monitor's own cost, in the toggle rounds); adapter: the monitor and the
 // listener in loopguard/http's wrap(); sdk: the OTel SDK's MeterProvider with one gauge of the
 // app's own and no loopguard/otel (the baseline of loopguard/otel's own cost).
 // IPC as bench/overhead/server.mjs:
@@ -8,7 +9,7 @@
 //   ← { type: 'start', requests? } → { type: 'started' }   ← { type: 'stop' } → { type: 'window', cpuUs, requests, scrapes, blocks }
 //   ← { type: 'scrapes' } → { type: 'scrapes', cpuUs: [...], wallUs: [...] }   (each scrape so far)
 //   ← { type: 'idle', ms } → { type: 'idle', cpuMsPerSecond }   (no load, no scrapes)
-//   ← { type: 'exporter', on } → { type: 'exporter' }   (prometheus, otel: unregister it, or install it again; monitor: nothing)
+//   ← { type: 'exporter', on } → { type: 'exporter' }   (prometheus, otel: unregister it, or install it again; self: stop() the monitor, or start it again; monitor: nothing)
 // The exporter is scraped (collected) on a timer of its own, loaded or not, as a Prometheus
 // server or an OTel reader would (they scrape every 15–60 s): the scrapes that fall inside a
 // measured window count in its CPU, so over many windows each request carries its share.
@@ -21,7 +22,7 @@ const variant = process.argv[2];
 const scrapeEveryMs = Number(process.argv[3] ?? 1000);
 const dist = (name) => new URL(`../../dist/${name}.js`, import.meta.url).href;
 const { startMonitor } = await import(dist('index'));
-const monitor = variant === 'bare' ? undefined : startMonitor({ log: false });
+let monitor = variant === 'bare' ? undefined : startMonitor({ log: false });
 const wrapListener = variant === 'adapter' ? (await import(dist('http'))).wrap : (listener) => listener;
 const blockCount = () => monitor?.stats().blocks.count ?? 0;
 
@@ -29,7 +30,11 @@ let scrape;
 // The exporter's handle and how to install it again, for the toggle rounds: the same process
 // with and without the exporter, its JIT and heap otherwise the same.
 let exporter;
-if (variant === 'prometheus') {
+if (variant === 'self') {
+  const stop = { unregister: () => { monitor.stop(); monitor = undefined; } };
+  // The monitor started above is the first install.
+  exporter = { install: () => { monitor = startMonitor({ log: false }); return stop; }, installed: stop };
+} else if (variant === 'prometheus') {
   const { Registry } = await import('prom-client');
   const { prometheusMetrics } = await import(dist('prometheus'));
   const registry = new Registry();
@@ -119,7 +124,9 @@ process.on('message', (message) => {
     } else if (exporter !== undefined && message.on && exporter.installed === undefined) {
       exporter.installed = exporter.install();
     }
-    process.send({ type: 'exporter' });
+    // A start's own work (the watchdog thread's boot, a first histogram) is not per request:
+    // the round begins once it has settled, after either toggle alike.
+    setTimeout(() => process.send({ type: 'exporter' }), 500);
   } else if (message.type === 'scrapes') {
     process.send({ type: 'scrapes', cpuUs: scrapeCpuUs, wallUs: scrapeWallUs });
   } else if (message.type === 'idle') {
