@@ -12,7 +12,12 @@
 // the worker process; the server), since on a shared host the wall clock measures the neighbours.
 // Usage: node bench/queue.mjs [--rounds 3] [--concurrency 4] [--jobs 1000] [--backends pg-boss,bullmq]
 //   [--scenarios tiny,cpu,sequential] [--variants raw,rawopts,sandboxed,loopguard,inline,pool]
-import { spawn } from 'node:child_process';
+// For looking into a variant: BENCH_QUEUE_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" (node
+// flags for the worker processes), BENCH_QUEUE_LOOPGUARD_WORKER=script.mjs (run instead of
+// dist/cli.js, with the same arguments), BENCH_QUEUE_THREADS=1 (the worker's CPU per job by
+// thread), BENCH_QUEUE_COMMANDS=1 (Redis calls per job by command, from INFO commandstats).
+// bench/queue/worker-drain.mjs measures the worker's CPU per job without the caller running.
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -72,6 +77,36 @@ function processCpu(pid) {
   }
 }
 
+/**
+ * Redis's calls by command so far (`INFO commandstats`, through redis-cli), for
+ * BENCH_QUEUE_COMMANDS=1: which commands and scripts a variant sends per job.
+ */
+function redisCommands(url) {
+  const { stdout, status } = spawnSync('redis-cli', ['-u', url, 'INFO', 'commandstats'], { encoding: 'utf8' });
+  if (status !== 0) return undefined;
+  const calls = {};
+  for (const match of stdout.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[match[1]] = Number(match[2]);
+  return calls;
+}
+
+/** CPU ms by thread name (/proc/<pid>/task/<tid>/comm), for BENCH_QUEUE_THREADS=1. */
+function threadCpu(pid) {
+  const byName = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        byName[name] = (byName[name] ?? 0) + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+  } catch {
+    // the process ended
+  }
+  return byName;
+}
+
 /** `count` calls at once: jobs per second, and each one's latency from enqueue to result. */
 async function burst(count, call) {
   const latencies = new Float64Array(count);
@@ -114,9 +149,11 @@ function startWorker(variant, backend, url, name) {
   const threads = variant === 'loopguard inline' ? 0 : concurrency;
   const args = raw
     ? [here('./queue/raw-worker.mjs'), backend, url, name, String(concurrency), ...(variant === 'raw sandboxed' ? ['sandboxed'] : [])]
-    : [here('../dist/cli.js'), 'worker', here('./queue/tasks.mjs'), '--queue', url, '--name', name, '--concurrency', String(concurrency), '--threads', String(threads)];
+    : [process.env.BENCH_QUEUE_LOOPGUARD_WORKER ?? here('../dist/cli.js'), 'worker', here('./queue/tasks.mjs'), '--queue', url, '--name', name, '--concurrency', String(concurrency), '--threads', String(threads)];
   // The worker's JSON job log (two lines a job) is left out: the benchmark measures the queue.
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', raw ? 'inherit' : 'ignore'] });
+  // BENCH_QUEUE_WORKER_NODE_ARGS: node flags for the worker process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+  const nodeArgs = process.env.BENCH_QUEUE_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'ignore', raw ? 'inherit' : 'ignore'] });
   return {
     pid: child.pid,
     async stop() {
@@ -181,7 +218,9 @@ try {
         if (skips[variant]?.(scenario)) continue;
         const callerBefore = processCpu(process.pid);
         const workerBefore = processCpu(workerPid);
+        const threadsBefore = process.env.BENCH_QUEUE_THREADS && workerPid !== undefined ? threadCpu(workerPid) : undefined;
         const serverBefore = processCpu(serverPid);
+        const commandsBefore = process.env.BENCH_QUEUE_COMMANDS && backend === 'bullmq' ? redisCommands(servers.bullmq.url) : undefined;
         const result = await run(call);
         // CPU µs per job: the caller (this process, the client's work and the benchmark's own),
         // the worker process (all its threads), the server (all its processes' main one).
@@ -189,6 +228,19 @@ try {
         result.callerCpu = perJob(callerBefore, processCpu(process.pid));
         result.workerCpu = perJob(workerBefore, processCpu(workerPid));
         result.serverCpu = perJob(serverBefore, processCpu(serverPid));
+        if (threadsBefore !== undefined) {
+          const after = threadCpu(workerPid);
+          const cells = Object.entries(after).map(([name, ms]) => [name, ((ms - (threadsBefore[name] ?? 0)) * 1000) / count]).filter(([, us]) => us >= 0.5);
+          console.log(`${label}, ${scenario}, round ${round}: worker CPU µs/job by thread: ${cells.map(([n, us]) => `${n} ${us.toFixed(0)}`).join(', ')}`);
+        }
+        if (commandsBefore !== undefined) {
+          const after = redisCommands(servers.bullmq.url) ?? {};
+          const perJobCalls = Object.entries(after)
+            .map(([command, calls]) => [command, (calls - (commandsBefore[command] ?? 0)) / count])
+            .filter(([, calls]) => calls > 0)
+            .sort((a, b) => b[1] - a[1]);
+          console.log(`${label}, ${scenario}, round ${round}: Redis calls per job: ${perJobCalls.map(([c, n]) => `${c} ${n.toFixed(2)}`).join(', ')}`);
+        }
         ((results[label] ??= {})[scenario] ??= []).push(result);
       }
       await finish();

@@ -30,6 +30,16 @@ export function withContext<R>(context: BlockContext, fn: () => R): R {
 }
 
 /**
+ * withContext() for loopguard's own callers, which pass a fresh object of known keys: no
+ * validation and no copy (the queue worker opens one context a job, and a burst of tiny jobs
+ * pays for each step).
+ */
+export function runInContext<R>(context: BlockContext, fn: () => R): R {
+  const parent = contextStorage.getStore();
+  return contextStorage.run(parent === undefined ? context : { ...parent, ...context }, fn);
+}
+
+/**
  * Wrap a handler so that every call runs in `context`; the default name is the function's.
  * `guard(async (req, res) => { ... }, { name: 'GET /report' })`.
  */

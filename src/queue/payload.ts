@@ -10,7 +10,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { types } from 'node:util';
-import { deserialize, serialize } from 'node:v8';
+import { deserialize, serialize, Serializer } from 'node:v8';
 import { PayloadTooLargeError, remakeLoopguardError } from '../errors.js';
 import { cloneErrorFor } from '../pool/main/clone-path.js';
 import { BUILT_IN_ERRORS } from '../shared/error-classes.js';
@@ -99,10 +99,36 @@ export function decodeError(text: string): Error {
   return isRecord(value) ? fromRecord(value) : new Error(`a job failed with ${String(value)}`);
 }
 
+/**
+ * One serializer for primitive values, used again and again: `v8.serialize()` makes a new one
+ * (a native object the GC must finalise) every call, and a queue worker encodes one result a
+ * job, most often a number or a string. A primitive is written without the serializer's object
+ * table, so the bytes are those of `v8.serialize()` (payload.test.ts checks); `releaseBuffer()`
+ * hands the bytes over and leaves it empty for the next value.
+ */
+const primitives = new Serializer();
+
+function serializeValue(value: unknown): Buffer {
+  const type = typeof value;
+  if (value === null || type === 'number' || type === 'string' || type === 'boolean' || type === 'bigint' || type === 'undefined') {
+    try {
+      primitives.writeHeader();
+      primitives.writeValue(value);
+    } catch (error) {
+      // Out of memory for a huge string: what was written must not lead the next value.
+      primitives.releaseBuffer();
+      throw error;
+    }
+    return primitives.releaseBuffer();
+  }
+  // Objects, and what cannot be cloned (a symbol, a function): v8's own path, its errors.
+  return serialize(value);
+}
+
 function encode(value: unknown, what: string, maxPayload: number, cloneError: (error: unknown) => DOMException): string {
   let bytes: Buffer;
   try {
-    bytes = serialize(value);
+    bytes = serializeValue(value);
   } catch (error) {
     throw cloneError(error);
   }

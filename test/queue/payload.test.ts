@@ -1,4 +1,5 @@
 /** What crosses the queue's process boundary (src/queue/payload.ts), on every Node. */
+import { serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { JobCancelledError, PayloadTooLargeError, UnknownJobFunctionError } from 'loopguard/queue';
 import { InvalidOptionRangeError, LoopguardError } from 'loopguard';
@@ -44,6 +45,19 @@ describe('values', () => {
     expect(floats).toBeInstanceOf(Float64Array);
     expect(nested).toEqual(args[5]);
     expect(decodeValue(encodeResult('renderReport', 42n))).toBe(42n);
+  });
+
+  it('writes a primitive result as v8.serialize() does, one after another (the reused serializer), and a symbol still fails', () => {
+    const values = [0, 7, -1, 2 ** 31, 1.5, -0, Number.NaN, 'sum', 'é', '日本', '', true, false, null, undefined, 10n, -(2n ** 70n)];
+    for (const value of values) {
+      const encoded = encodeResult('add', value);
+      expect(encoded).toBe(serialize(value).toString('base64'));
+      expect(Object.is(decodeValue(encoded), value)).toBe(true);
+    }
+    expect(() => encodeResult('add', Symbol('x'))).toThrow(/could not be serialised for the queue/);
+    expect(() => encodeResult('add', 'x'.repeat(2_000), 1_024)).toThrow(PayloadTooLargeError);
+    // After a failure the next value comes out whole.
+    expect(decodeValue(encodeResult('add', 42))).toBe(42);
   });
 
   it('refuses arguments and results over maxPayload, saying which and to pass a reference', () => {

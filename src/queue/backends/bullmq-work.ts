@@ -115,7 +115,8 @@ export function leaseFor(timeout: number): number {
 }
 
 interface Running {
-  controller: AbortController;
+  /** Aborts the attempt's signal with JobCancelledError (a cancel message for this job). */
+  cancel(): void;
   /** Settles the processor early when the worker gives the job up at the end of a drain. */
   giveUp(): Promise<void>;
 }
@@ -142,9 +143,13 @@ export async function startBullMQWorker(
     return { cancelled: answers?.[1]?.[1] !== null && answers?.[1]?.[1] !== undefined };
   };
 
-  // `signal` must be declared: BullMQ passes its per-job AbortSignal (worker.cancelJob) only
-  // to a processor whose declared length is at least 3.
-  const processor = async (job: Job, token: string | undefined, signal?: AbortSignal): Promise<CompletedRecord> => {
+  // Two parameters, no `signal`: BullMQ makes a per-job AbortController (worker.cancelJob) only
+  // for a processor whose declared length is at least 3. A cancel message aborts the attempt
+  // through `running` instead (the subscriber below), which saves a controller and a listener
+  // a job: a burst of tiny jobs pays for each. BullMQ calls the processor in the turn it tracks
+  // the job, and the processor enters `running` in its first turn, so a message finds the job
+  // in `running` or, before that, in `notStarted`, as it found it in BullMQ's tracking before.
+  const processor = async (job: Job, token: string | undefined): Promise<CompletedRecord> => {
     const id = job.id as string;
     const data = job.data as StoredJobData;
     const attempts = job.opts.attempts ?? 1;
@@ -152,10 +157,6 @@ export async function startBullMQWorker(
     const abort = (reason: unknown) => {
       if (!controller.signal.aborted) controller.abort(reason);
     };
-    // BullMQ's signal aborts only on worker.cancelJob, with its string reason: the job's own
-    // signal gets the coded error, as on pg-boss.
-    if (signal?.aborted) abort(new JobCancelledError(id));
-    else signal?.addEventListener('abort', () => abort(new JobCancelledError(id)), { once: true });
     const early = notStarted.get(id);
     if (early !== undefined) {
       notStarted.delete(id);
@@ -184,7 +185,7 @@ export async function startBullMQWorker(
     renewal.unref();
 
     running.set(id, {
-      controller,
+      cancel: () => abort(new JobCancelledError(id)),
       giveUp: async () => {
         clearInterval(renewal);
         leaseLost = true;
@@ -293,7 +294,11 @@ export async function startBullMQWorker(
   subscriber.on('message', (_channel: string, id: string) => {
     // A message for a job this worker has taken but not yet started is kept for its start (the
     // job's deferred failure came too late for it); one for another worker's job ages out.
-    if (worker.cancelJob(id, `job ${id} was cancelled`)) return;
+    const entry = running.get(id);
+    if (entry !== undefined) {
+      entry.cancel();
+      return;
+    }
     notStarted.set(id, Date.now());
     if (notStarted.size > NOT_STARTED_MAX) notStarted.delete(notStarted.keys().next().value as string);
   });

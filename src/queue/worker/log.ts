@@ -8,8 +8,11 @@ export function workerLog(log: 'json' | false | WorkerLogger): WorkerLog {
   if (log === false) return () => {};
   if (log === 'json') {
     return (record, level = 'info') => {
-      const { msg, ...fields } = record;
-      process.stderr.write(`${jsonLine({ level, time: Date.now(), pid: process.pid, msg, ...fields })}\n`);
+      // The record's own JSON behind the three fields: no rest and spread copies of it (two a
+      // line, two lines a job). Every record is written `{ msg, ... }`, so the line still reads
+      // level, time, pid, msg, then the rest, as the monitor's lines do.
+      const text = jsonLine(record);
+      process.stderr.write(`{"level":"${level}","time":${Date.now()},"pid":${process.pid}${text.length > 2 ? `,${text.slice(1)}` : '}'}\n`);
     };
   }
   return (record, level = 'info') => {

@@ -42,12 +42,20 @@ export class ProgressRelay {
     return { queueJob: { id: job.id, channel: this.#name } };
   }
 
-  /** The job's attempt ended: write the value still pending (before its outcome is stored), then forget it. */
-  async settle(job: ActiveJob): Promise<void> {
+  /**
+   * The job's attempt ended: write the value still pending (before its outcome is stored), then
+   * forget it. Undefined for a job never tracked here (an inline one): nothing to wait for, and
+   * no promise made a job.
+   */
+  settle(job: ActiveJob): Promise<void> | undefined {
     const tracked = this.#jobs.get(job.id);
-    if (tracked?.job !== job) return;
+    if (tracked?.job !== job) return undefined;
     this.#jobs.delete(job.id);
     clearTimeout(tracked.timer);
+    return this.#finish(tracked);
+  }
+
+  async #finish(tracked: Tracked): Promise<void> {
     await tracked.writing;
     if (tracked.pending !== undefined) await this.#write(tracked);
   }

@@ -7,7 +7,7 @@
  * is most of a tiny job's cost.
  */
 import { performance } from 'node:perf_hooks';
-import { withContext } from '../../context.js';
+import { runInContext } from '../../context.js';
 import { InvalidOptionTypeError, TaskTimeoutError, UnknownJobFunctionError } from '../../errors.js';
 import { runningMonitor, startMonitor } from '../../monitor/monitor.js';
 import { ThreadPool, type PoolStats } from '../../pool/main/pool.js';
@@ -221,7 +221,7 @@ class Worker {
    * too (and #inlineBlock says what they cost).
    */
   #run(job: ActiveJob): Promise<string> {
-    return withContext({ job: job.fn, id: job.id }, () => this.#attempt(job));
+    return runInContext({ job: job.fn, id: job.id }, () => this.#attempt(job));
   }
 
   async #attempt(job: ActiveJob): Promise<string> {
@@ -270,7 +270,8 @@ class Worker {
       throw new JobAttemptFailure(errorSummary(error).message, encodeError(error, maxPayload), true);
     } finally {
       // The last value reported before the end is written before the outcome, which keeps it.
-      await this.#progress.settle(job);
+      const settling = this.#progress.settle(job);
+      if (settling !== undefined) await settling;
     }
     let output: string;
     try {
@@ -330,6 +331,21 @@ function isTimeout(error: unknown): boolean {
  */
 function runInline(fn: (...args: never[]) => unknown, args: never[], timeout: number, signal: AbortSignal): Promise<unknown> {
   if (signal.aborted) return Promise.reject(signal.reason as Error);
+  const started = performance.now();
+  let result: unknown;
+  try {
+    result = fn(...args);
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+  // Aborted while the function ran (by the function itself, since nothing else runs meanwhile):
+  // the reason, as when the listener was set before the call.
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  // A function that returned a value (not a promise) has settled: no timer and no abort
+  // listener can act on it any more (neither fires during a synchronous call), so none is
+  // made: a burst of tiny jobs paid for a timer and a listener each. (Before, an abort in a
+  // microtask between the return and the value's own microtask won; now the value does.)
+  if (!isThenable(result)) return Promise.resolve(result);
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => settle(() => reject(signal.reason as Error));
@@ -340,21 +356,19 @@ function runInline(fn: (...args: never[]) => unknown, args: never[], timeout: nu
     };
     signal.addEventListener('abort', onAbort, { once: true });
     if (timeout !== Infinity) {
-      timer = setTimeout(() => settle(() => reject(new TaskTimeoutError(timeout))), timeout);
+      // The timeout counts from the call, its synchronous part included.
+      timer = setTimeout(() => settle(() => reject(new TaskTimeoutError(timeout))), Math.max(0, timeout - (performance.now() - started)));
       timer.unref();
-    }
-    let result: unknown;
-    try {
-      result = fn(...args);
-    } catch (error) {
-      settle(() => reject(error as Error));
-      return;
     }
     Promise.resolve(result).then(
       (value) => settle(() => resolve(value)),
       (error: unknown) => settle(() => reject(error as Error)),
     );
   });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** The pool's timeout for a job's: none for 0 (or beyond setTimeout's range), else the job's. */
