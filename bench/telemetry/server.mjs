@@ -117,12 +117,14 @@ process.on('message', (message) => {
     const blocks = blockCount() - window.blocks;
     process.send({ type: 'window', cpuUs: cpu.user + cpu.system, requests: end - window.served, scrapes: scrapes - window.scrapes, blocks });
   } else if (message.type === 'exporter') {
-    // monitor: nothing to toggle, the rounds' A/A.
-    if (exporter !== undefined && !message.on && exporter.installed !== undefined) {
-      exporter.installed.unregister();
-      exporter.installed = undefined;
-    } else if (exporter !== undefined && message.on && exporter.installed === undefined) {
-      exporter.installed = exporter.install();
+    // monitor: nothing to toggle (exporter undefined), the rounds' A/A.
+    if (exporter !== undefined) {
+      if (!message.on && exporter.installed !== undefined) {
+        exporter.installed.unregister();
+        exporter.installed = undefined;
+      } else if (message.on && exporter.installed === undefined) {
+        exporter.installed = exporter.install();
+      }
     }
     // A start's own work (the watchdog thread's boot, a first histogram) is not per request:
     // the round begins once it has settled, after either toggle alike.
