@@ -5,7 +5,7 @@
  */
 // From node:timers, not the globals: a test's fake timers must not stop the heartbeat (the
 // watchdog would then see one endless block).
-import { clearInterval, setInterval } from 'node:timers';
+import { clearImmediate, clearInterval, setImmediate, setInterval } from 'node:timers';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -22,8 +22,9 @@ export interface Stall {
   end: number;
   /**
    * ms. After a fast beat, a lower bound: the gap between heartbeats minus the interval. After
-   * a slow one (the loop was idle), the loop's busy time since the last beat: exact for a block
-   * on an idle loop, longer by whatever else ran in the same interval (heartbeat.ts #beat).
+   * a slow one (the loop was idle), the longest busy stretch between two turns of the loop since
+   * the last beat: exact for a block on an idle loop, and the short turns of other work in the
+   * same interval do not count with it (heartbeat.ts #measure).
    */
   duration: number;
   /**
@@ -145,11 +146,47 @@ export class Heartbeat {
   #lastIdle = this.#timing.idleTime;
   /** When a beat last found the loop busier than one fast beat's worth since the one before. */
   #lastBusyAt = -Infinity;
-  /** The last #measure's lateness and busy time, ms. */
+  /** The last #measure's lateness and busy time, ms, and when the block it timed ended. */
   #lateness = 0;
   #active = 0;
+  #blockEnd = 0;
+  /**
+   * On the slow beats, the loop's turns (#onTurn): when the last one ended, the loop's idle time
+   * then, and the longest busy stretch between two of them since the last beat (with its end).
+   */
+  #turnAt = this.#lastBeatAt;
+  #turnIdle = this.#lastIdle;
+  #longest = 0;
+  #longestEnd = 0;
+  #turn: NodeJS.Immediate | undefined;
   #onExit = (): void => this.#handshake(false);
   readonly #onBeat = (): void => this.#beat();
+  /**
+   * Once per turn of the loop while it beats slowly: an unref'd immediate, run in the loop's
+   * check phase after its poll and the callbacks that poll woke, and set again for the next turn.
+   * A slow beat's interval (190 ms on the watched idle beat) may hold both a block and many
+   * short turns (a burst of requests reaching an idle service, a job in 2 ms slices): the busy
+   * time between two turns is one stretch the loop could not leave, which is what a block is;
+   * the busy time between two beats is not. Unref'd, it neither keeps the process alive nor
+   * stops the poll from sleeping, so an idle loop runs it once, just before the next beat, in
+   * the turn that beat wakes anyway. Once the loop has done a fast beat's worth of work since
+   * the last beat, it beats now: the loop is busy, and the fast beat times its blocks from here.
+   */
+  readonly #onTurn = (): void => {
+    this.#turn = undefined;
+    if (this.#interval === this.fastInterval) return;
+    const now = performance.now();
+    const idle = this.#timing.idleTime;
+    const busy = now - this.#turnAt - (idle - this.#turnIdle);
+    if (busy > this.#longest) {
+      this.#longest = busy;
+      this.#longestEnd = now;
+    }
+    this.#turnAt = now;
+    this.#turnIdle = idle;
+    if (now - this.#lastBeatAt - (idle - this.#lastIdle) > this.fastInterval) this.#beat();
+    else this.#nextTurn();
+  };
 
   constructor(options: HeartbeatOptions) {
     this.#options = options;
@@ -163,6 +200,7 @@ export class Heartbeat {
     Atomics.store(this.#shared, Slot.HEARTBEAT, 1);
     this.#interval = this.slowInterval;
     this.#timer = this.#startTimer(this.slowInterval);
+    this.#nextTurn();
     this.#stamp(this.#lastBeatAt);
     // The watchdog's stack capture reads the heartbeat on this thread while it blocks.
     setGlobal('heartbeat', this.#shared);
@@ -183,6 +221,7 @@ export class Heartbeat {
   restart(): void {
     this.#lastBeatAt = performance.now();
     this.#lastIdle = this.#timing.idleTime;
+    this.#newInterval();
     this.#stamp(this.#lastBeatAt);
   }
 
@@ -193,6 +232,8 @@ export class Heartbeat {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    if (this.#turn !== undefined) clearImmediate(this.#turn);
+    this.#turn = undefined;
     process.off('exit', this.#onExit);
     if (getGlobal('heartbeat') === this.#shared) setGlobal('heartbeat', undefined);
     const worker = this.#worker;
@@ -224,7 +265,8 @@ export class Heartbeat {
     let open: Stall | undefined;
     if (blocked > this.#options.threshold) {
       const captureUnderWay = watching && Atomics.load(this.#shared, Slot.CAPTURING) === seq;
-      open = { seq, start: now - blocked, end: now, duration: blocked, pollMs: this.#pollMs(blocked), captureUnderWay };
+      const end = this.#blockEnd;
+      open = { seq, start: end - blocked, end, duration: blocked, pollMs: this.#pollMs(blocked), captureUnderWay };
     }
     const wanted = new Set(awaiting);
     if (open !== undefined) wanted.add(seq);
@@ -243,6 +285,19 @@ export class Heartbeat {
     return { open, captures, hangs };
   }
 
+  /** A beat starts the next interval's turns from itself. */
+  #newInterval(): void {
+    this.#turnAt = this.#lastBeatAt;
+    this.#turnIdle = this.#lastIdle;
+    this.#longest = 0;
+  }
+
+  #nextTurn(): void {
+    if (this.#turn !== undefined) return;
+    this.#turn = setImmediate(this.#onTurn);
+    this.#turn.unref();
+  }
+
   #startTimer(interval: number): NodeJS.Timeout {
     const timer = setInterval(this.#onBeat, interval);
     timer.unref();
@@ -259,20 +314,22 @@ export class Heartbeat {
    * How long the loop was blocked at `now`, from the last beat. The fast beat times a block by
    * the beat's lateness, as precise as the beat is frequent. The slow beat runs only on a loop
    * that was idle, where a block begins a while after the last beat and the lateness would leave
-   * out up to a slow interval of it: there the loop's busy time since the last beat (what kept
-   * it from its poll: the block, and whatever else ran) is the block; never less than the lateness.
+   * out up to a slow interval of it: there the longest busy stretch between two of the loop's
+   * turns (#onTurn) is the block, never less than the lateness. Sets #blockEnd.
    */
   #measure(now: number, idle: number): number {
     const gap = now - this.#lastBeatAt;
     // Kept in fields, not returned in an object: nothing is allocated per beat.
     this.#active = Math.max(0, gap - (idle - this.#lastIdle));
     this.#lateness = Math.max(0, gap - this.#interval);
+    this.#blockEnd = now;
     if (this.#interval === this.fastInterval) return this.#lateness;
-    // Where the watchdog saw the loop idle in its poll since the last beat, a block began after
-    // that: the work before it in the interval (190 ms on the watched idle beat) is not the block's.
-    const sinceIdle = this.#worker === undefined ? gap : ((Math.floor(now) | 0) - Atomics.load(this.#shared, Slot.IDLE_AT)) | 0;
-    const busy = sinceIdle >= 0 && sinceIdle < gap ? Math.min(this.#active, sinceIdle + 1) : this.#active;
-    return Math.max(this.#lateness, busy);
+    const current = now - this.#turnAt - (idle - this.#turnIdle);
+    if (this.#longest > current && this.#longest > this.#lateness) {
+      this.#blockEnd = this.#longestEnd;
+      return this.#longest;
+    }
+    return Math.max(this.#lateness, current);
   }
 
   /**
@@ -304,8 +361,10 @@ export class Heartbeat {
     const lateness = this.#lateness;
     const seq = Atomics.load(this.#shared, Slot.HEARTBEAT);
     const gap = now - this.#lastBeatAt;
+    const blockEnd = this.#blockEnd;
     this.#lastBeatAt = now;
     this.#lastIdle = idle;
+    this.#newInterval();
     // Busy: more than a fast beat's work since the last beat, or more than a quarter of the
     // interval. A server answering many small requests is rarely busy for a whole 20 ms (the
     // loop polls between them) yet may be for half of a slow interval: on the watched idle
@@ -328,12 +387,25 @@ export class Heartbeat {
       this.#interval = next;
       this.#timer = this.#startTimer(next);
     }
+    if (next === this.fastInterval) {
+      if (this.#turn !== undefined) clearImmediate(this.#turn);
+      this.#turn = undefined;
+    } else {
+      this.#nextTurn();
+    }
     this.#stamp(now);
     Atomics.add(this.#shared, Slot.HEARTBEAT, 1);
     this.#options.onLateness(lateness);
     if (blocked > this.#options.threshold) {
       const captureUnderWay = this.#worker !== undefined && Atomics.load(this.#shared, Slot.CAPTURING) === seq;
-      this.#options.onStall({ seq, start: now - blocked, end: now, duration: blocked, pollMs: this.#pollMs(blocked), captureUnderWay });
+      this.#options.onStall({
+        seq,
+        start: blockEnd - blocked,
+        end: blockEnd,
+        duration: blocked,
+        pollMs: this.#pollMs(blocked),
+        captureUnderWay,
+      });
     }
   }
 

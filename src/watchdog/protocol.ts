@@ -43,13 +43,6 @@ export const Slot = {
    */
   INTERVAL: 9,
   /**
-   * When the watchdog last saw the main thread asleep in its own event loop's poll (epoll_wait on
-   * the loop's descriptor, read from /proc: watchdog/thread/loop-idle.ts) with the heartbeat
-   * stale: whole ms of the main thread's clock, wrapped as BEAT_AT. A block under way then
-   * began after it: the beat times an idle loop's block from no earlier (heartbeat.ts #measure).
-   */
-  IDLE_AT: 10,
-  /**
    * 1 while the watchdog can tell the main thread's idle poll from a block (Linux /proc, the
    * loop's descriptor found): an idle loop may then beat at the watched interval, a threshold
    * slower, since the watchdog no longer needs a beat to know an idle loop from a blocked one.

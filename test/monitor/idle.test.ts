@@ -134,16 +134,15 @@ describe('the watched idle beat', () => {
     },
   );
 
-  it.skipIf(!watchable)('times a block from the moment the watchdog saw the loop idle, not with the work before it in the same beat', async () => {
+  it.skipIf(!watchable)('times a block as one stretch of the loop, not with the work before it in the same slow beat', async () => {
     fixture = runFixture('idle-service/after-idle.mjs');
     await fixture.waitFor((line) => line.type === 'done');
     const rounds = fixture.lines.filter((line) => line.type === 'round') as unknown as Array<{ ok: boolean; durations: number[] }>;
-    // A round whose phases did not come in order (a beat between them, the loop not on the
-    // watched beat) proves nothing; a loaded host spoils one now and then.
+    // A round that did not begin on the watched beat proves nothing; a loaded host spoils one now and then.
     const ok = rounds.filter((round) => round.ok);
     expect(ok.length, JSON.stringify(rounds)).toBeGreaterThanOrEqual(2);
-    // 150 ms of work, the loop idle in its poll, then 80 ms: counted from the beat, 230 ms (a
-    // block of the 200 ms threshold, measured: 235–241 ms each round without the bound).
+    // 150 ms of work, one turn of the loop, then 80 ms: counted from the beat, 230 ms (a block
+    // of the 200 ms threshold, measured: 235–241 ms each round when the beat summed them).
     for (const round of ok) expect(round.durations, JSON.stringify(rounds)).toEqual([]);
     expect((await fixture.exited).code).toBe(0);
   });

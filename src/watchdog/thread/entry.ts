@@ -165,7 +165,6 @@ function watchIdle(beat: number, now: number): void {
   excusedFor = undefined;
   excused = 0;
   watch.forget();
-  Atomics.store(shared, Slot.IDLE_AT, Math.floor(now) | 0);
 }
 
 function stillBlocked(seq: number): () => boolean {
