@@ -44,7 +44,8 @@ describe('sites are the app’s code', () => {
     expect(events).toHaveLength(2);
     for (const event of events) {
       // The innermost frames may be Node's own (`get performance`); the library's is next.
-      expect(event.stack.find((frame) => !frame.file.startsWith('node:'))?.function).toBe('digestSync');
+      const seen = JSON.stringify({ cause: event.cause, stackLate: event.stackLate, duration: event.duration, stack: event.stack.map((frame) => frame.function) });
+      expect(event.stack.find((frame) => !frame.file.startsWith('node:'))?.function, seen).toBe('digestSync');
       expect(event.site).toMatch(/^verifyChecksum \(.*app[/\\]lib[/\\]checksum\.mjs:\d+\)$/);
       expect(event.library).toBe('slow-crypt');
       expect(event.phase).toBeUndefined();

