@@ -40,6 +40,11 @@ export interface Stall {
 
 type CaptureMessage = Extract<WatchdogMessage, { type: 'capture' }>;
 
+/** ms the loop was busy from `at` (libuv's idle time then: `idleAt`) to `now` (idle time `idle`). */
+function busySince(at: number, idleAt: number, now: number, idle: number): number {
+  return now - at - (idle - idleAt);
+}
+
 /** What the exit handler found (see Heartbeat.atExit). */
 export interface ExitFindings {
   /** The block the tick now ending was in, when it ran longer than the threshold. */
@@ -173,18 +178,18 @@ export class Heartbeat {
    * the last beat, it beats now: the loop is busy, and the fast beat times its blocks from here.
    */
   readonly #onTurn = (): void => {
+    // Never run on the fast beat: #beat cancels the turn when it goes fast.
     this.#turn = undefined;
-    if (this.#interval === this.fastInterval) return;
     const now = performance.now();
     const idle = this.#timing.idleTime;
-    const busy = now - this.#turnAt - (idle - this.#turnIdle);
+    const busy = busySince(this.#turnAt, this.#turnIdle, now, idle);
     if (busy > this.#longest) {
       this.#longest = busy;
       this.#longestEnd = now;
     }
     this.#turnAt = now;
     this.#turnIdle = idle;
-    if (now - this.#lastBeatAt - (idle - this.#lastIdle) > this.fastInterval) this.#beat();
+    if (busySince(this.#lastBeatAt, this.#lastIdle, now, idle) > this.fastInterval) this.#beat();
     else this.#nextTurn();
   };
 
@@ -232,8 +237,7 @@ export class Heartbeat {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    if (this.#turn !== undefined) clearImmediate(this.#turn);
-    this.#turn = undefined;
+    this.#cancelTurn();
     process.off('exit', this.#onExit);
     if (getGlobal('heartbeat') === this.#shared) setGlobal('heartbeat', undefined);
     const worker = this.#worker;
@@ -298,6 +302,11 @@ export class Heartbeat {
     this.#turn.unref();
   }
 
+  #cancelTurn(): void {
+    if (this.#turn !== undefined) clearImmediate(this.#turn);
+    this.#turn = undefined;
+  }
+
   #startTimer(interval: number): NodeJS.Timeout {
     const timer = setInterval(this.#onBeat, interval);
     timer.unref();
@@ -318,13 +327,12 @@ export class Heartbeat {
    * turns (#onTurn) is the block, never less than the lateness. Sets #blockEnd.
    */
   #measure(now: number, idle: number): number {
-    const gap = now - this.#lastBeatAt;
     // Kept in fields, not returned in an object: nothing is allocated per beat.
-    this.#active = Math.max(0, gap - (idle - this.#lastIdle));
-    this.#lateness = Math.max(0, gap - this.#interval);
+    this.#active = Math.max(0, busySince(this.#lastBeatAt, this.#lastIdle, now, idle));
+    this.#lateness = Math.max(0, now - this.#lastBeatAt - this.#interval);
     this.#blockEnd = now;
     if (this.#interval === this.fastInterval) return this.#lateness;
-    const current = now - this.#turnAt - (idle - this.#turnIdle);
+    const current = busySince(this.#turnAt, this.#turnIdle, now, idle);
     if (this.#longest > current && this.#longest > this.#lateness) {
       this.#blockEnd = this.#longestEnd;
       return this.#longest;
@@ -387,12 +395,8 @@ export class Heartbeat {
       this.#interval = next;
       this.#timer = this.#startTimer(next);
     }
-    if (next === this.fastInterval) {
-      if (this.#turn !== undefined) clearImmediate(this.#turn);
-      this.#turn = undefined;
-    } else {
-      this.#nextTurn();
-    }
+    if (next === this.fastInterval) this.#cancelTurn();
+    else this.#nextTurn();
     this.#stamp(now);
     Atomics.add(this.#shared, Slot.HEARTBEAT, 1);
     this.#options.onLateness(lateness);
