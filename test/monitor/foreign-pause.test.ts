@@ -20,11 +20,5 @@ describe('a pause the watchdog did not cause', () => {
     expect(line.held).toBeGreaterThanOrEqual(1900);
     const exited = await fixture.exited;
     expect(exited, fixture.stderr()).toEqual({ code: 0, signal: null });
-    // Not yet understood, so not failed on: on Node 26 the agent's session is sometimes closed
-    // before it detaches (~1 run in 15, only with the watchdog's session on the main thread, on
-    // the previous build too). Said in the run's output rather than hidden.
-    const detached = fixture.lines.find((candidate) => candidate['type'] === 'detached');
-    expect(detached, fixture.stderr()).toBeDefined();
-    if (detached?.['sessionClosedEarly'] === true) console.warn(`known issue on Node ${process.versions.node}: the agent's inspector session was closed before it detached`);
   });
 });
