@@ -4,7 +4,7 @@
 // measures a burst with the caller, the worker and Redis sharing the cores; this measures the
 // worker alone (Redis beside it), with its code warmed up by 300 jobs first.
 // Variants: `raw` (raw-worker.mjs, BullMQ's default job options), `rawopts` (the same, the jobs
-// sent with loopguard's options), `inline` (`loopguard worker --threads 0` of this tree's dist,
+// sent with loopguard's options), `rawnoprio` (those options but the priority), `inline` (`loopguard worker --threads 0` of this tree's dist,
 // or of another build: `inline=/path/to/dist`, e.g. main's, to alternate two builds in one run).
 // Usage: node bench/queue/worker-drain.mjs [--jobs 4000] [--rounds 5] [--variants raw,rawopts,inline]
 import { spawn } from 'node:child_process';
@@ -29,6 +29,8 @@ const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 const WARM_UP = 300;
 /** What loopguard's BullMQ backend sends with a job of default options (raw-client.mjs's SAME_JOB_OPTIONS). */
 const SAME_JOB_OPTIONS = { attempts: 1, priority: 1_048_576, stackTraceLimit: 1, removeOnComplete: { age: 604_800 }, removeOnFail: { age: 604_800 } };
+/** The same without the priority (`rawnoprio`): what prioritizing every job costs. */
+const { priority: _priority, ...UNPRIORITIZED_OPTIONS } = SAME_JOB_OPTIONS;
 
 /** µs of CPU a process's threads (or its main thread only) have run so far. */
 function cpu(pid, mainOnly = false) {
@@ -70,7 +72,7 @@ try {
         if (app !== undefined) {
           for (let i = 0; i < count; i += 500) await Promise.all(Array.from({ length: Math.min(500, count - i) }, (_, j) => app.enqueue(add, [i + j, 1])));
         } else {
-          const opts = kind === 'rawopts' ? SAME_JOB_OPTIONS : undefined;
+          const opts = kind === 'rawopts' ? SAME_JOB_OPTIONS : kind === 'rawnoprio' ? UNPRIORITIZED_OPTIONS : undefined;
           await queue.addBulk(Array.from({ length: count }, (_, i) => ({ name: 'add', data: { fn: 'add', args: [i, 1] }, opts })));
         }
       };
@@ -83,11 +85,12 @@ try {
       await fill(jobs);
       const all = cpu(child.pid);
       const main = cpu(child.pid, true);
+      const server = cpu(redis.pid);
       const started = performance.now();
       await queue.resume();
       await completed(WARM_UP + jobs);
       const elapsed = performance.now() - started;
-      (results[variant] ??= []).push({ all: (cpu(child.pid) - all) / jobs, main: (cpu(child.pid, true) - main) / jobs, perSecond: (jobs / elapsed) * 1000 });
+      (results[variant] ??= []).push({ all: (cpu(child.pid) - all) / jobs, main: (cpu(child.pid, true) - main) / jobs, redis: (cpu(redis.pid) - server) / jobs, perSecond: (jobs / elapsed) * 1000 });
       child.kill('SIGTERM');
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
       await app?.close();
@@ -100,8 +103,8 @@ try {
 }
 const median = (list, key) => list.map((entry) => entry[key]).sort((a, b) => a - b)[Math.floor(list.length / 2)];
 console.log(`Node ${process.version}; ${jobs} jobs a round after ${WARM_UP} warm-up jobs, concurrency 4; medians of ${rounds} alternated rounds\n`);
-console.log('| variant | worker CPU µs/job (all threads) | main thread | jobs/s | all threads, each round |');
-console.log('|---|---:|---:|---:|---|');
+console.log('| variant | worker CPU µs/job (all threads) | main thread | Redis | jobs/s | all threads, each round |');
+console.log('|---|---:|---:|---:|---:|---|');
 for (const [variant, list] of Object.entries(results)) {
-  console.log(`| ${variant} | ${median(list, 'all').toFixed(0)} | ${median(list, 'main').toFixed(0)} | ${median(list, 'perSecond').toFixed(0)} | ${list.map((entry) => entry.all.toFixed(0)).join(', ')} |`);
+  console.log(`| ${variant} | ${median(list, 'all').toFixed(0)} | ${median(list, 'main').toFixed(0)} | ${median(list, 'redis').toFixed(0)} | ${median(list, 'perSecond').toFixed(0)} | ${list.map((entry) => entry.all.toFixed(0)).join(', ')} |`);
 }

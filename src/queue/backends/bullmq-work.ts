@@ -154,8 +154,13 @@ export async function startBullMQWorker(
     const data = job.data as StoredJobData;
     const attempts = job.opts.attempts ?? 1;
     const controller = new AbortController();
+    /** Ends the attempt (below) once it runs: set by its promise, called by abort(). */
+    let end: ((reason: unknown) => void) | undefined;
+    // Only this aborts the signal, so the attempt ends here rather than through a listener.
     const abort = (reason: unknown) => {
-      if (!controller.signal.aborted) controller.abort(reason);
+      if (controller.signal.aborted) return;
+      controller.abort(reason);
+      end?.(reason);
     };
     const early = notStarted.get(id);
     if (early !== undefined) {
@@ -175,19 +180,37 @@ export async function startBullMQWorker(
         // Redis unreachable: the lock may still hold; the next renewal tells.
       }
     };
-    // BullMQ took the job with the worker's lockDuration (LEASE_MIN): the first renewal, to the
-    // job's own lease, comes well inside it, so a short job never pays for one.
-    let renewal = setTimeout(() => {
-      void renew();
-      renewal = setInterval(() => void renew(), lease / 3);
-      renewal.unref();
-    }, Math.min(lease / 3, FIRST_RENEWAL));
-    renewal.unref();
+    // One timer an attempt (a burst of tiny jobs pays for each): it renews the lease every
+    // lease/3 and ends the attempt at its timeout (through abort(), below), then goes on renewing
+    // until the outcome is recorded. BullMQ took the job with the worker's lockDuration
+    // (LEASE_MIN): the first renewal, to the job's own lease, comes well inside it, so a short job
+    // never pays for one.
+    // The monotonic clock: a step of the wall clock moves no deadline. A timer may fire a
+    // little early by it (its start is the loop's cached time): it then waits the rest.
+    const started = performance.now();
+    const deadline = started + data.timeout;
+    let nextRenewal = started + Math.min(lease / 3, FIRST_RENEWAL);
+    let timedOut = false;
+    const wake = (): void => {
+      const now = performance.now();
+      if (!timedOut && now >= deadline) {
+        timedOut = true;
+        abort(new TaskTimeoutError(data.timeout));
+      }
+      if (now >= nextRenewal) {
+        void renew();
+        nextRenewal = now + lease / 3;
+      }
+      timer = setTimeout(wake, Math.max(0, (timedOut ? nextRenewal : Math.min(nextRenewal, deadline)) - now));
+      timer.unref();
+    };
+    let timer = setTimeout(wake, Math.min(nextRenewal, deadline) - started);
+    timer.unref();
 
     running.set(id, {
       cancel: () => abort(new JobCancelledError(id)),
       giveUp: async () => {
-        clearInterval(renewal);
+        clearTimeout(timer);
         leaseLost = true;
         // Released now rather than left to its lease; the start we made does not count as an
         // attempt, since the job never ran to an outcome. Released before the abort below
@@ -228,14 +251,10 @@ export async function startBullMQWorker(
       // The attempt ends at its timeout, or when its signal aborts (cancel, lease lost, stop),
       // whether or not the handler heeds the signal: the thread pool under it has its own
       // timeout, this one is the backend's guarantee (as on pg-boss).
-      // One promise that rejects at the timeout or on the abort (one timer, one listener an
-      // attempt: a burst of tiny jobs pays for each).
-      let timer: NodeJS.Timeout | undefined;
+      // One promise that rejects on the abort (the timeout's among them), with no listener.
       const ended = new Promise<never>((_, reject) => {
         if (controller.signal.aborted) reject(controller.signal.reason);
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-        timer = setTimeout(() => abort(new TaskTimeoutError(data.timeout)), data.timeout);
-        timer.unref();
+        end = reject;
       });
       ended.catch(() => {});
       let output: string;
@@ -252,9 +271,6 @@ export async function startBullMQWorker(
         if (job.attemptsMade + 1 >= attempts || failure?.retry === false) throw unrecoverable(message);
         throw new Error(message, { cause: error });
       }
-      finally {
-        clearTimeout(timer);
-      }
       // No look for a cancel here: a job that completes after its cancel was requested reads
       // 'cancelled' (bullmq.ts), so the result goes straight into BullMQ's completion.
       const record: CompletedRecord = {
@@ -269,7 +285,7 @@ export async function startBullMQWorker(
       if (progressed !== undefined) record.progress = progressed.value;
       return record;
     } finally {
-      clearInterval(renewal);
+      clearTimeout(timer);
       running.delete(id);
     }
   };
