@@ -15,7 +15,9 @@ export function workerLog(log: 'json' | false | WorkerLogger): WorkerLog {
     // which, queued from a microtask (BullMQ and pg-boss start a job from one), runs once the
     // microtask queue is empty: a job that settles meanwhile, as a synchronous inline one does,
     // writes both lines at once. Any other line (the worker's start and stop, errors) goes out
-    // at once, after the lines waiting for it.
+    // at once, after the lines waiting for it. So an inline function that blocks the loop holds
+    // its job's start line until it returns, as it holds everything else on this loop; the
+    // monitor's report of the block, with the job in its context, is what says it meanwhile.
     let pending = '';
     let inMicrotask = false;
     let inTick = false;
