@@ -167,6 +167,21 @@ function watchIdle(beat: number, now: number): void {
   watch.forget();
 }
 
+/**
+ * A look for the main loop's descriptor at a look that found a new beat. watchIdle() looks only
+ * at a beat that did not move, and a loop busy from the start (an app loading its modules under
+ * the CLI, a service taking traffic at once) beats every fast interval, then every unwatched
+ * slow one (0.9 threshold): the beat has always moved by the watchdog's next look, so the
+ * descriptor was never found and the idle loop never slowed to the watched beat. Just after a
+ * beat is when an idle main thread is back in its poll.
+ */
+function findLoop(): void {
+  if (!loopIdle.available || findLooks <= 0) return;
+  findLooks -= 1;
+  if (loopIdle.check() === undefined) Atomics.store(shared, Slot.IDLE_WATCH, 0);
+  else if (loopIdle.found) Atomics.store(shared, Slot.IDLE_WATCH, 1);
+}
+
 function stillBlocked(seq: number): () => boolean {
   return () => Atomics.load(shared, Slot.HEARTBEAT) === seq && Atomics.load(shared, Slot.STATE) === State.RUNNING;
 }
@@ -545,6 +560,7 @@ function look(): number | undefined {
   const beat = Atomics.load(shared, Slot.HEARTBEAT);
   const now = mainNow();
   if (beat === lastBeat) watchIdle(beat, now);
+  else if (!loopIdle.found) findLoop();
   // A look far late means this thread did not run either (the process was stopped or starved):
   // that time is not the app's, and the block is not judged on it here (judge.ts, cause.ts).
   const selfLate = watch.look(performance.now(), beat, beat === lastBeat ? sinceFree(now, beat) : 0, plannedSleep);
