@@ -4,8 +4,10 @@
 // measures a burst with the caller, the worker and Redis sharing the cores; this measures the
 // worker alone (Redis beside it), with its code warmed up by 300 jobs first.
 // Variants: `raw` (raw-worker.mjs, BullMQ's default job options), `rawopts` (the same, the jobs
-// sent with loopguard's options), `rawnoprio` (those options but the priority), `inline` (`loopguard worker --threads 0` of this tree's dist,
-// or of another build: `inline=/path/to/dist`, e.g. main's, to alternate two builds in one run).
+// sent with loopguard's options), `rawnoprio` (those options but the priority), `inline`
+// (`loopguard worker --threads 0` of this tree's dist, or of another build:
+// `inline=/path/to/dist`, e.g. main's, to alternate two builds in one run). Redis's CPU a job
+// is read beside the worker's.
 // Usage: node bench/queue/worker-drain.mjs [--jobs 4000] [--rounds 5] [--variants raw,rawopts,inline]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

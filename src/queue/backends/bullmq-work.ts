@@ -190,22 +190,22 @@ export async function startBullMQWorker(
     const started = performance.now();
     const deadline = started + data.timeout;
     let nextRenewal = started + Math.min(lease / 3, FIRST_RENEWAL);
-    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    // Once the attempt is aborted (its timeout, a cancel, the lease lost), only renewals are due.
+    const arm = (now: number): void => {
+      timer = setTimeout(wake, Math.max(0, (controller.signal.aborted ? nextRenewal : Math.min(nextRenewal, deadline)) - now));
+      timer.unref();
+    };
     const wake = (): void => {
       const now = performance.now();
-      if (!timedOut && now >= deadline) {
-        timedOut = true;
-        abort(new TaskTimeoutError(data.timeout));
-      }
+      if (now >= deadline && !controller.signal.aborted) abort(new TaskTimeoutError(data.timeout));
       if (now >= nextRenewal) {
         void renew();
         nextRenewal = now + lease / 3;
       }
-      timer = setTimeout(wake, Math.max(0, (timedOut ? nextRenewal : Math.min(nextRenewal, deadline)) - now));
-      timer.unref();
+      arm(now);
     };
-    let timer = setTimeout(wake, Math.min(nextRenewal, deadline) - started);
-    timer.unref();
+    arm(started);
 
     running.set(id, {
       cancel: () => abort(new JobCancelledError(id)),

@@ -145,20 +145,8 @@ function sinceFree(now: number, beat: number): number {
  */
 function watchIdle(beat: number, now: number): void {
   if (!loopIdle.available) return;
-  if (!loopIdle.found) {
-    if (findLooks <= 0) return;
-    findLooks -= 1;
-  } else if (capturing || capturedSeq === beat || sinceFree(now, beat) <= data.threshold) {
-    return;
-  }
-  const idle = loopIdle.check();
-  if (idle === undefined) {
-    // /proc failed us: the main thread beats at its unwatched slow interval again from its next beat.
-    Atomics.store(shared, Slot.IDLE_WATCH, 0);
-    return;
-  }
-  if (loopIdle.found && Atomics.load(shared, Slot.IDLE_WATCH) !== 1) Atomics.store(shared, Slot.IDLE_WATCH, 1);
-  if (!idle) return;
+  if (loopIdle.found && (capturing || capturedSeq === beat || sinceFree(now, beat) <= data.threshold)) return;
+  if (lookIdle() !== true) return;
   idleAt = now;
   idleFor = beat;
   // What the process stood still for before now is behind the loop's idle moment: not the block's.
@@ -168,18 +156,27 @@ function watchIdle(beat: number, now: number): void {
 }
 
 /**
- * A look for the main loop's descriptor at a look that found a new beat. watchIdle() looks only
- * at a beat that did not move, and a loop busy from the start (an app loading its modules under
- * the CLI, a service taking traffic at once) beats every fast interval, then every unwatched
- * slow one (0.9 threshold): the beat has always moved by the watchdog's next look, so the
- * descriptor was never found and the idle loop never slowed to the watched beat. Just after a
- * beat is when an idle main thread is back in its poll.
+ * One look at /proc, kept in Slot.IDLE_WATCH: whether the main thread sits in its loop's poll,
+ * undefined when it cannot tell (/proc failed: the main thread beats at its unwatched slow
+ * interval again from its next beat) or has no look left for finding the loop's descriptor.
+ * Also made at a look that found a new beat while the descriptor is not found yet (look()):
+ * watchIdle() looks only at a beat that did not move, and a loop busy from its start (an app
+ * loading its modules under the CLI, a service taking traffic at once) beats every fast
+ * interval, then every unwatched slow one (0.9 threshold), so the beat had always moved by the
+ * next look, the descriptor was never found and the idle loop never slowed to the watched beat.
  */
-function findLoop(): void {
-  if (!loopIdle.available || findLooks <= 0) return;
-  findLooks -= 1;
-  if (loopIdle.check() === undefined) Atomics.store(shared, Slot.IDLE_WATCH, 0);
-  else if (loopIdle.found) Atomics.store(shared, Slot.IDLE_WATCH, 1);
+function lookIdle(): boolean | undefined {
+  if (!loopIdle.found) {
+    if (findLooks <= 0) return undefined;
+    findLooks -= 1;
+  }
+  const idle = loopIdle.check();
+  if (idle === undefined) {
+    Atomics.store(shared, Slot.IDLE_WATCH, 0);
+    return undefined;
+  }
+  if (loopIdle.found && Atomics.load(shared, Slot.IDLE_WATCH) !== 1) Atomics.store(shared, Slot.IDLE_WATCH, 1);
+  return idle;
 }
 
 function stillBlocked(seq: number): () => boolean {
@@ -560,7 +557,7 @@ function look(): number | undefined {
   const beat = Atomics.load(shared, Slot.HEARTBEAT);
   const now = mainNow();
   if (beat === lastBeat) watchIdle(beat, now);
-  else if (!loopIdle.found) findLoop();
+  else if (loopIdle.available && !loopIdle.found) lookIdle();
   // A look far late means this thread did not run either (the process was stopped or starved):
   // that time is not the app's, and the block is not judged on it here (judge.ts, cause.ts).
   const selfLate = watch.look(performance.now(), beat, beat === lastBeat ? sinceFree(now, beat) : 0, plannedSleep);
